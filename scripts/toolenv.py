@@ -1,0 +1,148 @@
+"""Isolated virtual environments for the tools that orchestrate the plugins: Meltano and Airflow.
+
+Meltano and Airflow pin many dependencies of their own, so neither is installed into the project's
+``.venv``: each gets its own virtual environment, created on first use and reused afterwards (a stamp
+file records the exact requirement; a changed pin rebuilds the environment). This mirrors how Meltano
+itself installs every plugin, and Meltano's airflow utility installs Airflow, apart from the others.
+
+Usage (prints the environment's ``bin`` directory on stdout, progress on stderr)::
+
+    python scripts/toolenv.py meltano
+    python scripts/toolenv.py airflow
+
+Locations (override with ``DINERO_MELTANO_VENV`` / ``DINERO_AIRFLOW_VENV``):
+``.meltano/cli-venv`` (inside Meltano's own git-ignored project directory) and
+``orchestrate/.airflow-venv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One isolated tool: where its virtual environment lives and what is installed into it."""
+
+    name: str
+    default_dir: Path
+    env_var: str
+    requirements: tuple[str, ...]
+    executable: str
+
+    @property
+    def venv_dir(self) -> Path:
+        """The environment's directory (the override variable wins over the default)."""
+        override = os.environ.get(self.env_var)
+        return Path(override).expanduser().resolve() if override else self.default_dir
+
+    @property
+    def bin_dir(self) -> Path:
+        """The environment's ``bin`` directory."""
+        return self.venv_dir / "bin"
+
+    @property
+    def stamp(self) -> str:
+        """What the stamp file must hold for the environment to count as up to date."""
+        return " ".join(self.requirements)
+
+
+MELTANO_VERSION = "4.4.1"
+AIRFLOW_VERSION = "3.3.2"
+
+TOOLS: dict[str, Tool] = {
+    "meltano": Tool(
+        name="meltano",
+        default_dir=ROOT / ".meltano" / "cli-venv",
+        env_var="DINERO_MELTANO_VENV",
+        requirements=(f"meltano=={MELTANO_VERSION}",),
+        executable="meltano",
+    ),
+    "airflow": Tool(
+        name="airflow",
+        default_dir=ROOT / "orchestrate" / ".airflow-venv",
+        env_var="DINERO_AIRFLOW_VENV",
+        requirements=(f"apache-airflow=={AIRFLOW_VERSION}",),
+        executable="airflow",
+    ),
+}
+
+STAMP_FILE = ".dinero-toolenv"
+
+
+def _log(message: str) -> None:
+    print(f"[toolenv] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock so two processes never build the same environment at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _is_ready(tool: Tool) -> bool:
+    stamp = tool.venv_dir / STAMP_FILE
+    return (
+        (tool.bin_dir / tool.executable).exists()
+        and stamp.exists()
+        and stamp.read_text().strip() == tool.stamp
+    )
+
+
+def _base_python() -> str:
+    """The interpreter to build environments from (the base one when running inside a venv)."""
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def ensure(name: str) -> Path:
+    """Create (or reuse) the isolated environment of tool ``name`` and return its ``bin`` directory."""
+    tool = TOOLS[name]
+    if _is_ready(tool):
+        return tool.bin_dir
+    lock = tool.venv_dir.parent / f".{tool.venv_dir.name}.lock"
+    with _locked(lock):
+        if _is_ready(tool):  # built by another process while we waited
+            return tool.bin_dir
+        started = time.monotonic()
+        if tool.venv_dir.exists():
+            _log(f"{tool.venv_dir} is out of date; rebuilding it")
+            shutil.rmtree(tool.venv_dir)
+        _log(f"creating {tool.venv_dir} with {tool.stamp} (one time)")
+        subprocess.run([_base_python(), "-m", "venv", str(tool.venv_dir)], check=True)
+        pip = [str(tool.bin_dir / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "install", *tool.requirements], check=True)
+        (tool.venv_dir / STAMP_FILE).write_text(tool.stamp + "\n")
+        _log(f"{tool.name} ready in {time.monotonic() - started:.0f} s")
+    return tool.bin_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point: ensure one tool's environment and print its ``bin`` directory."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tool", choices=sorted(TOOLS))
+    args = parser.parse_args(argv)
+    print(ensure(args.tool))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
