@@ -1,0 +1,232 @@
+"""``DineroClient``: one organization's view of the Dinero API, shared by the tap and the target.
+
+It owns a :class:`~dinero_api.session.DineroSession` (quota, token, retries), substitutes ``{org}``
+in relative paths, raises :class:`~dinero_api.errors.DineroAPIError` for non-2xx answers, decodes
+JSON, and pages through list endpoints. Thread-safe: create one per organization and share it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import requests
+
+from dinero_api.auth import TokenProvider, token_provider_for
+from dinero_api.errors import DineroAPIError, DineroConfigError, raise_for_response
+from dinero_api.quota import QuotaThrottle, get_throttle
+from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
+from dinero_api.settings import MAX_PAGE_SIZE, DineroSettings
+from dinero_api.stats import RequestStats
+
+__all__ = ["DineroClient"]
+
+logger = logging.getLogger(__name__)
+
+
+class DineroClient:
+    """Client for one Dinero organization.
+
+    Args:
+        settings: validated :class:`DineroSettings`.
+        organization_id: the organization (digits); defaults to ``settings.organization_id``. May be
+            None only for organization-free routes such as ``/v1/organizations``.
+        token_provider, throttle: override the process-wide shared ones (tests).
+    """
+
+    def __init__(
+        self,
+        settings: DineroSettings,
+        organization_id: str | int | None = None,
+        *,
+        token_provider: TokenProvider | None = None,
+        throttle: QuotaThrottle | None = None,
+    ) -> None:
+        org = organization_id if organization_id is not None else settings.organization_id
+        if org is not None:
+            org = str(org).strip()
+            if not org.isdigit():
+                raise DineroConfigError(f'organization_id must be digits only, e.g. "100000" (got {org!r}).')
+        self.settings = settings
+        self.organization_id: str | None = org
+        self.stats = RequestStats()
+        self.throttle = throttle or get_throttle(
+            settings.client_id,
+            org,
+            requests=settings.quota_requests,
+            window_seconds=settings.quota_window_seconds,
+            backend=settings.quota_backend,
+        )
+        self.session = DineroSession(
+            token_provider=token_provider or token_provider_for(settings),
+            throttle=self.throttle,
+            api_url=settings.api_url,
+            stats=self.stats,
+            timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+            backoff_base=settings.retry_backoff_seconds,
+            max_rate_limit_wait=settings.max_rate_limit_wait_seconds,
+        )
+
+    def __repr__(self) -> str:
+        return f"DineroClient(org={self.organization_id!r}, api_url={self.settings.api_url!r})"
+
+    def __enter__(self) -> DineroClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connections (the shared throttle and token cache stay)."""
+        self.session.close()
+
+    # ------------------------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        """Absolute URL for ``path`` (``{org}`` / ``{organizationId}`` replaced by the organization id)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        if "{org}" in path or "{organizationId}" in path:
+            if self.organization_id is None:
+                raise DineroConfigError(f"{path} needs an organization: set organization_id.")
+            path = path.replace("{org}", self.organization_id).replace(
+                "{organizationId}", self.organization_id
+            )
+        return f"{self.settings.api_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_safe: bool = False,
+        timeout: float | None = None,
+    ) -> requests.Response:
+        """Send one request and return the 2xx response; raise :class:`DineroAPIError` otherwise.
+
+        ``retry_safe=True`` lets a POST be retried after 5xx/timeouts like a GET (only when replaying it
+        cannot create a duplicate, e.g. it carries a client-chosen Guid).
+        """
+        all_headers = dict(headers or {})
+        if retry_safe:
+            all_headers[RETRY_SAFE_HEADER] = "1"
+        response = self.session.request(
+            method.upper(),
+            self.url(path),
+            params=dict(params) if params else None,
+            json=json,
+            files=files,
+            data=data,
+            headers=all_headers or None,
+            timeout=timeout,
+        )
+        raise_for_response(response)
+        return response
+
+    @staticmethod
+    def decode(response: requests.Response) -> Any:
+        """JSON body of ``response``; None for an empty body."""
+        if not response.content or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            method = response.request.method if response.request is not None else "?"
+            raise DineroAPIError(
+                f"Dinero API {method} {requests.utils.urlparse(response.url).path} answered HTTP "
+                f"{response.status_code} with a body that is not JSON "
+                f"(Content-Type {response.headers.get('Content-Type')!r}).",
+                status_code=response.status_code,
+                response=response,
+            ) from None
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and decode JSON."""
+        return self.decode(self.request("GET", path, params=params))
+
+    def post_json(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        retry_safe: bool = False,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """POST a JSON body and decode the answer (None when empty). Not retried unless ``retry_safe``."""
+        return self.decode(self.request("POST", path, json=json, params=params, retry_safe=retry_safe))
+
+    def put_json(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
+        """PUT a JSON body (full replacement in Dinero) and decode the answer."""
+        return self.decode(self.request("PUT", path, json=json, params=params))
+
+    def delete(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
+        """DELETE (with an optional JSON body such as ``{"Timestamp": ...}``) and decode the answer."""
+        return self.decode(self.request("DELETE", path, json=json, params=params))
+
+    # ------------------------------------------------------------------------------------------
+    def iter_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield the rows of each page of a list endpoint.
+
+        Handles Dinero's ``{"Collection": [...], "Pagination": {...}}`` envelope and bare arrays.
+        ``page`` is 0-based. Paging stops at the first page shorter than the page size (never on the
+        ``Result`` counts, whose meaning under filters is unclear, and without requesting an extra
+        empty page). A ``page_size`` above 1000 is refused before any request (Dinero error code 43).
+        """
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= MAX_PAGE_SIZE
+        ):
+            raise DineroConfigError(
+                f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size!r}); Dinero answers "
+                "error code 43 above 1000."
+            )
+        query = dict(params or {})
+        page = int(query.pop("page", 0))
+        query.pop("pageSize", None)
+        previous_first: Any = object()
+        while True:
+            body = self.get_json(path, {**query, "page": page, "pageSize": page_size})
+            rows, effective_size = self._rows(body, path, page_size)
+            if page > 0 and rows and rows[0] == previous_first and len(rows) >= effective_size:
+                # The endpoint ignores paging and answered the same full list again.
+                logger.warning("%s ignores page/pageSize; stopping after page %d", path, page - 1)
+                return
+            if rows:
+                yield rows
+            if len(rows) < effective_size:
+                return
+            previous_first = rows[0]
+            page += 1
+
+    @staticmethod
+    def _rows(body: Any, path: str, requested: int) -> tuple[list[dict[str, Any]], int]:
+        if isinstance(body, list):
+            return body, requested
+        if isinstance(body, dict):
+            lowered = {str(k).lower(): v for k, v in body.items()}
+            rows = lowered.get("collection")
+            if isinstance(rows, list):
+                size = requested
+                pagination = lowered.get("pagination")
+                if isinstance(pagination, dict):
+                    announced = {str(k).lower(): v for k, v in pagination.items()}.get("pagesize")
+                    # If Dinero clamped the page size, a page of that size is still a full page.
+                    if isinstance(announced, int) and 0 < announced < requested:
+                        size = announced
+                return rows, size
+        raise DineroAPIError(
+            f"Dinero API GET {path} answered an unexpected list shape ({type(body).__name__}); expected a "
+            "JSON array or a Collection/Pagination envelope."
+        )

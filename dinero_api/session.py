@@ -1,0 +1,268 @@
+"""``DineroSession``: a ``requests.Session`` whose every ``send()`` obeys Dinero's rules.
+
+Per attempt: wait for a quota slot -> add the bearer token -> send. Then, by answer:
+
+* 401: forget the token, fetch a new one, retry once; a second 401 raises :class:`DineroAuthError`.
+* 403: :class:`DineroAuthError` at once (no access / no Pro subscription, code 90).
+* 429: tell the throttle (all processes on the key pause for ``Retry-After``, else a window) and retry;
+  not a failure, bounded only by ``max_rate_limit_wait`` seconds of total waiting.
+* 5xx, timeouts, connection resets: exponential backoff with full jitter (``backoff`` from
+  python-backoff), ``max_retries`` retries, for GET/HEAD/OPTIONS/PUT/DELETE and for requests marked
+  retry-safe. A POST is not replayed: it raises :class:`DineroUnknownOutcome` (Dinero may have created
+  the object), except when the request provably never left (connect timeout / refused).
+* everything else is returned; callers use :func:`dinero_api.errors.raise_for_response`.
+
+The session is thread-safe in the way ``requests`` sessions are used by singer-sdk sinks: the
+throttle, the token provider and the stats are all locked, and ``send()`` keeps per-call state on
+the stack. The throttle sits *inside* every attempt, so retries wait for a quota slot too.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from dinero_api.auth import TokenProvider, _never_sent
+from dinero_api.errors import (
+    DineroAuthError,
+    DineroConnectionError,
+    DineroRateLimited,
+    DineroUnknownOutcome,
+    error_for_response,
+)
+from dinero_api.quota import QuotaThrottle
+from dinero_api.stats import RequestStats
+
+__all__ = ["IDEMPOTENT_METHODS", "RETRY_SAFE_HEADER", "DineroSession"]
+
+logger = logging.getLogger(__name__)
+
+#: Set this header (any value) on a request to allow retrying it like a GET even though it is a POST,
+#: e.g. a create that carries a client-chosen Guid. The session removes it before sending.
+RETRY_SAFE_HEADER = "X-Dinero-Retry-Safe"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,  # includes resets and connect timeouts
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    ConnectionResetError,
+)
+
+
+class _Transient(Exception):
+    """One attempt failed in a way that may succeed on retry (5xx or transport error)."""
+
+    def __init__(
+        self,
+        *,
+        replayable: bool,
+        response: requests.Response | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {response.status_code}" if response is not None else type(error).__name__)
+        self.replayable = replayable
+        self.response = response
+        self.error = error
+
+
+def _path(url: str | None) -> str:
+    return urlsplit(url or "").path or "/"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class DineroSession(requests.Session):
+    """requests.Session that throttles, authenticates and retries every request to Dinero.
+
+    Args:
+        token_provider: source of bearer tokens (see :mod:`dinero_api.auth`).
+        throttle: the shared quota throttle of the organization.
+        api_url: base URL; the bearer token is only ever sent to this host.
+        stats: counters to update (a new :class:`RequestStats` by default).
+        timeout: default timeout (seconds) when the caller gives none.
+        max_retries: retries after 5xx/timeouts/resets on replayable requests.
+        backoff_base: first backoff step in seconds (doubles each retry, full jitter, capped at 60 s).
+        max_rate_limit_wait: total seconds of 429 pauses tolerated for one request.
+    """
+
+    def __init__(
+        self,
+        *,
+        token_provider: TokenProvider,
+        throttle: QuotaThrottle,
+        api_url: str,
+        stats: RequestStats | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff_base: float = 1.0,
+        max_rate_limit_wait: float = 900.0,
+    ) -> None:
+        super().__init__()
+        self.token_provider = token_provider
+        self.throttle = throttle
+        self.stats = stats or RequestStats()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self._api_netloc = urlsplit(api_url).netloc.lower()
+        self.headers["User-Agent"] = "dinero-singer (tap-dinero/target-dinero)"
+        self.headers["Accept"] = "application/json"
+        self._send_with_backoff = backoff.on_exception(
+            backoff.expo,
+            _Transient,
+            giveup=lambda exc: not exc.replayable,
+            max_tries=lambda: self.max_retries + 1,
+            jitter=backoff.full_jitter,
+            factor=lambda: max(self.backoff_base, 0.0),
+            max_value=60,
+            on_backoff=self._on_backoff,
+            logger=None,
+        )(self._attempt)
+
+    # ------------------------------------------------------------------------------------------
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send with quota, bearer token and Dinero's retry rules (see module docstring)."""
+        method = (request.method or "GET").upper()
+        headers = CaseInsensitiveDict(request.headers)
+        retry_safe = headers.pop(RETRY_SAFE_HEADER, None) is not None
+        if retry_safe:
+            request = request.copy()
+            request.headers = headers
+        idempotent = method in IDEMPOTENT_METHODS or retry_safe
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        state = {"rate_limit_wait": 0.0}
+        try:
+            return self._send_with_backoff(request, kwargs, idempotent, state)
+        except _Transient as failure:
+            where = f"{method} {_path(request.url)}"
+            if not idempotent and not failure.replayable:
+                what = (
+                    f"HTTP {failure.response.status_code}"
+                    if failure.response is not None
+                    else type(failure.error).__name__
+                )
+                raise DineroUnknownOutcome(
+                    f"Dinero API {where}: {what}; the outcome is unknown (Dinero may have stored the "
+                    "object). Not retried: look the object up (e.g. by ExternalReference or Guid) before "
+                    "sending again.",
+                    status_code=failure.response.status_code if failure.response is not None else None,
+                    method=method,
+                    path=_path(request.url),
+                    response=failure.response,
+                ) from failure.error
+            if failure.response is not None:
+                # Retries exhausted on a 5xx: hand back the last answer; raise_for_response quotes it.
+                logger.error("Dinero API %s still failing after %d tries", where, self.max_retries + 1)
+                return failure.response
+            raise DineroConnectionError(
+                f"Dinero API {where} failed after {self.max_retries + 1} tries: "
+                f"{type(failure.error).__name__} (timeout or connection failure).",
+                method=method,
+                path=_path(request.url),
+            ) from failure.error
+
+    # ------------------------------------------------------------------------------------------
+    def _is_api_host(self, url: str | None) -> bool:
+        return urlsplit(url or "").netloc.lower() == self._api_netloc
+
+    def _on_backoff(self, details: Any) -> None:
+        self.stats.record_retry()
+        request = details["args"][0]
+        exc = details.get("exception")
+        if isinstance(exc, _Transient) and exc.response is not None:
+            exc.response.close()
+        logger.warning(
+            "Dinero API %s %s: %s, retry %d/%d in %.2f s",
+            request.method,
+            _path(request.url),
+            exc,
+            details["tries"],
+            self.max_retries,
+            details["wait"],
+        )
+
+    def _attempt(
+        self,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+        idempotent: bool,
+        state: dict[str, float],
+    ) -> requests.Response:
+        """One logical attempt: quota -> token -> send, absorbing 429s and one 401 refresh."""
+        method = (request.method or "GET").upper()
+        authenticate = self._is_api_host(request.url)
+        refreshed = False
+        while True:
+            self.stats.add_quota_wait(self.throttle.acquire())
+            prepared = request.copy()
+            token = self.token_provider.get_token() if authenticate else None
+            if token:
+                prepared.headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = super().send(prepared, **kwargs)
+            except _TRANSPORT_ERRORS as exc:
+                self.stats.record_response(method, "error")
+                raise _Transient(replayable=idempotent or _never_sent(exc), error=exc) from exc
+            status = response.status_code
+            self.stats.record_response(method, status)
+
+            if status == 401 and token:
+                if refreshed:
+                    raise error_for_response(
+                        response,
+                        cls=DineroAuthError,
+                        hint="Dinero refused a freshly issued token: check that the credentials belong to "
+                        "this organization and that its subscription allows API access",
+                    )
+                response.close()
+                self.token_provider.invalidate(token)
+                self.stats.record_token_refresh()
+                refreshed = True
+                continue
+            if status == 403:
+                raise error_for_response(
+                    response,
+                    cls=DineroAuthError,
+                    hint="Access denied: the organization may lack a Pro subscription (code 90) or the "
+                    "credentials may not grant it",
+                )
+            if status == 429:
+                pause = self.throttle.report_rate_limited(
+                    parse_retry_after(response.headers.get("Retry-After"))
+                )
+                state["rate_limit_wait"] += pause
+                if state["rate_limit_wait"] > self.max_rate_limit_wait:
+                    raise error_for_response(
+                        response,
+                        cls=DineroRateLimited,
+                        hint=f"Gave up after waiting {state['rate_limit_wait']:.0f} s for the quota "
+                        "(max_rate_limit_wait_seconds); lower quota_requests if other clients share it",
+                    )
+                response.close()
+                continue
+            if status >= 500:
+                raise _Transient(replayable=idempotent, response=response)
+            return response

@@ -1,0 +1,341 @@
+"""Settings shared by tap-dinero and target-dinero: JSON schema and validated dataclass.
+
+``SHARED_SETTINGS_SCHEMA`` is a singer-sdk ``PropertiesList`` that the tap and the target splice into
+their own ``config_jsonschema``; :meth:`DineroSettings.from_config` validates a config dict before any
+request is made and names every missing or invalid setting together with how to fix it. Secret values
+never appear in the dataclass repr or in error messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from singer_sdk import typing as th
+
+from dinero_api.errors import DineroConfigError, register_secret
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_QUOTA_DIR",
+    "DEFAULT_TOKEN_URL_API_KEY",
+    "DEFAULT_TOKEN_URL_REFRESH_TOKEN",
+    "MAX_PAGE_SIZE",
+    "SHARED_SETTINGS_SCHEMA",
+    "DineroConfigError",
+    "DineroSettings",
+]
+
+DEFAULT_API_URL = "https://api.dinero.dk"
+DEFAULT_TOKEN_URL_API_KEY = "https://authz.dinero.dk/dineroapi/oauth/token"
+DEFAULT_TOKEN_URL_REFRESH_TOKEN = "https://connect.visma.com/connect/token"
+DEFAULT_QUOTA_DIR = "~/.cache/dinero-singer"
+#: Dinero refuses pageSize above 1000 with error code 43 (REFERENCE §3.2).
+MAX_PAGE_SIZE = 1000
+
+AuthFlow = Literal["api_key", "refresh_token"]
+
+# No schema default for quota_backend / token_url: singer-sdk fills schema defaults into the config,
+# which would hide quota_cache_dir and the flow-dependent token URL default.
+SHARED_SETTINGS_SCHEMA = th.PropertiesList(
+    th.Property(
+        "client_id",
+        th.StringType,
+        required=True,
+        description="Dinero API client id (personal integration) or Visma Connect client id (isv_...).",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="Client secret belonging to client_id.",
+    ),
+    th.Property(
+        "api_key",
+        th.StringType,
+        secret=True,
+        description="Organization API key (personal-integration flow). Set exactly one of api_key or "
+        "refresh_token.",
+    ),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        secret=True,
+        description="Visma Connect refresh token (offline_access). Refresh tokens rotate: set token_file so "
+        "the newest one is kept between runs. Set exactly one of api_key or refresh_token.",
+    ),
+    th.Property(
+        "token_file",
+        th.StringType,
+        description="Path of a JSON file (written with mode 0600) where the rotated Visma Connect refresh "
+        "token and the current access token are kept; when it exists its refresh token wins over "
+        "refresh_token.",
+    ),
+    th.Property(
+        "organization_id",
+        th.StringType,
+        description="Dinero organization id (digits), as shown in Dinero or by GET /v1/organizations.",
+        examples=["100000"],
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        description="Base URL of the Dinero API (set to the sandbox URL for offline use).",
+    ),
+    th.Property(
+        "token_url",
+        th.StringType,
+        description=f"OAuth token endpoint. Default: {DEFAULT_TOKEN_URL_API_KEY} with api_key, "
+        f"{DEFAULT_TOKEN_URL_REFRESH_TOKEN} with refresh_token.",
+    ),
+    th.Property(
+        "quota_requests",
+        th.IntegerType,
+        default=100,
+        description="Requests allowed per quota window per (client_id, organization_id). Dinero documents "
+        "100/min; personal integrations have been reported at 60/min.",
+    ),
+    th.Property(
+        "quota_window_seconds",
+        th.NumberType,
+        default=60,
+        description="Length of the quota window in seconds.",
+    ),
+    th.Property(
+        "quota_backend",
+        th.StringType,
+        description="Where the quota shared by all processes is kept: a directory for a SQLite file "
+        f"(default {DEFAULT_QUOTA_DIR}, or quota_cache_dir), a redis:// URL to share it between "
+        "machines, or 'memory' for a per-process quota.",
+    ),
+    th.Property(
+        "quota_cache_dir",
+        th.StringType,
+        description="Directory of the SQLite quota file (used when quota_backend is not set).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=30,
+        description="Timeout in seconds for each HTTP request (connect and read).",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=5,
+        description="Retries (after the first try) of a GET/PUT/DELETE that failed with 5xx, a timeout or a "
+        "connection reset. 429 answers are waited out and do not count.",
+    ),
+    th.Property(
+        "retry_backoff_seconds",
+        th.NumberType,
+        default=1,
+        description="Base of the exponential backoff (full jitter) between retries, in seconds.",
+    ),
+    th.Property(
+        "max_rate_limit_wait_seconds",
+        th.NumberType,
+        default=900,
+        description="Give up (error) when 429 answers keep a request waiting longer than this in total.",
+    ),
+)
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class DineroSettings:
+    """Validated settings of the shared Dinero client. Build it with :meth:`from_config`."""
+
+    client_id: str
+    client_secret: str = dataclasses.field(repr=False)
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    token_file: Path | None = None
+    organization_id: str | None = None
+    api_url: str = DEFAULT_API_URL
+    token_url: str = DEFAULT_TOKEN_URL_API_KEY
+    quota_requests: int = 100
+    quota_window_seconds: float = 60.0
+    quota_backend: str = DEFAULT_QUOTA_DIR
+    request_timeout: float = 30.0
+    max_retries: int = 5
+    retry_backoff_seconds: float = 1.0
+    max_rate_limit_wait_seconds: float = 900.0
+    page_size: int | None = None
+
+    @property
+    def auth_flow(self) -> AuthFlow:
+        """``"api_key"`` (password grant) or ``"refresh_token"`` (Visma Connect)."""
+        return "api_key" if self.api_key else "refresh_token"
+
+    @property
+    def quota_is_redis(self) -> bool:
+        """True when the quota is kept in Redis."""
+        return self.quota_backend.startswith(("redis://", "rediss://", "unix://"))
+
+    def __str__(self) -> str:
+        return (
+            f"DineroSettings(flow={self.auth_flow}, client_id={self.client_id!r}, "
+            f"organization_id={self.organization_id!r}, api_url={self.api_url!r})"
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, require_organization: bool = True) -> DineroSettings:
+        """Validate a tap/target config and return settings, or raise :class:`DineroConfigError`.
+
+        All problems are reported at once, each naming the setting and the fix. ``page_size`` (a tap
+        setting) is checked when present: Dinero refuses more than 1000 with error code 43.
+        """
+        problems: list[str] = []
+
+        def text(name: str) -> str | None:
+            value = config.get(name)
+            if _blank(value):
+                return None
+            if not isinstance(value, str):
+                problems.append(f"`{name}` must be a string (got {type(value).__name__}).")
+                return None
+            return value.strip()
+
+        def number(name: str, default: float, *, integer: bool, minimum: float, inclusive: bool) -> Any:
+            value = config.get(name)
+            if _blank(value):
+                return default
+            parsed = _to_number(value, integer=integer)
+            kind = "an integer" if integer else "a number"
+            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+            if parsed is None or (parsed < minimum if inclusive else parsed <= minimum):
+                problems.append(f"`{name}` must be {kind} {bound} (got {value!r}).")
+                return default
+            return parsed
+
+        client_id = text("client_id")
+        client_secret = text("client_secret")
+        api_key = text("api_key")
+        refresh_token = text("refresh_token")
+        if _blank(config.get("client_id")):
+            problems.append(
+                "`client_id` is missing: set it to the client id Dinero gave you (or `dinero-sandbox` for "
+                "the offline sandbox)."
+            )
+        if _blank(config.get("client_secret")):
+            problems.append("`client_secret` is missing: set it to the secret belonging to `client_id`.")
+        if api_key and refresh_token:
+            problems.append(
+                "both `api_key` and `refresh_token` are set: keep exactly one (`api_key` for a personal "
+                "integration, `refresh_token` for Visma Connect)."
+            )
+        elif _blank(config.get("api_key")) and _blank(config.get("refresh_token")):
+            problems.append(
+                "no credentials: set `api_key` (personal integration, API key of the organization) or "
+                "`refresh_token` (Visma Connect)."
+            )
+
+        organization_id: str | None = None
+        raw_org = config.get("organization_id")
+        if isinstance(raw_org, int) and not isinstance(raw_org, bool):
+            raw_org = str(raw_org)
+        if _blank(raw_org):
+            if require_organization:
+                problems.append(
+                    "`organization_id` is missing: set it to the numeric id of the Dinero organization "
+                    "(list them with GET /v1/organizations)."
+                )
+        elif not isinstance(raw_org, str) or not _DIGITS.match(raw_org.strip()):
+            problems.append(f'`organization_id` must be digits only, e.g. "100000" (got {raw_org!r}).')
+        else:
+            organization_id = raw_org.strip()
+
+        api_url = text("api_url") or DEFAULT_API_URL
+        if not api_url.startswith(("http://", "https://")):
+            problems.append(f"`api_url` must start with http:// or https:// (got {api_url!r}).")
+        token_url = text("token_url") or (
+            DEFAULT_TOKEN_URL_API_KEY if (api_key or not refresh_token) else DEFAULT_TOKEN_URL_REFRESH_TOKEN
+        )
+        if not token_url.startswith(("http://", "https://")):
+            problems.append(f"`token_url` must start with http:// or https:// (got {token_url!r}).")
+
+        token_file_raw = text("token_file")
+        token_file = Path(token_file_raw).expanduser() if token_file_raw else None
+        if token_file is not None and token_file.is_dir():
+            problems.append(f"`token_file` must be a file path, not a directory ({token_file}).")
+
+        quota_backend = text("quota_backend") or text("quota_cache_dir") or _default_quota_dir()
+
+        quota_requests = number("quota_requests", 100, integer=True, minimum=1, inclusive=True)
+        quota_window = number("quota_window_seconds", 60.0, integer=False, minimum=0, inclusive=False)
+        request_timeout = number("request_timeout", 30.0, integer=False, minimum=0, inclusive=False)
+        max_retries = number("max_retries", 5, integer=True, minimum=0, inclusive=True)
+        backoff_base = number("retry_backoff_seconds", 1.0, integer=False, minimum=0, inclusive=True)
+        max_wait = number("max_rate_limit_wait_seconds", 900.0, integer=False, minimum=0, inclusive=False)
+
+        page_size: int | None = None
+        if not _blank(config.get("page_size")):
+            page_size = number("page_size", 0, integer=True, minimum=1, inclusive=True) or None
+            if page_size is not None and page_size > MAX_PAGE_SIZE:
+                problems.append(
+                    f"`page_size` is {page_size}, above Dinero's maximum of {MAX_PAGE_SIZE} (Dinero answers "
+                    f"error code 43 'Limit Exceeded'): set it to {MAX_PAGE_SIZE} or less."
+                )
+                page_size = None
+
+        if problems:
+            raise DineroConfigError(
+                "Invalid Dinero configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+            )
+
+        assert client_id is not None and client_secret is not None  # for type checkers
+        for secret in (client_secret, api_key, refresh_token):
+            register_secret(secret)
+        return cls(
+            client_id=client_id,
+            client_secret=client_secret,
+            api_key=api_key,
+            refresh_token=refresh_token,
+            token_file=token_file,
+            organization_id=organization_id,
+            api_url=api_url.rstrip("/"),
+            token_url=token_url,
+            quota_requests=int(quota_requests),
+            quota_window_seconds=float(quota_window),
+            quota_backend=quota_backend,
+            request_timeout=float(request_timeout),
+            max_retries=int(max_retries),
+            retry_backoff_seconds=float(backoff_base),
+            max_rate_limit_wait_seconds=float(max_wait),
+            page_size=page_size,
+        )
+
+
+def _to_number(value: Any, *, integer: bool) -> float | int | None:
+    """Parse a config number (JSON number or numeric string); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(parsed):
+        return None
+    if integer:
+        return int(parsed) if parsed.is_integer() else None
+    return parsed
+
+
+def _default_quota_dir() -> str:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return str(Path(xdg) / "dinero-singer")
+    return DEFAULT_QUOTA_DIR
