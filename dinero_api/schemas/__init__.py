@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 __all__ = ["load_schema", "schema_names"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> dict[str, Any]:
     resource = resources.files(__package__).joinpath(f"{name}.json")
     if not resource.is_file():

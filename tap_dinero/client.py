@@ -1,0 +1,266 @@
+"""Stream base classes shared by every tap-dinero stream.
+
+Every HTTP request a stream makes goes through the shared :class:`dinero_api.client.DineroClient` session
+of the stream's organization, so it passes that organization's quota throttle, carries its token and gets
+its retries (429 waits, 5xx backoff). The SDK's own backoff is switched off to avoid retrying twice.
+"""
+
+from __future__ import annotations
+
+import decimal
+import typing as t
+
+import requests
+from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.streams import RESTStream
+
+from dinero_api.errors import DineroAPIError, raise_for_response
+from dinero_api.schemas import load_schema
+from dinero_api.settings import DEFAULT_API_URL
+from tap_dinero.pagination import DineroPaginator, page_records
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, RequestFunc
+    from singer_sdk.pagination import BaseAPIPaginator
+
+    from tap_dinero.tap import TapDinero
+
+__all__ = ["DetailStream", "DineroStream", "StreamProgress"]
+
+#: Columns the tap adds to Dinero's read models (never sent in ``fields``).
+TAP_COLUMNS = frozenset({"organization_id", "_sdc_deleted_at", "_sdc_synced_at"})
+ORGANIZATION_ID = {"type": "string", "description": "Dinero organization id the row belongs to (tap-added)"}
+PROGRESS_EVERY_REQUESTS = 25
+
+
+class StreamProgress:
+    """Running totals of one stream: records emitted, requests sent, seconds waited for the quota."""
+
+    def __init__(self) -> None:
+        """Start at zero."""
+        self.records = 0
+        self.requests = 0
+        self.quota_wait_seconds = 0.0
+
+    def as_dict(self) -> dict[str, t.Any]:
+        """The totals as a log-friendly dict."""
+        return {
+            "records": self.records,
+            "requests": self.requests,
+            "quota_wait_seconds": round(self.quota_wait_seconds, 2),
+        }
+
+
+class DineroStream(RESTStream):
+    """A Dinero endpoint read through the shared client.
+
+    Subclasses set ``name``, ``path`` (with ``{organization_id}``), ``schema_name`` (a file in
+    ``dinero_api/schemas``), ``primary_keys`` and the request shape flags below.
+    """
+
+    #: Name of the read-model schema in ``dinero_api/schemas``.
+    schema_name: t.ClassVar[str]
+    #: True for ``/v1/{organization_id}/...`` endpoints: one partition per configured organization.
+    org_scoped: t.ClassVar[bool] = True
+    #: True when the endpoint takes ``page``/``pageSize``.
+    paginated: t.ClassVar[bool] = False
+    #: True when the endpoint takes ``fields`` (we ask for every field of the schema, PascalCase).
+    sends_fields: t.ClassVar[bool] = False
+    #: True when the envelope count may end pagination (see tap_dinero.pagination).
+    trust_page_total: bool = True
+
+    def __init__(self, tap: TapDinero) -> None:
+        """Build the stream with its schema from ``dinero_api/schemas``."""
+        super().__init__(tap=tap, name=self.name, schema=self.build_schema())
+        self._active_org: str | None = None
+        self.progress = StreamProgress()
+        self._schema_written = False
+
+    # ----------------------------------------------------------------------------------- schema
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The read-model schema plus the columns the tap adds."""
+        schema = load_schema(cls.schema_name)
+        if cls.org_scoped:
+            schema["properties"]["organization_id"] = dict(ORGANIZATION_ID)
+        return schema
+
+    @property
+    def api_fields(self) -> list[str]:
+        """Every Dinero field of the schema, in PascalCase, for the ``fields`` parameter."""
+        return [name for name in self.schema["properties"] if name not in TAP_COLUMNS]
+
+    # ----------------------------------------------------------------------------------- wiring
+    @property
+    def dinero_tap(self) -> TapDinero:
+        """The tap this stream belongs to."""
+        return t.cast("TapDinero", self._tap)
+
+    @property
+    def url_base(self) -> str:
+        """``api_url`` from the config (Dinero's by default)."""
+        return str(self.config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """One partition (and bookmark, and quota key) per configured organization."""
+        if not self.org_scoped:
+            return None
+        return [{"organization_id": org} for org in self.dinero_tap.organization_ids]
+
+    def organization_for(self, context: Context | None) -> str:
+        """The organization whose client serves ``context``."""
+        if context and context.get("organization_id"):
+            return str(context["organization_id"])
+        return self.dinero_tap.organization_ids[0]
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """The shared client's session of the organization being synced (quota, auth, retries)."""
+        org = self._active_org or self.dinero_tap.organization_ids[0]
+        return self.dinero_tap.client_for(org).session
+
+    @property
+    def timeout(self) -> int:
+        """Per-request timeout from ``request_timeout``."""
+        return int(self.dinero_tap.dinero_settings.request_timeout)
+
+    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
+        """Prepare a request on the shared session without replacing its authentication."""
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """No SDK backoff (the shared session already waits on 429 and retries 5xx); count requests."""
+
+        def counted(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            stats = self.dinero_tap.client_for(self._active_org or self.organization_for(context)).stats
+            waited_before = stats.quota_wait_seconds
+            try:
+                return func(prepared_request, context)
+            finally:
+                self.progress.requests += 1
+                self.progress.quota_wait_seconds += max(0.0, stats.quota_wait_seconds - waited_before)
+                if self.progress.requests % PROGRESS_EVERY_REQUESTS == 0:
+                    self.logger.info("Progress of stream %s: %s", self.name, self.progress.as_dict())
+
+        return counted
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Raise FatalAPIError quoting Dinero's error body (the session has done any retrying)."""
+        try:
+            raise_for_response(response)
+        except DineroAPIError as exc:
+            raise FatalAPIError(str(exc)) from exc
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Ask for JSON (detail endpoints answer PDF to ``Accept: application/octet-stream``)."""
+        return {"Accept": "application/json"}
+
+    def fetch_json(self, context: Context | None, path: str, params: dict[str, t.Any] | None = None) -> t.Any:
+        """GET one extra JSON resource (e.g. accounting years) the way stream pages are requested."""
+        url = self.url_base + path.replace("{organization_id}", self.organization_for(context))
+        prepared = self.build_prepared_request(
+            method="GET", url=url, params=params or {}, headers=self.http_headers
+        )
+        response = self.request_decorator(self._request)(prepared, context)
+        return response.json(parse_float=decimal.Decimal)
+
+    def get_new_paginator(self) -> BaseAPIPaginator | None:
+        """Page-number paginator for paged endpoints; single page otherwise."""
+        if not self.paginated:
+            return None
+        return DineroPaginator(self.dinero_tap.page_size, trust_total=self.trust_page_total)
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        """``fields`` (every schema field) and ``page``/``pageSize`` where the endpoint takes them."""
+        params: dict[str, t.Any] = {}
+        if self.sends_fields:
+            params["fields"] = ",".join(self.api_fields)
+        if self.paginated:
+            params["page"] = next_page_token or 0
+            params["pageSize"] = self.dinero_tap.page_size
+        return params
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """Records of the envelope's ``Collection`` or of a bare array."""
+        yield from page_records(response)
+
+    # ----------------------------------------------------------------------------------- records
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Records of one partition, read with that organization's client."""
+        self._active_org = self.organization_for(context)
+        top_level = self.parent_stream_type is None
+        before = self.progress.as_dict()
+        for record in self.get_partition_records(context):
+            self.progress.records += 1
+            yield record
+        if top_level:
+            after = self.progress.as_dict()
+            self.logger.info(
+                "Stream %s%s: %d records, %d requests, %.1f s quota wait",
+                self.name,
+                f" (organization {self._active_org})" if self.org_scoped else "",
+                after["records"] - before["records"],
+                after["requests"] - before["requests"],
+                after["quota_wait_seconds"] - before["quota_wait_seconds"],
+            )
+
+    def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Records of one partition; the default reads every page of ``path``."""
+        yield from self.request_records(context)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Tag org-scoped rows with their organization id."""
+        if self.org_scoped:
+            row["organization_id"] = self.organization_for(context)
+        return row
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No SDK signpost: incremental streams write a request-clock bookmark themselves."""
+        return None
+
+    def _write_schema_message(self) -> None:
+        """Write the SCHEMA message once per run (child streams are synced once per parent record)."""
+        if self._schema_written:
+            return
+        self._schema_written = True
+        super()._write_schema_message()
+
+    def log_sync_costs(self) -> None:
+        """Log the stream's totals for the run: records, requests, quota wait."""
+        if self.progress.requests or self.progress.records:
+            self.logger.info("Totals of stream %s: %s", self.name, self.progress.as_dict())
+
+
+class DetailStream(DineroStream):
+    """A child stream reading one detail object per parent record (``GET .../{guid}``).
+
+    A detail that vanished between the list and the detail call (404, or Dinero error 63/65 "item is
+    deleted") is skipped with a warning instead of failing the sync.
+    """
+
+    state_partitioning_keys: t.ClassVar[list[str]] = ["organization_id"]
+    _GONE_CODES: t.ClassVar[frozenset[int]] = frozenset({63, 65})
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Let a vanished detail through (parse_response yields nothing for it)."""
+        try:
+            raise_for_response(response)
+        except DineroAPIError as exc:
+            if exc.status_code == 404 or exc.code in self._GONE_CODES:
+                self.logger.warning("Skipping %s: %s", self.name, exc)
+                return
+            raise FatalAPIError(str(exc)) from exc
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The detail object(s) of a successful response; nothing for a vanished one."""
+        if response.status_code >= 400:
+            return
+        yield from self.parse_detail(response.json(parse_float=decimal.Decimal))
+
+    def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        """Rows made from one detail object (default: the object itself)."""
+        yield detail

@@ -1,0 +1,45 @@
+"""Time helpers for bookmarks and Dinero's change filters.
+
+Dinero takes ``changesSince``/``changesFrom``/``changesTo`` as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, inclusive)
+and answers ``CreatedAt``/``UpdatedAt``/``DeletedAt`` without an offset (the sandbox stores UTC; whether
+real Dinero uses UTC or Danish local time is undocumented, REFERENCE §3.5). Offset-less values are read
+as UTC here; the ``lookback_seconds`` overlap and the request-clock bookmark absorb the uncertainty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+__all__ = ["format_change_filter", "parse_api_datetime", "utc_now"]
+
+
+def utc_now() -> dt.datetime:
+    """The current time as an aware UTC datetime (the tap's request clock)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def format_change_filter(value: dt.datetime) -> str:
+    """Format a moment as Dinero's change-filter string ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds).
+
+    Fractions are truncated (never rounded up), so the inclusive filter cannot skip a record.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_api_datetime(value: str | None) -> dt.datetime | None:
+    """Parse a Dinero timestamp (``2017-05-19T14:20:47.407``, offset optional) as an aware datetime.
+
+    Returns None for empty or unparseable values instead of failing the sync.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
