@@ -1,0 +1,164 @@
+"""Offline unit tests of the tap's building blocks: paging rule, change-filter format, voucher routing,
+settings schema and catalog (no server needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+
+import pytest
+import requests
+
+from dinero_api.schemas import load_schema, schema_names
+from tap_dinero.pagination import DineroPaginator, page_records
+from tap_dinero.tap import TapDinero
+from tap_dinero.timeutil import format_change_filter, parse_api_datetime
+from tap_dinero.vouchers import MANUAL, PURCHASE, voucher_kind
+
+CONFIG = {
+    "client_id": "dinero-sandbox",
+    "client_secret": "s3cret-value",
+    "api_key": "key-value-1",
+    "organization_id": "100000",
+}
+
+
+def _response(body: object) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = json.dumps(body).encode()
+    return response
+
+
+def _envelope(n: int, total: int | None) -> dict:
+    pagination = {"MaxPageSizeAllowed": 1000, "PageSize": 3, "Result": n, "Page": 0}
+    if total is not None:
+        pagination["ResultWithoutFilter"] = total
+    return {"Collection": [{"i": i} for i in range(n)], "Pagination": pagination}
+
+
+def _pages_requested(page_sizes: list[int], page_size: int, total: int | None, trust: bool = True) -> int:
+    paginator = DineroPaginator(page_size, trust_total=trust)
+    requested = 0
+    for n in page_sizes:
+        requested += 1
+        paginator.advance(_response(_envelope(n, total)))
+        if paginator.finished:
+            break
+    return requested
+
+
+def test_short_page_ends_paging():
+    assert _pages_requested([3, 3, 1], 3, total=None) == 3
+
+
+def test_exact_multiple_stops_on_count_without_empty_page():
+    assert _pages_requested([3, 3, 0], 3, total=6) == 2
+
+
+def test_exact_multiple_without_trusted_count_asks_one_more_page():
+    assert _pages_requested([3, 3, 0], 3, total=6, trust=False) == 3
+    # bare arrays (files) have no count at all
+    paginator = DineroPaginator(2)
+    paginator.advance(_response([{"a": 1}, {"a": 2}]))
+    assert not paginator.finished and paginator.current_value == 1
+
+
+def test_count_smaller_than_rows_read_never_stops_early():
+    # a count that ignores the filter can only be larger; a smaller one is not trusted to stop early
+    assert _pages_requested([3, 3, 2], 3, total=4) == 2  # 6 >= 4: stops (under either reading safe)
+    assert _pages_requested([3, 3, 2], 3, total=100) == 3
+
+
+def test_page_records_reads_envelope_bare_array_and_money_as_decimal():
+    rows = page_records(_response({"collection": [{"Amount": 1.1}], "pagination": {}}))
+    assert rows == [{"Amount": decimal.Decimal("1.1")}]
+    assert page_records(_response([{"x": 1}])) == [{"x": 1}]
+
+
+def test_change_filter_format_is_utc_whole_seconds():
+    moment = dt.datetime(2024, 3, 1, 12, 30, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert format_change_filter(moment) == "2024-03-01T11:30:59Z"
+    assert parse_api_datetime("2017-05-19T14:20:47.407") == dt.datetime(
+        2017, 5, 19, 14, 20, 47, 407000, tzinfo=dt.timezone.utc
+    )
+    assert parse_api_datetime("2017-05-19T14:20:47Z").tzinfo is not None
+    assert parse_api_datetime("garbage") is None
+
+
+@pytest.mark.parametrize(
+    ("voucher_type", "kind"),
+    [
+        ("ManualVoucher", MANUAL),
+        ("Manuel", MANUAL),
+        ("Purchases", PURCHASE),
+        ("purchase voucher", PURCHASE),
+        ("Invoice", None),
+        ("CreditNote", None),
+        (None, None),
+    ],
+)
+def test_voucher_type_routing(voucher_type, kind):
+    assert voucher_kind(voucher_type) == kind
+
+
+def test_schemas_load_and_mark_money_dates_and_keys():
+    assert {"contact", "invoice", "entry", "manual_voucher", "file"} <= set(schema_names())
+    invoice = load_schema("invoice")["properties"]
+    assert invoice["TotalInclVat"]["type"] == "number"
+    assert invoice["Date"]["format"] == "date"
+    assert invoice["UpdatedAt"]["format"] == "date-time"
+    assert "null" in invoice["DeletedAt"]["type"]
+    assert invoice["Guid"]["type"] == "string"
+    with pytest.raises(KeyError):
+        load_schema("nope")
+
+
+def test_settings_mark_secrets_and_merge_shared_schema():
+    properties = TapDinero.config_jsonschema["properties"]
+    for name in ("client_secret", "api_key", "refresh_token"):
+        assert properties[name].get("secret") is True
+    for name in (
+        "organization_ids",
+        "start_date",
+        "page_size",
+        "lookback_seconds",
+        "include_deleted",
+        "include_lines",
+        "entries_start_date",
+        "entries_window_days",
+        "quota_requests",
+        "api_url",
+    ):
+        assert name in properties
+    assert properties["page_size"]["maximum"] == 1000
+    assert properties["page_size"]["default"] == 1000
+
+
+def test_catalog_declares_replication_methods_and_keys():
+    catalog = {entry["tap_stream_id"]: entry for entry in TapDinero(config=CONFIG).catalog_dict["streams"]}
+    incremental = {"contacts", "products", "invoices", "sales_credit_notes", "trade_offers", "entries"}
+    for name, entry in catalog.items():
+        expected = "INCREMENTAL" if name in incremental else "FULL_TABLE"
+        assert entry["replication_method"] == expected, name
+        assert entry["key_properties"], name
+    assert catalog["contacts"]["replication_key"] == "UpdatedAt"
+    assert catalog["invoice_lines"]["key_properties"] == ["organization_id", "InvoiceGuid", "LinePosition"]
+    assert "_sdc_deleted_at" in catalog["invoices"]["schema"]["properties"]
+
+
+def test_include_lines_false_drops_line_streams():
+    names = set(TapDinero(config={**CONFIG, "include_lines": False}).streams)
+    assert not names & {"invoice_lines", "credit_note_lines", "trade_offer_lines"}
+    assert "invoices" in names
+
+
+def test_organization_ids_override_single_id():
+    tap = TapDinero(config={**CONFIG, "organization_ids": ["100001", "100000", "100001"]})
+    assert tap.organization_ids == ["100001", "100000"]
+    assert tap.streams["contacts"].partitions == [
+        {"organization_id": "100001"},
+        {"organization_id": "100000"},
+    ]
+    assert tap.streams["organizations"].partitions is None
