@@ -1,0 +1,123 @@
+"""Run a Meltano job once per Dinero organization: one mapped task per organization.
+
+For partners (bookkeepers, platforms) who run many Dinero organizations. Meltano's stock schedule DAG
+runs one ``meltano run`` per schedule; this DAG fans out: a first task reads the organization list, then
+``run_organization`` is mapped over it (dynamic task mapping), one task instance per organization, each
+running ``meltano run --state-id-suffix org-<id> <job>`` with that organization's settings in the
+environment, so every organization keeps its own Meltano state (state ID
+``<env>:<tap>-to-<target>:org-<id>``) and its own output directory.
+
+Quota safety: Dinero's quota is per (client id, organization). Within a run each organization appears
+exactly once (duplicates are refused), runs never overlap (``max_active_runs=1``), and Meltano itself
+refuses a second concurrent run of the same state ID, so no two tasks ever share an organization's quota.
+How many organizations run side by side is bounded by ``max_active_tis_per_dagrun`` and an Airflow pool
+(``DINERO_MAX_PARALLEL_ORGS``, default 4; ``DINERO_AIRFLOW_POOL``, default ``default_pool``). Failed
+tasks retry with exponential back-off (1, 2, 4, 8 minutes), which also rides out a quota-exhausted or
+briefly unavailable API.
+
+The organization list: the Airflow Variable ``dinero_organizations`` (JSON) if set, else the file
+``orchestrate/airflow/dinero_organizations.json`` (or ``DINERO_ORGANIZATIONS_FILE``). Format::
+
+    {"meltano_environment": "prod", "job": "dinero-to-local",
+     "organizations": [
+       {"organization_id": "123456", "name": "Shop ApS",
+        "settings": {"start_date": "2024-01-01"},
+        "secret_variables": {"api_key": "dinero_api_key_123456"}}]}
+
+``settings`` are plain Dinero plugin settings; ``secret_variables`` name the Airflow Variables that hold
+secret settings (API key, refresh token), read only inside the running task and masked in its log, never
+passed through XCom. Each setting ``s`` is exported to Meltano as ``TAP_DINERO_<S>`` and
+``TARGET_DINERO_<S>`` (Meltano's own setting variables), so it serves any job's Dinero plugins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import Param, Variable, dag, get_current_context, task
+from airflow.sdk.log import mask_secret
+from meltano_project import PROJECT_ROOT, meltano_base_env
+from org_fanout import (
+    DEFAULT_JOB,
+    MAX_PARALLEL_ORGS,
+    ORGANIZATIONS_FILE,
+    ORGANIZATIONS_VARIABLE,
+    POOL,
+    meltano_command,
+    organization_env,
+    parse_organizations,
+)
+
+
+@dag(
+    dag_id="dinero_multi_org",
+    description="One `meltano run` per Dinero organization (dynamic task mapping), each with its own state",
+    schedule="@daily",
+    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=MAX_PARALLEL_ORGS + 1,
+    default_args={"owner": "meltano", "depends_on_past": False},
+    params={"job": Param("", type="string", description="Meltano job to run instead of the list's")},
+    tags=["meltano", "dinero", "multi-organization"],
+)
+def dinero_multi_org() -> None:
+    """Read the organization list, then run the Meltano job once per organization."""
+
+    @task(retries=2, retry_delay=timedelta(seconds=30))
+    def list_organizations() -> list[dict[str, Any]]:
+        """The organizations to run (Airflow Variable, else the JSON file in the repository)."""
+        raw = Variable.get(ORGANIZATIONS_VARIABLE, default=None, deserialize_json=True)
+        if raw is None:
+            raw = json.loads(ORGANIZATIONS_FILE.read_text())
+        return parse_organizations(raw)
+
+    @task(
+        pool=POOL,
+        max_active_tis_per_dagrun=MAX_PARALLEL_ORGS,
+        retries=4,
+        retry_delay=timedelta(minutes=1),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=30),
+        execution_timeout=timedelta(hours=6),
+        map_index_template="{{ organization_label }}",
+    )
+    def run_organization(organization: dict[str, Any]) -> dict[str, Any]:
+        """``meltano run --state-id-suffix org-<id> <job>`` with this organization's settings."""
+        context = get_current_context()
+        context["organization_label"] = f"{organization['organization_id']} {organization['name']}"  # type: ignore[typeddict-unknown-key]
+        secrets = {}
+        for setting, variable in organization["secret_variables"].items():
+            value = Variable.get(variable, default=None)
+            if value is None:
+                raise RuntimeError(
+                    f"Airflow Variable {variable!r} ({setting} of organization "
+                    f"{organization['organization_id']}) is not set"
+                )
+            mask_secret(value, name=variable)
+            secrets[setting] = value
+        job = context["params"].get("job") or organization["job"] or DEFAULT_JOB
+        command = meltano_command(organization, job)
+        env = {**os.environ, **meltano_base_env(), **organization_env(organization, secrets)}
+        print(f"Running {' '.join(command)} for organization {organization['organization_id']}", flush=True)
+        with subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                print(line, end="", flush=True)
+        if process.returncode != 0:
+            raise RuntimeError(
+                f"meltano run {job} failed for organization {organization['organization_id']} "
+                f"(exit {process.returncode})"
+            )
+        return {"organization_id": organization["organization_id"], "job": job}
+
+    run_organization.expand(organization=list_organizations())
+
+
+dinero_multi_org()

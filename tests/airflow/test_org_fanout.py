@@ -1,0 +1,71 @@
+"""The multi-organization DAG's organization list and per-organization Meltano invocation.
+
+org_fanout.py is plain Python (no Airflow), so these run in the project's own venv in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "orchestrate" / "airflow" / "dags"))
+import org_fanout  # noqa: E402
+
+
+def test_repository_organization_list_names_both_demo_organizations() -> None:
+    raw = json.loads((ROOT / "orchestrate" / "airflow" / "dinero_organizations.json").read_text())
+    organizations = org_fanout.parse_organizations(raw)
+    assert [o["organization_id"] for o in organizations] == ["100000", "100001"]
+    assert all(o["meltano_environment"] == "dev" and o["job"] == "dinero-to-local" for o in organizations)
+    assert organizations[1]["secret_variables"] == {"api_key": "dinero_api_key_100001"}
+
+
+def test_an_organization_listed_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="100000 is listed twice"):
+        org_fanout.parse_organizations([{"organization_id": "100000"}, {"organization_id": 100000}])
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([], "empty"),
+        ({"organizations": "100000"}, "not a list"),
+        ([{"name": "no id"}], "numeric organization_id"),
+        ([{"organization_id": "10; rm -rf /"}], "numeric organization_id"),
+        ([{"organization_id": "1", "settings": {"API-URL": "x"}}], "invalid setting name"),
+        ([{"organization_id": "1", "settings": {"organization_id": "2"}}], "invalid setting name"),
+    ],
+)
+def test_malformed_lists_are_refused_with_a_reason(raw: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        org_fanout.parse_organizations(raw)
+
+
+def test_each_organization_runs_with_its_own_settings_state_and_output() -> None:
+    [organization] = org_fanout.parse_organizations(
+        {
+            "meltano_environment": "prod",
+            "organizations": [
+                {
+                    "organization_id": "123456",
+                    "settings": {"start_date": "2024-01-01"},
+                    "secret_variables": {"api_key": "dinero_api_key_123456"},
+                }
+            ],
+        }
+    )
+    env = org_fanout.organization_env(organization, {"api_key": "the-key"})
+    for prefix in ("TAP_DINERO_", "TARGET_DINERO_"):
+        assert env[f"{prefix}ORGANIZATION_ID"] == "123456"
+        assert env[f"{prefix}API_KEY"] == "the-key"
+        assert env[f"{prefix}START_DATE"] == "2024-01-01"
+    assert env["MELTANO_ENVIRONMENT"] == "prod"
+    assert env["TARGET_JSONL_DESTINATION_PATH"].endswith("output/prod/org-123456")
+    command = org_fanout.meltano_command(organization, "dinero-to-local")
+    assert command[1:] == ["run", "--state-id-suffix", "org-123456", "dinero-to-local"]
+    # the secret's Variable name travels through XCom, never the secret itself
+    assert "the-key" not in json.dumps(organization)
