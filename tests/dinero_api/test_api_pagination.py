@@ -1,0 +1,81 @@
+"""iter_pages: the pages requested and the rows yielded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fake_dinero import FakeDinero
+
+from dinero_api.errors import DineroConfigError
+from dinero_api.settings import DineroSettings
+
+CONTACTS = "/v1/100000/contacts"
+ACCOUNTS = "/v1/100000/accounts/entry"
+
+
+def rows(n: int) -> list[dict[str, Any]]:
+    return [{"ContactGuid": f"g-{i:04d}", "Name": f"Kunde {i}"} for i in range(n)]
+
+
+def pages_requested(fake: FakeDinero, path: str) -> list[tuple[str, str]]:
+    return [(r.query["page"], r.query["pageSize"]) for r in fake.api_requests() if r.path == path]
+
+
+def test_envelope_pages_stop_on_the_short_page(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+) -> None:
+    fake_dinero.collection(CONTACTS, rows(25))
+    client = make_client(api_config)
+    got = list(client.iter_pages("/v1/{org}/contacts", {"fields": "Name,ContactGuid"}, page_size=10))
+    assert [len(p) for p in got] == [10, 10, 5]
+    assert [r["ContactGuid"] for p in got for r in p] == [r["ContactGuid"] for r in rows(25)]
+    assert pages_requested(fake_dinero, CONTACTS) == [("0", "10"), ("1", "10"), ("2", "10")]  # no empty page
+    assert all(r.query["fields"] == "Name,ContactGuid" for r in fake_dinero.api_requests())
+
+
+def test_exact_multiple_needs_one_empty_page(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+) -> None:
+    fake_dinero.collection(CONTACTS, rows(20))
+    client = make_client(api_config)
+    assert [len(p) for p in client.iter_pages("/v1/{org}/contacts", page_size=10)] == [10, 10]
+    assert len(pages_requested(fake_dinero, CONTACTS)) == 3  # counts are never trusted
+
+
+def test_bare_array_lists(fake_dinero: FakeDinero, api_config: dict, make_client: Any) -> None:
+    fake_dinero.collection("/v1/100000/files", rows(7), envelope=False)
+    client = make_client(api_config)
+    assert [len(p) for p in client.iter_pages("/v1/{org}/files", page_size=5)] == [5, 2]
+
+
+def test_server_clamped_page_size_is_still_a_full_page(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+) -> None:
+    fake_dinero.collection(CONTACTS, rows(12), max_page_size=5)
+    client = make_client(api_config)
+    assert [len(p) for p in client.iter_pages("/v1/{org}/contacts", page_size=10)] == [5, 5, 2]
+
+
+def test_endpoint_ignoring_paging_does_not_loop(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+) -> None:
+    fake_dinero.collection(ACCOUNTS, rows(10), envelope=False, ignore_paging=True)
+    client = make_client(api_config)
+    assert [len(p) for p in client.iter_pages("/v1/{org}/accounts/entry", page_size=10)] == [10]
+    assert len(pages_requested(fake_dinero, ACCOUNTS)) == 2
+
+
+@pytest.mark.parametrize("page_size", [1001, 0, 5000])
+def test_page_size_over_1000_is_refused_before_any_request(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any, page_size: int
+) -> None:
+    client = make_client(api_config)
+    with pytest.raises(DineroConfigError, match="1000"):
+        next(client.iter_pages("/v1/{org}/contacts", page_size=page_size))
+    assert fake_dinero.seen == []  # not even a token request
+
+
+def test_page_size_setting_over_1000_is_refused(api_config: dict) -> None:
+    with pytest.raises(DineroConfigError, match="code 43"):
+        DineroSettings.from_config({**api_config, "page_size": 1500})

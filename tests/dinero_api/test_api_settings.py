@@ -1,0 +1,127 @@
+"""Config validation: what a user sees before any request is made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from singer_sdk import typing as th
+
+from dinero_api.settings import (
+    DEFAULT_TOKEN_URL_API_KEY,
+    DEFAULT_TOKEN_URL_REFRESH_TOKEN,
+    SHARED_SETTINGS_SCHEMA,
+    DineroConfigError,
+    DineroSettings,
+)
+
+BASE = {"client_id": "dinero-sandbox", "client_secret": "sandbox-secret", "organization_id": "100000"}
+
+
+def _error(config: dict[str, Any], **kwargs: Any) -> str:
+    with pytest.raises(DineroConfigError) as info:
+        DineroSettings.from_config(config, **kwargs)
+    return str(info.value)
+
+
+def test_api_key_config_gets_dinero_defaults() -> None:
+    settings = DineroSettings.from_config({**BASE, "api_key": "sandbox-api-key"})
+    assert settings.auth_flow == "api_key"
+    assert settings.api_url == "https://api.dinero.dk"
+    assert settings.token_url == DEFAULT_TOKEN_URL_API_KEY
+    assert (settings.quota_requests, settings.quota_window_seconds) == (100, 60.0)
+    assert settings.request_timeout == 30.0 and settings.max_retries == 5
+
+
+def test_refresh_token_config_defaults_to_visma_connect() -> None:
+    settings = DineroSettings.from_config({**BASE, "refresh_token": "sandbox-refresh-token"})
+    assert settings.auth_flow == "refresh_token"
+    assert settings.token_url == DEFAULT_TOKEN_URL_REFRESH_TOKEN
+
+
+def test_missing_settings_are_all_named_with_a_fix() -> None:
+    message = _error({})
+    for name in ("client_id", "client_secret", "api_key", "refresh_token", "organization_id"):
+        assert f"`{name}`" in message
+    assert "GET /v1/organizations" in message  # says where to find the organization id
+
+
+def test_exactly_one_credential() -> None:
+    message = _error({**BASE, "api_key": "k-123456", "refresh_token": "r-123456"})
+    assert "exactly one" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("organization_id", "org-1", "digits only"),
+        ("page_size", 1001, "error code 43"),
+        ("quota_requests", 0, "`quota_requests`"),
+        ("quota_window_seconds", -1, "`quota_window_seconds`"),
+        ("request_timeout", "soon", "`request_timeout`"),
+        ("max_retries", 1.5, "`max_retries`"),
+        ("api_url", "api.dinero.dk", "http://"),
+    ],
+)
+def test_invalid_values_are_refused(key: str, value: Any, expected: str) -> None:
+    assert expected in _error({**BASE, "api_key": "sandbox-api-key", key: value})
+
+
+def test_page_size_up_to_1000_is_accepted() -> None:
+    assert DineroSettings.from_config({**BASE, "api_key": "k", "page_size": 1000}).page_size == 1000
+
+
+def test_numeric_organization_id_and_optional_organization() -> None:
+    assert (
+        DineroSettings.from_config({**BASE, "api_key": "k", "organization_id": 100001}).organization_id
+        == "100001"
+    )
+    settings = DineroSettings.from_config(
+        {k: v for k, v in BASE.items() if k != "organization_id"} | {"api_key": "k"},
+        require_organization=False,
+    )
+    assert settings.organization_id is None
+
+
+def test_secrets_never_in_repr_str_or_errors() -> None:
+    secret, key = "very-secret-value-1", "very-secret-api-key-2"
+    settings = DineroSettings.from_config({**BASE, "client_secret": secret, "api_key": key})
+    for text in (repr(settings), str(settings)):
+        assert secret not in text and key not in text
+    message = _error(
+        {**BASE, "client_secret": secret, "api_key": key, "refresh_token": "other-refresh-token"}
+    )
+    assert secret not in message and key not in message and "other-refresh-token" not in message
+
+
+def test_quota_cache_dir_is_used_when_no_backend(tmp_path: Any) -> None:
+    settings = DineroSettings.from_config({**BASE, "api_key": "k", "quota_cache_dir": str(tmp_path)})
+    assert settings.quota_backend == str(tmp_path)
+    settings = DineroSettings.from_config(
+        {**BASE, "api_key": "k", "quota_backend": "redis://localhost:6379/0"}
+    )
+    assert settings.quota_is_redis
+
+
+def test_schema_marks_secrets_and_merges_into_plugin_schema() -> None:
+    merged = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, th.Property("start_date", th.DateTimeType)).to_dict()
+    props = merged["properties"]
+    for name in ("client_secret", "api_key", "refresh_token"):
+        assert props[name].get("secret") is True, name
+    for name in (
+        "client_id",
+        "organization_id",
+        "api_url",
+        "token_url",
+        "token_file",
+        "quota_requests",
+        "quota_window_seconds",
+        "quota_backend",
+        "request_timeout",
+        "max_retries",
+        "start_date",
+    ):
+        assert name in props
+        assert props[name].get("description") or name == "start_date"
+    assert props["quota_requests"]["default"] == 100
+    assert "default" not in props["quota_backend"]  # a default would hide quota_cache_dir
