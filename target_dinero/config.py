@@ -1,0 +1,231 @@
+"""Target settings: the JSON schema of target-dinero's own settings and the per-stream load options.
+
+Which stream loads as what is configuration (``streams``); a stream without a mapping is an error that
+names the stream and the configured options, never a silent drop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from singer_sdk import typing as th
+
+from dinero_api.schemas.load import LOAD_TYPES
+
+__all__ = [
+    "DailySalesOptions",
+    "StreamOptions",
+    "UnmappedStreamError",
+    "parse_streams",
+    "target_settings",
+]
+
+MAX_PREFIX_LENGTH = 48
+
+
+class UnmappedStreamError(ValueError):
+    """A stream arrived that the ``streams`` setting does not map to a load type."""
+
+
+_DAILY_SALES_PROPERTIES = th.PropertiesList(
+    th.Property(
+        "payment_accounts",
+        th.ObjectType(additional_properties=th.IntegerType),
+        description="daily_sales: payment method -> account number that receives it (card -> 55010, "
+        "mobilepay -> 55020, cash -> 55000, ...). Matched case-insensitively.",
+    ),
+    th.Property("revenue_account", th.IntegerType, description="daily_sales: revenue account, e.g. 1000"),
+    th.Property(
+        "vat_account",
+        th.IntegerType,
+        description="daily_sales: sales-VAT account. When set, VAT is moved from the revenue account to it "
+        "with an explicit line (amounts incl. VAT, VAT codes 'none'); when absent, Dinero splits VAT by "
+        "vat_code on the revenue side.",
+    ),
+    th.Property("vat_code", th.StringType, description="daily_sales: VAT code of the revenue, e.g. U25"),
+    th.Property("vat_rate", th.NumberType, description="daily_sales: VAT rate (0.25); default: vat_code's"),
+    th.Property("date_field", th.StringType, default="date", description="daily_sales: date/timestamp field"),
+    th.Property("amount_field", th.StringType, default="amount", description="daily_sales: amount incl. VAT"),
+    th.Property("payment_method_field", th.StringType, default="payment_method"),
+    th.Property("id_field", th.StringType, default="id", description="daily_sales: sale id (dedupe)"),
+    th.Property("vat_rate_field", th.StringType, description="daily_sales: per-sale VAT rate field"),
+    th.Property("timezone", th.StringType, default="Europe/Copenhagen"),
+    th.Property("description", th.StringType, default="Dagens salg {date}"),
+)
+
+_STREAM_OPTIONS = th.ObjectType(
+    th.Property("load_as", th.StringType, required=True, allowed_values=list(LOAD_TYPES)),
+    th.Property("book", th.BooleanType, default=False, description="book invoices/vouchers after creating"),
+    th.Property(
+        "external_reference_field",
+        th.StringType,
+        description="record field to use as ExternalReference when the record has none "
+        "(default: derived from stream name and key properties)",
+    ),
+    th.Property(
+        "update_drafts",
+        th.BooleanType,
+        default=True,
+        description="update an existing draft when the record differs from it (booked objects never change)",
+    ),
+    *_DAILY_SALES_PROPERTIES,
+    additional_properties=False,
+)
+
+
+def target_settings() -> th.PropertiesList:
+    """target-dinero's own settings (merged with dinero_api's shared settings by the target)."""
+    return th.PropertiesList(
+        th.Property(
+            "streams",
+            th.ObjectType(additional_properties=_STREAM_OPTIONS),
+            description='Stream name -> load options, e.g. {"orders": {"load_as": "invoice", "book": true}}. '
+            f"load_as is one of {', '.join(LOAD_TYPES)}. A stream with no entry stops the run.",
+        ),
+        th.Property(
+            "rejects_file",
+            th.StringType,
+            default="target-dinero-rejects.jsonl",
+            description="JSONL file that receives rejected records: {stream, record, reason, field}",
+        ),
+        th.Property(
+            "max_rejects",
+            th.IntegerType,
+            default=0,
+            description="number of rejected records tolerated; more make the run end non-zero",
+        ),
+        th.Property(
+            "dry_run", th.BooleanType, default=False, description="validate and resolve, write nothing"
+        ),
+        th.Property(
+            "external_reference_prefix",
+            th.StringType,
+            default="",
+            description="prefix of the ExternalReference the target derives from stream and primary key",
+        ),
+        th.Property(
+            "ledger_file",
+            th.StringType,
+            description="journal of manual vouchers created by the target (Dinero cannot list them); "
+            "default <quota cache dir>/target-dinero-ledger-<host>-<org>.jsonl. Keep it between runs.",
+        ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DailySalesOptions:
+    """How the sales of one day become one manual voucher."""
+
+    payment_accounts: dict[str, int]
+    revenue_account: int
+    vat_account: int | None
+    vat_code: str | None
+    vat_rate: Decimal | None
+    date_field: str
+    amount_field: str
+    payment_method_field: str
+    id_field: str
+    vat_rate_field: str | None
+    timezone: ZoneInfo
+    description: str
+
+    def account_for(self, method: str) -> int | None:
+        """Account of a payment method (case-insensitive), or None when unmapped."""
+        return self.payment_accounts.get(method.strip().lower())
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamOptions:
+    """Load options of one stream."""
+
+    stream: str
+    load_as: str
+    book: bool = False
+    external_reference_field: str | None = None
+    update_drafts: bool = True
+    daily_sales: DailySalesOptions | None = None
+
+
+def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
+    where = f"streams.{stream}"
+    accounts = raw.get("payment_accounts") or {}
+    if not accounts:
+        errors.append(f"{where}.payment_accounts is required for load_as daily_sales (method -> account)")
+    revenue = raw.get("revenue_account")
+    if revenue is None:
+        errors.append(f"{where}.revenue_account is required for load_as daily_sales")
+    vat_code = raw.get("vat_code")
+    vat_rate: Decimal | None = None
+    if raw.get("vat_rate") is not None:
+        try:
+            vat_rate = Decimal(str(raw["vat_rate"]))
+        except InvalidOperation:
+            vat_rate = None
+        if vat_rate is None or not (Decimal(0) <= vat_rate < Decimal(1)):
+            errors.append(f"{where}.vat_rate must be a fraction between 0 and 1 (e.g. 0.25)")
+    if raw.get("vat_account") is None and not vat_code:
+        errors.append(
+            f"{where}: daily_sales needs vat_code (Dinero splits VAT) or vat_account (explicit line)"
+        )
+    try:
+        zone = ZoneInfo(raw.get("timezone") or "Europe/Copenhagen")
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"{where}.timezone {raw.get('timezone')!r} is not a known IANA time zone")
+        zone = ZoneInfo("UTC")
+    if errors and (not accounts or revenue is None):
+        return None
+    return DailySalesOptions(
+        payment_accounts={str(k).strip().lower(): int(v) for k, v in accounts.items()},
+        revenue_account=int(revenue),
+        vat_account=int(raw["vat_account"]) if raw.get("vat_account") is not None else None,
+        vat_code=vat_code,
+        vat_rate=vat_rate,
+        date_field=raw.get("date_field") or "date",
+        amount_field=raw.get("amount_field") or "amount",
+        payment_method_field=raw.get("payment_method_field") or "payment_method",
+        id_field=raw.get("id_field") or "id",
+        vat_rate_field=raw.get("vat_rate_field"),
+        timezone=zone,
+        description=raw.get("description") or "Dagens salg {date}",
+    )
+
+
+def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], list[str]]:
+    """Read the ``streams`` setting; returns the options per stream and the list of problems found."""
+    errors: list[str] = []
+    prefix = config.get("external_reference_prefix") or ""
+    if len(prefix) > MAX_PREFIX_LENGTH:
+        errors.append(f"external_reference_prefix is longer than {MAX_PREFIX_LENGTH} characters")
+    result: dict[str, StreamOptions] = {}
+    for stream, raw in (config.get("streams") or {}).items():
+        if not isinstance(raw, Mapping):
+            errors.append(f"streams.{stream} must be an object with load_as")
+            continue
+        load_as = raw.get("load_as")
+        if load_as not in LOAD_TYPES:
+            errors.append(f"streams.{stream}.load_as is {load_as!r}; expected one of {', '.join(LOAD_TYPES)}")
+            continue
+        daily = _daily_sales(stream, raw, errors) if load_as == "daily_sales" else None
+        result[stream] = StreamOptions(
+            stream=stream,
+            load_as=load_as,
+            book=bool(raw.get("book", False)),
+            external_reference_field=raw.get("external_reference_field"),
+            update_drafts=bool(raw.get("update_drafts", True)),
+            daily_sales=daily,
+        )
+    return result, errors
+
+
+def unmapped_stream_message(stream: str, streams: Mapping[str, StreamOptions]) -> str:
+    """The error text for a stream without a mapping: names the stream and the options."""
+    known = ", ".join(f"{name} -> {opts.load_as}" for name, opts in sorted(streams.items())) or "none"
+    return (
+        f"Stream {stream!r} has no mapping in the target's `streams` setting, so its records would be "
+        f'dropped. Add e.g. "streams": {{"{stream}": {{"load_as": "invoice"}}}} with load_as one of '
+        f"{', '.join(LOAD_TYPES)} (configured streams: {known}), or remove the stream with a stream map."
+    )

@@ -1,0 +1,132 @@
+"""The one door from target-dinero to Dinero: the shared client, a dry-run guard and the stop switch.
+
+Every request of the target goes through :class:`DineroGateway`, so that
+* in ``dry_run`` no write request can leave the process (a write there is a bug and raises),
+* a 401/403 (already retried once with a fresh token by the client) stops the whole run at once:
+  the switch is shared by the sinks flushing in parallel, so none sends another request,
+* payloads are converted from Decimal to JSON numbers in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from dinero_api.errors import DineroAuthError
+from target_dinero.records import json_value
+
+__all__ = ["DineroGateway", "DryRunWriteError", "RunStopped"]
+
+
+class RunStopped(RuntimeError):
+    """Dinero refused our credentials (401/403): the run stops without writing anything more."""
+
+
+class DryRunWriteError(RuntimeError):
+    """A write was attempted in dry-run mode (a bug: sinks must only plan in dry run)."""
+
+
+class DineroGateway:
+    """Thread-safe access to one organization through :class:`dinero_api.client.DineroClient`."""
+
+    def __init__(self, config: Mapping[str, Any], *, dry_run: bool = False) -> None:
+        self._config = dict(config)
+        self.dry_run = dry_run
+        self._client: Any = None
+        self._settings: Any = None
+        self._lock = threading.Lock()
+        self._stopped: BaseException | None = None
+
+    # -- construction -----------------------------------------------------------------------
+    @property
+    def settings(self) -> Any:
+        """The validated shared settings (built on first use, so --about needs no credentials)."""
+        with self._lock:
+            if self._settings is None:
+                from dinero_api.settings import DineroSettings
+
+                self._settings = DineroSettings.from_config(self._config)
+            return self._settings
+
+    @property
+    def organization_id(self) -> str:
+        """The organization every request goes to."""
+        return str(self.settings.organization_id)
+
+    @property
+    def client(self) -> Any:
+        """The shared :class:`DineroClient` (one per organization, thread-safe)."""
+        settings = self.settings
+        with self._lock:
+            if self._client is None:
+                from dinero_api.client import DineroClient
+
+                self._client = DineroClient(settings, organization_id=str(settings.organization_id))
+            return self._client
+
+    @property
+    def requests_sent(self) -> int | None:
+        """Requests the client sent so far (None before the first one)."""
+        if self._client is None:
+            return None
+        stats = getattr(self._client, "stats", None)
+        return getattr(stats, "requests", None)
+
+    # -- stop switch ------------------------------------------------------------------------
+    def _check(self) -> None:
+        if self._stopped is not None:
+            raise RunStopped(f"run stopped after an authorization failure: {self._stopped}")
+
+    def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        try:
+            return func(*args, **kwargs)
+        except DineroAuthError as exc:
+            with self._lock:
+                self._stopped = self._stopped or exc
+            raise RunStopped(
+                f"Dinero refused the credentials ({exc}); stopping the run so as not to provoke more "
+                "401/403 answers (Dinero revokes integrations that do). Check client_id/secret, the API "
+                "key or refresh token and that the organization has an active Pro subscription."
+            ) from exc
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and decode JSON."""
+        return self._call(self.client.get_json, path, params=dict(params or {}))
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _guard_write(self, what: str) -> None:
+        if self.dry_run:
+            raise DryRunWriteError(f"dry run must not send {what}")
+
+    def post(self, path: str, payload: Any, *, retry_safe: bool = False) -> Any:
+        """POST a JSON body; returns the decoded answer.
+
+        ``retry_safe``: the body carries a client-chosen Guid, so the client may replay it after a 5xx or
+        timeout (a replay cannot create a twin).
+        """
+        self._guard_write(f"POST {path}")
+        return self._call(self.client.post_json, path, json_value(payload), retry_safe=retry_safe)
+
+    def put(self, path: str, payload: Any) -> Any:
+        """PUT a JSON body; returns the decoded answer."""
+        self._guard_write(f"PUT {path}")
+        return self._call(self.client.put_json, path, json_value(payload))
+
+    def upload_file(self, file_name: str, content: bytes, content_type: str) -> str:
+        """POST /files (multipart, ``fileName`` query parameter); returns Dinero's FileGuid."""
+        self._guard_write("POST /files")
+        response = self._call(
+            self.client.request,
+            "POST",
+            "/v1/{org}/files",
+            params={"fileName": file_name},
+            files={"file": (file_name, content, content_type)},
+        )
+        body = response.json() if response.content else {}
+        file_guid = next((v for k, v in body.items() if k.lower() == "fileguid"), None)
+        if not file_guid:
+            raise RuntimeError(f"Dinero's file upload answer has no FileGuid: {body!r}")
+        return str(file_guid)

@@ -1,0 +1,185 @@
+"""Record helpers shared by the sinks: normalising SDK values, local validation, money, dates, references.
+
+Every check here runs before any request: a record that fails raises :class:`RecordRejected` with the
+offending field, and the sink writes it to the rejects file instead of sending it to Dinero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from jsonschema import exceptions as jsonschema_exceptions
+
+from dinero_api.schemas.load import load_validator
+
+__all__ = [
+    "MAX_EXTERNAL_REFERENCE",
+    "RecordRejected",
+    "derive_reference",
+    "deterministic_guid",
+    "json_value",
+    "plain",
+    "to_date",
+    "to_decimal",
+    "to_int",
+    "validate_shape",
+]
+
+MAX_EXTERNAL_REFERENCE = 128
+EARLIEST_DATE = dt.date(1990, 1, 1)
+_GUID_NAMESPACE = uuid.UUID("6f1f0c3e-2d5b-5b8a-9d0e-3c7a1f4b2e11")
+CENT = Decimal("0.01")
+
+
+class RecordRejected(Exception):
+    """A record cannot be loaded; ``reason`` and ``field`` go to the rejects file."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+def plain(value: Any) -> Any:
+    """Turn SDK-parsed values back into JSON-like ones (dates -> ISO strings); Decimals are kept."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """Make a payload JSON-serialisable: Decimal -> int/float, recursively; None values dropped."""
+    if isinstance(value, Mapping):
+        return {k: json_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _field_path(path: Iterable[Any]) -> str | None:
+    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
+    return "".join(parts).lstrip(".") or None
+
+
+def validate_shape(load_type: str, record: Mapping[str, Any]) -> None:
+    """Validate against ``dinero_api/schemas/load/<load_type>.json``; raise on the most relevant error."""
+    error = jsonschema_exceptions.best_match(load_validator(load_type).iter_errors(record))
+    if error is None:
+        return
+    while error.context:  # anyOf/oneOf: report the branch that came closest, not "not valid under any"
+        error = jsonschema_exceptions.best_match(error.context)
+    field = _field_path(error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        field = f"{field}.{missing}" if field else missing
+        raise RecordRejected(f"missing required field {field}", field)
+    raise RecordRejected(f"{field or 'record'}: {error.message}", field)
+
+
+def to_decimal(value: Any, field: str, *, required: bool = True) -> Decimal | None:
+    """A finite amount as Decimal (numbers or numeric strings); NaN/Infinity/booleans are rejected."""
+    if value is None or value == "":
+        if required:
+            raise RecordRejected(f"{field} is required", field)
+        return None
+    if isinstance(value, bool):
+        raise RecordRejected(f"{field} must be a number, not a boolean", field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecordRejected(f"{field} must be a finite number, got {value}", field)
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation as exc:
+        raise RecordRejected(f"{field} must be a number, got {value!r}", field) from exc
+    if not number.is_finite():
+        raise RecordRejected(f"{field} must be a finite number, got {value}", field)
+    if abs(number) >= Decimal("1e12"):
+        raise RecordRejected(f"{field} is out of range ({value})", field)
+    return number
+
+
+def to_int(value: Any, field: str) -> int:
+    """An integer such as an account number (ints or digit strings)."""
+    if isinstance(value, bool) or value is None:
+        raise RecordRejected(f"{field} must be an integer", field)
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if isinstance(value, Decimal | float):
+        if Decimal(str(value)) != Decimal(str(value)).to_integral_value():
+            raise RecordRejected(f"{field} must be an integer, got {value}", field)
+        return int(Decimal(str(value)))
+    if text.lstrip("-").isdigit():
+        return int(text)
+    raise RecordRejected(f"{field} must be an integer, got {value!r}", field)
+
+
+def to_date(value: Any, field: str, *, tz: dt.tzinfo | None = None, today: dt.date | None = None) -> dt.date:
+    """A calendar date from a date, a date-time (converted to ``tz`` when it carries an offset) or a string.
+
+    Dates outside [1990-01-01, today + 1 year] are rejected: they are typos, and Dinero would refuse
+    them (no accounting year) after we had spent a request.
+    """
+    if value is None or value == "":
+        raise RecordRejected(f"{field} is required", field)
+    parsed: dt.date
+    if isinstance(value, dt.datetime):
+        moment = value
+        parsed = (moment.astimezone(tz) if tz and moment.tzinfo else moment).date()
+    elif isinstance(value, dt.date):
+        parsed = value
+    else:
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                parsed = dt.date.fromisoformat(text)
+            else:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+                parsed = (moment.astimezone(tz) if tz and moment.tzinfo else moment).date()
+        except ValueError as exc:
+            raise RecordRejected(
+                f"{field} is not a date (YYYY-MM-DD) or ISO timestamp: {value!r}", field
+            ) from exc
+    today = today or dt.date.today()
+    latest = today + dt.timedelta(days=366)
+    if not (EARLIEST_DATE <= parsed <= latest):
+        raise RecordRejected(f"{field} {parsed.isoformat()} is outside {EARLIEST_DATE} .. {latest}", field)
+    return parsed
+
+
+def money(value: Decimal) -> Decimal:
+    """Round to øre, half up (how Danish amounts are rounded)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def derive_reference(prefix: str, stream: str, key_values: Sequence[Any]) -> str:
+    """ExternalReference for a record without its own: ``<prefix><stream>:<key>``, hashed when too long."""
+    key = "|".join("" if v is None else str(plain(v)) for v in key_values)
+    reference = f"{prefix}{stream}:{key}"
+    if len(reference) <= MAX_EXTERNAL_REFERENCE:
+        return reference
+    digest = hashlib.sha256(f"{stream}:{key}".encode()).hexdigest()[:40]
+    return f"{prefix}{stream[: MAX_EXTERNAL_REFERENCE - len(prefix) - 42]}:{digest}"
+
+
+def deterministic_guid(organization_id: str, kind: str, reference: str) -> str:
+    """The Guid the target sends when creating ``kind`` with ``reference`` (uuid5: same input, same Guid)."""
+    return str(uuid.uuid5(_GUID_NAMESPACE, f"{organization_id}:{kind}:{reference}"))
+
+
+def digest(value: Any) -> str:
+    """Stable short hash of a JSON-like value (used to notice that a record changed)."""
+    text = json.dumps(json_value(plain(value)), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

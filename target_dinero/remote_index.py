@@ -1,0 +1,140 @@
+"""What already exists in Dinero, keyed by ExternalReference, learnt with as few requests as possible.
+
+Two ways to learn whether a reference exists:
+* list the whole collection once (``fields=...&pageSize=1000``): ceil(existing / 1000) requests, then
+  every lookup of the run is free;
+* ask per reference (``queryFilter=ExternalReference eq '...'``): one request per reference.
+
+:class:`RemoteIndex` reads the first page, learns from the envelope how many pages remain, and picks
+the cheaper way for the references it is asked about. Once the target has started writing it never
+pages again: pages are offsets, and our own creates would shift rows between pages and hide some.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from dinero_api.filters import eq
+from target_dinero.gateway import DineroGateway
+
+__all__ = ["RemoteIndex"]
+
+PAGE_SIZE = 1000
+
+
+def field_ci(row: dict[str, Any], name: str) -> Any:
+    """Case-insensitive field access (Dinero echoes the casing of the requested field names)."""
+    if name in row:
+        return row[name]
+    lowered = name.lower()
+    for key, value in row.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _rows_and_total(body: Any) -> tuple[list[dict[str, Any]], int | None]:
+    if isinstance(body, list):
+        return body, None
+    rows = field_ci(body, "Collection") or []
+    pagination = field_ci(body, "Pagination") or {}
+    total = field_ci(pagination, "ResultWithoutFilter")
+    if total is None:
+        total = field_ci(pagination, "Result")
+    return rows, int(total) if total is not None else None
+
+
+class RemoteIndex:
+    """Existing objects of one list endpoint, by ExternalReference (case-sensitive keys, thread-safe)."""
+
+    def __init__(self, gateway: DineroGateway, path: str, fields: Iterable[str]) -> None:
+        self._gateway = gateway
+        self._path = path
+        self._fields = ",".join(dict.fromkeys(["ExternalReference", *fields]))
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._checked: set[str] = set()
+        self._complete = False
+        self._next_page: int | None = None  # None: first page not read yet
+        self._remaining_pages: int | None = None
+        self._writes_started = False
+        self._lock = threading.RLock()
+
+    def _remember_rows(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            ref = field_ci(row, "ExternalReference")
+            if ref:
+                self._rows.setdefault(str(ref), row)
+
+    def _read_page(self, page: int) -> int:
+        body = self._gateway.get(self._path, {"fields": self._fields, "page": page, "pageSize": PAGE_SIZE})
+        rows, total = _rows_and_total(body)
+        self._remember_rows(rows)
+        if len(rows) < PAGE_SIZE:
+            self._complete = True
+            self._remaining_pages = 0
+        elif total is not None:
+            self._remaining_pages = max(0, math.ceil(total / PAGE_SIZE) - page - 1)
+            self._complete = self._remaining_pages == 0
+        return len(rows)
+
+    def _query_one(self, ref: str) -> None:
+        body = self._gateway.get(
+            self._path,
+            {"fields": self._fields, "queryFilter": eq("ExternalReference", ref), "pageSize": PAGE_SIZE},
+        )
+        rows, _ = _rows_and_total(body)
+        # Dinero matches case-insensitively; keep exact matches only (a reference is an exact key).
+        self._remember_rows(r for r in rows if field_ci(r, "ExternalReference") == ref)
+        self._checked.add(ref)
+
+    def lookup(self, refs: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The existing rows for ``refs`` (missing refs do not exist in Dinero)."""
+        with self._lock:
+            unknown = [r for r in dict.fromkeys(refs) if r not in self._rows and r not in self._checked]
+            if unknown and not self._complete:
+                if self._next_page is None and not self._writes_started:
+                    self._read_page(0)
+                    self._next_page = 1
+                unknown = [r for r in unknown if r not in self._rows]
+                pages_left = self._remaining_pages
+                if (
+                    not self._complete
+                    and not self._writes_started
+                    and (pages_left is None or pages_left <= len(unknown))
+                ):
+                    page = self._next_page or 1
+                    while not self._complete:
+                        if self._read_page(page) == 0:
+                            self._complete = True
+                        page += 1
+                    self._next_page = page
+                elif not self._complete:
+                    for ref in unknown:
+                        self._query_one(ref)
+            return {r: self._rows[r] for r in refs if r in self._rows}
+
+    def recheck(self, ref: str) -> dict[str, Any] | None:
+        """Ask Dinero again about one reference (after a create whose answer was lost)."""
+        with self._lock:
+            self._checked.discard(ref)
+            self._query_one(ref)
+            return self._rows.get(ref)
+
+    def remember(self, ref: str, row: dict[str, Any]) -> None:
+        """Record an object the target just created or changed (no request)."""
+        with self._lock:
+            self._writes_started = True
+            self._rows[ref] = {**self._rows.get(ref, {}), **row, "ExternalReference": ref}
+
+    def forget(self, ref: str) -> None:
+        """Drop a reference (the object turned out to be deleted)."""
+        with self._lock:
+            self._rows.pop(ref, None)
+
+    def mark_writing(self) -> None:
+        """From now on never page (our writes would shift the offsets)."""
+        with self._lock:
+            self._writes_started = True

@@ -1,0 +1,153 @@
+"""What the sinks of one run share: the gateway, reference data, look-up caches, journal, rejects, report.
+
+Sinks are flushed in parallel threads by singer-sdk, and a schema change replaces a sink mid-run, so
+nothing that must be fetched once per run or shared between streams lives on a sink: it lives here,
+behind locks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from target_dinero.config import StreamOptions, UnmappedStreamError, parse_streams, unmapped_stream_message
+from target_dinero.contacts import ContactResolver
+from target_dinero.gateway import DineroGateway
+from target_dinero.ledger import Ledger
+from target_dinero.reference_data import ReferenceData
+from target_dinero.rejects import RejectsFile
+from target_dinero.remote_index import RemoteIndex
+from target_dinero.report import RunReport
+
+__all__ = ["RunContext"]
+
+INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt")
+PRODUCT_INDEX_FIELDS = (
+    "ProductGuid",
+    "ExternalReference",
+    "Name",
+    "ProductNumber",
+    "BaseAmountValue",
+    "Quantity",
+    "AccountNumber",
+    "Unit",
+    "Comment",
+    "DeletedAt",
+)
+
+
+class RunContext:
+    """State of one target run, shared by all sinks."""
+
+    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+        self.config = config
+        self.logger = logger
+        self.streams, self.config_errors = parse_streams(config)
+        self.dry_run = bool(config.get("dry_run", False))
+        self.reference_prefix = str(config.get("external_reference_prefix") or "")
+        self.max_rejects = int(config.get("max_rejects") or 0)
+        self.gateway = DineroGateway(config, dry_run=self.dry_run)
+        self.reference = ReferenceData(self.gateway)
+        self.contacts = ContactResolver(self.gateway, reference_prefix=self.reference_prefix)
+        self.rejects = RejectsFile(config.get("rejects_file", "target-dinero-rejects.jsonl"))
+        self.report = RunReport()
+        self._lock = threading.Lock()
+        self._ledger: Ledger | None = None
+        self._invoice_index: RemoteIndex | None = None
+        self._product_index: RemoteIndex | None = None
+        self._out_lock = threading.Lock()
+
+    # -- configuration ------------------------------------------------------------------------
+    def options_for(self, stream: str) -> StreamOptions:
+        """The load options of ``stream``; an unmapped stream is an error naming it and the options."""
+        options = self.streams.get(stream)
+        if options is None:
+            raise UnmappedStreamError(unmapped_stream_message(stream, self.streams))
+        return options
+
+    @property
+    def organization_id(self) -> str:
+        """The Dinero organization loaded into."""
+        return self.gateway.organization_id
+
+    # -- shared lazily built objects ------------------------------------------------------------
+    @property
+    def ledger(self) -> Ledger:
+        """The manual-voucher journal (see :mod:`target_dinero.ledger`)."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = Ledger(self._ledger_path())
+            return self._ledger
+
+    def _ledger_path(self) -> Path:
+        if self.config.get("ledger_file"):
+            return Path(str(self.config["ledger_file"])).expanduser()
+        settings = self.gateway.settings
+        backend = str(settings.quota_backend)
+        if backend == "memory" or "://" in backend:
+            backend = str(self.config.get("quota_cache_dir") or "~/.cache/dinero-singer")
+        host = re.sub(r"[^A-Za-z0-9.-]+", "_", urlsplit(settings.api_url).netloc or "dinero")
+        return Path(backend).expanduser() / f"target-dinero-ledger-{host}-{self.organization_id}.jsonl"
+
+    @property
+    def invoice_index(self) -> RemoteIndex:
+        """Existing invoices by ExternalReference."""
+        with self._lock:
+            if self._invoice_index is None:
+                self._invoice_index = RemoteIndex(self.gateway, "/v1/{org}/invoices", INVOICE_INDEX_FIELDS)
+            return self._invoice_index
+
+    @property
+    def product_index(self) -> RemoteIndex:
+        """Existing products by ExternalReference."""
+        with self._lock:
+            if self._product_index is None:
+                self._product_index = RemoteIndex(self.gateway, "/v1/{org}/products", PRODUCT_INDEX_FIELDS)
+            return self._product_index
+
+    # -- outcomes -------------------------------------------------------------------------------
+    def reject(self, stream: str, record: Any, reason: str, field: str | None = None) -> None:
+        """Send a record to the rejects file and count it."""
+        self.rejects.write(stream, record, reason, field)
+        self.report.count(stream, "rejected")
+        self.logger.warning("Rejected a record of %s: %s", stream, reason)
+
+    def plan(self, action: str, load_type: str, stream: str, reference: str | None, payload: Any) -> None:
+        """Dry run: print what would be sent (to stderr: stdout carries the Singer STATE messages)."""
+        from target_dinero.records import json_value, plain
+
+        self.report.count(stream, f"would_{action}")
+        line = json.dumps(
+            {
+                "dry_run": True,
+                "action": action,
+                "load_as": load_type,
+                "stream": stream,
+                "external_reference": reference,
+                "payload": json_value(plain(payload)),
+            },
+            ensure_ascii=False,
+            default=str,
+        )
+        with self._out_lock:
+            sys.stderr.write(f"target-dinero dry run: {line}\n")
+            sys.stderr.flush()
+
+    def summary(self) -> dict[str, Any]:
+        """What the run did, per stream, plus the requests the client sent."""
+        return {
+            "dry_run": self.dry_run,
+            "streams": self.report.as_dict(),
+            "rejected": self.rejects.count,
+            "max_rejects": self.max_rejects,
+            "rejects_file": str(self.rejects.path) if self.rejects.count and self.rejects.path else None,
+            "requests": self.gateway.requests_sent,
+            "notes": list(self.report.notes),
+        }

@@ -1,0 +1,20 @@
+"""One sink per load type."""
+
+from __future__ import annotations
+
+from target_dinero.sinks.contact import ContactSink
+from target_dinero.sinks.daily_sales import DailySalesSink
+from target_dinero.sinks.invoice import InvoiceSink
+from target_dinero.sinks.manual_voucher import ManualVoucherSink
+from target_dinero.sinks.product import ProductSink
+
+__all__ = ["SINKS", "ContactSink", "DailySalesSink", "InvoiceSink", "ManualVoucherSink", "ProductSink"]
+
+#: load_as -> sink class
+SINKS = {
+    "invoice": InvoiceSink,
+    "manual_voucher": ManualVoucherSink,
+    "daily_sales": DailySalesSink,
+    "contact": ContactSink,
+    "product": ProductSink,
+}

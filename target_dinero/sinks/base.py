@@ -1,0 +1,174 @@
+"""The sink base shared by every load type: validate first, then write, and turn refusals into rejects.
+
+Flow of a batch (``process_batch``, called by singer-sdk when the sink drains -- in a worker thread,
+possibly in parallel with other sinks):
+
+1. every record is normalised and validated locally (:meth:`DineroSink.prepare`): JSON schema of the
+   load type, then business rules (accounts and VAT codes of the organization, units, finite amounts,
+   dates, lengths). A record that fails is written to the rejects file and never reaches Dinero;
+2. the remaining records are loaded (:meth:`DineroSink.load`), each guarded: a 4xx from Dinero rejects
+   that record, a 401/403 stops the run (:class:`~target_dinero.gateway.RunStopped` propagates, so no
+   STATE message covers records that were not written), a persistent 5xx on a read aborts the run
+   (safe: every write is idempotent, a re-run resumes).
+
+The SDK emits STATE only after every sink drained, so a STATE message always follows the writes of
+the records before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk.sinks import BatchSink
+
+from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
+from target_dinero.records import RecordRejected, derive_reference, plain
+
+if TYPE_CHECKING:
+    from target_dinero.config import StreamOptions
+    from target_dinero.run import RunContext
+
+__all__ = ["DineroSink", "Prepared"]
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A record that passed local validation, with what the sink needs to write it."""
+
+    record: dict[str, Any]
+    reference: str
+    payload: dict[str, Any]
+    book: bool = False
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class DineroSink(BatchSink):
+    """Base of the load-type sinks."""
+
+    load_type: ClassVar[str] = ""
+    #: Records per drain: bounds the work a crash replays and how long STATE waits.
+    MAX_SIZE_DEFAULT = 500
+
+    def __init__(
+        self, target: Any, stream_name: str, schema: dict, key_properties: Sequence[str] | None
+    ) -> None:
+        self.run: RunContext = target.run
+        self.options: StreamOptions = target.run.options_for(stream_name)
+        super().__init__(target=target, stream_name=stream_name, schema=schema, key_properties=key_properties)
+
+    # -- singer-sdk hooks -------------------------------------------------------------------------
+    def get_validator(self) -> None:
+        """No validation against the *tap's* schema: records are validated against the load type's
+        schema in :meth:`prepare`, and a failure rejects that record instead of aborting the run."""
+        return None
+
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
+        """Keep date strings as sent: the load types parse dates themselves and reject bad ones
+        (the SDK would abort the whole run on one unparsable date)."""
+        return
+
+    def process_batch(self, context: dict) -> None:
+        """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
+        prepared: dict[str, Prepared] = {}
+        for record in context.get("records", []):
+            try:
+                item = self.prepare(plain(record))
+            except RecordRejected as exc:
+                self.run.reject(self.stream_name, record, exc.reason, exc.field)
+                continue
+            if item is None:
+                continue
+            if item.reference in prepared:
+                self.tally_duplicate_merged()
+            prepared[item.reference] = item
+        if prepared:
+            self.load(list(prepared.values()))
+
+    # -- for subclasses -----------------------------------------------------------------------------
+    def prepare(self, record: dict[str, Any]) -> Prepared | None:
+        """Validate and shape one record (raise :class:`RecordRejected` to reject it)."""
+        raise NotImplementedError
+
+    def load(self, items: list[Prepared]) -> None:
+        """Write the prepared records; the default loads them one by one, guarded."""
+        for item in items:
+            self.guarded(item.record, lambda item=item: self.load_one(item))
+
+    def load_one(self, item: Prepared) -> None:
+        """Write one prepared record."""
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def reference_for(self, record: Mapping[str, Any]) -> str:
+        """The ExternalReference: the record's own, the configured field, or stream + primary key."""
+        own = record.get("ExternalReference")
+        if own not in (None, ""):
+            return str(own)
+        field = self.options.external_reference_field
+        if field:
+            value = record.get(field)
+            if value in (None, ""):
+                raise RecordRejected(f"{field} (external_reference_field) is empty", field)
+            return (
+                str(value)[:128]
+                if len(str(value)) <= 128
+                else derive_reference(self.run.reference_prefix, self.stream_name, [value])
+            )
+        if not self.key_properties:
+            raise RecordRejected(
+                "record has no ExternalReference and the stream has no key properties: the target could "
+                "not recognise it on a re-run. Set ExternalReference, key_properties or "
+                "external_reference_field.",
+                "ExternalReference",
+            )
+        values = [record.get(k) for k in self.key_properties]
+        if any(v in (None, "") for v in values):
+            raise RecordRejected(
+                f"key property missing: {', '.join(self.key_properties)}", self.key_properties[0]
+            )
+        return derive_reference(self.run.reference_prefix, self.stream_name, values)
+
+    def book_wanted(self, record: Mapping[str, Any]) -> bool:
+        """``Book`` of the record when set, else the stream's ``book`` setting."""
+        value = record.get("Book")
+        return self.options.book if value is None else bool(value)
+
+    def count(self, outcome: str, n: int = 1) -> None:
+        """Tally an outcome of this stream."""
+        self.run.report.count(self.stream_name, outcome, n)
+
+    def rejection(self, exc: BaseException) -> tuple[str, str | None] | None:
+        """(reason, field) when ``exc`` means "this record cannot be loaded"; None when the run must stop.
+
+        Local refusals and Dinero's 4xx reject the record; a lost answer (unknown outcome) rejects it too
+        (a re-run checks before creating). 401/403 (RunStopped), 429 after the wait limit, persistent
+        5xx on reads and bugs propagate: the run stops without a STATE covering unwritten records.
+        """
+        if isinstance(exc, RecordRejected):
+            return exc.reason, exc.field
+        if isinstance(exc, DineroAuthError):
+            return None
+        if isinstance(exc, DineroUnknownOutcome):
+            return (
+                f"Dinero's answer was lost ({exc}); the object may or may not exist. A re-run checks before "
+                "creating anything.",
+                None,
+            )
+        if isinstance(exc, DineroAPIError):
+            status = exc.status_code or 0
+            if 400 <= status < 500 and status != 429:
+                field = next(iter(exc.validation_errors), None) if exc.validation_errors else None
+                return f"Dinero refused it: {exc}", field
+        return None
+
+    def guarded(self, record: Mapping[str, Any], action: Callable[[], None]) -> None:
+        """Run ``action``; turn a refusal into a reject of ``record`` (see :meth:`rejection`)."""
+        try:
+            action()
+        except Exception as exc:
+            verdict = self.rejection(exc)
+            if verdict is None:
+                raise
+            self.run.reject(self.stream_name, record, *verdict)

@@ -1,0 +1,264 @@
+"""Sales invoices: created as drafts with a deterministic Guid, optionally booked, never duplicated.
+
+Exactly once:
+* the ExternalReference (the record's own, or stream + primary key) identifies the invoice; before
+  writing, the run's invoice index (one list request per 1 000 existing invoices, or one filtered
+  request per reference when that is cheaper -- see :class:`~target_dinero.remote_index.RemoteIndex`)
+  says whether it exists;
+* the create carries ``Guid = uuid5(organization, reference)``: a create whose answer was lost is
+  confirmed with one GET, and a replayed create cannot make a twin;
+* an existing **draft** is compared with the record and updated (PUT /v1.2 with its Timestamp; a
+  stale Timestamp is re-read and the update retried once); an existing **booked** invoice is never
+  touched: it is counted as ``skipped_booked`` and mentioned in the summary (Dinero only allows
+  crediting a booked invoice).
+
+Requests per new invoice: 1 (create) or 2 (create + book with the TimeStamp the create returned),
+plus the run's shared look-ups (accounts once, the invoice index).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dinero_api.errors import (
+    DineroNotFound,
+    DineroTimestampConflict,
+    DineroUnknownOutcome,
+    DineroValidationError,
+)
+from target_dinero.compare import differences
+from target_dinero.contacts import contact_payload, require_name
+from target_dinero.records import (
+    RecordRejected,
+    deterministic_guid,
+    to_date,
+    to_decimal,
+    to_int,
+    validate_shape,
+)
+from target_dinero.remote_index import field_ci
+from target_dinero.sinks.base import DineroSink, Prepared
+
+__all__ = ["InvoiceSink"]
+
+_HEADER_FIELDS = (
+    "ContactGuid",
+    "Date",
+    "Currency",
+    "Language",
+    "Comment",
+    "Description",
+    "Address",
+    "PaymentConditionType",
+    "PaymentConditionNumberOfDays",
+    "ShowLinesInclVat",
+    "ReminderFee",
+    "ReminderInterestRate",
+    "InvoiceTemplateId",
+    "IsMobilePayInvoiceEnabled",
+    "IsPensoPayEnabled",
+)
+_DRAFT = "draft"
+
+
+class InvoiceSink(DineroSink):
+    """load_as: invoice."""
+
+    load_type = "invoice"
+
+    # -- validation --------------------------------------------------------------------------
+    def _line(self, index: int, line: dict[str, Any]) -> dict[str, Any]:
+        where = f"ProductLines[{index}]"
+        quantity = to_decimal(line.get("Quantity"), f"{where}.Quantity")
+        price = to_decimal(line.get("BaseAmountValue"), f"{where}.BaseAmountValue")
+        discount = to_decimal(line.get("Discount"), f"{where}.Discount", required=False) or 0
+        if not 0 <= discount <= 100:
+            raise RecordRejected(
+                f"{where}.Discount must be a percentage 0-100, got {discount}", f"{where}.Discount"
+            )
+        account = to_int(line.get("AccountNumber"), f"{where}.AccountNumber")
+        self.run.reference.check_account(account, f"{where}.AccountNumber")
+        product_guid = line.get("ProductGuid") or None
+        description = line.get("Description")
+        if product_guid:
+            description = None  # Dinero: "If product guid is set, description should be null"
+        elif not description:
+            raise RecordRejected(
+                f"{where}.Description is required when the line has no ProductGuid", f"{where}.Description"
+            )
+        line_type = line.get("LineType") or "Product"
+        unit = line.get("Unit")
+        if line_type == "Product" and not unit:
+            unit = "parts"  # Dinero requires a unit on product lines; "parts" (stk.) is its default
+        return {
+            "ProductGuid": product_guid,
+            "Description": description,
+            "Comments": line.get("Comments") or None,
+            "Quantity": quantity,
+            "AccountNumber": account,
+            "Unit": unit,
+            "Discount": discount,
+            "BaseAmountValue": price,
+            "LineType": line_type,
+        }
+
+    def prepare(self, record: dict[str, Any]) -> Prepared:
+        """Validate an invoice record and build the InvoiceCreateModel."""
+        validate_shape("invoice", record)
+        reference = self.reference_for(record)
+        lines = [self._line(i, dict(line)) for i, line in enumerate(record["ProductLines"])]
+        payload: dict[str, Any] = {name: record.get(name) for name in _HEADER_FIELDS}
+        if payload["Date"] is not None:
+            payload["Date"] = to_date(payload["Date"], "Date").isoformat()
+        if payload["Currency"]:
+            payload["Currency"] = str(payload["Currency"]).upper()
+        if payload["PaymentConditionType"] in ("NettoCash", "Paid"):
+            payload["PaymentConditionNumberOfDays"] = None  # Dinero: days must be null for these
+        payload["ExternalReference"] = reference
+        payload["ProductLines"] = lines
+        contact = None
+        if not payload["ContactGuid"] and record.get("Contact"):
+            contact = contact_payload(record["Contact"])
+            require_name(contact, "Contact")
+        book = self.book_wanted(record)
+        if book:
+            if not payload["ContactGuid"] and contact is None:
+                raise RecordRejected("booking an invoice needs ContactGuid or Contact", "ContactGuid")
+            day = dt.date.fromisoformat(payload["Date"]) if payload["Date"] else dt.date.today()
+            self.run.reference.check_bookable_date(day, "Date")
+        guid = deterministic_guid(self.run.organization_id, "invoice", reference)
+        return Prepared(
+            record=record,
+            reference=reference,
+            payload=payload,
+            book=book,
+            extra={"guid": guid, "contact": contact},
+        )
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self, items: list[Prepared]) -> None:
+        """Look every reference up in the run's invoice index (few requests), then write each."""
+        existing = self.run.invoice_index.lookup([item.reference for item in items])
+        for item in items:
+            self.guarded(item.record, lambda item=item: self._load(item, existing.get(item.reference)))
+
+    def _load(self, item: Prepared, existing: dict[str, Any] | None) -> None:
+        payload = dict(item.payload)
+        contact = item.extra["contact"]
+        if contact is not None:
+            plan = None
+            if self.run.dry_run:
+
+                def plan(body: dict[str, Any]) -> None:
+                    self.run.plan("create", "contact", self.stream_name, body.get("ExternalReference"), body)
+
+            payload["ContactGuid"] = self.run.contacts.resolve(contact, plan=plan)
+        if existing is None:
+            self._create(item, payload)
+            return
+        status = str(field_ci(existing, "Status") or "").lower()
+        guid = str(field_ci(existing, "Guid"))
+        if status != _DRAFT:
+            self.count("skipped_booked")
+            self.run.report.note(
+                f"{self.stream_name}: invoice {item.reference} is already {status or 'booked'} in Dinero and "
+                "was left unchanged (a booked invoice can only be credited)."
+            )
+            return
+        self._update_draft(item, guid, payload)
+
+    def _create(self, item: Prepared, payload: dict[str, Any]) -> None:
+        guid = item.extra["guid"]
+        body = {**payload, "Guid": guid}
+        if self.run.dry_run:
+            self.run.plan("create", self.load_type, self.stream_name, item.reference, body)
+            if item.book:
+                self.count("would_book")
+            return
+        self.run.invoice_index.mark_writing()
+        try:
+            answer = self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
+        except DineroUnknownOutcome:
+            answer = (
+                self._get(guid) or self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
+            )
+        except DineroValidationError:
+            current = self._get(guid)
+            if current is None or field_ci(current, "ExternalReference") != item.reference:
+                raise
+            if not field_ci(current, "DeletedAt"):
+                # Created by an earlier attempt whose answer never arrived: carry on from what exists.
+                self.run.invoice_index.remember(item.reference, current)
+                if str(field_ci(current, "Status") or "").lower() == _DRAFT:
+                    self._update_draft(item, guid, payload, current=current)
+                else:
+                    self.count("skipped_booked")
+                return
+            # Our Guid belongs to an invoice someone deleted: create anew with a server-chosen Guid.
+            answer = self.run.gateway.post("/v1/{org}/invoices", payload) or {}
+        created_guid = str(field_ci(answer, "Guid") or guid)
+        timestamp = field_ci(answer, "TimeStamp")
+        self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
+        self.count("created")
+        if item.book:
+            self._book(item, created_guid, timestamp)
+
+    def _get(self, guid: str) -> dict[str, Any] | None:
+        try:
+            return self.run.gateway.get(f"/v1/{{org}}/invoices/{guid}")
+        except DineroNotFound:
+            return None
+        except DineroValidationError as exc:
+            if exc.code in (63, 65):  # deleted
+                return None
+            raise
+
+    def _update_draft(
+        self, item: Prepared, guid: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+    ) -> None:
+        if not self.options.update_drafts and not item.book:
+            self.count("unchanged")
+            return
+        current = current or self._get(guid)
+        if current is None:  # deleted since the index was read
+            self.run.invoice_index.forget(item.reference)
+            self._create(item, payload)
+            return
+        timestamp = field_ci(current, "TimeStamp")
+        changed = (
+            differences(payload, current, lines_field="ProductLines") if self.options.update_drafts else []
+        )
+        if changed:
+            if self.run.dry_run:
+                self.run.plan("update", self.load_type, self.stream_name, item.reference, payload)
+            else:
+                timestamp = self._put(guid, payload, timestamp)
+                self.count("updated")
+        else:
+            self.count("unchanged")
+        if item.book:
+            self._book(item, guid, timestamp)
+
+    def _put(self, guid: str, payload: dict[str, Any], timestamp: Any) -> Any:
+        path = f"/v1.2/{{org}}/invoices/{guid}"
+        try:
+            answer = self.run.gateway.put(path, {**payload, "Timestamp": timestamp}) or {}
+        except DineroTimestampConflict:
+            fresh = self._get(guid) or {}
+            answer = self.run.gateway.put(path, {**payload, "Timestamp": field_ci(fresh, "TimeStamp")}) or {}
+        return field_ci(answer, "TimeStamp")
+
+    def _book(self, item: Prepared, guid: str, timestamp: Any) -> None:
+        if self.run.dry_run:
+            self.run.plan("book", self.load_type, self.stream_name, item.reference, {"Guid": guid})
+            return
+        path = f"/v1/{{org}}/invoices/{guid}/book"
+        try:
+            self.run.gateway.post(path, {"Timestamp": timestamp})
+        except (DineroTimestampConflict, DineroUnknownOutcome):
+            current = self._get(guid) or {}
+            if str(field_ci(current, "Status") or "").lower() == _DRAFT:
+                self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
+        self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
+        self.count("booked")

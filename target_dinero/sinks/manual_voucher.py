@@ -1,0 +1,117 @@
+"""Manual vouchers (finansbilag), optionally with an attached file and booked; journaled exactly once.
+
+Dinero cannot list or search manual vouchers, so the target keeps a journal of what it created
+(:mod:`target_dinero.ledger` explains why and what that survives); the write protocol is in
+:mod:`target_dinero.vouchers`. Validation before any request: JSON schema, accounts and VAT codes of
+the organization, finite non-zero amounts, a voucher date in an accounting year, lines without a
+balancing account adding up to zero, and the file (type, size, readable).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from target_dinero.files import check_attachment
+from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
+from target_dinero.sinks.base import DineroSink, Prepared
+from target_dinero.vouchers import VoucherWriter
+
+__all__ = ["ManualVoucherSink", "voucher_lines"]
+
+
+def voucher_lines(sink: DineroSink, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate ManuelVoucherLineCreateModel lines against the organization's chart and VAT codes."""
+    reference = sink.run.reference
+    result = []
+    open_total = Decimal(0)
+    for index, line in enumerate(lines):
+        where = f"Lines[{index}]"
+        amount = to_decimal(line.get("Amount"), f"{where}.Amount")
+        if amount == 0:
+            raise RecordRejected(f"{where}.Amount is zero", f"{where}.Amount")
+        account = to_int(line.get("AccountNumber"), f"{where}.AccountNumber")
+        reference.check_account(account, f"{where}.AccountNumber")
+        balancing = line.get("BalancingAccountNumber")
+        if balancing not in (None, ""):
+            balancing = to_int(balancing, f"{where}.BalancingAccountNumber")
+            reference.check_account(balancing, f"{where}.BalancingAccountNumber")
+            if balancing == account:
+                raise RecordRejected(
+                    f"{where}: account and balancing account are both {account}",
+                    f"{where}.BalancingAccountNumber",
+                )
+        else:
+            balancing = None
+            open_total += amount
+        for code_field in ("AccountVatCode", "BalancingAccountVatCode"):
+            reference.check_vat_code(line.get(code_field), f"{where}.{code_field}")
+        result.append(
+            {
+                "Description": line.get("Description") or None,
+                "AccountNumber": account,
+                "BalancingAccountNumber": balancing,
+                "Amount": amount,
+                "AccountVatCode": line.get("AccountVatCode") or None,
+                "BalancingAccountVatCode": line.get("BalancingAccountVatCode") or None,
+            }
+        )
+    if abs(open_total) >= Decimal("0.005"):
+        raise RecordRejected(
+            "the voucher does not balance: lines without BalancingAccountNumber add up to "
+            f"{open_total}, not 0",
+            "Lines",
+        )
+    return result
+
+
+class ManualVoucherSink(DineroSink):
+    """load_as: manual_voucher."""
+
+    load_type = "manual_voucher"
+
+    def setup(self) -> None:
+        """One journaled writer per sink (the journal itself is shared by the run)."""
+        super().setup()
+        self.writer = VoucherWriter(self.run, self.stream_name, self.load_type)
+
+    def prepare(self, record: dict[str, Any]) -> Prepared:
+        """Validate a voucher record and build the ManuelVoucherCreateModel."""
+        validate_shape("manual_voucher", record)
+        reference = self.reference_for(record)
+        day = to_date(record["VoucherDate"], "VoucherDate")
+        self.run.reference.check_bookable_date(day, "VoucherDate")
+        payload: dict[str, Any] = {
+            "VoucherDate": day.isoformat(),
+            "ExternalReference": reference,
+            "Lines": voucher_lines(self, record["Lines"]),
+        }
+        attachment = None
+        if record.get("File"):
+            attachment = check_attachment(record["File"])
+            if record.get("FileGuid"):
+                raise RecordRejected("give File or FileGuid, not both", "FileGuid")
+        elif record.get("FileGuid"):
+            payload["FileGuid"] = str(record["FileGuid"])
+        file_identity = None
+        if attachment is not None:
+            file_identity = attachment.url or attachment.read().digest
+        fingerprint = digest({**payload, "File": file_identity})
+        return Prepared(
+            record=record,
+            reference=reference,
+            payload=payload,
+            book=self.book_wanted(record),
+            extra={"attachment": attachment, "digest": fingerprint},
+        )
+
+    def load_one(self, item: Prepared) -> None:
+        """Create (or update the draft of) one voucher, then book it when asked."""
+        self.writer.upsert(
+            item.reference,
+            item.payload,
+            item.extra["digest"],
+            attachment=item.extra["attachment"],
+            book=item.book,
+            update_drafts=self.options.update_drafts,
+        )

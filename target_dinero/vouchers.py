@@ -1,0 +1,251 @@
+"""Writing one manual voucher exactly once: the protocol around the journal (see :mod:`.ledger`).
+
+Used by the manual_voucher and daily_sales sinks. Per voucher reference:
+
+* not in the journal (or the last attempt failed for sure) -> [upload the file] -> create -> [book];
+* ``pending`` (an earlier create's outcome is unknown) -> resolve through the file's link when it has a
+  file; otherwise reject with a reason naming the reference (never create twice);
+* ``draft`` -> unchanged when the record's digest matches what was sent, else update (PUT with the
+  Timestamp; stale -> re-read, retry once); book when asked;
+* ``booked`` -> never changed: counted ``skipped_booked`` and reported.
+
+Requests: create 1 (+1 upload when there is a file, +1 book when booking).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dinero_api.errors import (
+    DineroNotFound,
+    DineroTimestampConflict,
+    DineroUnknownOutcome,
+    DineroValidationError,
+)
+from target_dinero.files import AttachmentSpec
+from target_dinero.records import RecordRejected
+from target_dinero.remote_index import field_ci
+
+if TYPE_CHECKING:
+    from target_dinero.run import RunContext
+
+__all__ = ["VoucherWriter"]
+
+PATH = "/v1/{org}/vouchers/manuel"
+
+
+class VoucherWriter:
+    """Create/update/book manual vouchers of one stream, journaled."""
+
+    def __init__(self, run: RunContext, stream: str, load_type: str) -> None:
+        self.run = run
+        self.stream = stream
+        self.load_type = load_type
+
+    def _count(self, outcome: str) -> None:
+        self.run.report.count(self.stream, outcome)
+
+    # -- reads --------------------------------------------------------------------------------------
+    def get(self, guid: str) -> dict[str, Any] | None:
+        """The voucher, or None when it no longer exists."""
+        try:
+            return self.run.gateway.get(f"{PATH}/{guid}")
+        except DineroNotFound:
+            return None
+        except DineroValidationError as exc:
+            if exc.code in (63, 65):
+                return None
+            raise
+
+    def _find_by_file(self, file_guid: str) -> str | None:
+        """VoucherGuid the uploaded file is linked to (GET /files), or None when it is unattached."""
+        page = 0
+        while True:
+            rows = (
+                self.run.gateway.get(
+                    "/v1/{org}/files",
+                    {"fileStatus": "All", "fields": "FileGuid,Linked", "page": page, "pageSize": 1000},
+                )
+                or []
+            )
+            for row in rows:
+                if str(field_ci(row, "FileGuid")) == file_guid:
+                    links = field_ci(row, "Linked") or []
+                    return str(field_ci(links[0], "VoucherGuid")) if links else None
+            if len(rows) < 1000:
+                return None
+            page += 1
+
+    # -- the protocol ----------------------------------------------------------------------------------
+    def upsert(
+        self,
+        reference: str,
+        payload: dict[str, Any],
+        digest: str,
+        *,
+        attachment: AttachmentSpec | None = None,
+        book: bool = False,
+        update_drafts: bool = True,
+    ) -> dict[str, Any] | None:
+        """Make Dinero hold ``payload`` under ``reference``; returns the journal entry (None in dry run)."""
+        entry = self.run.ledger.get(reference)
+        status = (entry or {}).get("status")
+        if status == "pending":
+            entry = self._resolve_pending(reference, entry or {})
+            status = (entry or {}).get("status")
+        if status == "booked":
+            self._count("skipped_booked")
+            self.run.report.note(
+                f"{self.stream}: voucher {reference} is already booked in Dinero and was left unchanged."
+            )
+            return entry
+        if status == "draft" and entry is not None:
+            return self._update(reference, entry, payload, digest, attachment, book, update_drafts)
+        return self._create(reference, payload, digest, attachment, book, entry or {})
+
+    def _resolve_pending(self, reference: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+        file_guid = entry.get("file_guid")
+        if not file_guid:
+            raise RecordRejected(
+                f"an earlier run sent the create of voucher {reference!r} but never learnt whether Dinero "
+                "created it (crash or lost answer), and Dinero cannot search manual vouchers. Check Dinero "
+                f"for ExternalReference {reference!r}; if it is absent, delete its lines from the journal "
+                f"{self.run.ledger.path} and re-run.",
+                "ExternalReference",
+            )
+        voucher_guid = self._find_by_file(str(file_guid))
+        if voucher_guid is None:  # the file was uploaded, the create never happened: create, reuse the file
+            if not self.run.dry_run:
+                self.run.ledger.record(reference, status="failed")
+            return {**entry, "status": "failed"}
+        current = self.get(voucher_guid) or {}
+        status = "booked" if str(field_ci(current, "Status") or "").lower() == "booked" else "draft"
+        fields = {"status": status, "guid": voucher_guid, "timestamp": field_ci(current, "Timestamp")}
+        if not self.run.dry_run:
+            self.run.ledger.record(reference, **fields)
+        return {**entry, **fields}
+
+    def _upload(self, reference: str, attachment: AttachmentSpec, entry: dict[str, Any]) -> str:
+        content = attachment.read()
+        if entry.get("file_guid") and entry.get("file_digest") == content.digest:
+            return str(entry["file_guid"])  # uploaded by an earlier attempt: reuse, never upload twice
+        file_guid = self.run.gateway.upload_file(content.file_name, content.content, content.content_type)
+        self.run.ledger.record(reference, file_guid=file_guid, file_digest=content.digest)
+        return file_guid
+
+    def _create(
+        self,
+        reference: str,
+        payload: dict[str, Any],
+        digest: str,
+        attachment: AttachmentSpec | None,
+        book: bool,
+        entry: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        if self.run.dry_run:
+            shown = {**payload, "File": attachment.describe()} if attachment else payload
+            self.run.plan("create", self.load_type, self.stream, reference, shown)
+            if book:
+                self._count("would_book")
+            return None
+        body = dict(payload)
+        if attachment is not None:
+            # Uploaded first (journaled with its FileGuid, reused by a retry), then the create follows at
+            # once: a crash in between leaves at worst an unattached, invisible file, never a twin.
+            body["FileGuid"] = self._upload(reference, attachment, entry)
+        self.run.ledger.record(
+            reference, status="pending", digest=digest, kind=self.load_type, file_guid=body.get("FileGuid")
+        )
+        try:
+            answer = self.run.gateway.post(PATH, body) or {}
+        except DineroUnknownOutcome:
+            raise  # stays "pending": the next run resolves it (file link) or reports it
+        except Exception:
+            self.run.ledger.record(reference, status="failed")  # Dinero said no: nothing was created
+            raise
+        guid = str(field_ci(answer, "Guid"))
+        timestamp = field_ci(answer, "Timestamp")
+        self.run.ledger.record(reference, status="draft", guid=guid, timestamp=timestamp, digest=digest)
+        self._count("created")
+        entry = {"status": "draft", "guid": guid, "timestamp": timestamp, "digest": digest}
+        if book:
+            entry = self._book(reference, entry)
+        return entry
+
+    def _update(
+        self,
+        reference: str,
+        entry: dict[str, Any],
+        payload: dict[str, Any],
+        digest: str,
+        attachment: AttachmentSpec | None,
+        book: bool,
+        update_drafts: bool,
+    ) -> dict[str, Any] | None:
+        guid = str(entry["guid"])
+        if entry.get("digest") == digest or not update_drafts:
+            self._count("unchanged")
+        elif self.run.dry_run:
+            self.run.plan("update", self.load_type, self.stream, reference, payload)
+        else:
+            body = dict(payload)
+            if attachment is not None:
+                body["FileGuid"] = self._upload(reference, attachment, entry)
+            elif entry.get("file_guid"):
+                body["FileGuid"] = entry["file_guid"]
+            try:
+                answer = (
+                    self.run.gateway.put(f"{PATH}/{guid}", {**body, "Timestamp": entry.get("timestamp")})
+                    or {}
+                )
+            except DineroNotFound:
+                self.run.ledger.record(reference, status="deleted")
+                return self._create(reference, payload, digest, attachment, book, {})
+            except DineroTimestampConflict:
+                current = self.get(guid)
+                if current is None:
+                    self.run.ledger.record(reference, status="deleted")
+                    return self._create(reference, payload, digest, attachment, book, {})
+                if str(field_ci(current, "Status") or "").lower() == "booked":
+                    self.run.ledger.record(reference, status="booked")
+                    self._count("skipped_booked")
+                    return {**entry, "status": "booked"}
+                answer = (
+                    self.run.gateway.put(
+                        f"{PATH}/{guid}", {**body, "Timestamp": field_ci(current, "Timestamp")}
+                    )
+                    or {}
+                )
+            entry = {**entry, "timestamp": field_ci(answer, "Timestamp"), "digest": digest}
+            self.run.ledger.record(reference, timestamp=entry["timestamp"], digest=digest)
+            self._count("updated")
+        if book:
+            if self.run.dry_run:
+                self.run.plan("book", self.load_type, self.stream, reference, {"Guid": guid})
+                return entry
+            entry = self._book(reference, entry)
+        return entry
+
+    def _book(self, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
+        guid = str(entry["guid"])
+        path = f"{PATH}/{guid}/book"
+        try:
+            answer = self.run.gateway.post(path, {"Timestamp": entry.get("timestamp")}) or {}
+        except (DineroTimestampConflict, DineroUnknownOutcome):
+            current = self.get(guid) or {}
+            answer = current
+            if str(field_ci(current, "Status") or "").lower() != "booked":
+                answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "Timestamp")}) or {}
+        self.run.ledger.record(reference, status="booked", timestamp=field_ci(answer, "Timestamp"))
+        self._count("booked")
+        return {**entry, "status": "booked"}
+
+    def book_draft(self, reference: str) -> None:
+        """Book a voucher the journal holds as a draft (daily sales book once the run is complete)."""
+        entry = self.run.ledger.get(reference)
+        if not entry or entry.get("status") != "draft":
+            return
+        if self.run.dry_run:
+            self.run.plan("book", self.load_type, self.stream, reference, {"Guid": entry.get("guid")})
+            return
+        self._book(reference, entry)
