@@ -1,0 +1,117 @@
+"""Small helpers for scripts/quickstart.sh: a free port, waiting for the sandbox, and the final summary.
+
+Standard library only, so it runs with any Python 3.10+.
+
+    python scripts/quickstart_summary.py free-port
+    python scripts/quickstart_summary.py wait URL [SECONDS]
+    python scripts/quickstart_summary.py summary SANDBOX_URL OUTPUT_DIR ORG_ID [SALES_CSV]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_json(url: str, timeout: float = 10.0) -> Any:
+    """GET a JSON document."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+def wait_for(url: str, seconds: float) -> bool:
+    """Poll ``url`` until it answers 200 or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            get_json(url, timeout=2.0)
+            return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            time.sleep(0.2)
+    return False
+
+
+def count_jsonl(output_dir: Path) -> dict[str, int]:
+    """Records per stream in ``<output_dir>/<stream>.jsonl``."""
+    counts = {}
+    for path in sorted(output_dir.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            counts[path.stem] = sum(1 for line in handle if line.strip())
+    return counts
+
+
+def sales_days(sales_csv: Path | None) -> tuple[int, int]:
+    """(sales, distinct days) in the sample sales file."""
+    if not sales_csv or not sales_csv.exists():
+        return 0, 0
+    with sales_csv.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return len(rows), len({row["sold_at"][:10] for row in rows})
+
+
+def summary(sandbox_url: str, output_dir: Path, org_id: str, sales_csv: Path | None) -> str:
+    """The text printed at the end of the quick start."""
+    lines = [f"Dinero -> local copy: {output_dir}/"]
+    counts = count_jsonl(output_dir)
+    width = max((len(s) for s in counts), default=10)
+    for stream, n in counts.items():
+        lines.append(f"  {stream:<{width}}  {n:>6} records   ({output_dir / (stream + '.jsonl')})")
+    lines.append(f"  {'total':<{width}}  {sum(counts.values()):>6} records in {len(counts)} streams")
+    sales, days = sales_days(sales_csv)
+    vouchers = get_json(f"{sandbox_url}/_sandbox/orgs/{org_id}/manual_vouchers")
+    if isinstance(vouchers, dict):  # tolerate an enveloped answer
+        vouchers = vouchers.get("Collection", [])
+    from_sales = [v for v in vouchers if "daily" in json.dumps(v).lower() or "sales" in json.dumps(v).lower()]
+    lines.append(
+        f"Sales -> Dinero: {sales} sales on {days} days in {sales_csv} -> "
+        f"{len(from_sales)} daily-sales manual vouchers in organization {org_id} "
+        f"({len(vouchers)} manual vouchers in all; see {sandbox_url}/_sandbox/orgs/{org_id}/manual_vouchers)"
+    )
+    stats = get_json(f"{sandbox_url}/_sandbox/stats")
+    by_status = stats.get("by_status", {})
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(by_status.items()))
+    lines.append(f"Requests used on the sandbox: {stats.get('total', 0)} ({statuses})")
+    routes = sorted(stats.get("by_route", {}).items(), key=lambda item: -item[1])
+    for route, n in routes[:8]:
+        lines.append(f"  {n:>5}  {route}")
+    if len(routes) > 8:
+        lines.append(f"  {sum(n for _, n in routes[8:]):>5}  ({len(routes) - 8} other routes)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch the sub-commands described in the module docstring."""
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, *args = argv
+    if command == "free-port":
+        print(free_port())
+        return 0
+    if command == "wait":
+        return 0 if wait_for(args[0], float(args[1]) if len(args) > 1 else 30.0) else 1
+    if command == "summary":
+        sales_csv = Path(args[3]) if len(args) > 3 else None
+        print(summary(args[0].rstrip("/"), Path(args[1]), args[2], sales_csv))
+        return 0
+    print(f"unknown command {command!r}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
