@@ -136,7 +136,8 @@ def _dump(data: Any) -> str:
 
 def settings_block(about: dict[str, Any], indent: str) -> str:
     """A plugin's ``capabilities`` and ``settings``, indented for its entry in meltano.yml."""
-    text = _dump({"capabilities": sorted(about.get("capabilities", [])), "settings": setting_definitions(about)})
+    capabilities = sorted(about.get("capabilities", []))
+    text = _dump({"capabilities": capabilities, "settings": setting_definitions(about)})
     return "".join(f"{indent}{line}\n" if line else "\n" for line in text.splitlines())
 
 
