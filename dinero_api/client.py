@@ -174,15 +174,18 @@ class DineroClient:
         self,
         path: str,
         params: Mapping[str, Any] | None = None,
-        page_size: int = MAX_PAGE_SIZE,
+        page_size: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield the rows of each page of a list endpoint.
 
         Handles Dinero's ``{"Collection": [...], "Pagination": {...}}`` envelope and bare arrays.
         ``page`` is 0-based. Paging stops at the first page shorter than the page size (never on the
         ``Result`` counts, whose meaning under filters is unclear, and without requesting an extra
-        empty page). A ``page_size`` above 1000 is refused before any request (Dinero error code 43).
+        empty page). ``page_size`` defaults to the ``page_size`` setting, else 1000; above 1000 it is
+        refused before any request (Dinero error code 43).
         """
+        if page_size is None:
+            page_size = self.settings.page_size or MAX_PAGE_SIZE
         if (
             isinstance(page_size, bool)
             or not isinstance(page_size, int)
