@@ -1,0 +1,355 @@
+"""Seeded sales documents: invoices (column-wise, lines regenerated on demand), credit notes and trade
+offers. Every value is a pure function of the organization's seed and the document's index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import chart
+from .amounts import invoice_line, invoice_totals, public_lines, r2
+from .constants import DRAFT_NUMBER
+from .rng import Stream
+from .seed_context import DAY_MS, SeedContext
+
+EUR_RATE = 7.46
+TEMPLATE_ID = "6f2b1b7e-3c1a-4b8e-9d0a-2f5c7a1e9b01"
+_ACCOUNT_NAMES = {a.number: a.name for a in chart.ACCOUNTS}
+_ACCOUNT_VAT = {a.number: a.vat_code for a in chart.ACCOUNTS}
+
+
+class SalesLines:
+    """Deterministic product lines of seeded sales documents of one kind (stream)."""
+
+    def __init__(self, ctx: SeedContext, stream: Stream) -> None:
+        self.ctx = ctx
+        self.s = stream
+
+    def contact_row(self, i: int) -> int:
+        """Which contact a document belongs to."""
+        customers = self.ctx.customer_rows
+        return customers[self.s(i, 3) % len(customers)]
+
+    def lines(self, i: int, max_lines: int = 3) -> list[dict[str, Any]]:
+        """Read lines of document ``i`` (with internal VAT keys)."""
+        ctx = self.ctx
+        h = self.s(i, 4)
+        foreign = ctx.contact_foreign[self.contact_row(i)]
+        count = 1 + h % max_lines
+        out = []
+        for j in range(count):
+            p = (h >> (8 + 7 * j)) % len(ctx.product_guids)
+            unit = ctx.product_units[p]
+            qty = float(1 + (h >> (29 + 5 * j)) % (40 if unit == "km" else 8))
+            discount = 10.0 if (h >> (45 + 2 * j)) % 11 == 0 else 0.0
+            account = ctx.product_accounts[p]
+            if foreign:
+                account = 1100 if foreign in ("SE", "DE") else 1300
+            out.append(
+                invoice_line(
+                    base=ctx.product_prices[p],
+                    quantity=qty,
+                    discount=discount,
+                    account=account,
+                    account_name=_ACCOUNT_NAMES.get(account),
+                    vat_code=_ACCOUNT_VAT.get(account),
+                    unit=unit,
+                    description=ctx.product_names[p],
+                    product_guid=ctx.product_guids[p],
+                )
+            )
+        return out
+
+    def nested(self, i: int, currency: str) -> dict[str, Any]:
+        """``ProductLines`` and ``TotalLines`` of document ``i``."""
+        lines = self.lines(i)
+        return {
+            "ProductLines": public_lines(lines),
+            "TotalLines": invoice_totals(lines, currency)["TotalLines"],
+        }
+
+
+def build_invoices(ctx: SeedContext, n: int) -> tuple[dict[str, list[Any]], SalesLines, int]:
+    """Invoice columns, the line generator, and the highest invoice number used.
+
+    Drafts: issued in the last 10 days (half of them) or index hash % 29 == 0; a third of the drafts are
+    deleted. Booked invoices are numbered 1.. in date order; older ones are mostly paid.
+    """
+    s = ctx.stream("invoices")
+    gen = SalesLines(ctx, s)
+    cols: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "Guid",
+            "PaymentDate",
+            "PaymentStatus",
+            "PaymentConditionNumberOfDays",
+            "PaymentConditionType",
+            "FikCode",
+            "DepositAccountNumber",
+            "MailOutStatus",
+            "LatestMailOutType",
+            "IsSentToDebtCollection",
+            "IsMobilePayInvoiceEnabled",
+            "IsPensoPayEnabled",
+            "Status",
+            "ContactGuid",
+            "TimeStamp",
+            "CreatedAt",
+            "UpdatedAt",
+            "DeletedAt",
+            "Number",
+            "ContactName",
+            "ShowLinesInclVat",
+            "TotalExclVat",
+            "TotalVatableAmount",
+            "TotalInclVat",
+            "TotalNonVatableAmount",
+            "TotalVat",
+            "InvoiceTemplateId",
+            "Currency",
+            "Language",
+            "ExternalReference",
+            "Description",
+            "Comment",
+            "Date",
+            "Address",
+            "TotalExclVatInDkk",
+            "TotalInclVatInDkk",
+            "Type",
+            "CreditNoteFor",
+            "_BookedAt",
+        )
+    }
+    c = cols
+    number = 0
+    recent = ctx.span_ms - 10 * DAY_MS
+    ts_base = 0x10000000
+    for i in range(n):
+        h = s(i)
+        issued = ctx.spread(i, n, s.unit(i, 1))
+        contact = gen.contact_row(i)
+        foreign = ctx.contact_foreign[contact]
+        currency = "EUR" if foreign else "DKK"
+        lines = gen.lines(i)
+        totals = invoice_totals(lines, currency)
+        draft = (issued >= recent and h & 1) or h % 29 == 0
+        days = ctx.contact_days[contact]
+        created_ms = issued
+        day = ctx.dstr(issued)
+        payment_day_ms = ctx.day_of(day) + days * DAY_MS
+        deleted_at = None
+        booked_at = None
+        if draft:
+            updated_ms = ctx.clip(created_ms + (h >> 10) % (2 * DAY_MS))
+            status, payment_status, num = "Draft", "Draft", DRAFT_NUMBER
+            mail, mail_type, deposit = "NotSent", "None", None
+            if (h >> 7) % 3 == 0:
+                updated_ms = ctx.clip(updated_ms + DAY_MS)
+                deleted_at = ctx.tstr(updated_ms)
+        else:
+            number += 1
+            num = number
+            status = "Booked"
+            booked_ms = ctx.clip(created_ms + 300_000 + (h >> 12) % 36_000_000)
+            booked_at = ctx.tstr(booked_ms)
+            updated_ms = booked_ms
+            mail, mail_type, deposit = ("SeenByCustomer" if h % 3 else "Sent"), "Mailout", None
+            age_ok = payment_day_ms < ctx.span_ms - 5 * DAY_MS
+            roll = (h >> 20) % 100
+            if age_ok and roll < 88:
+                payment_status, deposit = "Paid", 55000
+                updated_ms = ctx.clip(max(booked_ms, payment_day_ms - (h >> 30) % (days * DAY_MS)))
+            elif age_ok and roll < 97:
+                payment_status = "Overdue"
+            elif age_ok:
+                payment_status, deposit = "OverPaid", 55000
+                updated_ms = ctx.clip(max(booked_ms, payment_day_ms))
+            else:
+                payment_status = "Booked"
+        rate = EUR_RATE if foreign else 1.0
+        c["Guid"].append(s.guid(i))
+        c["PaymentDate"].append(ctx.dstr(payment_day_ms))
+        c["PaymentStatus"].append(payment_status)
+        c["PaymentConditionNumberOfDays"].append(days)
+        c["PaymentConditionType"].append("Netto")
+        c["FikCode"].append(None)
+        c["DepositAccountNumber"].append(deposit)
+        c["MailOutStatus"].append(mail)
+        c["LatestMailOutType"].append(mail_type)
+        c["IsSentToDebtCollection"].append(False)
+        c["IsMobilePayInvoiceEnabled"].append(False)
+        c["IsPensoPayEnabled"].append(False)
+        c["Status"].append(status)
+        c["ContactGuid"].append(ctx.contact_guids[contact])
+        c["TimeStamp"].append(f"{ts_base + i:016X}")
+        c["CreatedAt"].append(ctx.tstr(created_ms))
+        c["UpdatedAt"].append(ctx.tstr(updated_ms))
+        c["DeletedAt"].append(deleted_at)
+        c["Number"].append(num)
+        c["ContactName"].append(ctx.contact_names[contact])
+        c["ShowLinesInclVat"].append(False)
+        c["TotalExclVat"].append(totals["TotalExclVat"])
+        c["TotalVatableAmount"].append(totals["TotalVatableAmount"])
+        c["TotalInclVat"].append(totals["TotalInclVat"])
+        c["TotalNonVatableAmount"].append(totals["TotalNonVatableAmount"])
+        c["TotalVat"].append(totals["TotalVat"])
+        c["InvoiceTemplateId"].append(TEMPLATE_ID)
+        c["Currency"].append(currency)
+        c["Language"].append("en-GB" if foreign else "da-DK")
+        c["ExternalReference"].append(f"WEBSHOP-{100000 + i}" if h % 10 < 3 else None)
+        c["Description"].append("Invoice" if foreign else "Faktura")
+        c["Comment"].append("Tak for handlen" if h % 5 == 0 else "")
+        c["Date"].append(day)
+        c["Address"].append(ctx.contact_addresses[contact])
+        c["TotalExclVatInDkk"].append(r2(totals["TotalExclVat"] * rate))
+        c["TotalInclVatInDkk"].append(r2(totals["TotalInclVat"] * rate))
+        c["Type"].append("Invoice")
+        c["CreditNoteFor"].append(None)
+        c["_BookedAt"].append(booked_at)
+    return cols, gen, number
+
+
+def build_creditnotes(
+    ctx: SeedContext, n: int, invoices: dict[str, list[Any]], inv_gen: SalesLines
+) -> list[dict]:
+    """``n`` credit notes, each crediting one line of an earlier booked invoice; index % 7 == 6 is a draft
+    and index % 14 == 13 a deleted draft."""
+    s = ctx.stream("creditnotes")
+    n_inv = len(invoices["Guid"])
+    rows = []
+    number = 0
+    for i in range(n):
+        h = s(i)
+        j = min(n_inv - 1, int(n_inv * (i + s.unit(i, 1)) / max(n, 1)))
+        while j > 0 and (invoices["Status"][j] != "Booked"):
+            j -= 1
+        contact = inv_gen.contact_row(j)
+        foreign = ctx.contact_foreign[contact]
+        currency = invoices["Currency"][j]
+        inv_created = ctx.day_of(invoices["Date"][j])
+        created_ms = ctx.clip(inv_created + DAY_MS * (1 + h % 40) + (h >> 8) % DAY_MS)
+        base_line = inv_gen.lines(j)[0]
+        line = dict(base_line)
+        qty = 1.0
+        line.update(
+            Quantity=qty,
+            TotalAmount=r2(base_line["BaseAmountValue"] * qty),
+            TotalAmountInclVat=r2(base_line["BaseAmountValueInclVat"] * qty),
+        )
+        totals = invoice_totals([line], currency)
+        draft = i % 7 == 6
+        deleted = i % 14 == 13
+        if draft:
+            num, status, pstatus, booked_at = DRAFT_NUMBER, "Draft", "Draft", None
+            updated_ms = created_ms
+        else:
+            number += 1
+            num, status, pstatus = number, "Booked", "Paid" if h % 4 else "Booked"
+            updated_ms = ctx.clip(created_ms + 600_000)
+            booked_at = ctx.tstr(updated_ms)
+        rate = EUR_RATE if foreign else 1.0
+        rows.append(
+            {
+                "Guid": s.guid(i),
+                "PaymentDate": None,
+                "PaymentStatus": pstatus,
+                "PaymentConditionNumberOfDays": 0,
+                "PaymentConditionType": "Netto",
+                "FikCode": None,
+                "DepositAccountNumber": None,
+                "MailOutStatus": "NotSent" if draft else "Sent",
+                "LatestMailOutType": "None" if draft else "Mailout",
+                "IsSentToDebtCollection": False,
+                "IsMobilePayInvoiceEnabled": False,
+                "IsPensoPayEnabled": False,
+                "Status": status,
+                "ContactGuid": invoices["ContactGuid"][j],
+                "TimeStamp": f"{0x20000000 + i:016X}",
+                "CreatedAt": ctx.tstr(created_ms),
+                "UpdatedAt": ctx.tstr(updated_ms),
+                "DeletedAt": ctx.tstr(updated_ms) if (draft and deleted) else None,
+                "Number": num,
+                "ContactName": invoices["ContactName"][j],
+                "ShowLinesInclVat": False,
+                "TotalExclVat": totals["TotalExclVat"],
+                "TotalVatableAmount": totals["TotalVatableAmount"],
+                "TotalInclVat": totals["TotalInclVat"],
+                "TotalNonVatableAmount": totals["TotalNonVatableAmount"],
+                "TotalVat": totals["TotalVat"],
+                "InvoiceTemplateId": TEMPLATE_ID,
+                "Currency": currency,
+                "Language": invoices["Language"][j],
+                "ExternalReference": None,
+                "Description": "Credit note" if foreign else "Kreditnota",
+                "Comment": "",
+                "Date": ctx.dstr(created_ms),
+                "Address": invoices["Address"][j],
+                "TotalExclVatInDkk": r2(totals["TotalExclVat"] * rate),
+                "TotalInclVatInDkk": r2(totals["TotalInclVat"] * rate),
+                "Type": "CreditNote",
+                "CreditNoteFor": invoices["Guid"][j],
+                "_BookedAt": booked_at,
+                "ProductLines": public_lines([line]),
+                "TotalLines": totals["TotalLines"],
+            }
+        )
+    return rows
+
+
+def build_tradeoffers(ctx: SeedContext, n: int, invoices: dict[str, list[Any]]) -> list[dict]:
+    """``n`` trade offers (tilbud): recent ones are drafts, older ones invoiced/accepted/declined;
+    index % 13 == 12 is deleted."""
+    s = ctx.stream("tradeoffers")
+    gen = SalesLines(ctx, s)
+    n_inv = len(invoices["Guid"])
+    rows = []
+    for i in range(n):
+        h = s(i)
+        created_ms = ctx.spread(i, n, s.unit(i, 1))
+        contact = gen.contact_row(i)
+        foreign = ctx.contact_foreign[contact]
+        currency = "EUR" if foreign else "DKK"
+        lines = gen.lines(i)
+        totals = invoice_totals(lines, currency)
+        if created_ms > ctx.span_ms - 20 * DAY_MS:
+            status = "Draft"
+        else:
+            status = ("Invoiced", "Invoiced", "CustomerAccepted", "CustomerDeclined", "Draft")[h % 5]
+        generated = []
+        if status == "Invoiced" and n_inv:
+            generated = [invoices["Guid"][min(n_inv - 1, int(n_inv * created_ms / ctx.span_ms))]]
+        updated_ms = ctx.clip(created_ms + (0 if status == "Draft" else (h >> 9) % (20 * DAY_MS)))
+        rows.append(
+            {
+                "Guid": s.guid(i),
+                "TimeStamp": f"{0x30000000 + i:016X}",
+                "Number": i + 1,
+                "ContactName": ctx.contact_names[contact],
+                "ContactGuid": ctx.contact_guids[contact],
+                "Address": ctx.contact_addresses[contact],
+                "Date": ctx.dstr(created_ms),
+                "Comment": "Tilbuddet gælder i 30 dage" if h % 2 else "",
+                "Description": "Tilbud",
+                "ExternalReference": f"CRM-OFFER-{700 + i}" if h % 4 == 0 else None,
+                "Language": "en-GB" if foreign else "da-DK",
+                "Currency": currency,
+                "ShowLinesInclVat": False,
+                "TotalExclVat": totals["TotalExclVat"],
+                "TotalVatableAmount": totals["TotalVatableAmount"],
+                "TotalInclVat": totals["TotalInclVat"],
+                "TotalNonVatableAmount": totals["TotalNonVatableAmount"],
+                "TotalVat": totals["TotalVat"],
+                "HasGeneratedAnyVouchers": bool(generated),
+                "Status": status,
+                "MailOutStatus": "NotSent" if status == "Draft" else "SeenByCustomer",
+                "LatestMailOutType": "None" if status == "Draft" else "TradeOffer",
+                "CreatedAt": ctx.tstr(created_ms),
+                "UpdatedAt": ctx.tstr(updated_ms),
+                "DeletedAt": ctx.tstr(updated_ms) if i % 13 == 12 else None,
+                "ProductLines": public_lines(lines),
+                "TotalLines": totals["TotalLines"],
+                "GeneratedVouchers": generated,
+                "History": [],
+            }
+        )
+    return rows

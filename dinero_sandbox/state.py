@@ -1,0 +1,91 @@
+"""The whole sandbox state: organizations' data, tokens, quota, request log and faults, behind one lock
+(handlers take ``state.lock`` while they read or change data)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from .auth import TokenStore
+from .constants import DEFAULT_QUOTA_REQUESTS, DEFAULT_QUOTA_WINDOW, TOKEN_TTL_SECONDS
+from .faults import FaultSet
+from .orgdata import OrgData
+from .quota import Quota
+from .seed import build_all
+
+LOG_LIMIT = 200_000
+
+
+class RequestLog:
+    """Every request the sandbox answered (bounded), with running counters."""
+
+    def __init__(self) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
+        self._next_id = 1
+        self._by_status: Counter[str] = Counter()
+        self._by_route: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, **entry: Any) -> None:
+        """Record one request."""
+        with self._lock:
+            entry["id"] = self._next_id
+            self._next_id += 1
+            self._entries.append(entry)
+            self._by_status[str(entry["status"])] += 1
+            self._by_route[entry.pop("route")] += 1
+
+    def entries(self, since: int = 0) -> list[dict[str, Any]]:
+        """Entries with id greater than ``since``."""
+        with self._lock:
+            return [dict(e) for e in self._entries if e["id"] > since]
+
+    def stats(self) -> dict[str, Any]:
+        """Totals by status and by route."""
+        with self._lock:
+            return {
+                "total": sum(self._by_status.values()),
+                "by_status": dict(self._by_status),
+                "by_route": dict(self._by_route),
+            }
+
+    def clear(self) -> None:
+        """Forget everything (ids keep increasing)."""
+        with self._lock:
+            self._entries.clear()
+            self._by_status.clear()
+            self._by_route.clear()
+
+
+class SandboxState:
+    """Data and behaviour switches of one sandbox server."""
+
+    def __init__(
+        self,
+        seed_size: str = "demo",
+        quota_requests: int = DEFAULT_QUOTA_REQUESTS,
+        quota_window: float = DEFAULT_QUOTA_WINDOW,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.seed_size = seed_size
+        started = time.perf_counter()
+        self.orgs: dict[str, OrgData] = build_all(seed_size)
+        self.seed_seconds = time.perf_counter() - started
+        self.tokens = TokenStore(TOKEN_TTL_SECONDS)
+        self.quota = Quota(quota_requests, quota_window)
+        self.log = RequestLog()
+        self.faults = FaultSet()
+
+    def reset(self, seed_size: str | None = None) -> None:
+        """Re-seed every organization and clear the log, quota counters and faults (tokens stay valid)."""
+        with self.lock:
+            size = seed_size or self.seed_size
+            started = time.perf_counter()
+            self.orgs = build_all(size)
+            self.seed_seconds = time.perf_counter() - started
+            self.seed_size = size
+            self.log.clear()
+            self.quota.clear()
+            self.faults.clear()

@@ -1,0 +1,56 @@
+"""Shared pytest fixtures: an in-process Dinero sandbox.
+
+* ``sandbox_server`` (session): one ``SandboxServer`` (demo seed) for the whole run.
+* ``sandbox`` (function): the same server reset to the demo seed (log, quota counters and faults
+  cleared, generous quota, default token lifetime) before each test.
+* ``sandbox_settings``: the shared config keys pointing at it (API-key flow, organization 100000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dinero_sandbox.constants import (
+    DEMO_API_KEY,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    ORG_MAIN,
+    TOKEN_TTL_SECONDS,
+)
+from dinero_sandbox.testing import SandboxServer
+
+GENEROUS_QUOTA = 100_000
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox server for the test session."""
+    with SandboxServer(seed_size="demo", quota_requests=GENEROUS_QUOTA, quota_window=60.0) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session's sandbox, reset to the demo seed with a generous quota."""
+    sandbox_server.reset("demo")
+    sandbox_server.set_quota(GENEROUS_QUOTA, 60.0)
+    sandbox_server.set_token_ttl(TOKEN_TTL_SECONDS)
+    return sandbox_server
+
+
+@pytest.fixture
+def sandbox_settings(sandbox: SandboxServer, tmp_path: Path) -> dict[str, Any]:
+    """Shared tap/target config keys for the sandbox (API-key flow, organization 100000)."""
+    return {
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "api_key": DEMO_API_KEY,
+        "organization_id": ORG_MAIN,
+        "api_url": sandbox.url,
+        "token_url": sandbox.token_url,
+        "quota_cache_dir": str(tmp_path),
+    }
