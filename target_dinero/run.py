@@ -123,7 +123,9 @@ class RunContext:
         """Dry run: print what would be sent (to stderr: stdout carries the Singer STATE messages)."""
         from target_dinero.records import json_value, plain
 
-        self.report.count(stream, f"would_{action}")
+        options = self.streams.get(stream)
+        suffix = "" if options is None or options.load_as == load_type else f"_{load_type}"
+        self.report.count(stream, f"would_{action}{suffix}")
         line = json.dumps(
             {
                 "dry_run": True,
@@ -148,6 +150,7 @@ class RunContext:
             "rejected": self.rejects.count,
             "max_rejects": self.max_rejects,
             "rejects_file": str(self.rejects.path) if self.rejects.count and self.rejects.path else None,
+            "contacts_created": self.contacts.created,
             "requests": self.gateway.requests_sent,
             "notes": list(self.report.notes),
         }

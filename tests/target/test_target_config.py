@@ -1,0 +1,60 @@
+"""Configuration: stream mapping errors name the stream and the options; bad options fail early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+from target_harness import make_config, record, run_target, schema
+
+from target_dinero.config import UnmappedStreamError
+from target_dinero.target import TargetDinero
+
+
+def test_unmapped_stream_is_an_error_naming_stream_and_options(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    config = make_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    result = run_target(sandbox, config, [schema("customers"), record("customers", {"id": 1, "Name": "A"})])
+
+    assert isinstance(result.error, UnmappedStreamError)
+    message = str(result.error)
+    assert "'customers'" in message
+    assert "orders -> invoice" in message
+    for load_type in ("invoice", "manual_voucher", "daily_sales", "contact", "product"):
+        assert load_type in message
+    assert result.api_requests == []
+
+
+@pytest.mark.parametrize(
+    ("streams", "expected"),
+    [
+        ({"s": {"load_as": "purchase_voucher"}}, "load_as"),
+        ({"s": {"load_as": "daily_sales"}}, "payment_accounts"),
+        (
+            {"s": {"load_as": "daily_sales", "payment_accounts": {"card": 55030}, "revenue_account": 1000}},
+            "vat_code",
+        ),
+    ],
+)
+def test_invalid_stream_options_fail_before_reading_input(
+    sandbox_settings: dict[str, Any], tmp_path: Path, streams: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigValidationError) as info:
+        TargetDinero(config=make_config(sandbox_settings, tmp_path, streams))
+    assert any(expected in error for error in info.value.errors)
+
+
+def test_about_lists_the_target_settings() -> None:
+    properties = TargetDinero.config_jsonschema["properties"]
+    for name in (
+        "streams",
+        "rejects_file",
+        "max_rejects",
+        "dry_run",
+        "external_reference_prefix",
+        "client_id",
+    ):
+        assert name in properties

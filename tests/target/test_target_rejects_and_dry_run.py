@@ -1,0 +1,143 @@
+"""Bad records go to the rejects file without a request; max_rejects; dry run writes nothing; auth stops."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
+
+from target_dinero.gateway import RunStopped
+from target_dinero.target import RejectsExceeded
+
+STREAM = "orders"
+
+
+def invoice(n: int, **over: Any) -> dict[str, Any]:
+    data = {
+        "id": n,
+        "ExternalReference": f"ORD-{n}",
+        "Date": "2026-11-05",
+        "Contact": {"Name": "Testkunde ApS", "VatNumber": "DK12345678", "CountryKey": "DK"},
+        "ProductLines": [
+            {
+                "Description": "Vare",
+                "Quantity": 1,
+                "BaseAmountValue": 80,
+                "AccountNumber": 1000,
+                "Unit": "parts",
+            }
+        ],
+    }
+    data.update(over)
+    return data
+
+
+def line(**over: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "Description": "Vare",
+            "Quantity": 1,
+            "BaseAmountValue": 80,
+            "AccountNumber": 1000,
+            "Unit": "parts",
+            **over,
+        }
+    ]
+
+
+BAD = [
+    (invoice(1, ProductLines=line(AccountNumber=4242)), "ProductLines[0].AccountNumber", "4242"),
+    (invoice(2, ProductLines=line(Unit="bucket")), "ProductLines[0].Unit", "bucket"),
+    (invoice(3, ProductLines=line(BaseAmountValue=math.inf)), "ProductLines[0].BaseAmountValue", "finite"),
+    (invoice(4, ExternalReference="x" * 129), "ExternalReference", "long"),
+    (invoice(5, ProductLines=[]), "ProductLines", "non-empty"),
+    (invoice(6, Date="2026-13-45"), "Date", "date"),
+    (invoice(7, ProductLines=line(Description=None)), "ProductLines[0].Description", "Description"),
+    (invoice(8, ProductLines=line(Discount=120)), "ProductLines[0].Discount", "0-100"),
+]
+
+
+def messages(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [schema(STREAM), *(record(STREAM, r) for r in records), state({"n": len(records)})]
+
+
+@pytest.fixture
+def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    return make_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
+
+
+def test_bad_records_are_rejected_before_any_request(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path
+) -> None:
+    good = invoice(9)
+    result = run_target(sandbox, config, messages([*(r for r, _, _ in BAD), good]))
+
+    assert isinstance(result.error, RejectsExceeded)  # max_rejects defaults to 0: non-zero exit
+    assert "8 record(s) rejected" in str(result.error)
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert [(r["stream"], r["record"]["id"], r["field"]) for r in rejects] == [
+        (STREAM, r["id"], field) for r, field, _ in BAD
+    ]
+    for reject, (_, _, word) in zip(rejects, BAD, strict=True):
+        assert word.lower() in reject["reason"].lower(), reject["reason"]
+    # the good record was loaded; none of the bad ones produced a write
+    assert [r["ExternalReference"] for r in by_reference(sandbox.dump(ORG, "invoices"), "ORD-")] == ["ORD-9"]
+    invoice_writes = [w for w in result.writes if "/invoices" in w["path"]]
+    assert len(invoice_writes) == 1
+    assert result.states, "STATE is still emitted for what was written"
+
+
+def test_max_rejects_tolerates_the_configured_number(sandbox: Any, config: dict[str, Any]) -> None:
+    config["max_rejects"] = 1
+    assert run_target(sandbox, config, messages([BAD[0][0], invoice(9)])).error is None
+    assert isinstance(run_target(sandbox, config, messages([BAD[0][0], BAD[1][0]])).error, RejectsExceeded)
+
+
+def test_dinero_refusal_becomes_a_reject(sandbox: Any, config: dict[str, Any], tmp_path: Path) -> None:
+    config["max_rejects"] = 5
+    unknown_contact = invoice(10, Contact=None, ContactGuid="00000000-0000-0000-0000-0000000000aa")
+    result = run_target(sandbox, config, messages([unknown_contact, invoice(11)]))
+
+    assert result.error is None, result.stderr
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert reject["record"]["id"] == 10
+    assert "Dinero refused" in reject["reason"]
+    assert [r["ExternalReference"] for r in by_reference(sandbox.dump(ORG, "invoices"), "ORD-")] == ["ORD-11"]
+
+
+def test_dry_run_validates_and_resolves_but_writes_nothing(sandbox: Any, config: dict[str, Any]) -> None:
+    config["dry_run"] = True
+    config["streams"][STREAM]["book"] = True
+    result = run_target(sandbox, config, messages([invoice(1), invoice(2)]))
+
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert result.api_requests, "dry run still reads (accounts, existing invoices, contacts)"
+    plans = [
+        json.loads(line.split("dry run: ", 1)[1])
+        for line in result.stderr.splitlines()
+        if "dry run: {" in line
+    ]
+    assert [(p["action"], p["load_as"]) for p in plans] == [
+        ("create", "contact"),
+        ("create", "invoice"),
+        ("create", "invoice"),
+    ]
+    assert plans[1]["payload"]["ProductLines"][0]["AccountNumber"] == 1000
+    assert result.counts(STREAM) == {"would_create": 2, "would_book": 2, "would_create_contact": 1}
+    assert by_reference(sandbox.dump(ORG, "invoices"), "ORD-") == []
+
+
+def test_rejected_credentials_stop_the_run_at_once(sandbox: Any, config: dict[str, Any]) -> None:
+    config["api_key"] = "sandbox-api-key-2"  # bound to organization 100001, not 100000
+    result = run_target(sandbox, config, messages([invoice(n) for n in range(1, 6)]))
+
+    assert isinstance(result.error, RunStopped), result.error
+    refused = [r for r in result.api_requests if r["status"] in (401, 403)]
+    assert 1 <= len(refused) <= 2  # the first refusal (and the client's one retry after a refresh)
+    assert result.writes == []
+    assert result.states == []  # nothing was written, so no STATE may claim otherwise
