@@ -11,10 +11,11 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import backoff
 import requests
 
 from dinero_api.auth import TokenProvider, token_provider_for
-from dinero_api.errors import DineroAPIError, DineroConfigError, raise_for_response
+from dinero_api.errors import DineroAPIError, DineroConfigError, DineroMalformedResponse, raise_for_response
 from dinero_api.quota import QuotaThrottle, get_throttle
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
 from dinero_api.settings import MAX_PAGE_SIZE, DineroSettings
@@ -138,7 +139,7 @@ class DineroClient:
             return response.json()
         except ValueError:
             method = response.request.method if response.request is not None else "?"
-            raise DineroAPIError(
+            raise DineroMalformedResponse(
                 f"Dinero API {method} {requests.utils.urlparse(response.url).path} answered HTTP "
                 f"{response.status_code} with a body that is not JSON "
                 f"(Content-Type {response.headers.get('Content-Type')!r}).",
@@ -147,8 +148,30 @@ class DineroClient:
             ) from None
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET and decode JSON."""
-        return self.decode(self.request("GET", path, params=params))
+        """GET and decode JSON.
+
+        A 2xx whose body is not JSON (an outage page, a truncated body) is fetched again with the same
+        backoff and ``max_retries`` as a 5xx: a GET can be repeated safely.
+        """
+        return self._get_with_retry(path, dict(params) if params else None)
+
+    def _get_with_retry(self, path: str, params: dict[str, Any] | None) -> Any:
+        settings = self.settings
+
+        @backoff.on_exception(
+            backoff.expo,
+            DineroMalformedResponse,
+            max_tries=settings.max_retries + 1,
+            factor=max(settings.retry_backoff_seconds, 0.0),
+            max_value=60,
+            jitter=backoff.full_jitter,
+            on_backoff=lambda _details: self.stats.record_retry(),
+            logger=logger,
+        )
+        def fetch() -> Any:
+            return self.decode(self.request("GET", path, params=params))
+
+        return fetch()
 
     def post_json(
         self,

@@ -25,6 +25,7 @@ __all__ = [
     "DineroConfigError",
     "DineroConnectionError",
     "DineroError",
+    "DineroMalformedResponse",
     "DineroNotFound",
     "DineroRateLimited",
     "DineroServerError",
@@ -112,6 +113,10 @@ class DineroServerError(DineroAPIError):
 
 class DineroConnectionError(DineroAPIError):
     """Timeouts or connection failures on an idempotent request, after the configured retries."""
+
+
+class DineroMalformedResponse(DineroAPIError):
+    """A 2xx answer whose body is not the JSON expected (outage page, truncated body)."""
 
 
 class DineroUnknownOutcome(DineroAPIError):

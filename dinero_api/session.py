@@ -51,7 +51,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _TRANSPORT_ERRORS = (
     requests.exceptions.ConnectionError,  # includes resets and connect timeouts
     requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ChunkedEncodingError,  # body cut off mid-way (reset while reading)
+    requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
 
