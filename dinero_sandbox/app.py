@@ -11,12 +11,12 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import routes_auth, routes_inspect, routes_read
+from . import routes_auth, routes_inspect, routes_read, writes_parties, writes_sales, writes_vouchers
 from .errors import DineroError, NotFound, not_found_response
 from .faults import AFTER, BEFORE
 from .state import SandboxState
 
-API_BLUEPRINTS = ("api_read", "api_write")
+API_BLUEPRINTS = ("api_read", "api_write_parties", "api_write_sales", "api_write_vouchers")
 ROUTE_DISPLAY = {"vattypes": "vatTypes", "accountingyears": "accountingyears"}
 
 
@@ -48,9 +48,14 @@ def create_app(state: SandboxState) -> Flask:
     app = Flask("dinero_sandbox")
     app.config["SANDBOX_STATE"] = state
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    from . import routes_write
-
-    for blueprint in (routes_auth.bp, routes_read.bp, routes_write.bp, routes_inspect.bp):
+    for blueprint in (
+        routes_auth.bp,
+        routes_read.bp,
+        writes_parties.bp,
+        writes_sales.bp,
+        writes_vouchers.bp,
+        routes_inspect.bp,
+    ):
         app.register_blueprint(blueprint)
     _lock_api_views(app, state)
     app.before_request(functools.partial(_before, state))
