@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["format_change_filter", "parse_api_datetime", "utc_now"]
+__all__ = ["format_change_filter", "parse_api_datetime", "utc_now", "whole_second"]
 
 
 def utc_now() -> dt.datetime:
@@ -18,14 +18,24 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def format_change_filter(value: dt.datetime) -> str:
-    """Format a moment as Dinero's change-filter string ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds).
-
-    Fractions are truncated (never rounded up), so the inclusive filter cannot skip a record.
-    """
+def whole_second(value: dt.datetime, *, round_up: bool = False) -> dt.datetime:
+    """``value`` in UTC cut to a whole second (rounded up instead when ``round_up``)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(dt.timezone.utc)
+    floor = value.replace(microsecond=0)
+    if round_up and floor != value:
+        return floor + dt.timedelta(seconds=1)
+    return floor
+
+
+def format_change_filter(value: dt.datetime, *, round_up: bool = False) -> str:
+    """Format a moment as Dinero's change-filter string ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds).
+
+    Lower bounds are truncated and upper bounds (``round_up``) rounded up, so an inclusive window never
+    leaves out a change that happened within its fractional second.
+    """
+    return whole_second(value, round_up=round_up).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_api_datetime(value: str | None) -> dt.datetime | None:

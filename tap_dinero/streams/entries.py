@@ -20,7 +20,7 @@ import typing as t
 
 from tap_dinero.client import DineroStream
 from tap_dinero.incremental import commit_request_clock_bookmark
-from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now
+from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now, whole_second
 from tap_dinero.vouchers import voucher_kind
 
 if t.TYPE_CHECKING:
@@ -94,7 +94,7 @@ class EntriesStream(DineroStream):
         """``changesFrom``/``changesTo`` windows of at most ``entries_window_days`` covering the range."""
         step = dt.timedelta(days=self.dinero_tap.entries_window_days)
         windows: list[Window] = []
-        start = since
+        start, until = whole_second(since), whole_second(until, round_up=True)
         while start < until:
             end = min(start + step, until)
             windows.append(

@@ -85,6 +85,10 @@ def test_change_filter_format_is_utc_whole_seconds():
     )
     assert parse_api_datetime("2017-05-19T14:20:47Z").tzinfo is not None
     assert parse_api_datetime("garbage") is None
+    # an upper bound rounds up so an inclusive window keeps a change made within its last second
+    assert format_change_filter(moment, round_up=True) == "2024-03-01T11:31:00Z"
+    exact = dt.datetime(2024, 3, 1, 11, 31, tzinfo=dt.timezone.utc)
+    assert format_change_filter(exact, round_up=True) == "2024-03-01T11:31:00Z"
 
 
 @pytest.mark.parametrize(
