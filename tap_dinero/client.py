@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import decimal
 import typing as t
+from functools import cached_property
 
 import requests
 from singer_sdk.exceptions import FatalAPIError
@@ -124,6 +125,11 @@ class DineroStream(RESTStream):
     def timeout(self) -> int:
         """Per-request timeout from ``request_timeout``."""
         return int(self.dinero_tap.dinero_settings.request_timeout)
+
+    @cached_property
+    def user_agent(self) -> str:
+        """``user_agent`` from the config, else ``tap-dinero/<version>``."""
+        return str(self.config.get("user_agent") or f"tap-dinero/{self.dinero_tap.plugin_version}")
 
     def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
         """Prepare a request on the shared session without replacing its authentication."""
