@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from . import routes_auth, routes_inspect, routes_read, writes_parties, writes_sales, writes_vouchers
 from .errors import DineroError, NotFound, not_found_response
 from .faults import AFTER, BEFORE
+from .mutations import PAGING_COLLECTIONS, change_while_paging
 from .state import SandboxState
 
 API_BLUEPRINTS = ("api_read", "api_write_parties", "api_write_sales", "api_write_vouchers")
@@ -160,6 +161,8 @@ def _after(state: SandboxState, response: Response) -> Response:
         fault = state.faults.take(AFTER, request.method, path)
         if fault is not None:
             response = _after_fault(fault.mode, fault.options, response)
+    if response.status_code == 200 and request.endpoint in PAGING_COLLECTIONS:
+        _maybe_change_while_paging(state, path)
     state.log.add(
         method=request.method,
         path=path,
@@ -171,6 +174,22 @@ def _after(state: SandboxState, response: Response) -> Response:
         route=_route_name(),
     )
     return response
+
+
+def _maybe_change_while_paging(state: SandboxState, path: str) -> None:
+    page = request.args.get("page") or request.args.get("Page") or "0"
+    if page.strip() != "0":
+        return
+    fault = state.faults.take(("insert_while_paging",), request.method, path)
+    if fault is None:
+        return
+    with state.lock:
+        change_while_paging(
+            g.org_data,
+            PAGING_COLLECTIONS[request.endpoint or ""],
+            int(fault.options.get("inserts", 1)),
+            int(fault.options.get("updates", 1)),
+        )
 
 
 def _after_fault(mode: str, options: dict[str, Any], response: Response) -> Response:

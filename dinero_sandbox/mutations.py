@@ -140,3 +140,32 @@ def mutate(org: OrgData, spec: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown action {action!r}: create, update, delete, restore")
     return table.get(row)
+
+
+PAGING_COLLECTIONS = {
+    "api_read.contacts_list": "contacts",
+    "api_read.products_list": "products",
+    "api_read.invoices_list": "invoices",
+    "api_read.sales_list": "invoices",
+    "api_read.creditnotes_list": "creditnotes",
+    "api_read.tradeoffers_list": "tradeoffers",
+}
+
+
+def change_while_paging(org: OrgData, collection: str, inserts: int, updates: int) -> None:
+    """The ``insert_while_paging`` fault: insert new live records and touch the oldest live ones (which
+    moves them to the end of UpdatedAt-ordered lists, shifting every later row one place forward)."""
+    table = org.table(collection)
+    deleted = table.cols["DeletedAt"]
+    updated = table.cols["UpdatedAt"]
+    live = sorted((r for r in range(len(table)) if deleted[r] is None), key=lambda r: (updated[r] or "", r))
+    for row in live[:updates]:
+        bump(org, table, row)
+    for k in range(inserts):
+        name = f"Indsat under paging {table.version}-{k}"
+        fields: dict[str, Any] = (
+            {"Name": name}
+            if collection in ("contacts", "products")
+            else {"Description": name, "ContactName": name}
+        )
+        mutate(org, {"collection": collection, "action": "create", "fields": fields})

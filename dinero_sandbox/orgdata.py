@@ -82,6 +82,8 @@ class OrgData:
             "rowversion": 0x8766398,
         }
         self.version = 0
+        self._accounts: dict[int, dict[str, Any]] = {}
+        self._accounts_version = -1
 
     def table(self, name: str) -> Table:
         """A collection by name."""
@@ -98,14 +100,16 @@ class OrgData:
         return self.counters[kind]
 
     def account(self, number: Any) -> dict[str, Any] | None:
-        """An account of the chart by number (None when it does not exist)."""
+        """An account of the chart by number (None when it does not exist); cached per chart version."""
         try:
-            key = str(int(number))
+            key = int(number)
         except (TypeError, ValueError):
             return None
         table = self.tables["accounts"]
-        row = table.find(key)
-        return None if row is None else table.get(row)
+        if self._accounts_version != table.version:
+            self._accounts = {table.cols["AccountNumber"][r]: table.get(r) for r in table.rows()}
+            self._accounts_version = table.version
+        return self._accounts.get(key)
 
     def year_of(self, day: str) -> dict[str, Any] | None:
         """The accounting year containing ``day`` (``YYYY-MM-DD``)."""

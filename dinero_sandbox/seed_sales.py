@@ -15,6 +15,10 @@ EUR_RATE = 7.46
 TEMPLATE_ID = "6f2b1b7e-3c1a-4b8e-9d0a-2f5c7a1e9b01"
 _ACCOUNT_NAMES = {a.number: a.name for a in chart.ACCOUNTS}
 _ACCOUNT_VAT = {a.number: a.vat_code for a in chart.ACCOUNTS}
+_SALE_RATE = {
+    a.number: (chart.vat_rate(a.vat_code) if chart.vat_side(a.vat_code) == "sale" else 0.0)
+    for a in chart.ACCOUNTS
+}
 
 
 class SalesLines:
@@ -29,35 +33,65 @@ class SalesLines:
         customers = self.ctx.customer_rows
         return customers[self.s(i, 3) % len(customers)]
 
-    def lines(self, i: int, max_lines: int = 3) -> list[dict[str, Any]]:
-        """Read lines of document ``i`` (with internal VAT keys)."""
+    def specs(
+        self, i: int, contact: int | None = None, max_lines: int = 3
+    ) -> list[tuple[int, float, float, int]]:
+        """(product row, quantity, discount %, account) of each line of document ``i``."""
         ctx = self.ctx
         h = self.s(i, 4)
-        foreign = ctx.contact_foreign[self.contact_row(i)]
-        count = 1 + h % max_lines
+        foreign = ctx.contact_foreign[self.contact_row(i) if contact is None else contact]
         out = []
-        for j in range(count):
+        for j in range(1 + h % max_lines):
             p = (h >> (8 + 7 * j)) % len(ctx.product_guids)
-            unit = ctx.product_units[p]
-            qty = float(1 + (h >> (29 + 5 * j)) % (40 if unit == "km" else 8))
+            qty = float(1 + (h >> (29 + 5 * j)) % (40 if ctx.product_units[p] == "km" else 8))
             discount = 10.0 if (h >> (45 + 2 * j)) % 11 == 0 else 0.0
             account = ctx.product_accounts[p]
             if foreign:
                 account = 1100 if foreign in ("SE", "DE") else 1300
-            out.append(
-                invoice_line(
-                    base=ctx.product_prices[p],
-                    quantity=qty,
-                    discount=discount,
-                    account=account,
-                    account_name=_ACCOUNT_NAMES.get(account),
-                    vat_code=_ACCOUNT_VAT.get(account),
-                    unit=unit,
-                    description=ctx.product_names[p],
-                    product_guid=ctx.product_guids[p],
-                )
-            )
+            out.append((p, qty, discount, account))
         return out
+
+    def totals(self, i: int, contact: int) -> tuple[float, float, float, float, float]:
+        """(excl, vatable, non-vatable, vat, incl) of document ``i`` - the same arithmetic as
+        ``amounts.invoice_totals`` over ``lines(i)``, without building the lines."""
+        prices = self.ctx.product_prices
+        vatable = 0.0
+        non_vatable = 0.0
+        vat = 0.0
+        for p, qty, discount, account in self.specs(i, contact):
+            total = round(prices[p] * (qty * (1 - discount / 100.0)) + 0.0, 2)
+            rate = _SALE_RATE.get(account, 0.0)
+            if rate:
+                vatable += total
+            else:
+                non_vatable += total
+            vat += total * rate
+        excl = vatable + non_vatable
+        return (
+            round(excl + 0.0, 2),
+            round(vatable + 0.0, 2),
+            round(non_vatable + 0.0, 2),
+            round(vat + 0.0, 2),
+            round(excl + vat + 0.0, 2),
+        )
+
+    def lines(self, i: int) -> list[dict[str, Any]]:
+        """Read lines of document ``i`` (with internal VAT keys)."""
+        ctx = self.ctx
+        return [
+            invoice_line(
+                base=ctx.product_prices[p],
+                quantity=qty,
+                discount=discount,
+                account=account,
+                account_name=_ACCOUNT_NAMES.get(account),
+                vat_code=_ACCOUNT_VAT.get(account),
+                unit=ctx.product_units[p],
+                description=ctx.product_names[p],
+                product_guid=ctx.product_guids[p],
+            )
+            for p, qty, discount, account in self.specs(i)
+        ]
 
     def nested(self, i: int, currency: str) -> dict[str, Any]:
         """``ProductLines`` and ``TotalLines`` of document ``i``."""
@@ -68,145 +102,147 @@ class SalesLines:
         }
 
 
+INVOICE_COLUMNS = (
+    "Guid",
+    "PaymentDate",
+    "PaymentStatus",
+    "PaymentConditionNumberOfDays",
+    "PaymentConditionType",
+    "FikCode",
+    "DepositAccountNumber",
+    "MailOutStatus",
+    "LatestMailOutType",
+    "IsSentToDebtCollection",
+    "IsMobilePayInvoiceEnabled",
+    "IsPensoPayEnabled",
+    "Status",
+    "ContactGuid",
+    "TimeStamp",
+    "CreatedAt",
+    "UpdatedAt",
+    "DeletedAt",
+    "Number",
+    "ContactName",
+    "ShowLinesInclVat",
+    "TotalExclVat",
+    "TotalVatableAmount",
+    "TotalInclVat",
+    "TotalNonVatableAmount",
+    "TotalVat",
+    "InvoiceTemplateId",
+    "Currency",
+    "Language",
+    "ExternalReference",
+    "Description",
+    "Comment",
+    "Date",
+    "Address",
+    "TotalExclVatInDkk",
+    "TotalInclVatInDkk",
+    "Type",
+    "CreditNoteFor",
+    "_BookedAt",
+)
+
+
 def build_invoices(ctx: SeedContext, n: int) -> tuple[dict[str, list[Any]], SalesLines, int]:
     """Invoice columns, the line generator, and the highest invoice number used.
 
     Drafts: issued in the last 10 days (half of them) or index hash % 29 == 0; a third of the drafts are
-    deleted. Booked invoices are numbered 1.. in date order; older ones are mostly paid.
+    deleted. Booked invoices are numbered 1.. in date order; older ones are mostly paid. Rows are built as
+    tuples and transposed into columns (the large seed builds 100 000 of them).
     """
     s = ctx.stream("invoices")
     gen = SalesLines(ctx, s)
-    cols: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "Guid",
-            "PaymentDate",
-            "PaymentStatus",
-            "PaymentConditionNumberOfDays",
-            "PaymentConditionType",
-            "FikCode",
-            "DepositAccountNumber",
-            "MailOutStatus",
-            "LatestMailOutType",
-            "IsSentToDebtCollection",
-            "IsMobilePayInvoiceEnabled",
-            "IsPensoPayEnabled",
-            "Status",
-            "ContactGuid",
-            "TimeStamp",
-            "CreatedAt",
-            "UpdatedAt",
-            "DeletedAt",
-            "Number",
-            "ContactName",
-            "ShowLinesInclVat",
-            "TotalExclVat",
-            "TotalVatableAmount",
-            "TotalInclVat",
-            "TotalNonVatableAmount",
-            "TotalVat",
-            "InvoiceTemplateId",
-            "Currency",
-            "Language",
-            "ExternalReference",
-            "Description",
-            "Comment",
-            "Date",
-            "Address",
-            "TotalExclVatInDkk",
-            "TotalInclVatInDkk",
-            "Type",
-            "CreditNoteFor",
-            "_BookedAt",
-        )
-    }
-    c = cols
+    rows: list[tuple[Any, ...]] = []
     number = 0
     recent = ctx.span_ms - 10 * DAY_MS
-    ts_base = 0x10000000
+    end_ms = ctx.span_ms
+    tstr, dstr, clip, day_of = ctx.tstr, ctx.dstr, ctx.clip, ctx.day_of
     for i in range(n):
         h = s(i)
         issued = ctx.spread(i, n, s.unit(i, 1))
         contact = gen.contact_row(i)
         foreign = ctx.contact_foreign[contact]
         currency = "EUR" if foreign else "DKK"
-        lines = gen.lines(i)
-        totals = invoice_totals(lines, currency)
+        excl, vatable, non_vatable, vat, incl = gen.totals(i, contact)
         draft = (issued >= recent and h & 1) or h % 29 == 0
         days = ctx.contact_days[contact]
-        created_ms = issued
-        day = ctx.dstr(issued)
-        payment_day_ms = ctx.day_of(day) + days * DAY_MS
+        day = dstr(issued)
+        payment_day_ms = day_of(day) + days * DAY_MS
         deleted_at = None
         booked_at = None
         if draft:
-            updated_ms = ctx.clip(created_ms + (h >> 10) % (2 * DAY_MS))
-            status, payment_status, num = "Draft", "Draft", DRAFT_NUMBER
-            mail, mail_type, deposit = "NotSent", "None", None
+            updated_ms = clip(issued + (h >> 10) % (2 * DAY_MS))
+            payment_status, num, mail, mail_type, deposit = "Draft", DRAFT_NUMBER, "NotSent", "None", None
             if (h >> 7) % 3 == 0:
-                updated_ms = ctx.clip(updated_ms + DAY_MS)
-                deleted_at = ctx.tstr(updated_ms)
+                updated_ms = clip(updated_ms + DAY_MS)
+                deleted_at = tstr(updated_ms)
         else:
             number += 1
             num = number
-            status = "Booked"
-            booked_ms = ctx.clip(created_ms + 300_000 + (h >> 12) % 36_000_000)
-            booked_at = ctx.tstr(booked_ms)
+            booked_ms = clip(issued + 300_000 + (h >> 12) % 36_000_000)
+            booked_at = tstr(booked_ms)
             updated_ms = booked_ms
             mail, mail_type, deposit = ("SeenByCustomer" if h % 3 else "Sent"), "Mailout", None
-            age_ok = payment_day_ms < ctx.span_ms - 5 * DAY_MS
+            age_ok = payment_day_ms < end_ms - 5 * DAY_MS
             roll = (h >> 20) % 100
             if age_ok and roll < 88:
                 payment_status, deposit = "Paid", 55000
-                updated_ms = ctx.clip(max(booked_ms, payment_day_ms - (h >> 30) % (days * DAY_MS)))
+                updated_ms = clip(max(booked_ms, payment_day_ms - (h >> 30) % (days * DAY_MS)))
             elif age_ok and roll < 97:
                 payment_status = "Overdue"
             elif age_ok:
                 payment_status, deposit = "OverPaid", 55000
-                updated_ms = ctx.clip(max(booked_ms, payment_day_ms))
+                updated_ms = clip(max(booked_ms, payment_day_ms))
             else:
                 payment_status = "Booked"
         rate = EUR_RATE if foreign else 1.0
-        c["Guid"].append(s.guid(i))
-        c["PaymentDate"].append(ctx.dstr(payment_day_ms))
-        c["PaymentStatus"].append(payment_status)
-        c["PaymentConditionNumberOfDays"].append(days)
-        c["PaymentConditionType"].append("Netto")
-        c["FikCode"].append(None)
-        c["DepositAccountNumber"].append(deposit)
-        c["MailOutStatus"].append(mail)
-        c["LatestMailOutType"].append(mail_type)
-        c["IsSentToDebtCollection"].append(False)
-        c["IsMobilePayInvoiceEnabled"].append(False)
-        c["IsPensoPayEnabled"].append(False)
-        c["Status"].append(status)
-        c["ContactGuid"].append(ctx.contact_guids[contact])
-        c["TimeStamp"].append(f"{ts_base + i:016X}")
-        c["CreatedAt"].append(ctx.tstr(created_ms))
-        c["UpdatedAt"].append(ctx.tstr(updated_ms))
-        c["DeletedAt"].append(deleted_at)
-        c["Number"].append(num)
-        c["ContactName"].append(ctx.contact_names[contact])
-        c["ShowLinesInclVat"].append(False)
-        c["TotalExclVat"].append(totals["TotalExclVat"])
-        c["TotalVatableAmount"].append(totals["TotalVatableAmount"])
-        c["TotalInclVat"].append(totals["TotalInclVat"])
-        c["TotalNonVatableAmount"].append(totals["TotalNonVatableAmount"])
-        c["TotalVat"].append(totals["TotalVat"])
-        c["InvoiceTemplateId"].append(TEMPLATE_ID)
-        c["Currency"].append(currency)
-        c["Language"].append("en-GB" if foreign else "da-DK")
-        c["ExternalReference"].append(f"WEBSHOP-{100000 + i}" if h % 10 < 3 else None)
-        c["Description"].append("Invoice" if foreign else "Faktura")
-        c["Comment"].append("Tak for handlen" if h % 5 == 0 else "")
-        c["Date"].append(day)
-        c["Address"].append(ctx.contact_addresses[contact])
-        c["TotalExclVatInDkk"].append(r2(totals["TotalExclVat"] * rate))
-        c["TotalInclVatInDkk"].append(r2(totals["TotalInclVat"] * rate))
-        c["Type"].append("Invoice")
-        c["CreditNoteFor"].append(None)
-        c["_BookedAt"].append(booked_at)
-    return cols, gen, number
+        rows.append(
+            (
+                s.guid(i),
+                dstr(payment_day_ms),
+                payment_status,
+                days,
+                "Netto",
+                None,
+                deposit,
+                mail,
+                mail_type,
+                False,
+                False,
+                False,
+                "Draft" if draft else "Booked",
+                ctx.contact_guids[contact],
+                f"{0x10000000 + i:016X}",
+                tstr(issued),
+                tstr(updated_ms),
+                deleted_at,
+                num,
+                ctx.contact_names[contact],
+                False,
+                excl,
+                vatable,
+                incl,
+                non_vatable,
+                vat,
+                TEMPLATE_ID,
+                currency,
+                "en-GB" if foreign else "da-DK",
+                f"WEBSHOP-{100000 + i}" if h % 10 < 3 else None,
+                "Invoice" if foreign else "Faktura",
+                "Tak for handlen" if h % 5 == 0 else "",
+                day,
+                ctx.contact_addresses[contact],
+                round(excl * rate, 2),
+                round(incl * rate, 2),
+                "Invoice",
+                None,
+                booked_at,
+            )
+        )
+    columns = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in INVOICE_COLUMNS]
+    return dict(zip(INVOICE_COLUMNS, columns, strict=True)), gen, number
 
 
 def build_creditnotes(

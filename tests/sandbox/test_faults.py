@@ -1,0 +1,71 @@
+"""Fault modes for the reliability suite (``POST /_sandbox/faults``)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from dinero_sandbox.testing import SandboxServer
+
+from .conftest import Api
+
+
+def test_5xx_burst_then_recovery(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_fault("5xx", count=2, path_contains="/contacts", status=503)
+    statuses = [api.get("/v1/{org}/contacts").status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+    assert api.get("/v1/{org}/vatTypes").status_code == 200
+    assert sandbox.faults()[0]["fired"] == 2
+
+
+def test_429_storm(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_fault("429", count=2, retry_after=2)
+    refused = api.get("/v1/{org}/contacts")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+    assert refused.text.startswith("API calls quota exceeded!")
+
+
+def test_truncated_and_non_json_bodies(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_fault("truncated", path_contains="/invoices")
+    truncated = api.get("/v1/{org}/invoices")
+    assert truncated.status_code == 200
+    with pytest.raises(ValueError):
+        truncated.json()
+    sandbox.set_fault("non_json", path_contains="/invoices", status=502)
+    outage = api.get("/v1/{org}/invoices")
+    assert outage.status_code == 502 and outage.headers["Content-Type"].startswith("text/html")
+
+
+def test_connection_reset_mid_body(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_fault("reset", path_contains="/invoices")
+    with pytest.raises(requests.exceptions.RequestException):
+        api.get("/v1/{org}/invoices", pageSize=500)
+    assert api.get("/v1/{org}/invoices").status_code == 200
+
+
+def test_slow_response_passes_the_client_timeout(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_fault("slow", seconds=0.5, path_contains="/vatTypes")
+    with pytest.raises(requests.exceptions.Timeout):
+        api.session.get(api.url("/v1/{org}/vatTypes"), timeout=0.2)
+
+
+def test_expire_tokens_mid_run(sandbox: SandboxServer, api: Api) -> None:
+    assert api.get("/v1/{org}/contacts").status_code == 200
+    sandbox.set_fault("expire_tokens", path_contains="/contacts")
+    assert api.get("/v1/{org}/contacts").status_code == 401
+
+
+def test_insert_while_paging_shifts_an_updated_at_ordered_list(sandbox: SandboxServer, api: Api) -> None:
+    before = api.all_pages("/v1/{org}/contacts", fields="ContactGuid")
+    sandbox.set_fault("insert_while_paging", path_contains="/contacts", inserts=2, updates=1)
+    first = api.get("/v1/{org}/contacts", page=0, pageSize=20, fields="ContactGuid").json()["Collection"]
+    rest = api.all_pages("/v1/{org}/contacts", fields="ContactGuid")
+    assert len(rest) == len(before) + 2
+    seen = {r["ContactGuid"] for r in first} | {r["ContactGuid"] for r in rest[20:]}
+    # the oldest row moved to the end, so one row slid from page 1 onto page 0 and a naive scan misses it
+    assert len({r["ContactGuid"] for r in before} - seen) == 1
+
+
+def test_unknown_fault_mode_is_refused(sandbox: SandboxServer) -> None:
+    with pytest.raises(RuntimeError, match="unknown fault mode"):
+        sandbox.set_fault("meteor")
