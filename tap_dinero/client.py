@@ -10,12 +10,14 @@ from __future__ import annotations
 import decimal
 import typing as t
 from functools import cached_property
+from urllib.parse import urlsplit
 
+import backoff
 import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.streams import RESTStream
 
-from dinero_api.errors import DineroAPIError, raise_for_response
+from dinero_api.errors import DineroAPIError, DineroMalformedResponse, raise_for_response
 from dinero_api.schemas import load_schema
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records
@@ -122,9 +124,10 @@ class DineroStream(RESTStream):
         return self.dinero_tap.client_for(org).session
 
     @property
-    def timeout(self) -> int:
-        """Per-request timeout from ``request_timeout``."""
-        return int(self.dinero_tap.dinero_settings.request_timeout)
+    def timeout(self) -> float:  # type: ignore[override]
+        """Per-request timeout from ``request_timeout`` (seconds, fractions kept: ``int()`` would turn
+        0.5 into 0, which requests refuses, and 2.9 into 2)."""
+        return float(self.dinero_tap.dinero_settings.request_timeout)
 
     @cached_property
     def user_agent(self) -> str:
@@ -138,20 +141,44 @@ class DineroStream(RESTStream):
         return self.requests_session.prepare_request(request)
 
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """No SDK backoff (the shared session already waits on 429 and retries 5xx); count requests."""
+        """No SDK backoff (the shared session already waits on 429 and retries 5xx, timeouts and resets);
+        count requests. A 2xx whose body is not JSON (an outage page, a body cut short) is fetched again
+        with the client's backoff and ``max_retries``, as ``DineroClient.get_json`` does, then fails
+        with a clear error instead of a bare JSONDecodeError."""
+        settings = self.dinero_tap.dinero_settings
 
         def counted(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             stats = self.dinero_tap.client_for(self._active_org or self.organization_for(context)).stats
             waited_before = stats.quota_wait_seconds
             try:
-                return func(prepared_request, context)
+                response = func(prepared_request, context)
             finally:
                 self.progress.requests += 1
                 self.progress.quota_wait_seconds += max(0.0, stats.quota_wait_seconds - waited_before)
                 if self.progress.requests % PROGRESS_EVERY_REQUESTS == 0:
                     self.logger.info("Progress of stream %s: %s", self.name, self.progress.as_dict())
+            if response.status_code < 400:
+                _require_json(response)
+            return response
 
-        return counted
+        retried = backoff.on_exception(
+            backoff.expo,
+            DineroMalformedResponse,
+            max_tries=settings.max_retries + 1,
+            factor=max(settings.retry_backoff_seconds, 0.0),
+            max_value=60,
+            jitter=backoff.full_jitter,
+            on_backoff=lambda details: self.logger.warning("%s; fetching it again", details["exception"]),
+            logger=None,
+        )(counted)
+
+        def fetch(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return retried(prepared_request, context)
+            except DineroMalformedResponse as exc:
+                raise FatalAPIError(f"{exc} Gave up after {settings.max_retries + 1} tries.") from exc
+
+        return fetch
 
     def validate_response(self, response: requests.Response) -> None:
         """Raise FatalAPIError quoting Dinero's error body (the session has done any retrying)."""
@@ -239,6 +266,22 @@ class DineroStream(RESTStream):
         """Log the stream's totals for the run: records, requests, quota wait."""
         if self.progress.requests or self.progress.records:
             self.logger.info("Totals of stream %s: %s", self.name, self.progress.as_dict())
+
+
+def _require_json(response: requests.Response) -> None:
+    """Raise DineroMalformedResponse unless the body parses as JSON (the parse is cached on the response)."""
+    try:
+        page_records(response)
+    except ValueError:
+        method = response.request.method if response.request is not None else "GET"
+        raise DineroMalformedResponse(
+            f"Dinero API {method} {urlsplit(response.url).path} answered HTTP {response.status_code} with "
+            f"a body that is not JSON (Content-Type {response.headers.get('Content-Type')!r}, "
+            f"{len(response.content)} bytes).",
+            status_code=response.status_code,
+            method=method,
+            path=urlsplit(response.url).path,
+        ) from None
 
 
 class DetailStream(DineroStream):
