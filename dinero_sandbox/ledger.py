@@ -23,6 +23,17 @@ _ACCOUNT_NAMES = {a.number: a.name for a in chart.ACCOUNTS}
 _VAT_NAMES = {v.code.lower(): v.name for v in chart.VAT_TYPES}
 
 Source = tuple[str, int]  # (table name, row)
+_SALES_ENTRY_FIELDS = (
+    "Guid",
+    "Number",
+    "Date",
+    "ContactName",
+    "ContactGuid",
+    "TotalInclVat",
+    "TotalInclVatInDkk",
+    "TotalVat",
+    "ProductLines",
+)
 
 
 def entry_guid(*parts: Any) -> str:
@@ -87,8 +98,8 @@ def entries_of(org: OrgData, source: Source) -> list[dict[str, Any]]:
     """The entries one booked voucher produced."""
     name, row = source
     table = org.table(name)
-    v = table.get(row)
     if name in ("invoices", "creditnotes"):
+        v = table.get(row, _SALES_ENTRY_FIELDS)
         sign = 1.0 if name == "invoices" else -1.0
         rate = (v["TotalInclVatInDkk"] / v["TotalInclVat"]) if v["TotalInclVat"] else 1.0
         vtype = models.VOUCHER_TYPE_INVOICE if name == "invoices" else models.VOUCHER_TYPE_CREDITNOTE
@@ -114,7 +125,12 @@ def entries_of(org: OrgData, source: Source) -> list[dict[str, Any]]:
             description=desc,
             contact=v["ContactGuid"],
         )
-    elif name == "manual_vouchers":
+        return [
+            _entry(acc, amount, vat, index=k, org=org, **common)  # type: ignore[arg-type]
+            for k, (acc, amount, vat) in enumerate(postings)
+        ]
+    v = table.get(row)
+    if name == "manual_vouchers":
         postings = []
         descs = []
         for line in v.get("Lines") or []:
@@ -134,18 +150,17 @@ def entries_of(org: OrgData, source: Source) -> list[dict[str, Any]]:
             _entry(acc, amount, vat, index=k, org=org, **{**common, "description": descs[k]})  # type: ignore[arg-type]
             for k, (acc, amount, vat) in enumerate(postings)
         ]
-    else:
-        postings = purchase_postings(v)
-        desc = ", ".join(x.get("Description") or "" for x in v.get("Lines") or []) or "Køb"
-        common = dict(
-            date=v["VoucherDate"],
-            number=v["VoucherNumber"],
-            guid=v["Guid"],
-            file_guid=v["FileGuid"],
-            vtype=models.VOUCHER_TYPE_PURCHASE,
-            description=desc,
-            contact=v["ContactGuid"],
-        )
+    postings = purchase_postings(v)
+    desc = ", ".join(x.get("Description") or "" for x in v.get("Lines") or []) or "Køb"
+    common = dict(
+        date=v["VoucherDate"],
+        number=v["VoucherNumber"],
+        guid=v["Guid"],
+        file_guid=v["FileGuid"],
+        vtype=models.VOUCHER_TYPE_PURCHASE,
+        description=desc,
+        contact=v["ContactGuid"],
+    )
     return [
         _entry(acc, amount, vat, index=k, org=org, **common)  # type: ignore[arg-type]
         for k, (acc, amount, vat) in enumerate(postings)

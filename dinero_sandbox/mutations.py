@@ -144,6 +144,7 @@ def mutate(org: OrgData, spec: dict[str, Any]) -> dict[str, Any]:
 
 PAGING_COLLECTIONS = {
     "api_read.contacts_list": "contacts",
+    "api_read.contacts_list_v2": "contacts",
     "api_read.products_list": "products",
     "api_read.invoices_list": "invoices",
     "api_read.sales_list": "invoices",

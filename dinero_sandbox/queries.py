@@ -34,7 +34,7 @@ SALES_STATUSES = ("Draft", "Booked", "Paid", "OverPaid", "Overdue")
 class Query:
     """What a list request asks for (hashable: used as cache key)."""
 
-    deleted_only: bool
+    deleted_only: bool | None  # None: deleted and live rows (v2 contacts default)
     since: str | None
     conditions: tuple[Condition, ...]
     statuses: tuple[str, ...] = ()
@@ -121,8 +121,7 @@ def _select(
         statuses = {s.lower() for s in query.statuses}
         needle = (query.free_text or "").lower()
         for row in range(len(table)):
-            is_deleted = deleted[row] is not None
-            if is_deleted != query.deleted_only:
+            if query.deleted_only is not None and (deleted[row] is not None) != query.deleted_only:
                 continue
             if query.since is not None:
                 changed = updated[row] or ""

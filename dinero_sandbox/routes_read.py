@@ -36,6 +36,31 @@ def organizations() -> Response:
     return json_response([projection.apply(o.info) for o in visible])
 
 
+@bp.get("/v1.1/organizations")
+def organizations_v11() -> Response:
+    """``OrganizationReadModelV2[]``: every field plus company type, role and subscription flags."""
+    from flask import g
+
+    out = []
+    for oid, o in sorted(state().orgs.items()):
+        if g.token.org in (None, oid):
+            out.append(
+                {
+                    **o.info,
+                    "CompanyTypeKey": "PrivateLimitedCompany",
+                    "RoleKey": "Owner",
+                    "Subscription": {
+                        "HasPro": True,
+                        "HasPayingPro": True,
+                        "HasStarterPlus": False,
+                        "HasTotal": False,
+                        "HasYfs": False,
+                    },
+                }
+            )
+    return json_response(out)
+
+
 @bp.get("/v1/<org>/accountingyears")
 def accounting_years() -> Response:
     """Bare array of accounting years."""
@@ -74,7 +99,13 @@ def accounts(kind: str) -> Response:
 
 # -- paged lists -----------------------------------------------------------------------------------------
 def _paged(
-    table_names: list[str], spec_name: str, default_order: str, *, sales: bool = False, offers: bool = False
+    table_names: list[str],
+    spec_name: str,
+    default_order: str,
+    *,
+    sales: bool = False,
+    offers: bool = False,
+    deleted_default: bool | None = False,
 ) -> Response:
     spec = models.LIST_SPECS[spec_name]
     args = request.args
@@ -87,7 +118,7 @@ def _paged(
     elif offers:
         extras = parse_sales_extras(args, OFFER_SORTS, ("TradeOfferNumber",), with_dates=False)
     query = Query(
-        deleted_only=bool(parse_bool(args, "deletedOnly", False)),
+        deleted_only=parse_bool(args, "deletedOnly", deleted_default),
         since=parse_since(args),
         conditions=conditions,
         free_text=arg(args, "freeTextSearch") or None,
@@ -105,10 +136,15 @@ def _paged(
 
 
 @bp.get("/v1/<org>/contacts")
-@bp.get("/v2/<org>/contacts")
 def contacts_list() -> Response:
-    """Contacts, ordered by UpdatedAt."""
+    """Contacts, ordered by UpdatedAt (deleted ones only with deletedOnly=true)."""
     return _paged(["contacts"], "contacts", "UpdatedAt")
+
+
+@bp.get("/v2/<org>/contacts")
+def contacts_list_v2() -> Response:
+    """Contacts v2: without deletedOnly, deleted and live contacts together."""
+    return _paged(["contacts"], "contacts", "UpdatedAt", deleted_default=None)
 
 
 @bp.get("/v1/<org>/products")

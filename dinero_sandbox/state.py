@@ -79,13 +79,15 @@ class SandboxState:
         self.faults = FaultSet()
 
     def reset(self, seed_size: str | None = None) -> None:
-        """Re-seed every organization and clear the log, quota counters and faults (tokens stay valid)."""
+        """Re-seed every organization, clear the log, quota counters and faults, restore the default token
+        lifetime (tokens already issued stay valid)."""
         with self.lock:
             size = seed_size or self.seed_size
             started = time.perf_counter()
             self.orgs = build_all(size)
             self.seed_seconds = time.perf_counter() - started
             self.seed_size = size
+            self.tokens.ttl = TOKEN_TTL_SECONDS
             self.log.clear()
             self.quota.clear()
             self.faults.clear()

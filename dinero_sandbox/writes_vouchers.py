@@ -69,18 +69,23 @@ def file_upload() -> Response:
     """Upload one file (multipart) -> ``{FileGuid}``; invisible until a voucher references it."""
     org = org_data()
     upload = next(iter(request.files.values()), None)
-    if upload is None:
+    if upload is not None:
+        data, part_name = upload.read(), upload.filename
+    elif request.form:  # a part without filename= is parsed as a form field
+        data, part_name = next(iter(request.form.values())).encode("utf-8", "surrogateescape"), None
+    else:  # a raw (non-multipart) body
+        data, part_name = request.get_data(), None
+    if not data and upload is None:
         raise DineroError(
             400, 42, "Validation Error", {"file": "A multipart/form-data file part is required."}
         )
-    data = upload.read()
     if len(data) > MAX_UPLOAD_BYTES:
         raise DineroError(
             400, 42, "Validation Error", {"file": "The file is larger than the maximum of 6 MB."}
         )
     if not data:
         raise DineroError(400, 42, "Validation Error", {"file": "The file is empty."})
-    name = arg(request.args, "fileName") or upload.filename or "upload"
+    name = arg(request.args, "fileName") or part_name or "upload"
     file_guid = "".join(secrets.choice(_ALNUM) for _ in range(32))
     extension = "." + name.rsplit(".", 1)[1].lower() if "." in name else ""
     org.table("files").add(

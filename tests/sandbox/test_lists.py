@@ -203,3 +203,11 @@ def test_sales_list_holds_invoices_and_credit_notes(sandbox: SandboxServer, api:
 def test_contacts_are_ordered_by_updated_at(api: Api) -> None:
     rows = api.all_pages("/v1/{org}/contacts", fields="UpdatedAt")
     assert [r["UpdatedAt"] for r in rows] == sorted(r["UpdatedAt"] for r in rows)
+
+
+def test_v2_contacts_return_deleted_and_live_without_deleted_only(sandbox: SandboxServer, api: Api) -> None:
+    stored = sandbox.dump(100000, "contacts")
+    both = api.all_pages("/v2/{org}/contacts", fields="ContactGuid")
+    assert len(both) == len(stored)
+    live = api.all_pages("/v2/{org}/contacts", fields="ContactGuid", deletedOnly="false")
+    assert len(live) == sum(1 for c in stored if not c["DeletedAt"])

@@ -233,3 +233,11 @@ def test_commit_then_500_performs_the_write(sandbox: SandboxServer, api: Api) ->
     response = api.post("/v1/{org}/invoices", {"Guid": guid, "ProductLines": [LINE]})
     assert response.status_code == 500
     assert api.get(f"/v1/{{org}}/invoices/{guid}").status_code == 200
+
+
+def test_upload_accepts_any_part_name_and_a_part_without_filename(api: Api) -> None:
+    for files in ({"file": ("a.png", b"\x89PNG data")}, {"whatever": (None, "plain text part")}):
+        response = api.session.post(
+            api.url("/v1/{org}/files"), params={"fileName": "bilag.png"}, files=files, timeout=30
+        )
+        assert response.status_code == 200 and len(response.json()["FileGuid"]) == 32
