@@ -93,13 +93,22 @@ def _keys(contact: Mapping[str, Any], fallback_ref: str | None = None) -> list[t
     return keys
 
 
+def _conflicts(contact: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """True when ``row`` is evidently another company than ``contact``."""
+    vat, row_vat = contact.get("VatNumber"), field_ci(row, "VatNumber")
+    if vat and row_vat and _norm_vat(vat) != _norm_vat(row_vat):
+        return True
+    ref, row_ref = contact.get("ExternalReference"), field_ci(row, "ExternalReference")
+    return bool(ref and row_ref and str(ref) != str(row_ref))
+
+
 class ContactResolver:
     """Find-or-create contacts for the whole run; every sink shares one instance."""
 
     def __init__(self, gateway: DineroGateway, *, reference_prefix: str = "") -> None:
         self._gateway = gateway
         self._prefix = reference_prefix
-        self._cache: dict[str, dict[str, Any]] = {}
+        self._cache: dict[str, list[dict[str, Any]]] = {}  # look-up key -> live contacts having it
         self._lock = threading.RLock()  # one resolution at a time: two sinks never create the same contact
         self.created = 0
 
@@ -116,31 +125,34 @@ class ContactResolver:
             key = "name:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
         return f"{self._prefix}contact:{key}"[:128]
 
-    def _remember(self, contact: Mapping[str, Any], row: dict[str, Any]) -> None:
-        for cache_key, _, _ in _keys({**row, **{k: v for k, v in contact.items() if v}}):
-            self._cache[cache_key] = row
+    def _remember(self, row: dict[str, Any]) -> None:
+        guid = field_ci(row, "ContactGuid")
+        for cache_key, _, _ in _keys(
+            {name: field_ci(row, name) for name in ("ExternalReference", "VatNumber", "Email")}
+        ):
+            rows = self._cache.setdefault(cache_key, [])
+            rows[:] = [r for r in rows if field_ci(r, "ContactGuid") != guid] + [row]
 
     def find(self, contact: Mapping[str, Any], fallback_ref: str | None = None) -> dict[str, Any] | None:
-        """The existing contact row matching ``contact`` (cached; at most one request per key)."""
+        """The existing contact matching ``contact`` (cached; at most one request per key and run).
+
+        A match found by VatNumber or Email must not contradict the contact: a different VAT number, or
+        a different ExternalReference when both have one, means another company sharing an address.
+        """
         with self._lock:
-            keys = _keys(contact, fallback_ref)
-            for cache_key, _, _ in keys:
-                if self._cache.get(cache_key):
-                    return self._cache[cache_key]
-            for cache_key, field, value in keys:
-                if cache_key in self._cache:
-                    continue  # known absent
-                body = self._gateway.get(
-                    "/v1/{org}/contacts",
-                    {"queryFilter": eq(field, value), "fields": _LOOKUP_FIELDS, "pageSize": 100},
-                )
-                rows = field_ci(body, "Collection") if isinstance(body, Mapping) else body
-                rows = [r for r in rows or [] if not field_ci(r, "DeletedAt")]
-                if rows:
-                    row = rows[0]
-                    self._remember(contact, row)
-                    return row
-                self._cache[cache_key] = {}  # known absent (until we create it)
+            for cache_key, field, value in _keys(contact, fallback_ref):
+                if cache_key not in self._cache:
+                    body = self._gateway.get(
+                        "/v1/{org}/contacts",
+                        {"queryFilter": eq(field, value), "fields": _LOOKUP_FIELDS, "pageSize": 100},
+                    )
+                    rows = field_ci(body, "Collection") if isinstance(body, Mapping) else body
+                    self._cache[cache_key] = [r for r in rows or [] if not field_ci(r, "DeletedAt")]
+                    for row in list(self._cache[cache_key]):
+                        self._remember(row)
+                for row in self._cache.get(cache_key, []):
+                    if field == "ExternalReference" or not _conflicts(contact, row):
+                        return row
             return None
 
     def resolve(self, contact: Mapping[str, Any], *, plan: Any = None) -> str:
@@ -159,7 +171,7 @@ class ContactResolver:
             if plan is not None:
                 plan(payload)
                 row = {**payload, "ContactGuid": guid}
-                self._remember(payload, row)
+                self._remember(row)
                 return guid
             row = self.create(payload, guid)
             return str(field_ci(row, "ContactGuid"))
@@ -180,19 +192,19 @@ class ContactResolver:
                     answer = self._gateway.post("/v1/{org}/contacts", body) or {}
             created_guid = field_ci(answer, "ContactGuid") or guid
             row = {**payload, "ContactGuid": created_guid}
-            self._remember(payload, row)
+            self._remember(row)
             self.created += 1
             return row
 
     def update(self, guid: str, payload: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-        """PUT /v2 contacts (full replacement: the current values of fields we do not send are kept)."""
+        """PUT the contact (full replacement: the current values of fields we do not send are kept)."""
         with self._lock:
             merged = {name: field_ci(current, name) for name in CONTACT_FIELDS}
             merged.update(payload)
             merged = {k: v for k, v in merged.items() if v is not None}
-            self._gateway.put(f"/v2/{{org}}/contacts/{guid}", merged)
+            self._gateway.put(f"/v1/{{org}}/contacts/{guid}", merged)
             row = {**merged, "ContactGuid": guid}
-            self._remember(payload, row)
+            self._remember(row)
             return row
 
 

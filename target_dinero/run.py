@@ -38,7 +38,6 @@ PRODUCT_INDEX_FIELDS = (
     "Quantity",
     "AccountNumber",
     "Unit",
-    "Comment",
     "DeletedAt",
 )
 

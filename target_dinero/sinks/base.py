@@ -73,6 +73,11 @@ class DineroSink(BatchSink):
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
         prepared: dict[str, Prepared] = {}
         for record in context.get("records", []):
+            if record.get("DeletedAt") or record.get("_sdc_deleted_at"):
+                # A row deleted upstream (tap-dinero emits them with DeletedAt): nothing to create. The
+                # target never deletes in Dinero (booked documents cannot be deleted anyway).
+                self.count("skipped_deleted")
+                continue
             try:
                 item = self.prepare(plain(record))
             except RecordRejected as exc:

@@ -2,7 +2,7 @@
 
 The run's :class:`~target_dinero.contacts.ContactResolver` is shared with the invoice sink, so a contact
 loaded here is not looked up again when an invoice names it. An existing contact that differs from the
-record is updated (PUT /v2, full replacement merged with the values Dinero holds); a human-set
+record is updated (PUT, full replacement merged with the values Dinero holds); a human-set
 ExternalReference on a contact matched by VAT number or e-mail is kept.
 """
 

@@ -56,7 +56,8 @@ class ProductSink(DineroSink):
     def _load(self, item: Prepared, row: dict[str, Any] | None) -> None:
         index = self.run.product_index
         if row is not None:
-            if not differences(item.payload, row) or not self.options.update_drafts:
+            # Comment is not a list field: a change of the comment alone does not trigger an update.
+            if not differences(item.payload, row, ignore=("Comment",)) or not self.options.update_drafts:
                 self.count("unchanged")
             elif self.run.dry_run:
                 self.run.plan("update", self.load_type, self.stream_name, item.reference, item.payload)

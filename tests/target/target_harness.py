@@ -93,6 +93,8 @@ def make_config(
     """Target config: the sandbox's shared settings, the stream mapping, files under ``tmp_path``."""
     return {
         **settings,
+        # the sandbox's quota is generous in tests; the client's own throttle must not wait a real minute
+        "quota_requests": 100_000,
         "streams": dict(streams),
         "rejects_file": str(tmp_path / "rejects.jsonl"),
         "ledger_file": str(tmp_path / "ledger.jsonl"),
