@@ -10,6 +10,14 @@ Sizes (``--seed-size``), per organization::
     invoices=N      100000  max(60,N/40) max(25,min(200,N/500)) N  max(12,N/25) max(30,N/20) max(30,N/20)
                                                                                      max(40,N/15)
 
+Demo seed, organization 100000 (invoice draft/payment figures can move by one as the anchor moves):
+contacts 60 (3 deleted); products 25 (2 deleted); invoices 250 (11 drafts, 3 of them deleted);
+credit notes 12 (2 drafts, 1 deleted); trade offers 30 (2 deleted); manual vouchers 30 (3 drafts, 1
+deleted); purchase vouchers 40 (4 drafts, 2 deleted); files 53 (51 visible); 1 178 entries plus primo
+rows; accounting years: the three calendar years ending with the current one. Organization 100001:
+contacts 20 (1 deleted); products 10; invoices 40 (6 drafts, 3 deleted); credit notes 3; trade offers 6;
+manual vouchers 8; purchase vouchers 10; files 15 (14 visible).
+
 Rules that fix which records are special (so tests can predict them; the exact numbers for a seed are
 easiest read back through ``GET /_sandbox/orgs/{org}/{collection}``):
 
@@ -20,7 +28,7 @@ easiest read back through ``GET /_sandbox/orgs/{org}/{collection}``):
 * invoices: drafts are half of those dated in the last 10 days plus hash % 29 == 0; a third of the drafts
   are deleted; booked invoices are numbered 1.. in date order; ~30 % carry ExternalReference
   ``WEBSHOP-<100000+index>``; lines (1-3) are regenerated from the seed on demand.
-* credit notes: index % 7 == 6 drafts, index % 14 == 13 deleted drafts; each credits one line of a booked
+* credit notes: index % 5 == 4 drafts, index % 10 == 9 deleted drafts; each credits one line of a booked
   invoice (``CreditNoteFor``).
 * trade offers: index % 13 == 12 deleted.
 * manual vouchers: index % 10 == 9 drafts, index % 20 == 19 deleted drafts. Purchase vouchers: index % 9

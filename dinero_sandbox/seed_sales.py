@@ -248,8 +248,8 @@ def build_invoices(ctx: SeedContext, n: int) -> tuple[dict[str, list[Any]], Sale
 def build_creditnotes(
     ctx: SeedContext, n: int, invoices: dict[str, list[Any]], inv_gen: SalesLines
 ) -> list[dict]:
-    """``n`` credit notes, each crediting one line of an earlier booked invoice; index % 7 == 6 is a draft
-    and index % 14 == 13 a deleted draft."""
+    """``n`` credit notes, each crediting one line of an earlier booked invoice; index % 5 == 4 is a draft
+    and index % 10 == 9 a deleted draft."""
     s = ctx.stream("creditnotes")
     n_inv = len(invoices["Guid"])
     rows = []
@@ -273,8 +273,8 @@ def build_creditnotes(
             TotalAmountInclVat=r2(base_line["BaseAmountValueInclVat"] * qty),
         )
         totals = invoice_totals([line], currency)
-        draft = i % 7 == 6
-        deleted = i % 14 == 13
+        draft = i % 5 == 4
+        deleted = i % 10 == 9
         if draft:
             num, status, pstatus, booked_at = DRAFT_NUMBER, "Draft", "Draft", None
             updated_ms = created_ms
