@@ -107,9 +107,12 @@ def kind_for(prop: dict[str, Any]) -> str:
     json_type = _main_type(prop)
     if json_type == "string" and prop.get("format") in ("date-time", "date"):
         return "date_iso8601"
+    # JSON "number" maps to Meltano's integer kind: Meltano 4.4 turns a `decimal` setting given through an
+    # environment variable into a Decimal that it then cannot serialize into the plugin's config file
+    # ("Object of type Decimal is not JSON serializable"). Fractions still work from meltano.yml.
     return {
         "integer": "integer",
-        "number": "decimal",
+        "number": "integer",
         "boolean": "boolean",
         "array": "array",
         "object": "object",
