@@ -191,7 +191,7 @@ class InvoiceSink(DineroSink):
                 # Created by an earlier attempt whose answer never arrived: carry on from what exists.
                 self.run.invoice_index.remember(item.reference, current)
                 if str(field_ci(current, "Status") or "").lower() == _DRAFT:
-                    self._update_draft(item, guid, payload, current=current)
+                    self._update_draft(item, guid, payload, current=current, just_created=True)
                 else:
                     self.count("skipped_booked")
                 return
@@ -215,10 +215,16 @@ class InvoiceSink(DineroSink):
             raise
 
     def _update_draft(
-        self, item: Prepared, guid: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+        self,
+        item: Prepared,
+        guid: str,
+        payload: dict[str, Any],
+        *,
+        current: dict[str, Any] | None = None,
+        just_created: bool = False,
     ) -> None:
         if not self.options.update_drafts and not item.book:
-            self.count("unchanged")
+            self.count("created" if just_created else "unchanged")
             return
         current = current or self._get(guid)
         if current is None:  # deleted since the index was read
@@ -236,7 +242,7 @@ class InvoiceSink(DineroSink):
                 timestamp = self._put(guid, payload, timestamp)
                 self.count("updated")
         else:
-            self.count("unchanged")
+            self.count("created" if just_created else "unchanged")
         if item.book:
             self._book(item, guid, timestamp)
 

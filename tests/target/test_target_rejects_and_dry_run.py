@@ -141,3 +141,58 @@ def test_rejected_credentials_stop_the_run_at_once(sandbox: Any, config: dict[st
     assert 1 <= len(refused) <= 2  # the first refusal (and the client's one retry after a refresh)
     assert result.writes == []
     assert result.states == []  # nothing was written, so no STATE may claim otherwise
+
+
+def test_dry_run_of_every_load_type_sends_no_write_and_keeps_no_journal(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    from test_target_daily_sales import sales
+    from test_target_manual_vouchers import PDF, voucher
+
+    receipt = tmp_path / "bilag.pdf"
+    receipt.write_bytes(PDF)
+    streams = {
+        "orders": {"load_as": "invoice", "book": True},
+        "je": {"load_as": "manual_voucher", "book": True},
+        "pos": {
+            "load_as": "daily_sales",
+            "book": True,
+            "payment_accounts": {"card": 55030, "mobilepay": 55020, "cash": 58000},
+            "revenue_account": 1000,
+            "vat_account": 64000,
+            "vat_code": "U25",
+            "date_field": "sold_at",
+            "id_field": "sale_id",
+        },
+        "customers": {"load_as": "contact"},
+        "catalog": {"load_as": "product"},
+    }
+    config = make_config(sandbox_settings, tmp_path, streams, dry_run=True)
+    messages = [
+        schema("orders"),
+        record("orders", invoice(1)),
+        schema("je"),
+        record("je", voucher(1, File={"path": str(receipt)})),
+        schema("pos", ("sale_id",)),
+        *(record("pos", s) for s in sales()),
+        schema("customers"),
+        record("customers", {"id": 1, "Name": "Ny Kunde", "Email": "ny@kunde.dk"}),
+        schema("catalog"),
+        record(
+            "catalog", {"id": 1, "Name": "Kop", "BaseAmountValue": 45, "AccountNumber": 1000, "Unit": "parts"}
+        ),
+        state({"all": 1}),
+    ]
+
+    result = run_target(sandbox, config, messages)
+
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert not (tmp_path / "ledger.jsonl").exists()
+    summary = result.summary["streams"]
+    assert summary["orders"]["would_create"] == 1
+    assert summary["je"] == {"would_create": 1, "would_book": 1}
+    assert summary["pos"]["would_create"] == summary["pos"]["would_book"] == 3  # one voucher per day
+    assert summary["customers"] == {"would_create": 1}
+    assert summary["catalog"] == {"would_create": 1}
+    assert result.states == [{"all": 1}]
