@@ -97,7 +97,8 @@ def orgs() -> Response:
 
 @bp.get("/orgs/<org>/<path:collection>")
 def dump(org: str, collection: str) -> Response:
-    """Every stored object of a collection, deleted ones and drafts included, all public fields."""
+    """Every stored object of a collection, deleted ones and drafts included, all public fields
+    (``?fields=Guid,ExternalReference`` to fetch only some, e.g. on the large seed)."""
     s = state()
     name = COLLECTION_ALIASES.get(collection.lower(), collection.lower())
     with s.lock:
@@ -120,7 +121,8 @@ def dump(org: str, collection: str) -> Response:
                 404,
             )
         table = data.tables[name]
-        return json_response([table.get(row) for row in table.rows()])
+        fields = [f.strip() for f in request.args.get("fields", "").split(",") if f.strip()] or None
+        return json_response([table.get(row, fields) for row in table.rows()])
 
 
 @bp.post("/orgs/<org>/mutate")

@@ -122,9 +122,10 @@ class SandboxServer:
         """Forget the request log."""
         self._call("DELETE", "/requests")
 
-    def dump(self, org: str | int, collection: str) -> list[dict[str, Any]]:
-        """Every stored object of a collection (deleted and drafts included)."""
-        return self._call("GET", f"/orgs/{org}/{collection}")
+    def dump(self, org: str | int, collection: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every stored object of a collection (deleted and drafts included), optionally only ``fields``."""
+        query = f"?fields={','.join(fields)}" if fields else ""
+        return self._call("GET", f"/orgs/{org}/{collection}{query}")
 
     def mutate(
         self,
