@@ -1,0 +1,1 @@
+"""Benchmarks of tap-dinero and target-dinero against the offline sandbox (see ``benchmarks/run.py``)."""
