@@ -148,3 +148,43 @@ def test_requests_per_voucher_with_file(sandbox: Any, config: dict[str, Any], tm
     assert result.error is None, result.stderr
     assert len(by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")) == 60
     assert len(result.api_requests) / 60 <= 2.05
+
+
+def test_file_given_as_url_is_fetched_and_attached(sandbox: Any, config: dict[str, Any]) -> None:
+    import http.server
+    import threading
+
+    class Receipt(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/r/faktura.pdf" else 404)
+            self.send_header("Content-Type", "application/pdf")
+            self.end_headers()
+            self.wfile.write(PDF if self.path == "/r/faktura.pdf" else b"")
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receipt)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    config["max_rejects"] = 1
+    try:
+        result = run_target(
+            sandbox,
+            config,
+            messages(
+                [
+                    voucher(1, File={"url": f"{base}/r/faktura.pdf"}),
+                    voucher(2, File={"url": f"{base}/r/missing.pdf"}),
+                ]
+            ),
+        )
+    finally:
+        server.shutdown()
+
+    assert result.error is None, result.stderr
+    [stored] = by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")
+    assert stored["ExternalReference"] == "JE-1"
+    [file] = [f for f in sandbox.dump(ORG, "files") if f["FileGuid"] == stored["FileGuid"]]
+    assert file["Name"].startswith("faktura")
+    assert len(result.writes) == 2  # the missing URL was rejected before any Dinero request for it
