@@ -198,9 +198,6 @@ class VoucherWriter:
                     self.run.gateway.put(f"{PATH}/{guid}", {**body, "Timestamp": entry.get("timestamp")})
                     or {}
                 )
-            except DineroNotFound:
-                self.run.ledger.record(reference, status="deleted")
-                return self._create(reference, payload, digest, attachment, book, {})
             except DineroTimestampConflict:
                 current = self.get(guid)
                 if current is None:
@@ -216,6 +213,12 @@ class VoucherWriter:
                     )
                     or {}
                 )
+            except (DineroNotFound, DineroValidationError) as exc:
+                if isinstance(exc, DineroValidationError) and exc.code not in (63, 65):
+                    raise
+                # Someone deleted the draft in Dinero: the record is loaded again as a new voucher.
+                self.run.ledger.record(reference, status="deleted")
+                return self._create(reference, payload, digest, attachment, book, {})
             entry = {**entry, "timestamp": field_ci(answer, "Timestamp"), "digest": digest}
             self.run.ledger.record(reference, timestamp=entry["timestamp"], digest=digest)
             self._count("updated")

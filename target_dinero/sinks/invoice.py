@@ -10,7 +10,9 @@ Exactly once:
 * an existing **draft** is compared with the record and updated (PUT /v1.2 with its Timestamp; a
   stale Timestamp is re-read and the update retried once); an existing **booked** invoice is never
   touched: it is counted as ``skipped_booked`` and mentioned in the summary (Dinero only allows
-  crediting a booked invoice).
+  crediting a booked invoice);
+* a draft someone deleted in Dinero is created again (with a server-chosen Guid, since the deleted one
+  keeps ours): the record says it should exist. Remove the record upstream to keep it deleted.
 
 Requests per new invoice: 1 (create) or 2 (create + book with the TimeStamp the create returned),
 plus the run's shared look-ups (accounts once, the invoice index).

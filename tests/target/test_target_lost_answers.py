@@ -118,3 +118,30 @@ def test_parallel_streams_share_contacts_without_duplicates(
         len([i for i in live(sandbox.dump(ORG, "invoices")) if "shop_" in str(i.get("ExternalReference"))])
         == 30
     )
+
+
+def test_drafts_deleted_in_dinero_are_created_again(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    streams = {"orders": {"load_as": "invoice"}, "je": {"load_as": "manual_voucher"}}
+    config = make_config(sandbox_settings, tmp_path, streams)
+    messages = [schema("orders"), record("orders", order(1)), schema("je"), record("je", voucher(1))]
+    assert run_target(sandbox, config, messages).error is None
+    [invoice] = by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")
+    [draft] = by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")
+    sandbox.mutate(ORG, collection="invoices", action="delete", guid=invoice["Guid"])
+    sandbox.mutate(ORG, collection="manual_vouchers", action="delete", guid=draft["Guid"])
+    changed = [
+        schema("orders"),
+        record("orders", order(1)),
+        schema("je"),
+        record("je", voucher(1, VoucherDate="2026-11-05")),
+    ]
+
+    result = run_target(sandbox, config, changed)
+
+    assert result.error is None, result.stderr
+    assert len(by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")) == 1
+    [voucher_again] = by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")
+    assert voucher_again["Guid"] != draft["Guid"]
+    assert voucher_again["VoucherDate"][:10] == "2026-11-05"
