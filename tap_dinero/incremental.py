@@ -58,6 +58,8 @@ class ChangesSinceStream(DineroStream):
     """A paged envelope list read incrementally by ``changesSince`` with a deletion pass."""
 
     replication_key = "UpdatedAt"
+    #: How many times a list that changes while it is paged is read before giving up for this run.
+    MAX_READS = 3
     is_sorted = False  # invoices and credit notes cannot be sorted by UpdatedAt (REFERENCE §3.5)
     paginated = True
     sends_fields = True
@@ -105,7 +107,15 @@ class ChangesSinceStream(DineroStream):
         return params
 
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Changed rows, then deleted rows, without rows already emitted by the previous run."""
+        """Changed rows, then deleted rows, without rows already emitted by the previous run.
+
+        Pages are offsets, so a row updated or deleted on an already-read page while the list is being
+        paged shifts later rows back by one, and one row at a page boundary is never served. Such a
+        disturbance shows as a key served twice, or a row served live and then by the deletion pass;
+        the list is then read again (rows already emitted are not emitted twice), up to
+        ``MAX_READS`` times. If it never settles, the bookmark is left where it was, so the next run
+        reads the same window again instead of losing rows.
+        """
         state = self.get_context_state(context)
         started = utc_now()
         since = self.changes_since(context)
@@ -116,22 +126,52 @@ class ChangesSinceStream(DineroStream):
         emitted: set[tuple[str, str]] = set()
         key_field = self.primary_key_field
 
-        passes = [False, True] if self.dinero_tap.include_deleted else [False]
-        for deleted_pass in passes:
-            self._deleted_pass = deleted_pass
-            for record in self.request_records(context):
-                key = str(record.get(key_field))
-                stamp = f"{record.get('UpdatedAt')}|{record.get('DeletedAt')}"
-                updated = parse_api_datetime(record.get("UpdatedAt"))
-                if updated is not None and updated >= overlap_start:
-                    boundary[key] = stamp
-                if previous.get(key) == stamp or (key, stamp) in emitted:
-                    continue  # read in the overlap of the previous run, or twice in this one
-                emitted.add((key, stamp))
-                yield record
+        settled = False
+        for attempt in range(1, self.MAX_READS + 1):
+            served_live: set[str] = set()
+            disturbed = False
+            passes = [False, True] if self.dinero_tap.include_deleted else [False]
+            for deleted_pass in passes:
+                self._deleted_pass = deleted_pass
+                for record in self.request_records(context):
+                    key = str(record.get(key_field))
+                    disturbed = disturbed or key in served_live  # served twice: the list moved
+                    if not deleted_pass:
+                        served_live.add(key)
+                    stamp = f"{record.get('UpdatedAt')}|{record.get('DeletedAt')}"
+                    updated = parse_api_datetime(record.get("UpdatedAt"))
+                    if updated is not None and updated >= overlap_start:
+                        boundary[key] = stamp
+                    if previous.get(key) == stamp or (key, stamp) in emitted:
+                        continue  # read in the overlap of the previous run, or already in this one
+                    emitted.add((key, stamp))
+                    yield record
+            if not disturbed:
+                settled = True
+                break
+            self.logger.warning(
+                "Stream %s (organization %s) changed while it was paged (read %d of %d); reading it again "
+                "so that no row shifted past a page boundary is missed.",
+                self.name,
+                self.organization_for(context),
+                attempt,
+                self.MAX_READS,
+            )
         self._deleted_pass = False
         self._changes_since = None
-        state[BOUNDARY_KEY] = boundary
+        if not settled:
+            self.logger.error(
+                "Stream %s (organization %s) kept changing while it was paged; its bookmark is not moved, so "
+                "the next run reads the same window again.",
+                self.name,
+                self.organization_for(context),
+            )
+            state.pop(PROGRESS_MARKERS, None)  # keep the SDK from promoting max(UpdatedAt) either
+            return
+        if boundary:
+            state[BOUNDARY_KEY] = boundary
+        else:
+            state.pop(BOUNDARY_KEY, None)
         commit_request_clock_bookmark(state, self.replication_key, started)
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
