@@ -158,3 +158,20 @@ def test_requests_per_invoice(sandbox: Any, config: dict[str, Any], book: bool, 
     assert len(by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")) == 60
     per_invoice = len(result.api_requests) / 60
     assert per_invoice <= budget, [f"{r['method']} {r['path']}" for r in result.api_requests[:8]]
+
+
+@pytest.mark.parametrize(("new_invoices", "expect_pages", "expect_filters"), [(1, 1, 1), (5, 3, 0)])
+def test_existing_invoices_are_learnt_the_cheaper_way(
+    sandbox: Any, config: dict[str, Any], new_invoices: int, expect_pages: int, expect_filters: int
+) -> None:
+    sandbox.reset("invoices=2500")  # three pages of 1 000
+    contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
+    orders = [order(n, Contact=None, ContactGuid=contact) for n in range(1, new_invoices + 1)]
+
+    result = run_target(sandbox, config, messages(orders))
+
+    assert result.error is None, result.stderr
+    lists = [r for r in result.api_requests if r["method"] == "GET" and r["path"].endswith("/invoices")]
+    assert len([r for r in lists if "queryFilter" not in r["query"]]) == expect_pages
+    assert len([r for r in lists if "queryFilter" in r["query"]]) == expect_filters
+    assert len(by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")) == new_invoices
