@@ -26,7 +26,10 @@ to read each one's ExternalReference, and still misses drafts; ledger items (kas
 client Id but are a different document type than the manual vouchers asked for.
 
 Keep the file between runs (a Meltano/Airflow worker should point ``ledger_file`` at persistent
-storage). Lost journal = the target cannot know what it created before; it then creates again.
+storage). Lost journal = the target cannot know what it created before; it then creates again. The
+opposite mistake -- a journal that belongs to another organization, or to a sandbox that was reset --
+is caught: once per run the target reads one voucher the journal lists (one GET) and stops with an
+error naming the journal when a booked one does not exist.
 """
 
 from __future__ import annotations

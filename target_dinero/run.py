@@ -62,6 +62,8 @@ class RunContext:
         self._invoice_index: RemoteIndex | None = None
         self._product_index: RemoteIndex | None = None
         self._out_lock = threading.Lock()
+        self.journal_lock = threading.Lock()
+        self.journal_confirmed = False  # see VoucherWriter.confirm_journal
 
     # -- configuration ------------------------------------------------------------------------
     def options_for(self, stream: str) -> StreamOptions:

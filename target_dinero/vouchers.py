@@ -29,9 +29,13 @@ from target_dinero.remote_index import field_ci
 if TYPE_CHECKING:
     from target_dinero.run import RunContext
 
-__all__ = ["VoucherWriter"]
+__all__ = ["JournalMismatch", "VoucherWriter"]
 
 PATH = "/v1/{org}/vouchers/manuel"
+
+
+class JournalMismatch(RuntimeError):
+    """The journal lists a booked voucher this organization does not have: it belongs elsewhere."""
 
 
 class VoucherWriter:
@@ -89,6 +93,8 @@ class VoucherWriter:
     ) -> dict[str, Any] | None:
         """Make Dinero hold ``payload`` under ``reference``; returns the journal entry (None in dry run)."""
         entry = self.run.ledger.get(reference)
+        if entry is not None:
+            entry = self.confirm_journal(reference, entry)
         status = (entry or {}).get("status")
         if status == "pending":
             entry = self._resolve_pending(reference, entry or {})
@@ -102,6 +108,38 @@ class VoucherWriter:
         if status == "draft" and entry is not None:
             return self._update(reference, entry, payload, digest, attachment, book, update_drafts)
         return self._create(reference, payload, digest, attachment, book, entry or {})
+
+    def confirm_journal(self, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Once per run, check that the journal describes *this* Dinero by reading one voucher it lists.
+
+        Costs one GET per run. A journal from another organization, or from a sandbox that was reset,
+        would otherwise make the target skip vouchers that do not exist. A missing *booked* voucher
+        stops the run (booked vouchers cannot disappear); a missing draft was deleted by someone and
+        is created again.
+        """
+        if (
+            self.run.journal_confirmed
+            or not entry.get("guid")
+            or entry.get("status") not in ("draft", "booked")
+        ):
+            return entry
+        with self.run.journal_lock:
+            if self.run.journal_confirmed:
+                return entry
+            current = self.get(str(entry["guid"]))
+            if current is not None:
+                self.run.journal_confirmed = True
+                return entry
+            if entry.get("status") == "booked":
+                raise JournalMismatch(
+                    f"The journal {self.run.ledger.path} lists voucher {reference!r} ({entry['guid']}) as "
+                    f"booked, but organization {self.run.organization_id} has no such voucher: the journal "
+                    "belongs to another organization or to a Dinero sandbox that was reset. Point "
+                    "ledger_file at this organization's journal (or delete it if the organization is new)."
+                )
+            if not self.run.dry_run:
+                self.run.ledger.record(reference, status="deleted")
+            return {**entry, "status": "deleted"}
 
     def _resolve_pending(self, reference: str, entry: dict[str, Any]) -> dict[str, Any] | None:
         file_guid = entry.get("file_guid")

@@ -219,6 +219,9 @@ class DailySalesSink(DineroSink):
     def _load_day(self, day: str, items: list[Prepared]) -> None:
         base = derive_reference(self.run.reference_prefix, self.stream_name, [day])
         parts = self._parts(base)
+        if parts:
+            last_ref, last_entry = parts[-1]
+            parts[-1] = (last_ref, self.writer.confirm_journal(last_ref, last_entry))
         known: dict[str, list[str]] = {}
         booked_keys: set[str] = set()
         for _, entry in parts:

@@ -87,8 +87,9 @@ def test_booked_vouchers_are_not_touched_on_rerun(sandbox: Any, config: dict[str
 
     assert second.error is None, second.stderr
     assert second.writes == []
-    # the journal answers: no voucher is read, only the run's reference data (accounting years, accounts)
-    assert {r["path"].rsplit("/", 1)[-1] for r in second.api_requests} <= {"accountingyears", "entry"}
+    # the journal answers; one voucher is read once per run to confirm the journal is this Dinero's
+    voucher_reads = [r for r in second.api_requests if "/vouchers/manuel/" in r["path"]]
+    assert len(voucher_reads) == 1
     assert second.counts(STREAM) == {"skipped_booked": 4}
     assert len(by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")) == 4
 
@@ -188,3 +189,19 @@ def test_file_given_as_url_is_fetched_and_attached(sandbox: Any, config: dict[st
     [file] = [f for f in sandbox.dump(ORG, "files") if f["FileGuid"] == stored["FileGuid"]]
     assert file["Name"].startswith("faktura")
     assert len(result.writes) == 2  # the missing URL was rejected before any Dinero request for it
+
+
+def test_a_journal_from_another_dinero_stops_the_run(sandbox: Any, config: dict[str, Any]) -> None:
+    config["streams"][STREAM]["book"] = True
+    vouchers = [voucher(n) for n in range(1, 3)]
+    assert run_target(sandbox, config, messages(vouchers)).error is None
+    sandbox.reset("demo")  # the sandbox forgets everything; the journal does not
+
+    result = run_target(sandbox, config, messages(vouchers))
+
+    from target_dinero.vouchers import JournalMismatch
+
+    assert isinstance(result.error, JournalMismatch)
+    assert "ledger_file" in str(result.error)
+    assert result.writes == []
+    assert result.states == []
