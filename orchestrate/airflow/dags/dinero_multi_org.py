@@ -27,7 +27,8 @@ The organization list: the Airflow Variable ``dinero_organizations`` (JSON) if s
 ``settings`` are plain Dinero plugin settings; ``secret_variables`` name the Airflow Variables that hold
 secret settings (API key, refresh token), read only inside the running task and masked in its log, never
 passed through XCom. Each setting ``s`` is exported to Meltano as ``TAP_DINERO_<S>`` and
-``TARGET_DINERO_<S>`` (Meltano's own setting variables), so it serves any job's Dinero plugins.
+``TARGET_DINERO_<S>`` (Meltano's own setting variables), so it serves any job's Dinero plugins. Local
+output goes to ``<DINERO_OUTPUT_DIR or output>/<env>/org-<id>/``.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def organization_env(organization: dict[str, Any], secrets: dict[str, str]) -> d
     environment = organization["meltano_environment"] or os.environ.get("MELTANO_ENVIRONMENT", "")
     if environment:
         env["MELTANO_ENVIRONMENT"] = environment
-    output = PROJECT_ROOT / "output" / (environment or "default")
+    output = Path(os.environ.get("DINERO_OUTPUT_DIR") or PROJECT_ROOT / "output") / (environment or "default")
     env["TARGET_JSONL_DESTINATION_PATH"] = str(output / f"org-{org_id}")
     env["TARGET_DINERO_REJECTS_FILE"] = str(output / "rejects" / f"org-{org_id}.jsonl")
     return env
