@@ -42,6 +42,10 @@ def _registry() -> Registry:
     return Registry().with_resources(resources_)
 
 
+@cache
 def load_validator(name: str) -> Draft202012Validator:
-    """A validator for load type ``name`` that resolves the cross-file ``$ref``s."""
+    """A validator for load type ``name`` that resolves the cross-file ``$ref``s.
+
+    Built once per load type and shared (validators are immutable; the target calls this per record).
+    """
     return Draft202012Validator(_read(name), registry=_registry())
