@@ -166,3 +166,32 @@ def test_organization_ids_override_single_id():
         {"organization_id": "100000"},
     ]
     assert tap.streams["organizations"].partitions is None
+
+
+def _error_response(status: int, body: dict) -> requests.Response:
+    response = _response(body)
+    response.status_code = status
+    response.url = "http://dinero.test/v1/100000/invoices/abc?fields=x"
+    response.request = requests.Request("GET", response.url).prepare()
+    return response
+
+
+def test_client_errors_become_fatal_with_dinero_code_and_message():
+    from singer_sdk.exceptions import FatalAPIError
+
+    stream = TapDinero(config=CONFIG).streams["invoices"]
+    body = {"code": 43, "message": "Limit Exceeded", "validationErrors": {"pageSize": "max 1000"}}
+    with pytest.raises(FatalAPIError, match="code 43") as failure:
+        stream.validate_response(_error_response(400, body))
+    assert "pageSize: max 1000" in str(failure.value) and "fields=x" not in str(failure.value)
+
+
+def test_a_detail_that_vanished_is_skipped_not_fatal():
+    stream = TapDinero(config=CONFIG).streams["invoice_lines"]
+    for status, body in [
+        (404, {"code": 40, "message": "Not found"}),
+        (400, {"code": 65, "message": "Item is deleted"}),
+    ]:
+        response = _error_response(status, body)
+        stream.validate_response(response)  # no exception
+        assert list(stream.parse_response(response)) == []
