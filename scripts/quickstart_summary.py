@@ -73,18 +73,26 @@ def summary(sandbox_url: str, output_dir: Path, org_id: str, sales_csv: Path | N
     lines.append(f"  {'total':<{width}}  {sum(counts.values()):>6} records in {len(counts)} streams")
     sales, days = sales_days(sales_csv)
     vouchers = get_json(f"{sandbox_url}/_sandbox/orgs/{org_id}/manual_vouchers")
-    if isinstance(vouchers, dict):  # tolerate an enveloped answer
-        vouchers = vouchers.get("Collection", [])
-    from_sales = [v for v in vouchers if "daily" in json.dumps(v).lower() or "sales" in json.dumps(v).lower()]
+    daily = [v for v in vouchers if str(v.get("ExternalReference") or "").startswith("sales:")]
     lines.append(
-        f"Sales -> Dinero: {sales} sales on {days} days in {sales_csv} -> "
-        f"{len(from_sales)} daily-sales manual vouchers in organization {org_id} "
-        f"({len(vouchers)} manual vouchers in all; see {sandbox_url}/_sandbox/orgs/{org_id}/manual_vouchers)"
+        f"Sales -> Dinero: {sales} sales on {days} days ({sales_csv}) became {len(daily)} daily-sales "
+        f"manual vouchers in organization {org_id}:"
     )
+    for voucher in sorted(daily, key=lambda v: v.get("VoucherDate") or ""):
+        accounts = ", ".join(str(line.get("AccountNumber")) for line in voucher.get("Lines") or [])
+        total = float(voucher.get("TotalInclVat") or 0)
+        status = str(voucher.get("Status", "?")).lower()
+        lines.append(
+            f"  {voucher.get('VoucherDate')}  {total:>9.2f} DKK incl. VAT  {status}, "
+            f"lines to accounts {accounts}  (ExternalReference {voucher.get('ExternalReference')})"
+        )
     stats = get_json(f"{sandbox_url}/_sandbox/stats")
     by_status = stats.get("by_status", {})
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(by_status.items()))
-    lines.append(f"Requests used on the sandbox: {stats.get('total', 0)} ({statuses})")
+    refused = sum(n for status, n in by_status.items() if status == "429")
+    lines.append(
+        f"Requests used on the sandbox: {stats.get('total', 0)} ({statuses}; refused with 429: {refused})"
+    )
     routes = sorted(stats.get("by_route", {}).items(), key=lambda item: -item[1])
     for route, n in routes[:8]:
         lines.append(f"  {n:>5}  {route}")
