@@ -287,6 +287,12 @@ class TargetRun:
         return [r for r in self.api_requests if r["method"] in ("POST", "PUT", "DELETE")]
 
 
+def _state_value(line: str) -> dict[str, Any]:
+    """A target's stdout line: the state value itself (singer-sdk targets print the bare value)."""
+    parsed = json.loads(line)
+    return parsed["value"] if parsed.get("type") == "STATE" and "value" in parsed else parsed
+
+
 def last_request_id(sandbox: SandboxServer) -> int:
     """Id of the newest request in the sandbox log (0 when empty)."""
     entries = sandbox.requests()
@@ -312,7 +318,7 @@ def run_target(
                 summary = target.run.summary()
         except Exception as exc:
             error = exc
-    states = [json.loads(x)["value"] for x in stdout.getvalue().splitlines() if x.startswith("{")]
+    states = [_state_value(x) for x in stdout.getvalue().splitlines() if x.startswith("{")]
     return TargetRun(states, stderr.getvalue(), error, sandbox.requests(mark), summary=summary)
 
 
@@ -351,7 +357,7 @@ def run_target_process(
             time.sleep(0.003)
         returncode = proc.wait(timeout=30)
     states = [
-        json.loads(x)["value"]
+        _state_value(x)
         for x in stdout_path.read_text(encoding="utf-8", errors="replace").splitlines()
         if x.startswith("{")
     ]
