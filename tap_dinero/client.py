@@ -8,6 +8,7 @@ its retries (429 waits, 5xx backoff). The SDK's own backoff is switched off to a
 from __future__ import annotations
 
 import decimal
+import logging
 import typing as t
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -298,6 +299,11 @@ class DetailStream(DineroStream):
     """
 
     state_partitioning_keys: t.ClassVar[list[str]] = ["organization_id"]
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK's per-sync INFO lines go to DEBUG here: a detail stream is synced once per document."""
+        super().log(message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs)
+
     _GONE_CODES: t.ClassVar[frozenset[int]] = frozenset({63, 65})
 
     def validate_response(self, response: requests.Response) -> None:

@@ -163,3 +163,14 @@ def test_lookback_is_configurable(sandbox, tap_config, sandbox_requests):
     bookmark = parse_api_datetime(first.partition_state("products", ORG)["replication_key_value"])
     asked = {r["params"].get("changesSince") for r in sandbox_requests(mark)}
     assert asked == {bookmark.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_entries_start_date_bounds_the_first_ledger_load(sandbox, tap_config, sandbox_requests):
+    years = sorted(sandbox.dump(ORG, "accountingyears"), key=lambda y: y["FromDate"])
+    first_day = years[1]["FromDate"]
+    result = run_tap({**tap_config, "entries_start_date": first_day}, streams=["entries"])
+    assert result.stream("entries")
+    assert min(e["Date"] for e in result.stream("entries")) >= first_day
+    windows = [r["params"] for r in sandbox_requests() if r["path"] == f"/v1/{ORG}/entries"]
+    assert [w["fromDate"] for w in windows] == [y["FromDate"] for y in years[1:]]
+    assert [w["toDate"] for w in windows] == [y["ToDate"] for y in years[1:]]
