@@ -20,7 +20,7 @@ mkdir -p "$WORK"
 : >"$LOG"
 started=$(date +%s)
 
-step() { printf '==> %s\n' "$*"; }
+step() { printf '==> [%3ss] %s\n' "$(($(date +%s) - started))" "$*"; }
 fail() {
   printf '\nquickstart FAILED: %s\n--- last lines of %s ---\n' "$1" "$LOG" >&2
   tail -n 40 "$LOG" >&2 || true
