@@ -299,12 +299,11 @@ class DetailStream(DineroStream):
     """
 
     state_partitioning_keys: t.ClassVar[list[str]] = ["organization_id"]
+    _GONE_CODES: t.ClassVar[frozenset[int]] = frozenset({63, 65})
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK's per-sync INFO lines go to DEBUG here: a detail stream is synced once per document."""
         super().log(message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs)
-
-    _GONE_CODES: t.ClassVar[frozenset[int]] = frozenset({63, 65})
 
     def validate_response(self, response: requests.Response) -> None:
         """Let a vanished detail through (parse_response yields nothing for it)."""
@@ -317,10 +316,17 @@ class DetailStream(DineroStream):
             raise FatalAPIError(str(exc)) from exc
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """The detail object(s) of a successful response; nothing for a vanished one."""
+        """The detail object(s) of a successful response; nothing for a vanished one.
+
+        A detail GET returns the whole read model (no ``fields`` parameter), so rows are cut to the
+        schema's properties here: with the SDK's type conformance off, a field Dinero adds later would
+        otherwise reach targets that do not know it.
+        """
         if response.status_code >= 400:
             return
-        yield from self.parse_detail(response.json(parse_float=decimal.Decimal))
+        known = self.schema["properties"]
+        for row in self.parse_detail(response.json(parse_float=decimal.Decimal)):
+            yield {key: value for key, value in row.items() if key in known}
 
     def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         """Rows made from one detail object (default: the object itself)."""

@@ -195,3 +195,9 @@ def test_a_detail_that_vanished_is_skipped_not_fatal():
         response = _error_response(status, body)
         stream.validate_response(response)  # no exception
         assert list(stream.parse_response(response)) == []
+
+
+def test_detail_rows_are_cut_to_the_schema():
+    stream = TapDinero(config=CONFIG).streams["manual_vouchers"]
+    response = _response({"Guid": "g", "TotalInclVat": 1, "TotalExclVat": 1, "SomethingNew": True})
+    assert list(stream.parse_response(response)) == [{"Guid": "g", "TotalInclVat": 1, "TotalExclVat": 1}]
