@@ -225,8 +225,17 @@ class DineroStream(RESTStream):
         return params
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """Records of the envelope's ``Collection`` or of a bare array."""
-        yield from page_records(response)
+        """Records of the envelope's ``Collection`` or of a bare array.
+
+        Endpoints without ``fields`` answer their whole read model; those rows are cut to the schema's
+        properties (type conformance is off, so nothing else would stop an unannounced new field).
+        """
+        if self.sends_fields:
+            yield from page_records(response)
+            return
+        known = self.schema["properties"]
+        for row in page_records(response):
+            yield {key: value for key, value in row.items() if key in known}
 
     # ----------------------------------------------------------------------------------- records
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
