@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -309,6 +310,7 @@ def run_target(
     stdout, stderr = io.StringIO(), io.StringIO()
     error: BaseException | None = None
     summary: dict[str, Any] = {}
+    threads_before = set(threading.enumerate())
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
             target = TargetDinero(config=dict(config))
@@ -318,6 +320,11 @@ def run_target(
                 summary = target.run.summary()
         except Exception as exc:
             error = exc
+        # When one sink's drain fails, the SDK's other drain threads run on (a process would wait for
+        # them before exiting): let them finish, so the next run does not overlap this one.
+        for thread in set(threading.enumerate()) - threads_before:
+            if "worker" in thread.name:
+                thread.join(timeout=120)
     states = [_state_value(x) for x in stdout.getvalue().splitlines() if x.startswith("{")]
     return TargetRun(states, stderr.getvalue(), error, sandbox.requests(mark), summary=summary)
 
