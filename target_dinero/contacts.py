@@ -54,8 +54,17 @@ _STRINGY = {"ZipCode", "VatNumber", "EanNumber", "ProductNumber"}
 _LOOKUP_FIELDS = ",".join(("ContactGuid", *CONTACT_FIELDS))
 
 
-def contact_payload(record: Mapping[str, Any]) -> dict[str, Any]:
-    """ContactCreateModel from a record (unknown/read-only fields dropped, Dinero's defaults filled)."""
+#: Fields a contact is looked up by (queryFilter), and what Dinero's filter syntax cannot carry.
+_SEARCHED_FIELDS = ("ExternalReference", "VatNumber", "Email")
+_UNSEARCHABLE = ("\r", "\n", "\x00")
+
+
+def contact_payload(record: Mapping[str, Any], field: str = "") -> dict[str, Any]:
+    """ContactCreateModel from a record (unknown/read-only fields dropped, Dinero's defaults filled).
+
+    A look-up value that no queryFilter can carry (line break, NUL) rejects the record here, before any
+    request; ``field`` names the contact object in that rejection (e.g. ``Contact`` for an invoice's).
+    """
     payload: dict[str, Any] = {}
     for name in CONTACT_FIELDS:
         value = record.get(name)
@@ -70,6 +79,15 @@ def contact_payload(record: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None:
             payload[name] = value
     payload["CountryKey"] = str(payload["CountryKey"]).upper()
+    prefix = f"{field}." if field else ""
+    for name in _SEARCHED_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str) and any(ch in value for ch in _UNSEARCHABLE):
+            raise RecordRejected(
+                f"{prefix}{name} {value!r} contains a line break or NUL character: Dinero's queryFilter "
+                "cannot look the contact up by it",
+                f"{prefix}{name}",
+            )
     return payload
 
 

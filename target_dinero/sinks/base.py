@@ -107,7 +107,21 @@ class DineroSink(BatchSink):
 
     # -- helpers ----------------------------------------------------------------------------------
     def reference_for(self, record: Mapping[str, Any]) -> str:
-        """The ExternalReference: the record's own, the configured field, or stream + primary key."""
+        """The ExternalReference: the record's own, the configured field, or stream + primary key.
+
+        A reference with a line break or NUL is rejected: Dinero's queryFilter cannot search for it, so
+        the target could not recognise the object on a re-run.
+        """
+        reference = self._reference(record)
+        if any(ch in reference for ch in ("\r", "\n", "\x00")):
+            raise RecordRejected(
+                f"ExternalReference {reference!r} contains a line break or NUL character: Dinero's "
+                "queryFilter cannot search for it, so a re-run could not recognise the object",
+                "ExternalReference",
+            )
+        return reference
+
+    def _reference(self, record: Mapping[str, Any]) -> str:
         own = record.get("ExternalReference")
         if own not in (None, ""):
             return str(own)

@@ -121,7 +121,7 @@ class InvoiceSink(DineroSink):
         payload["ProductLines"] = lines
         contact = None
         if not payload["ContactGuid"] and record.get("Contact"):
-            contact = contact_payload(record["Contact"])
+            contact = contact_payload(record["Contact"], "Contact")
             require_name(contact, "Contact")
         book = self.book_wanted(record)
         if book:
