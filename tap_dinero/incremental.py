@@ -15,6 +15,11 @@ the partition state keeps ``boundary``: ``{key: "UpdatedAt|DeletedAt"}`` for eve
 ``UpdatedAt`` falls inside the overlap; a re-read row with the same stamp is skipped. The set holds only
 rows changed in the last ``lookback_seconds`` before a sync, so it stays small.
 
+Pages are offsets: a row updated or deleted on an already-read page while the list is being paged
+shifts later rows back, and one row slips past a page boundary unseen. A key served twice (or served
+live and then by the deletion pass) reveals that, and the list is read again (see
+``ChangesSinceStream.get_partition_records``).
+
 State is written in the SDK's own shape (``replication_key``/``replication_key_value`` per partition);
 while a partition is running its progress sits in the SDK's ``progress_markers``, so a run that is
 killed leaves the previous bookmark in place and the next run re-reads from there: nothing is lost.
