@@ -38,6 +38,8 @@ class _SalesDocumentStream(ChangesSinceStream):
         """One line-stream context per live document (deleted ones have no lines to read)."""
         if not self.dinero_tap.include_lines or record.get("DeletedAt") or self._deleted_pass:
             return
+        if not any(child.selected or child.has_selected_descendents for child in self.child_streams):
+            return  # the line stream is deselected: a context per row would be built and thrown away
         yield {"organization_id": self.organization_for(context), "document_guid": str(record["Guid"])}
 
 
