@@ -29,7 +29,7 @@ from benchmarks.sandbox_proc import SandboxProcess
 
 FULL = {
     "throughput_seed": "large",
-    "throughput_runs": 3,
+    "throughput_runs": 5,
     "profile_seed": "invoices=10000",
     "memory_sizes": (10_000, 100_000),
     "scaling_base": 25_000,

@@ -77,6 +77,8 @@ def throughput(sandbox: SandboxProcess, out: Printer, seed: str, runs: int) -> d
     out("tap_vs_baseline_cpu_ratio", tap_cpu / base_cpu)
     out("tap_cpu_us_per_record", tap_cpu / records * 1e6)
     out("target_tap_within_1_5x_baseline_time", "met" if tap_s <= 1.5 * base_s else "missed")
+    # What the quota lets through on full list pages: 1000 rows per request, 100 requests per minute.
+    out("tap_records_per_s_over_quota_limit_on_lists", (records / tap_s) / (1000 * 100 / 60))
     for stream in THROUGHPUT_STREAMS:
         n = taps[0]["records_by_stream"].get(stream, 0)
         req = taps[0]["requests_by_stream"].get(stream, 0)
