@@ -28,6 +28,27 @@ ORG = "100000"
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LIFTED_QUOTA = 1_000_000
+#: Subprocesses (workers, the plugins' CLIs, the sandbox) import the code of this tree, whatever the
+#: virtualenv's editable install points at (so a clean snapshot of a commit can be measured).
+CHILD_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+}
+
+
+def code_version() -> str:
+    """``git describe --dirty`` of the measured tree, else ``$DINERO_BENCH_COMMIT``."""
+    try:
+        described = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        described = ""
+    return described or os.environ.get("DINERO_BENCH_COMMIT", "unknown")
 
 
 class Printer:
@@ -100,6 +121,7 @@ def run_worker(
         completed = subprocess.run(
             [sys.executable, "-m", module, str(spec_path)],
             cwd=REPO,
+            env=CHILD_ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -120,7 +142,7 @@ def run_cli(
     stderr = tempfile.TemporaryFile()  # noqa: SIM115
     try:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr, cwd=REPO)
+        proc = subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr, cwd=REPO, env=CHILD_ENV)
         deadline = time.monotonic() + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)

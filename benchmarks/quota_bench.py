@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import BIN, ORG, REPO, Printer, catalog, credentials, tap_config, write_json
+from benchmarks.common import BIN, CHILD_ENV, ORG, REPO, Printer, catalog, credentials, tap_config, write_json
 from benchmarks.sandbox_proc import SandboxProcess
 from benchmarks.target_input import invoices, write_messages
 
@@ -66,7 +66,7 @@ def quota_use(
         open(work / "target.err", "wb") as target_err,
     ):
         started = time.time()
-        tap = subprocess.Popen(tap_cmd, stdout=subprocess.DEVNULL, stderr=tap_err, cwd=REPO)
+        tap = subprocess.Popen(tap_cmd, stdout=subprocess.DEVNULL, stderr=tap_err, cwd=REPO, env=CHILD_ENV)
         target = subprocess.Popen(
             target_cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=target_err, cwd=REPO
         )

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import quota_bench, tap_bench, target_bench
-from benchmarks.common import Printer
+from benchmarks.common import Printer, code_version
 from benchmarks.sandbox_proc import SandboxProcess
 
 FULL = {
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Printer()
     started = time.perf_counter()
     out("benchmark_mode", "quick" if args.quick else "full")
+    out("code_version", code_version())
     out("machine", f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
     with SandboxProcess("demo") as sandbox:
         if 1 in groups:

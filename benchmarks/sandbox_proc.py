@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from benchmarks.common import CHILD_ENV
 
 __all__ = ["SandboxProcess"]
 
@@ -38,7 +39,7 @@ class SandboxProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**CHILD_ENV, "PYTHONUNBUFFERED": "1"},
         )
         assert self._proc.stdout is not None
         first = self._proc.stdout.readline()
