@@ -68,7 +68,7 @@ def quota_use(
         started = time.time()
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.DEVNULL, stderr=tap_err, cwd=REPO, env=CHILD_ENV)
         target = subprocess.Popen(
-            target_cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=target_err, cwd=REPO
+            target_cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=target_err, cwd=REPO, env=CHILD_ENV
         )
         # Measure whole windows from the first API request on, while both run.
         deadline = started + 30
