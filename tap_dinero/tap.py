@@ -62,8 +62,9 @@ TAP_SETTINGS = th.PropertiesList(
         "include_lines",
         th.BooleanType,
         default=True,
-        description="Offer the invoice/credit-note/trade-offer line streams, which read one detail per "
-        "changed document.",
+        description="Read one detail per changed invoice/credit note/trade offer: its ProductLines, "
+        "TotalLines and ShowLinesInclVat go into the document record and feed the line streams. False: no "
+        "detail requests, no ProductLines, no line streams.",
     ),
     th.Property(
         "entries_start_date",

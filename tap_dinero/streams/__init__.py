@@ -11,12 +11,12 @@ purchase_accounts           GET /v1/{org}/accounts/purchase                FULL_
 deposit_accounts            GET /v1/{org}/accounts/deposit                 FULL_TABLE
 contacts                    GET /v1/{org}/contacts                         INCREMENTAL (UpdatedAt)
 products                    GET /v1/{org}/products                         INCREMENTAL (UpdatedAt)
-invoices                    GET /v1/{org}/invoices                         INCREMENTAL (UpdatedAt)
-invoice_lines               GET /v1/{org}/invoices/{guid}                  child of invoices
-sales_credit_notes          GET /v1/{org}/sales/creditnotes                INCREMENTAL (UpdatedAt)
-credit_note_lines           GET /v1/{org}/sales/creditnotes/{guid}         child of sales_credit_notes
-trade_offers                GET /v1/{org}/tradeoffers                      INCREMENTAL (UpdatedAt)
-trade_offer_lines           GET /v1/{org}/tradeoffers/{guid}               child of trade_offers
+invoices                    GET /v1/{org}/invoices (+ /{guid} per change)  INCREMENTAL (UpdatedAt)
+invoice_lines               (the invoices detail, no request of its own)   child of invoices
+sales_credit_notes          GET /v1/{org}/sales/creditnotes (+ /{guid})    INCREMENTAL (UpdatedAt)
+credit_note_lines           (the credit notes detail, no own request)      child of sales_credit_notes
+trade_offers                GET /v1/{org}/tradeoffers (+ /{guid})          INCREMENTAL (UpdatedAt)
+trade_offer_lines           (the trade offers detail, no own request)      child of trade_offers
 entries                     GET /v1/{org}/entries, /entries/changes        INCREMENTAL (_sdc_synced_at)
 manual_vouchers             GET /v1/{org}/vouchers/manuel/{guid}           child of entries
 purchase_vouchers           GET /v1/{org}/vouchers/purchase/{guid}         child of entries

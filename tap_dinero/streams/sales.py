@@ -1,23 +1,39 @@
 """Sales documents: invoices, sales credit notes and trade offers, each with its product lines.
 
 The documents are incremental (``changesSince`` + a ``deletedOnly`` pass). Lists carry no product lines
-(REFERENCE §3.3), so each line stream is a child that reads ``GET .../{guid}`` once per document the
-parent emitted in this run -- i.e. only for documents that changed -- and never for deleted ones.
-Lines are keyed by the document's Guid and the line's position in ``ProductLines``. Set
-``include_lines: false`` to skip the detail calls altogether.
+(REFERENCE §3.3), so for each live document the parent emits in this run -- i.e. only for documents that
+changed, never for deleted ones -- the parent stream reads ``GET .../{guid}`` exactly once and:
+
+* nests the detail's ``ProductLines``, ``TotalLines`` and ``ShowLinesInclVat`` (which says whether the
+  lines' prices include VAT) in the document record, so the record is a complete
+  ``InvoiceCreateModel``-shaped document (target-dinero's ``invoice`` load type takes it as is);
+* hands the same lines to the line stream (``invoice_lines`` ...) in the child context; the line stream
+  makes no request of its own. Lines are keyed by the document's Guid and the line's position.
+
+A document a stream map filters out (on its list fields) is not read in detail. Set
+``include_lines: false`` to skip the detail calls altogether: document records then have no
+``ProductLines`` and the line streams do not exist.
 """
 
 from __future__ import annotations
 
+import logging
 import typing as t
+from urllib.parse import quote
 
-from tap_dinero.client import DetailStream
+from singer_sdk.exceptions import FatalAPIError
+
+from dinero_api.errors import DineroAPIError, raise_for_response
+from tap_dinero.client import DetailStream, DineroStream
 from tap_dinero.incremental import ChangesSinceStream
+from tap_dinero.pagination import page_records
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 __all__ = [
+    "DETAIL_FIELDS",
     "CreditNoteLinesStream",
     "CreditNotesStream",
     "InvoiceLinesStream",
@@ -26,58 +42,168 @@ __all__ = [
     "TradeOffersStream",
 ]
 
+#: Fields of a document record taken from its detail (not list fields: never sent in ``fields``).
+DETAIL_FIELDS = ("ShowLinesInclVat", "ProductLines", "TotalLines")
+#: Child-context key carrying the document's lines to its line stream (removed before the child syncs).
+LINES_KEY = "product_lines"
+
 
 class _SalesDocumentStream(ChangesSinceStream):
-    """A sales document list whose rows hand their Guid to a line stream."""
+    """A sales document list whose live rows are completed from one detail read each."""
 
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "Guid"]
+    #: ``GET`` path of one document (``{organization_id}`` and ``{guid}`` are filled in).
+    detail_path: t.ClassVar[str]
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start outside a detail read."""
+        super().__init__(*args, **kwargs)
+        self._reading_detail = False
+
+    @property
+    def api_fields(self) -> list[str]:
+        """The list fields of the schema (detail-only fields cannot be asked of the list)."""
+        return [name for name in super().api_fields if name not in DETAIL_FIELDS]
+
+    # ------------------------------------------------------------------------------ detail
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Nest the detail's lines and totals in a live document's record (one GET per document)."""
+        row = super().post_process(row, context) or row
+        if self._wants_detail(row):
+            detail = self.read_detail(context, str(row["Guid"]))
+            if detail is not None:
+                row.update(self.detail_fields(detail))
+        return row
+
+    def detail_fields(self, detail: dict[str, t.Any]) -> dict[str, t.Any]:
+        """``ShowLinesInclVat``, ``ProductLines`` and ``TotalLines`` of a detail, each line cut to the
+        schema's line properties (type conformance is off, so nothing else would stop a field Dinero
+        adds later from reaching targets)."""
+        lowered = {str(key).lower(): value for key, value in detail.items()}
+        fields: dict[str, t.Any] = {name: lowered.get(name.lower()) for name in DETAIL_FIELDS}
+        for name in ("ProductLines", "TotalLines"):
+            items = fields[name]
+            if not isinstance(items, list):
+                fields[name] = [] if name == "ProductLines" else None  # TotalLines only where Dinero has them
+                continue
+            known = self.schema["properties"][name]["items"]["properties"]
+            fields[name] = [
+                {key: value for key, value in item.items() if key in known}
+                for item in items
+                if isinstance(item, dict)
+            ]
+        return fields
+
+    def _wants_detail(self, row: dict[str, t.Any]) -> bool:
+        """Lines are on, the row is live, and some stream map keeps it (a filter on list fields)."""
+        if not self.dinero_tap.include_lines or self._deleted_pass or row.get("DeletedAt"):
+            return False
+        for stream_map in self.stream_maps:
+            try:
+                if stream_map.get_filter_result(row):
+                    return True
+            except Exception:  # a filter that needs detail fields: read the detail
+                return True
+        return False
+
+    def read_detail(self, context: Context | None, guid: str) -> dict[str, t.Any] | None:
+        """``GET`` one document through the stream's session (quota, retries, request count).
+
+        A document that vanished between the list and the detail call (404, or Dinero error 63/65 "item
+        is deleted") is skipped with a warning: None.
+        """
+        path = self.detail_path.replace("{organization_id}", self.organization_for(context))
+        url = self.url_base + path.replace("{guid}", quote(guid, safe=""))
+        prepared = self.build_prepared_request(method="GET", url=url, params={}, headers=self.http_headers)
+        self._reading_detail = True
+        try:
+            response = self.request_decorator(self._request)(prepared, context)
+        finally:
+            self._reading_detail = False
+        if response.status_code >= 400:
+            return None
+        records = page_records(response)  # parsed (money as Decimal) and cached by the JSON check
+        return records[0] if records and isinstance(records[0], dict) else None
+
+    def validate_response(self, response: requests.Response) -> None:
+        """List pages fail on any error; a detail that vanished is let through (see read_detail)."""
+        if not self._reading_detail:
+            super().validate_response(response)
+            return
+        try:
+            raise_for_response(response)
+        except DineroAPIError as exc:
+            if exc.status_code == 404 or exc.code in DetailStream._GONE_CODES:
+                self.logger.warning("Skipping the lines of a %s document: %s", self.name, exc)
+                return
+            raise FatalAPIError(str(exc)) from exc
+
+    # ------------------------------------------------------------------------------ children
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
     ) -> t.Iterable[Context | None]:
-        """One line-stream context per live document (deleted ones have no lines to read)."""
-        if not self.dinero_tap.include_lines or record.get("DeletedAt") or self._deleted_pass:
-            return
-        if not any(child.selected or child.has_selected_descendents for child in self.child_streams):
-            return  # the line stream is deselected: a context per row would be built and thrown away
-        yield {"organization_id": self.organization_for(context), "document_guid": str(record["Guid"])}
+        """One line-stream context per document read in detail, carrying its lines."""
+        if "ProductLines" not in record:
+            return  # lines off, a deleted document, a filtered-out one, or a detail that vanished
+        yield {
+            "organization_id": self.organization_for(context),
+            "document_guid": str(record["Guid"]),
+            LINES_KEY: list(record.get("ProductLines") or []),
+        }
 
 
-class _LinesStream(DetailStream):
-    """``ProductLines`` of one document detail, one row per line."""
+class _LinesStream(DineroStream):
+    """``ProductLines`` of one document, one row per line, taken from the parent's detail read.
+
+    The parent passes the lines in the child context; :meth:`preprocess_context` takes them out before
+    the SDK freezes, logs and partitions the context, so state and metrics see only the organization and
+    the document Guid. No request is made here.
+    """
 
     #: Column naming the parent document in each line row.
     parent_key: t.ClassVar[str]
+    state_partitioning_keys: t.ClassVar[list[str]] = ["organization_id"]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Remember the document being read."""
+        """Start with no document."""
         super().__init__(*args, **kwargs)
         self._document_guid: str | None = None
+        self._lines: list[dict[str, t.Any]] = []
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK's per-sync INFO lines go to DEBUG here: a line stream is synced once per document."""
+        super().log(message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs)
+
+    def preprocess_context(self, context: Context) -> Context:
+        """Keep the document's lines aside; the context keeps the organization and document Guid."""
+        context = dict(context)
+        self._lines = list(context.pop(LINES_KEY, None) or [])
+        self._document_guid = str(context.get("document_guid"))
+        return context
 
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Read the detail of the document named by the context."""
-        self._document_guid = str((context or {}).get("document_guid"))
-        yield from self.request_records(context)
-
-    def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
-        """Flatten ``ProductLines`` with the document Guid and the line position."""
-        for position, line in enumerate(detail.get("ProductLines") or []):
-            yield {**line, self.parent_key: self._document_guid, "LinePosition": position}
+        """The handed-over lines with the document Guid and the line position, cut to the schema."""
+        known = self.schema["properties"]
+        lines, self._lines = self._lines, []
+        for position, line in enumerate(lines):
+            row = {key: value for key, value in line.items() if key in known}
+            yield {**row, self.parent_key: self._document_guid, "LinePosition": position}
 
 
 class InvoicesStream(_SalesDocumentStream):
-    """Invoices (drafts and booked): ``GET /v1/{org}/invoices``."""
+    """Invoices (drafts and booked): ``GET /v1/{org}/invoices``, lines from ``/invoices/{guid}``."""
 
     name = "invoices"
     path = "/v1/{organization_id}/invoices"
+    detail_path = "/v1/{organization_id}/invoices/{guid}"
     schema_name = "invoice"
 
 
 class InvoiceLinesStream(_LinesStream):
-    """Product lines of changed invoices: ``GET /v1/{org}/invoices/{guid}``."""
+    """Product lines of changed invoices, from the detail the ``invoices`` stream read."""
 
     name = "invoice_lines"
-    path = "/v1/{organization_id}/invoices/{document_guid}"
+    path = InvoicesStream.detail_path
     schema_name = "invoice_line"
     parent_stream_type = InvoicesStream
     parent_key = "InvoiceGuid"
@@ -85,18 +211,19 @@ class InvoiceLinesStream(_LinesStream):
 
 
 class CreditNotesStream(_SalesDocumentStream):
-    """Sales credit notes: ``GET /v1/{org}/sales/creditnotes``."""
+    """Sales credit notes: ``GET /v1/{org}/sales/creditnotes``, lines from ``.../{guid}``."""
 
     name = "sales_credit_notes"
     path = "/v1/{organization_id}/sales/creditnotes"
+    detail_path = "/v1/{organization_id}/sales/creditnotes/{guid}"
     schema_name = "sales_credit_note"
 
 
 class CreditNoteLinesStream(_LinesStream):
-    """Product lines of changed credit notes: ``GET /v1/{org}/sales/creditnotes/{guid}``."""
+    """Product lines of changed credit notes, from the detail the ``sales_credit_notes`` stream read."""
 
     name = "credit_note_lines"
-    path = "/v1/{organization_id}/sales/creditnotes/{document_guid}"
+    path = CreditNotesStream.detail_path
     schema_name = "sales_credit_note_line"
     parent_stream_type = CreditNotesStream
     parent_key = "CreditNoteGuid"
@@ -104,18 +231,19 @@ class CreditNoteLinesStream(_LinesStream):
 
 
 class TradeOffersStream(_SalesDocumentStream):
-    """Trade offers (quotes): ``GET /v1/{org}/tradeoffers``."""
+    """Trade offers (quotes): ``GET /v1/{org}/tradeoffers``, lines from ``.../{guid}``."""
 
     name = "trade_offers"
     path = "/v1/{organization_id}/tradeoffers"
+    detail_path = "/v1/{organization_id}/tradeoffers/{guid}"
     schema_name = "trade_offer"
 
 
 class TradeOfferLinesStream(_LinesStream):
-    """Product lines of changed trade offers: ``GET /v1/{org}/tradeoffers/{guid}``."""
+    """Product lines of changed trade offers, from the detail the ``trade_offers`` stream read."""
 
     name = "trade_offer_lines"
-    path = "/v1/{organization_id}/tradeoffers/{document_guid}"
+    path = TradeOffersStream.detail_path
     schema_name = "trade_offer_line"
     parent_stream_type = TradeOffersStream
     parent_key = "TradeOfferGuid"

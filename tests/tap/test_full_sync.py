@@ -9,6 +9,7 @@ from dinero_api.schemas import load_schema
 from tests.tap.helpers import run_tap
 
 ORG = "100000"
+DETAIL_FIELDS = ("ShowLinesInclVat", "ProductLines", "TotalLines")
 TAP_COLUMNS = {"organization_id", "_sdc_deleted_at", "_sdc_synced_at"}
 
 
@@ -36,13 +37,19 @@ def test_full_sync_matches_sandbox_per_stream(sandbox, tap_config):
         emitted = _by(result.stream(stream), key)
         assert len(emitted) == len(result.stream(stream)), f"duplicates in {stream}"
         assert set(emitted) == set(stored), stream
-        fields = [f for f in _api_fields(schema) if f not in ("Status", "Type")]
+        fields = [f for f in _api_fields(schema) if f not in ("Status", "Type", *DETAIL_FIELDS)]
         for guid, row in emitted.items():
             assert row["organization_id"] == ORG
             assert row["_sdc_deleted_at"] == stored[guid]["DeletedAt"]
             # the full field set came back (fields=...), with the API's names and values
             for field in fields:
                 assert row[field] == stored[guid][field], (stream, field)
+            # a live document carries its detail's lines and totals; a deleted one has none to read
+            detail = [f for f in DETAIL_FIELDS if f in _api_fields(schema)]
+            if stored[guid]["DeletedAt"]:
+                assert not set(detail) & set(row), (stream, guid)
+            else:
+                assert {f: row[f] for f in detail} == {f: stored[guid][f] for f in detail}, (stream, guid)
 
     deleted_contacts = [c for c in result.stream("contacts") if c["DeletedAt"]]
     assert deleted_contacts and all(c["_sdc_deleted_at"] == c["DeletedAt"] for c in deleted_contacts)

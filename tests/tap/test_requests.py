@@ -4,9 +4,11 @@ envelope lists even at exact multiples of the page size, and detail calls only w
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 
+from tap_dinero.tap import TapDinero
 from tests.tap.helpers import run_tap
 
 ORG = "100000"
@@ -72,19 +74,91 @@ def test_exact_multiple_after_a_mutation(sandbox, tap_config, sandbox_requests):
     assert len(_requests_to(sandbox_requests(), "products")) == 2
 
 
-def test_detail_calls_only_for_live_changed_documents(sandbox, tap_config, sandbox_requests):
-    result = run_tap(tap_config, streams=["invoices", "invoice_lines"])
-    live = {i["Guid"] for i in result.stream("invoices") if not i["DeletedAt"]}
-    details = [r for r in sandbox_requests() if r["path"].startswith(f"/v1/{ORG}/invoices/")]
-    assert sorted(r["path"].rsplit("/", 1)[1] for r in details) == sorted(live)
-    # per 1000 invoice rows: 1 list request (+1 deletion pass) + one detail per invoice
-    assert len(_requests_to(sandbox_requests(), "invoices")) == 2
+def _detail_gets(log, route: str) -> Counter:
+    """Detail GETs per document Guid of ``route`` (e.g. ``invoices``)."""
+    prefix = f"/v1/{ORG}/{route}/"
+    return Counter(r["path"][len(prefix) :] for r in log if r["path"].startswith(prefix))
+
+
+@pytest.mark.parametrize(
+    ("stream", "lines_stream", "route", "parent_key"),
+    [
+        ("invoices", "invoice_lines", "invoices", "InvoiceGuid"),
+        ("sales_credit_notes", "credit_note_lines", "sales/creditnotes", "CreditNoteGuid"),
+        ("trade_offers", "trade_offer_lines", "tradeoffers", "TradeOfferGuid"),
+    ],
+)
+def test_one_detail_get_per_live_document_feeds_record_and_line_stream(
+    sandbox, tap_config, sandbox_requests, stream, lines_stream, route, parent_key
+):
+    result = run_tap(tap_config, streams=[stream, lines_stream])
+    assert result.error is None
+    live = {d["Guid"]: d for d in result.stream(stream) if not d["DeletedAt"]}
+    deleted = [d for d in result.stream(stream) if d["DeletedAt"]]
+    log = sandbox_requests()
+
+    # exactly one detail GET per live changed document, none for deleted ones
+    assert _detail_gets(log, route) == Counter(live.keys())
+    # 1 list request + 1 deletion pass (per 1000 rows) + one detail per live document, nothing else
+    assert len([r for r in log if r["path"].startswith("/v")]) == 2 + len(live)
+
+    # the record carries the detail's lines and totals; the line stream emits the same lines
+    lines_by_document: dict[str, list[dict]] = {}
+    for line in sorted(result.stream(lines_stream), key=lambda r: r["LinePosition"]):
+        lines_by_document.setdefault(line[parent_key], []).append(line)
+    for guid, document in live.items():
+        assert document["ProductLines"], guid
+        assert document["TotalLines"][-1]["Type"] == "Total"
+        assert document["TotalLines"][-1]["TotalAmount"] == document["TotalInclVat"]
+        assert document["ShowLinesInclVat"] is False
+        emitted = [
+            {k: v for k, v in line.items() if k not in (parent_key, "LinePosition", "organization_id")}
+            for line in lines_by_document.get(guid, [])
+        ]
+        assert emitted == document["ProductLines"], guid
+    assert set(lines_by_document) <= set(live)
+    assert all("ProductLines" not in d for d in deleted)
+
+
+def test_records_carry_lines_without_the_line_stream_selected(sandbox, tap_config, sandbox_requests):
+    result = run_tap(tap_config, streams=["invoices"])
+    live = [i for i in result.stream("invoices") if not i["DeletedAt"]]
+    assert all(i["ProductLines"] for i in live)
+    assert "invoice_lines" not in result.records
+    assert _detail_gets(sandbox_requests(), "invoices") == Counter(i["Guid"] for i in live)
+
+
+def test_documents_a_stream_map_filters_out_are_not_read_in_detail(sandbox, tap_config, sandbox_requests):
+    newest = sorted(sandbox.dump(ORG, "invoices"), key=lambda i: i["UpdatedAt"])[-5:]
+    wanted = [i["Guid"] for i in newest if not i["DeletedAt"]]
+    config = {
+        **tap_config,
+        "include_deleted": False,
+        "stream_maps": {"invoices": {"__filter__": f"Guid in {wanted!r}"}},
+    }
+    result = run_tap(config, streams=["invoices", "invoice_lines"])
+    assert sorted(i["Guid"] for i in result.stream("invoices")) == sorted(wanted)
+    assert {line["InvoiceGuid"] for line in result.stream("invoice_lines")} == set(wanted)
+    assert _detail_gets(sandbox_requests(), "invoices") == Counter(wanted)
 
 
 def test_lines_off_means_no_detail_calls(sandbox, tap_config, sandbox_requests):
     result = run_tap({**tap_config, "include_lines": False}, streams=["invoices", "sales_credit_notes"])
     assert result.stream("invoices")
+    for stream in ("invoices", "sales_credit_notes"):
+        assert all(not {"ProductLines", "TotalLines"} & set(d) for d in result.stream(stream))
     assert not [r for r in sandbox_requests() if "/invoices/" in r["path"] or "/creditnotes/" in r["path"]]
+
+
+def test_a_detail_that_vanished_is_skipped_not_fatal(sandbox, tap_config, sandbox_requests):
+    tap = TapDinero(config=tap_config)
+    stream = tap.streams["invoices"]
+    context = {"organization_id": ORG}
+    gone = "00000000-0000-4000-8000-000000000000"
+    assert stream.read_detail(context, gone) is None  # the sandbox answers 404
+    live = next(i for i in sandbox.dump(ORG, "invoices") if not i["DeletedAt"])
+    assert stream.read_detail(context, live["Guid"])["ProductLines"] == live["ProductLines"]
+    assert [r["status"] for r in sandbox_requests() if r["path"].startswith("/v")] == [404, 200]
 
 
 def test_include_deleted_false_skips_the_deletion_pass(sandbox, tap_config, sandbox_requests):

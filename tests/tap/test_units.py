@@ -186,17 +186,6 @@ def test_client_errors_become_fatal_with_dinero_code_and_message():
     assert "pageSize: max 1000" in str(failure.value) and "fields=x" not in str(failure.value)
 
 
-def test_a_detail_that_vanished_is_skipped_not_fatal():
-    stream = TapDinero(config=CONFIG).streams["invoice_lines"]
-    for status, body in [
-        (404, {"code": 40, "message": "Not found"}),
-        (400, {"code": 65, "message": "Item is deleted"}),
-    ]:
-        response = _error_response(status, body)
-        stream.validate_response(response)  # no exception
-        assert list(stream.parse_response(response)) == []
-
-
 def test_detail_rows_are_cut_to_the_schema():
     stream = TapDinero(config=CONFIG).streams["manual_vouchers"]
     response = _response({"Guid": "g", "TotalInclVat": 1, "TotalExclVat": 1, "SomethingNew": True})
