@@ -382,7 +382,8 @@ def read_rejects(path: Path) -> list[dict[str, Any]]:
     """Lines of a rejects file."""
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    # split on "\n" only: str.splitlines() also splits on U+2028, U+0085 ..., which JSON leaves unescaped
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
 
 
 def live(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
