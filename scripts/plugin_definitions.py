@@ -6,9 +6,9 @@ descriptions). From that one source this script renders:
 * the ``capabilities:`` and ``settings:`` of both plugins in ``meltano.yml`` (between ``# BEGIN generated`` /
   ``# END generated`` marker comments),
 * the Meltano Hub plugin definitions ``hub/extractors/tap-dinero/<variant>.yml`` and
-  ``hub/loaders/target-dinero/<variant>.yml``,
-* the README settings tables (``--about --format=markdown``), between
-  ``<!-- BEGIN <plugin> settings -->`` / ``<!-- END <plugin> settings -->`` markers, when the README has them.
+  ``hub/loaders/target-dinero/<variant>.yml``.
+
+(The README's settings tables come from ``--about --format=markdown`` through scripts/render_readme.py.)
 
 Usage::
 
@@ -188,8 +188,6 @@ def rendered_files() -> dict[Path, str]:
     files: dict[Path, str] = {}
     meltano_yml = ROOT / "meltano.yml"
     meltano_text = meltano_yml.read_text()
-    readme = ROOT / "README.md"
-    readme_text = readme.read_text() if readme.exists() else ""
     for spec in PLUGINS:
         about = json.loads(run_about(spec.name, "json"))
         files[spec.hub_path] = hub_definition(spec, about)
@@ -202,16 +200,7 @@ def rendered_files() -> dict[Path, str]:
         if updated is None:
             raise RuntimeError(f"meltano.yml has no generated-settings markers for {spec.name}")
         meltano_text = updated
-        markdown = run_about(spec.name, "markdown")
-        table = markdown[markdown.index("| Setting |") :].split("\n\n", 1)[0].rstrip() + "\n"
-        updated_readme = replace_between(
-            readme_text, f"<!-- BEGIN {spec.name} settings -->", f"<!-- END {spec.name} settings -->", table
-        )
-        if updated_readme is not None:
-            readme_text = updated_readme
     files[meltano_yml] = meltano_text
-    if readme.exists():
-        files[readme] = readme_text
     return files
 
 

@@ -1,18 +1,17 @@
-"""Isolated virtual environments for the tools that orchestrate the plugins: Meltano and Airflow.
+"""An isolated virtual environment for Meltano itself.
 
-Meltano and Airflow pin many dependencies of their own, so neither is installed into the project's
-``.venv``: each gets its own virtual environment, created on first use and reused afterwards (a stamp
-file records the exact requirement; a changed pin rebuilds the environment). This mirrors how Meltano
-itself installs every plugin, and Meltano's airflow utility installs Airflow, apart from the others.
+Meltano pins many dependencies of its own, so it is not installed into the project's ``.venv``: it gets
+its own virtual environment, created on first use and reused afterwards (a stamp file records the exact
+requirement; a changed pin rebuilds it). Meltano then installs every plugin -- tap-dinero, target-dinero,
+target-jsonl, tap-spreadsheets, and the airflow utility -- into virtual environments of their own under
+``.meltano/``.
 
 Usage (prints the environment's ``bin`` directory on stdout, progress on stderr)::
 
     python scripts/toolenv.py meltano
-    python scripts/toolenv.py airflow
 
-Locations (override with ``DINERO_MELTANO_VENV`` / ``DINERO_AIRFLOW_VENV``):
-``.meltano/cli-venv`` (inside Meltano's own git-ignored project directory) and
-``orchestrate/.airflow-venv``.
+Location: ``.meltano/cli-venv`` (inside Meltano's own git-ignored project directory); override with
+``DINERO_MELTANO_VENV``.
 """
 
 from __future__ import annotations
@@ -60,7 +59,6 @@ class Tool:
 
 
 MELTANO_VERSION = "4.4.1"
-AIRFLOW_VERSION = "3.3.2"
 
 TOOLS: dict[str, Tool] = {
     "meltano": Tool(
@@ -69,13 +67,6 @@ TOOLS: dict[str, Tool] = {
         env_var="DINERO_MELTANO_VENV",
         requirements=(f"meltano=={MELTANO_VERSION}",),
         executable="meltano",
-    ),
-    "airflow": Tool(
-        name="airflow",
-        default_dir=ROOT / "orchestrate" / ".airflow-venv",
-        env_var="DINERO_AIRFLOW_VENV",
-        requirements=(f"apache-airflow=={AIRFLOW_VERSION}",),
-        executable="airflow",
     ),
 }
 

@@ -1,4 +1,7 @@
-"""Fixtures for the Airflow tests: the isolated Airflow and Meltano environments, the DAG folder."""
+"""Fixtures for the Airflow tests: Meltano in its own virtualenv, and Airflow as Meltano's ``airflow``
+utility installs it (``meltano install --plugin-type utility airflow``: apache-airflow alone in
+``.meltano/utilities/airflow/venv``, apart from the project and its plugins).
+"""
 
 from __future__ import annotations
 
@@ -7,31 +10,34 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-DAGS_FOLDER = ROOT / "orchestrate" / "airflow" / "dags"
+from airflow_helpers import ROOT, meltano_env
 
 
-def ensure_tool(name: str) -> Path:
-    """The ``bin`` directory of a tool's own virtualenv, built by scripts/toolenv.py on first use."""
+@pytest.fixture(scope="session")
+def meltano_bin() -> Path:
+    """Meltano's own virtualenv (scripts/toolenv.py builds it on first use)."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "toolenv.py"), name],
+        [sys.executable, str(ROOT / "scripts" / "toolenv.py"), "meltano"],
         capture_output=True,
         text=True,
         timeout=1200,
         check=False,
     )
-    assert result.returncode == 0, f"could not set up {name}: {result.stderr[-3000:]}"
+    assert result.returncode == 0, f"could not set up Meltano: {result.stderr[-3000:]}"
     return Path(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")
-def airflow_bin() -> Path:
-    """Airflow's virtualenv (apache-airflow, nothing of this project), as Meltano's utility installs it."""
-    return ensure_tool("airflow")
-
-
-@pytest.fixture(scope="session")
-def meltano_bin() -> Path:
-    """Meltano's own virtualenv."""
-    return ensure_tool("meltano")
+def airflow_bin(meltano_bin: Path) -> Path:
+    """The airflow utility's virtualenv, installed by Meltano from meltano.yml."""
+    result = subprocess.run(
+        [str(meltano_bin / "meltano"), "install", "--plugin-type", "utility", "airflow"],
+        cwd=ROOT,
+        env=meltano_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert result.returncode == 0, f"meltano install utility airflow failed: {result.stderr[-3000:]}"
+    return ROOT / ".meltano" / "utilities" / "airflow" / "venv" / "bin"

@@ -9,12 +9,12 @@ against the test's sandbox, so each organization ends with its own Meltano state
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_helpers import meltano_env
 
 from dinero_sandbox.testing import SandboxServer
 
@@ -29,21 +29,21 @@ ORG2_KEY = "sandbox-api-key-2"
 def dag_env(airflow_bin: Path, meltano_bin: Path, sandbox: SandboxServer, tmp_path: Path) -> dict[str, str]:
     """Environment for Airflow + Meltano aimed at this test's sandbox; Airflow DB migrated."""
     subprocess.run(
-        [str(meltano_bin / "meltano"), "install"], cwd=ROOT, capture_output=True, check=True, timeout=1200
+        [str(meltano_bin / "meltano"), "install", "tap-dinero", "target-jsonl"],
+        cwd=ROOT,
+        env=meltano_env(),
+        capture_output=True,
+        check=True,
+        timeout=1200,
     )
     sandbox.set_quota(100, 2.0)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_", "AIRFLOW"))
-    }
-    env |= {
+    env = meltano_env() | {
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW_VAR_DINERO_API_KEY_100001": ORG2_KEY,
         "MELTANO_BIN": str(meltano_bin / "meltano"),
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
         "DINERO_OUTPUT_DIR": str(tmp_path / "out"),
     }
     for prefix in ("TAP_DINERO_", "TARGET_DINERO_"):

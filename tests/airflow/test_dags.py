@@ -1,21 +1,24 @@
 """Airflow, in its own virtualenv, loads both DAG files without errors and with the expected structure.
 
-The DAG folder is parsed the way Airflow's DAG processor parses a local bundle (tests/airflow/
-dagbag_probe.py runs inside the Airflow venv and reports what Airflow sees); the schedule DAGs are
-compared with the schedules and jobs that meltano.yml declares.
+Airflow is Meltano's ``airflow`` utility (apache-airflow 3.3.2 in its own venv). The DAG folder is parsed
+the way Airflow's DAG processor parses a local bundle (tests/airflow/dagbag_probe.py runs inside the
+Airflow venv and reports what Airflow sees); the schedule DAGs are compared with the schedules and jobs
+that meltano.yml declares. One test goes through ``meltano invoke airflow`` to show the utility's
+settings point Airflow at this project's DAGs.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from airflow_helpers import meltano_env
 
 pytestmark = pytest.mark.airflow
 
@@ -30,14 +33,12 @@ def dagbag(airflow_bin: Path, meltano_bin: Path, tmp_path_factory: pytest.TempPa
     """What Airflow 3 reports after parsing orchestrate/airflow/dags."""
     home = tmp_path_factory.mktemp("airflow-home")
     env = {
-        **os.environ,
+        **meltano_env(),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "MELTANO_PROJECT_ROOT": str(ROOT),
         "MELTANO_BIN": str(meltano_bin / "meltano"),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
     }
     result = subprocess.run(
         [str(airflow_bin / "python"), str(Path(__file__).with_name("dagbag_probe.py")), str(DAGS_FOLDER)],
@@ -101,3 +102,37 @@ def test_multi_org_dag_maps_one_task_per_organization(dagbag: dict[str, Any]) ->
     assert runner["retries"] >= 3
     assert runner["retry_exponential_backoff"] >= 2.0
     assert runner["map_index_template"], "each mapped task should be labelled with its organization"
+
+
+def test_meltano_invoke_airflow_finds_the_projects_dags(
+    meltano_bin: Path, airflow_bin: Path, tmp_path: Path
+) -> None:
+    """`meltano invoke airflow ...` (the utility's settings from meltano.yml) sees all three DAGs."""
+    # Meltano reads an override of the utility setting database.sql_alchemy_conn from this variable
+    env = {**meltano_env(), "AIRFLOW_DATABASE_SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}"}
+
+    def invoke(*args: str) -> str:
+        result = subprocess.run(
+            [str(meltano_bin / "meltano"), "invoke", "airflow", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        return result.stdout
+
+    invoke("db", "migrate")
+    invoke("dags", "reserialize")  # parses the DAGs folder the utility's settings name, into the DB
+    with sqlite3.connect(tmp_path / "airflow.db") as db:
+        parsed = dict(db.execute("SELECT dag_id, fileloc FROM dag"))
+        errors = db.execute("SELECT filename, stacktrace FROM import_error").fetchall()
+    assert errors == []
+    assert set(parsed) == {
+        "dinero_multi_org",
+        "meltano_daily-dinero-to-local",
+        "meltano_hourly-sales-to-dinero",
+    }
+    assert {Path(fileloc).parent for fileloc in parsed.values()} == {DAGS_FOLDER}

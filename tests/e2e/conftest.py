@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from meltano_runner import QUOTA_REQUESTS, QUOTA_WINDOW, ROOT, Meltano, base_env, ensure_tool
+from meltano_runner import PLUGINS, QUOTA_REQUESTS, QUOTA_WINDOW, ROOT, Meltano, base_env, ensure_tool
 
 from dinero_sandbox.testing import SandboxServer
 
@@ -19,7 +19,12 @@ def meltano_executable() -> Path:
     """Meltano's own virtualenv, with the project's plugins installed into Meltano's plugin venvs."""
     executable = ensure_tool("meltano") / "meltano"
     result = subprocess.run(
-        [str(executable), "install"], cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=1200
+        [str(executable), "install", *PLUGINS],
+        cwd=ROOT,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, f"meltano install failed:\n{result.stderr[-6000:]}"
     return executable

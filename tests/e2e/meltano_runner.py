@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The real quota (100 requests) over a shortened window, for the sandbox and the plugins alike.
 QUOTA_REQUESTS = 100
 QUOTA_WINDOW = 2
+#: The plugins the jobs run (the airflow utility is the Airflow tests' business).
+PLUGINS = ("tap-dinero", "tap-pos-sales", "target-jsonl", "target-dinero")
 
 
 def ensure_tool(name: str) -> Path:
