@@ -194,6 +194,35 @@ class ContactResolver:
             row = self.create(payload, guid)
             return str(field_ci(row, "ContactGuid"))
 
+    def resolve_named(self, name: str, *, plan: Any = None) -> str:
+        """ContactGuid for a customer known only by name (an invoice copied from another organization).
+
+        The one live contact called exactly ``name`` (one look-up per name and run) is used -- e.g. one an
+        earlier run copied with the ``contact`` load type. With none, or several it cannot choose
+        between, a contact with just that name is found or created as :meth:`resolve` does, so the next
+        run finds it again by name.
+        """
+        with self._lock:
+            wanted = name.strip()
+            if not any(ch in wanted for ch in _UNSEARCHABLE):
+                cache_key = f"name:{wanted.casefold()}"
+                if cache_key not in self._cache:
+                    body = self._gateway.get(
+                        "/v1/{org}/contacts",
+                        {"queryFilter": eq("Name", wanted), "fields": _LOOKUP_FIELDS, "pageSize": 100},
+                    )
+                    rows = field_ci(body, "Collection") if isinstance(body, Mapping) else body
+                    self._cache[cache_key] = [
+                        r
+                        for r in rows or []
+                        if not field_ci(r, "DeletedAt")
+                        and str(field_ci(r, "Name") or "").strip().casefold() == wanted.casefold()
+                    ]
+                matches = self._cache[cache_key]
+                if len(matches) == 1:
+                    return str(field_ci(matches[0], "ContactGuid"))
+            return self.resolve(contact_payload({"Name": wanted}), plan=plan)
+
     def _gateway_org(self) -> str:
         return self._gateway.organization_id
 

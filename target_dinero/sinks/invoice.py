@@ -14,6 +14,14 @@ Exactly once:
 * a draft someone deleted in Dinero is created again (with a server-chosen Guid, since the deleted one
   keeps ours): the record says it should exist. Remove the record upstream to keep it deleted.
 
+Copying between organizations: a record whose ``organization_id`` (the column tap-dinero adds to every
+row) is another organization than the target's names that organization's contact and products, which
+do not exist here. Its ``ContactGuid`` is ignored: the customer is the record's ``Contact`` when given,
+else the contact of this organization called ``ContactName`` (see
+:meth:`~target_dinero.contacts.ContactResolver.resolve_named`); and the ``ProductGuid`` of its lines is
+dropped (each line keeps its Description, price, quantity, unit, discount and account, so lines and
+totals are the same).
+
 Requests per new invoice: 1 (create) or 2 (create + book with the TimeStamp the create returned),
 plus the run's shared look-ups (accounts once, the invoice index).
 """
@@ -70,7 +78,7 @@ class InvoiceSink(DineroSink):
     load_type = "invoice"
 
     # -- validation --------------------------------------------------------------------------
-    def _line(self, index: int, line: dict[str, Any]) -> dict[str, Any]:
+    def _line(self, index: int, line: dict[str, Any], *, foreign: bool = False) -> dict[str, Any]:
         where = f"ProductLines[{index}]"
         quantity = to_decimal(line.get("Quantity"), f"{where}.Quantity")
         price = to_decimal(line.get("BaseAmountValue"), f"{where}.BaseAmountValue")
@@ -81,7 +89,7 @@ class InvoiceSink(DineroSink):
             )
         account = to_int(line.get("AccountNumber"), f"{where}.AccountNumber")
         self.run.reference.check_account(account, f"{where}.AccountNumber")
-        product_guid = line.get("ProductGuid") or None
+        product_guid = None if foreign else line.get("ProductGuid") or None  # another org's product
         description = line.get("Description")
         if product_guid:
             description = None  # Dinero: "If product guid is set, description should be null"
@@ -109,7 +117,8 @@ class InvoiceSink(DineroSink):
         """Validate an invoice record and build the InvoiceCreateModel."""
         validate_shape("invoice", record)
         reference = self.reference_for(record)
-        lines = [self._line(i, dict(line)) for i, line in enumerate(record["ProductLines"])]
+        foreign = self._from_another_organization(record)
+        lines = [self._line(i, dict(line), foreign=foreign) for i, line in enumerate(record["ProductLines"])]
         payload: dict[str, Any] = {name: record.get(name) for name in _HEADER_FIELDS}
         if payload["Date"] is not None:
             payload["Date"] = to_date(payload["Date"], "Date").isoformat()
@@ -120,12 +129,17 @@ class InvoiceSink(DineroSink):
         payload["ExternalReference"] = reference
         payload["ProductLines"] = lines
         contact = None
+        contact_name = None
+        if foreign:
+            payload["ContactGuid"] = None  # a Guid of the other organization
+            if not record.get("Contact"):
+                contact_name = str(record.get("ContactName") or "").strip() or None
         if not payload["ContactGuid"] and record.get("Contact"):
             contact = contact_payload(record["Contact"], "Contact")
             require_name(contact, "Contact")
         book = self.book_wanted(record)
         if book:
-            if not payload["ContactGuid"] and contact is None:
+            if not payload["ContactGuid"] and contact is None and contact_name is None:
                 raise RecordRejected("booking an invoice needs ContactGuid or Contact", "ContactGuid")
             day = dt.date.fromisoformat(payload["Date"]) if payload["Date"] else dt.date.today()
             self.run.reference.check_bookable_date(day, "Date")
@@ -135,8 +149,13 @@ class InvoiceSink(DineroSink):
             reference=reference,
             payload=payload,
             book=book,
-            extra={"guid": guid, "contact": contact},
+            extra={"guid": guid, "contact": contact, "contact_name": contact_name},
         )
+
+    def _from_another_organization(self, record: dict[str, Any]) -> bool:
+        """True when the record was read from another Dinero organization (tap-dinero's column)."""
+        source = record.get("organization_id")
+        return source not in (None, "") and str(source) != str(self.run.organization_id)
 
     # -- loading -------------------------------------------------------------------------------
     def load(self, items: list[Prepared]) -> None:
@@ -148,14 +167,18 @@ class InvoiceSink(DineroSink):
     def _load(self, item: Prepared, existing: dict[str, Any] | None) -> None:
         payload = dict(item.payload)
         contact = item.extra["contact"]
-        if contact is not None:
+        contact_name = item.extra.get("contact_name")
+        if contact is not None or contact_name:
             plan = None
             if self.run.dry_run:
 
                 def plan(body: dict[str, Any]) -> None:
                     self.run.plan("create", "contact", self.stream_name, body.get("ExternalReference"), body)
 
-            payload["ContactGuid"] = self.run.contacts.resolve(contact, plan=plan)
+            if contact is not None:
+                payload["ContactGuid"] = self.run.contacts.resolve(contact, plan=plan)
+            else:
+                payload["ContactGuid"] = self.run.contacts.resolve_named(str(contact_name), plan=plan)
         if existing is None:
             self._create(item, payload)
             return
