@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     out("benchmark_mode", "quick" if args.quick else "full")
     out("code_version", code_version())
     out("machine", f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
+    # Other work on the machine stretches wall times (not CPU times): shown so readers can judge noise.
+    out("machine_load_average_1m_at_start", f"{os.getloadavg()[0]:.2f}")
     with SandboxProcess("demo") as sandbox:
         if 1 in groups:
             tap_bench.throughput(sandbox, out, sizes["throughput_seed"], sizes["throughput_runs"])
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if 6 in groups:
             tap_bench.scaling(sandbox, out, sizes["scaling_base"])
+    out("machine_load_average_1m_at_end", f"{os.getloadavg()[0]:.2f}")
     out("benchmark_wall_seconds", time.perf_counter() - started)
     return 0
 

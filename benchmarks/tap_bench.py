@@ -27,6 +27,9 @@ from benchmarks.sandbox_proc import SandboxProcess
 __all__ = ["full_and_incremental_requests", "memory", "profile", "scaling", "throughput"]
 
 THROUGHPUT_STREAMS = ("invoices", "contacts")
+#: List throughput, memory and scaling read the lists only: with ``include_lines`` (the default) the
+#: invoices stream also reads one detail per live invoice, which group 3 counts.
+LISTS_ONLY = {"include_lines": False}
 #: sandbox collection of each incremental stream (for the 1 % mutation)
 MUTABLE = {
     "contacts": ("contacts", "ContactGuid"),
@@ -45,7 +48,7 @@ def throughput(sandbox: SandboxProcess, out: Printer, seed: str, runs: int) -> d
     """(1) records/s of the tap vs the bare ``requests`` baseline on the same pages (median of runs)."""
     sandbox.reset(seed)
     work = tempfile.mkdtemp(prefix="dinero-bench-tp-")
-    config = tap_config(sandbox.url, work)
+    config = tap_config(sandbox.url, work, **LISTS_ONLY)
     cat = catalog(config, THROUGHPUT_STREAMS)
     taps: list[dict[str, Any]] = []
     bases: list[dict[str, Any]] = []
@@ -90,7 +93,7 @@ def profile(sandbox: SandboxProcess, out: Printer, seed: str) -> dict[str, float
     """Where the tap's time goes (one cProfile run of the throughput sync)."""
     sandbox.reset(seed)
     work = tempfile.mkdtemp(prefix="dinero-bench-prof-")
-    config = tap_config(sandbox.url, work)
+    config = tap_config(sandbox.url, work, **LISTS_ONLY)
     prof = str(Path(work) / "tap.prof")
     run_worker(
         {"mode": "tap", "config": config, "catalog": catalog(config, THROUGHPUT_STREAMS), "profile": prof}
@@ -115,7 +118,7 @@ def memory(sandbox: SandboxProcess, out: Printer, sizes: tuple[int, int]) -> Non
     for n in sizes:
         sandbox.reset(f"invoices={n}")
         work = tempfile.mkdtemp(prefix="dinero-bench-mem-")
-        config = tap_config(sandbox.url, work)
+        config = tap_config(sandbox.url, work, **LISTS_ONLY)
         result = _cli_tap(config, catalog(config, THROUGHPUT_STREAMS), work)
         rss.append(result["maxrss_mib"])
         out(f"tap_peak_rss_mib_{n}_invoices", result["maxrss_mib"])
@@ -124,25 +127,42 @@ def memory(sandbox: SandboxProcess, out: Printer, sizes: tuple[int, int]) -> Non
     out("target_tap_memory_growth_under_20pct", "met" if growth < 20 else "missed")
 
 
-def scaling(sandbox: SandboxProcess, out: Printer, base: int) -> None:
-    """(6) tap time and peak RSS at 1x, 2x, 4x data (invoices + contacts)."""
-    times: list[float] = []
+def scaling(sandbox: SandboxProcess, out: Printer, base: int, runs: int = 2) -> None:
+    """(6) tap wall/CPU time (median of ``runs``) and peak RSS at 1x, 2x, 4x data (invoices + contacts)."""
+    walls: list[float] = []
+    cpus: list[float] = []
     rss: list[float] = []
     for factor in (1, 2, 4):
         n = base * factor
         sandbox.reset(f"invoices={n}")
         work = tempfile.mkdtemp(prefix="dinero-bench-scale-")
-        config = tap_config(sandbox.url, work)
-        result = run_worker({"mode": "tap", "config": config, "catalog": catalog(config, THROUGHPUT_STREAMS)})
-        times.append(result["seconds"])
-        rss.append(result["maxrss_mib"])
+        config = tap_config(sandbox.url, work, **LISTS_ONLY)
+        cat = catalog(config, THROUGHPUT_STREAMS)
+        results = [run_worker({"mode": "tap", "config": config, "catalog": cat}) for _ in range(runs)]
+        walls.append(median(r["seconds"] for r in results))
+        cpus.append(median(r["cpu"] for r in results))
+        rss.append(max(r["maxrss_mib"] for r in results))
+        records = results[0]["records"]
         out(f"scaling_{factor}x_invoices", n)
-        out(f"scaling_{factor}x_seconds", result["seconds"])
-        out(f"scaling_{factor}x_peak_rss_mib", result["maxrss_mib"])
-        out(f"scaling_{factor}x_us_per_record", 1e6 * result["seconds"] / result["records"])
-    out("scaling_time_ratio_2x", times[1] / times[0])
-    out("scaling_time_ratio_4x", times[2] / times[0])
+        out(f"scaling_{factor}x_seconds", walls[-1])
+        out(f"scaling_{factor}x_cpu_seconds", cpus[-1])
+        out(f"scaling_{factor}x_cpu_us_per_record", 1e6 * cpus[-1] / records)
+        out(f"scaling_{factor}x_peak_rss_mib", rss[-1])
+    out("scaling_time_ratio_2x", walls[1] / walls[0])
+    out("scaling_time_ratio_4x", walls[2] / walls[0])
+    out("scaling_cpu_ratio_2x", cpus[1] / cpus[0])
+    out("scaling_cpu_ratio_4x", cpus[2] / cpus[0])
     out("scaling_rss_growth_pct_4x", 100.0 * (rss[2] - rss[0]) / rss[0])
+
+
+def _by_route(logged: list[dict[str, Any]]) -> Counter[str]:
+    """Requests per route, ids replaced by ``{org}`` and ``{guid}``."""
+    routes: Counter[str] = Counter()
+    for entry in logged:
+        parts = entry["path"].split("/")
+        route = "/".join("{guid}" if len(p) >= 32 and "-" in p else p for p in parts)
+        routes[route.replace(f"/{ORG}/", "/{org}/")] += 1
+    return routes
 
 
 def _mutate_one_percent(sandbox: SandboxProcess, rng: random.Random) -> dict[str, int]:
@@ -176,17 +196,18 @@ def full_and_incremental_requests(sandbox: SandboxProcess, out: Printer, seed: s
         out(f"full_sync_{stream}_records", n)
         out(f"full_sync_{stream}_requests", req)
         out(f"full_sync_{stream}_requests_per_1000_records", per)
-    parents = {
-        "invoice_lines": "invoices",
-        "credit_note_lines": "sales_credit_notes",
-        "trade_offer_lines": "trade_offers",
+    routes = _by_route(logged)
+    out("full_sync_requests_by_route", ", ".join(f"{k}={v}" for k, v in sorted(routes.items())))
+    details = {
+        "invoices": "/v1/{org}/invoices/{guid}",
+        "sales_credit_notes": "/v1/{org}/sales/creditnotes/{guid}",
+        "trade_offers": "/v1/{org}/tradeoffers/{guid}",
     }
-    for child, parent in parents.items():
-        live = records.get(parent, 0)
-        if live:
+    for stream, route in details.items():
+        if records.get(stream):
             out(
-                f"full_sync_{child}_requests_per_1000_{parent}",
-                1000.0 * full["requests_by_stream"][child] / live,
+                f"full_sync_{stream}_detail_requests_per_1000_records",
+                1000.0 * routes[route] / records[stream],
             )
 
     changed = _mutate_one_percent(sandbox, random.Random(6))
@@ -194,11 +215,7 @@ def full_and_incremental_requests(sandbox: SandboxProcess, out: Printer, seed: s
     sandbox.clear_log()
     inc = run_worker({"mode": "tap", "config": config, "catalog": cat, "state": full["state"]})
     logged = sandbox.api_requests()
-    by_route: Counter[str] = Counter()
-    for entry in logged:
-        parts = entry["path"].split("/")
-        route = "/".join("{guid}" if len(p) >= 32 and "-" in p else p for p in parts)
-        by_route[route.replace(f"/{ORG}/", "/{org}/")] += 1
+    by_route = _by_route(logged)
     out("incremental_requests_total", len(logged))
     out("incremental_records_total", inc["records"])
     out("incremental_requests_by_route", ", ".join(f"{k}={v}" for k, v in sorted(by_route.items())))

@@ -95,7 +95,8 @@ def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
             response = session.get(f"{base}{path}?{query}" if query else f"{base}{path}", timeout=60)
             response.raise_for_status()
             body = response.json()
-            rows = body["Collection"] if isinstance(body, dict) else body
+            # a list envelope, a bare array, or one detail object
+            rows = body.get("Collection", [body]) if isinstance(body, dict) else body
             for row in rows:
                 sink.write(json.dumps({"type": "RECORD", "stream": stream, "record": row}) + "\n")
             records += len(rows)
