@@ -18,6 +18,13 @@ mode                   effect
 ``insert_while_paging`` after a list request for page 0, insert ``inserts`` (default 1) new records and
                        update ``updates`` (default 1) existing ones of that collection
 =====================  ======================================================================================
+
+Where an ``insert_while_paging`` row lands depends on the list's order, as in Dinero: contacts and products
+are ordered by ``UpdatedAt``, so new and touched rows go to the end (read on a later page); invoices,
+credit notes and trade offers sort by number descending and a new document has the highest number (a
+draft invoice's is Int64.MaxValue), so it sorts onto page 0, which was already served: the same read
+shows the last row of page 0 again on page 1 and the new document only in the next read (list results
+are cached per table version, which every write bumps, so that read has it).
 """
 
 from __future__ import annotations
