@@ -205,6 +205,13 @@ def copy_problems(
             for k in sorted(set(stored) & set(latest))
             if latest[k].get("UpdatedAt") != stored[k].get("UpdatedAt")
         ]
+        issues += [  # documents carry their lines (tap-dinero nests the detail's ProductLines)
+            f"lines of {k}: {len(latest[k]['ProductLines'])} != {len(stored[k]['ProductLines'])}"
+            for k in sorted(set(stored) & set(latest))
+            if isinstance(latest[k].get("ProductLines"), list)
+            and not stored[k].get("DeletedAt")
+            and len(latest[k]["ProductLines"]) != len(stored[k]["ProductLines"])
+        ]
         if issues:
             problems[stream] = issues
     for stream, (collection, parent_key) in LINE_STREAMS.items():
