@@ -131,7 +131,16 @@ class TokenProvider(ABC):
         )
 
     def _token_from(self, response: requests.Response, hint: str) -> dict[str, Any]:
-        if response.status_code != 200:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            # The token endpoint is down or busy: no verdict on the credentials, so no credentials hint
+            # (DineroServerError / DineroRateLimited, not DineroAuthError, which stops runs as "refused").
+            raise error_for_response(
+                response,
+                hint=f"The token endpoint {self.settings.token_url} is failing or busy; this is not a "
+                "refusal of the credentials. Run again later.",
+            )
+        if status != 200:
             raise error_for_response(response, cls=DineroAuthError, hint=hint)
         try:
             payload = response.json()
