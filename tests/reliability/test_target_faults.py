@@ -300,3 +300,21 @@ def test_persistent_server_errors_stop_the_run_without_state_and_the_rerun_compl
     assert rerun.error is None, rerun.stderr[-3000:]
     assert rerun.states == [{"done": True}]
     assert_loaded_once(sandbox, ORDERS, RECEIPTS)
+
+
+@pytest.mark.parametrize(("mode", "status"), [("5xx", 503), ("429", 429)])
+def test_token_endpoint_outage_fails_the_run_without_blaming_the_credentials(
+    sandbox, config, mode, status
+) -> None:
+    sandbox.expire_tokens()  # the process's cached token is gone: the run needs the token endpoint
+    sandbox.set_fault(mode, count=1000, path_contains="/oauth/token", status=status)
+
+    failed = run_target(sandbox, config, messages(ORDERS, RECEIPTS))
+
+    assert failed.error is not None and failed.states == [] and failed.writes == []
+    assert "not a refusal of the credentials" in str(failed.error), failed.error
+    assert "refused the credentials" not in str(failed.error)
+    sandbox.clear_faults()
+    rerun = run_target(sandbox, config, messages(ORDERS, RECEIPTS))
+    assert rerun.error is None, rerun.stderr[-3000:]
+    assert_loaded_once(sandbox, ORDERS, RECEIPTS)
