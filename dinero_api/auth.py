@@ -367,3 +367,12 @@ def token_provider_for(settings: DineroSettings) -> TokenProvider:
             )
             _REGISTRY[key] = provider
         return provider
+
+
+def forget_cached_tokens() -> None:
+    """Drop every process-wide token provider, so the next request asks the token endpoint again.
+
+    For hosts that outlive a credential change (and for tests whose server revoked every token).
+    """
+    with _REGISTRY_LOCK:
+        _REGISTRY.clear()
