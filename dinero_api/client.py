@@ -138,14 +138,7 @@ class DineroClient:
         try:
             return response.json()
         except ValueError:
-            method = response.request.method if response.request is not None else "?"
-            raise DineroMalformedResponse(
-                f"Dinero API {method} {requests.utils.urlparse(response.url).path} answered HTTP "
-                f"{response.status_code} with a body that is not JSON "
-                f"(Content-Type {response.headers.get('Content-Type')!r}).",
-                status_code=response.status_code,
-                response=response,
-            ) from None
+            raise DineroMalformedResponse.for_response(response) from None
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode JSON.

@@ -118,6 +118,20 @@ class DineroConnectionError(DineroAPIError):
 class DineroMalformedResponse(DineroAPIError):
     """A 2xx answer whose body is not the JSON expected (outage page, truncated body)."""
 
+    @classmethod
+    def for_response(cls, response: requests.Response) -> DineroMalformedResponse:
+        """The error for ``response``, naming method, path, status and content type (never the query)."""
+        method = response.request.method if response.request is not None else "GET"
+        path = urlsplit(response.url).path
+        return cls(
+            f"Dinero API {method} {path} answered HTTP {response.status_code} with a body that is not JSON "
+            f"(Content-Type {response.headers.get('Content-Type')!r}, {len(response.content)} bytes).",
+            status_code=response.status_code,
+            method=method,
+            path=path,
+            response=response,
+        )
+
 
 class DineroUnknownOutcome(DineroAPIError):
     """A non-idempotent request (POST) got a 5xx, timeout or reset: Dinero may or may not have acted.

@@ -11,7 +11,6 @@ import decimal
 import logging
 import typing as t
 from functools import cached_property
-from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -289,15 +288,7 @@ def _require_json(response: requests.Response) -> None:
     try:
         page_records(response)
     except ValueError:
-        method = response.request.method if response.request is not None else "GET"
-        raise DineroMalformedResponse(
-            f"Dinero API {method} {urlsplit(response.url).path} answered HTTP {response.status_code} with "
-            f"a body that is not JSON (Content-Type {response.headers.get('Content-Type')!r}, "
-            f"{len(response.content)} bytes).",
-            status_code=response.status_code,
-            method=method,
-            path=urlsplit(response.url).path,
-        ) from None
+        raise DineroMalformedResponse.for_response(response) from None
 
 
 class DetailStream(DineroStream):

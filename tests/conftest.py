@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from dinero_api.auth import forget_cached_tokens
 from dinero_sandbox.constants import (
     DEMO_API_KEY,
     DEMO_CLIENT_ID,
@@ -40,9 +39,6 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     sandbox_server.reset("demo")
     sandbox_server.set_quota(GENEROUS_QUOTA, 60.0)
     sandbox_server.set_token_ttl(TOKEN_TTL_SECONDS)
-    # A previous test may have revoked every token the sandbox issued: start from a fresh grant so
-    # request counts do not include a 401 + refresh left over from it.
-    forget_cached_tokens()
     return sandbox_server
 
 

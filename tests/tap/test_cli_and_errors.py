@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from singer_sdk.exceptions import FatalAPIError
 
+from dinero_api.auth import forget_cached_tokens
 from tap_dinero.tap import TapDinero
 from tests.tap.helpers import run_tap
 
@@ -37,6 +38,7 @@ def test_about_and_discover_need_no_server(tmp_path):
 
 
 def test_connection_test_is_one_cheap_request(sandbox, tap_config, tmp_path, sandbox_requests):
+    forget_cached_tokens()  # an earlier test may have revoked the cached token (a 401 + retry here)
     result = _cli(["--test"], tap_config, tmp_path)
     assert result.exit_code == 0
     api_calls = [r for r in sandbox_requests() if not r["path"].endswith("/token")]
