@@ -18,7 +18,10 @@ rows changed in the last ``lookback_seconds`` before a sync, so it stays small.
 Pages are offsets: a row updated or deleted on an already-read page while the list is being paged
 shifts later rows back, and one row slips past a page boundary unseen. A key served twice (or served
 live and then by the deletion pass) reveals that, and the list is read again (see
-``ChangesSinceStream.get_partition_records``).
+``ChangesSinceStream.get_partition_records``). What was served and emitted is tracked by
+:class:`tap_dinero.served.ServedRows` in memory that does not grow with the list: the last page or two of
+keys, the few rows changed around the run, and a temporary file that is loaded into SQLite only when a
+list has to be read again.
 
 State is written in the SDK's own shape (``replication_key``/``replication_key_value`` per partition);
 while a partition is running its progress sits in the SDK's ``progress_markers``, so a run that is
@@ -33,6 +36,7 @@ import typing as t
 from singer_sdk.helpers._state import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
 
 from tap_dinero.client import DineroStream
+from tap_dinero.served import RECENT_MARGIN, ServedRows
 from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now
 
 if t.TYPE_CHECKING:
@@ -126,42 +130,43 @@ class ChangesSinceStream(DineroStream):
         since = self.changes_since(context)
         self._changes_since = format_change_filter(since) if since else None
         overlap_start = started - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
+        recent_start = min(overlap_start, started - RECENT_MARGIN)
         previous: dict[str, str] = dict(state.get(BOUNDARY_KEY) or {})
         boundary: dict[str, str] = {}
-        emitted: set[tuple[str, str]] = set()
         key_field = self.primary_key_field
 
         settled = False
-        for attempt in range(1, self.MAX_READS + 1):
-            served_live: set[str] = set()
-            disturbed = False
-            passes = [False, True] if self.dinero_tap.include_deleted else [False]
-            for deleted_pass in passes:
-                self._deleted_pass = deleted_pass
-                for record in self.request_records(context):
-                    key = str(record.get(key_field))
-                    disturbed = disturbed or key in served_live  # served twice: the list moved
-                    if not deleted_pass:
-                        served_live.add(key)
-                    stamp = f"{record.get('UpdatedAt')}|{record.get('DeletedAt')}"
-                    updated = parse_api_datetime(record.get("UpdatedAt"))
-                    if updated is not None and updated >= overlap_start:
-                        boundary[key] = stamp
-                    if previous.get(key) == stamp or (key, stamp) in emitted:
-                        continue  # read in the overlap of the previous run, or already in this one
-                    emitted.add((key, stamp))
-                    yield record
-            if not disturbed:
-                settled = True
-                break
-            self.logger.warning(
-                "Stream %s (organization %s) changed while it was paged (read %d of %d); reading it again "
-                "so that no row shifted past a page boundary is missed.",
-                self.name,
-                self.organization_for(context),
-                attempt,
-                self.MAX_READS,
-            )
+        with ServedRows(self.dinero_tap.page_size) as served:
+            for attempt in range(1, self.MAX_READS + 1):
+                served.start_read(attempt)
+                passes = [False, True] if self.dinero_tap.include_deleted else [False]
+                for deleted_pass in passes:
+                    self._deleted_pass = deleted_pass
+                    served.start_pass(deleted=deleted_pass)
+                    for record in self.request_records(context):
+                        key = str(record.get(key_field))
+                        stamp = f"{record.get('UpdatedAt')}|{record.get('DeletedAt')}"
+                        updated = parse_api_datetime(record.get("UpdatedAt"))
+                        if updated is not None and updated >= overlap_start:
+                            boundary[key] = stamp
+                        recent = updated is None or updated >= recent_start
+                        if deleted_pass and not recent:
+                            deleted = parse_api_datetime(record.get("DeletedAt"))
+                            recent = deleted is None or deleted >= recent_start
+                        # skip rows read in the overlap of the previous run, or already in this one
+                        if served.serve(key, stamp, recent=recent, wanted=previous.get(key) != stamp):
+                            yield record
+                if not served.finish_read():
+                    settled = True
+                    break
+                self.logger.warning(
+                    "Stream %s (organization %s) changed while it was paged (read %d of %d); reading it "
+                    "again so that no row shifted past a page boundary is missed.",
+                    self.name,
+                    self.organization_for(context),
+                    attempt,
+                    self.MAX_READS,
+                )
         self._deleted_pass = False
         self._changes_since = None
         if not settled:
