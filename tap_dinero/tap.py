@@ -15,6 +15,7 @@ from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
 from tap_dinero.streams import LINE_STREAM_TYPES, STREAM_TYPES
+from tap_dinero.writer import DineroMessageWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -87,6 +88,9 @@ class TapDinero(Tap):
     name = "tap-dinero"
     package_name = "dinero-singer"
     config_jsonschema = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, *TAP_SETTINGS).to_dict()
+    #: msgspec JSON encoding (singer-sdk's ``msgspec`` extra): a third less CPU per record than the
+    #: default writer, same messages (see tap_dinero.writer).
+    message_writer_class = DineroMessageWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Set up the lazily created per-organization clients."""
