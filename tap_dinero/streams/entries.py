@@ -1,7 +1,11 @@
 """Accounting entries (the booked ledger), incremental through Dinero's entry-change endpoint.
 
-* First run of an organization: ``GET /v1/{org}/entries?fromDate&toDate`` once per accounting year
-  (Dinero refuses ranges that cross years), from ``entries_start_date`` (or ``start_date``) on.
+* First run of an organization: ``GET /v1/{org}/entries?fromDate&toDate`` once per calendar month of each
+  accounting year (Dinero refuses ranges that cross years), from ``entries_start_date`` (or
+  ``start_date``) on. The answer is one JSON array, so a whole year in one request held the year's entries
+  in memory at once (450 MiB peak RSS for the 420 000 entries of the sandbox's large seed); a month bounds
+  it. The cost is 12 requests per accounting year instead of 1, once per organization. The primo rows
+  (opening balances) come with the year's first window; later windows ask ``includePrimo=false``.
 * Later runs: ``GET /v1/{org}/entries/changes?changesFrom&changesTo`` in windows of at most
   ``entries_window_days`` (Dinero's limit is 31 days) from the bookmark minus ``lookback_seconds`` up to
   the request clock at the start of the run.
@@ -9,7 +13,9 @@
 Entries have no update timestamp, so each row carries ``_sdc_synced_at`` -- the request clock of the run
 that read it -- which is also the replication key; the bookmark is that clock. Primo rows come back with
 the account's current opening balance under the same ``EntryGuid`` (key ``EntryGuid``: targets upsert).
-A row read twice in one run (overlapping windows) is emitted once unless its content changed.
+A row read twice in one run (adjacent change windows share their boundary second) is emitted once unless
+its content changed; only the fingerprints of the previous and the current window are kept, so memory does
+not grow with the ledger.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from tap_dinero.vouchers import voucher_kind
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-__all__ = ["EntriesStream"]
+__all__ = ["EntriesStream", "month_spans"]
 
 SYNCED_AT = {
     "type": "string",
@@ -73,7 +79,8 @@ class EntriesStream(DineroStream):
         return parsed.date() if parsed else None
 
     def year_windows(self, context: Context | None) -> list[Window]:
-        """One ``fromDate``/``toDate`` window per accounting year (bounded by the start date)."""
+        """``fromDate``/``toDate`` windows of one calendar month each within every accounting year (bounded
+        by the start date); windows after a year's first ask ``includePrimo=false``."""
         first_day = self._first_day()
         years = self.fetch_json(context, "/v1/{organization_id}/accountingyears") or []
         windows: list[Window] = []
@@ -87,7 +94,11 @@ class EntriesStream(DineroStream):
                 continue
             if first_day and start_day < first_day:
                 start_day = first_day
-            windows.append((ENTRIES_PATH, {"fromDate": start_day.isoformat(), "toDate": end_day.isoformat()}))
+            for month_start, month_end in month_spans(start_day, end_day):
+                params = {"fromDate": month_start.isoformat(), "toDate": month_end.isoformat()}
+                if month_start != start_day:
+                    params["includePrimo"] = "false"  # the year's primo rows came with its first window
+                windows.append((ENTRIES_PATH, params))
         return windows
 
     def change_windows(self, since: dt.datetime, until: dt.datetime) -> list[Window]:
@@ -121,19 +132,21 @@ class EntriesStream(DineroStream):
             windows = self.change_windows(since, started)
 
         synced_at = started.isoformat()
-        seen: dict[str, int] = {}
+        seen_before: dict[str, int] = {}  # fingerprints of the previous window
         self._vouchers_seen = set()
         for path, params in windows:
             self.path = path
             self._window_params = params
+            seen: dict[str, int] = {}
             for record in self.request_records(context):
                 fingerprint = hash(json.dumps(record, sort_keys=True, default=str))
                 key = str(record.get("EntryGuid"))
-                if seen.get(key) == fingerprint:
+                if seen.get(key, seen_before.get(key)) == fingerprint:
                     continue
                 seen[key] = fingerprint
                 record["_sdc_synced_at"] = synced_at
                 yield record
+            seen_before = seen
         self.path = ENTRIES_PATH
         self._window_params = {}
         commit_request_clock_bookmark(state, self.replication_key, started)
@@ -152,3 +165,15 @@ class EntriesStream(DineroStream):
             "voucher_guid": str(guid),
             "voucher_kind": kind,
         }
+
+
+def month_spans(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """``[first, last]`` cut at calendar-month ends: ``(start, end)`` days, both inclusive."""
+    spans: list[tuple[dt.date, dt.date]] = []
+    start = first
+    while start <= last:
+        next_month = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        end = min(next_month - dt.timedelta(days=1), last)
+        spans.append((start, end))
+        start = end + dt.timedelta(days=1)
+    return spans

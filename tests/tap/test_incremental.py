@@ -172,5 +172,19 @@ def test_entries_start_date_bounds_the_first_ledger_load(sandbox, tap_config, sa
     assert result.stream("entries")
     assert min(e["Date"] for e in result.stream("entries")) >= first_day
     windows = [r["params"] for r in sandbox_requests() if r["path"] == f"/v1/{ORG}/entries"]
-    assert [w["fromDate"] for w in windows] == [y["FromDate"] for y in years[1:]]
-    assert [w["toDate"] for w in windows] == [y["ToDate"] for y in years[1:]]
+    # one request per calendar month of each accounting year from the start day on (a month of entries
+    # in memory at a time); the year's primo rows come with its first month only
+    assert len(windows) == 12 * len(years[1:])
+    for i, year in enumerate(years[1:]):  # the sandbox's accounting years are calendar years
+        months = windows[12 * i : 12 * (i + 1)]
+        assert months[0]["fromDate"] == year["FromDate"] and months[-1]["toDate"] == year["ToDate"]
+        assert "includePrimo" not in months[0]
+        assert all(m["includePrimo"] == "false" for m in months[1:])
+        for month in months:
+            start, end = dt.date.fromisoformat(month["fromDate"]), dt.date.fromisoformat(month["toDate"])
+            assert start.day == 1 and (start.year, start.month) == (end.year, end.month)
+            assert (end + dt.timedelta(days=1)).day == 1
+        assert all(
+            dt.date.fromisoformat(a["toDate"]) + dt.timedelta(days=1) == dt.date.fromisoformat(b["fromDate"])
+            for a, b in itertools.pairwise(months)
+        )
