@@ -25,6 +25,12 @@ Alternatives considered: scanning ``/entries`` finds booked vouchers only, costs
 to read each one's ExternalReference, and still misses drafts; ledger items (kassekladde) take a
 client Id but are a different document type than the manual vouchers asked for.
 
+One run at a time: the first access takes an exclusive lock on ``<journal>.lock`` and holds it until
+the process ends (the OS drops it on any exit, ``SIGKILL`` included). A second target run on the same
+journal -- an overlapping schedule, a retry started while the first process still runs -- waits for it
+(up to ``lock_timeout`` seconds, then stops with an error naming the journal) and only then reads the
+journal, so it sees every voucher the first run created instead of creating them again.
+
 Keep the file between runs (a Meltano/Airflow worker should point ``ledger_file`` at persistent
 storage). Lost journal = the target cannot know what it created before; it then creates again. The
 opposite mistake -- a journal that belongs to another organization, or to a sandbox that was reset --
@@ -41,20 +47,60 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Ledger"]
+from filelock import FileLock, Timeout
+
+__all__ = ["Ledger", "LedgerBusyError"]
+
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
+# Journal locks this process holds, by resolved path; released by the OS when the process ends.
+_PROCESS_LOCKS: dict[str, FileLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+class LedgerBusyError(RuntimeError):
+    """Another target run held the journal for longer than the lock timeout."""
 
 
 class Ledger:
     """Append-only, fsync'ed JSONL journal keyed by ExternalReference (thread-safe)."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
         self.path = Path(path).expanduser() if path else None
+        self.lock_timeout = lock_timeout
         self._entries: dict[str, dict[str, Any]] | None = None
         self._lock = threading.RLock()
+        self._run_lock: FileLock | None = None
+
+    def _hold_run_lock(self) -> None:
+        """Take the journal's cross-process lock for the rest of this process (see module docstring).
+
+        The lock belongs to the process, not to this object: a later Ledger on the same journal in the
+        same process (a re-run inside one interpreter, as tests do) shares it instead of waiting for
+        itself.
+        """
+        if self.path is None or self._run_lock is not None:
+            return
+        key = str(self.path.resolve())
+        with _PROCESS_LOCKS_GUARD:
+            run_lock = _PROCESS_LOCKS.get(key)
+            if run_lock is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                run_lock = FileLock(key + ".lock", thread_local=False)
+                try:
+                    run_lock.acquire(timeout=self.lock_timeout)
+                except Timeout:
+                    raise LedgerBusyError(
+                        f"Another target-dinero run has held the voucher journal {self.path} for "
+                        f"{self.lock_timeout:g} s. Runs loading into one organization must not overlap: "
+                        "wait for it to end (or stop it), then run again."
+                    ) from None
+                _PROCESS_LOCKS[key] = run_lock
+        self._run_lock = run_lock
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is not None:
             return self._entries
+        self._hold_run_lock()
         entries: dict[str, dict[str, Any]] = {}
         if self.path is not None and self.path.exists():
             with self.path.open(encoding="utf-8") as handle:
