@@ -58,6 +58,8 @@ BAD = [
     (invoice(6, Date="2026-13-45"), "Date", "date"),
     (invoice(7, ProductLines=line(Description=None)), "ProductLines[0].Description", "Description"),
     (invoice(8, ProductLines=line(Discount=120)), "ProductLines[0].Discount", "0-100"),
+    (invoice(10, Comment="x" * 5001), "Comment", "long"),
+    (invoice(11, Contact={"Name": "Lang Adresse ApS", "Street": "Vej " * 70}), "Contact.Street", "long"),
 ]
 
 
@@ -77,7 +79,7 @@ def test_bad_records_are_rejected_before_any_request(
     result = run_target(sandbox, config, messages([*(r for r, _, _ in BAD), good]))
 
     assert isinstance(result.error, RejectsExceeded)  # max_rejects defaults to 0: non-zero exit
-    assert "8 record(s) rejected" in str(result.error)
+    assert f"{len(BAD)} record(s) rejected" in str(result.error)
     rejects = read_rejects(tmp_path / "rejects.jsonl")
     assert [(r["stream"], r["record"]["id"], r["field"]) for r in rejects] == [
         (STREAM, r["id"], field) for r, field, _ in BAD
