@@ -165,6 +165,25 @@ class InvoiceSink(DineroSink):
             self.guarded(item.record, lambda item=item: self._load(item, existing.get(item.reference)))
 
     def _load(self, item: Prepared, existing: dict[str, Any] | None) -> None:
+        if existing is not None:
+            status = str(field_ci(existing, "Status") or "").lower()
+            if status != _DRAFT:
+                # Checked before the contact is resolved: a booked invoice costs no contact look-up
+                # (and never creates a contact nobody uses).
+                self.count("skipped_booked")
+                self.run.report.note(
+                    f"{self.stream_name}: invoice {item.reference} is already {status or 'booked'} in "
+                    "Dinero and was left unchanged (a booked invoice can only be credited)."
+                )
+                return
+        payload = self._with_contact(item)
+        if existing is None:
+            self._create(item, payload)
+            return
+        self._update_draft(item, str(field_ci(existing, "Guid")), payload)
+
+    def _with_contact(self, item: Prepared) -> dict[str, Any]:
+        """The create payload with ContactGuid resolved from the record's Contact / ContactName."""
         payload = dict(item.payload)
         contact = item.extra["contact"]
         contact_name = item.extra.get("contact_name")
@@ -179,19 +198,7 @@ class InvoiceSink(DineroSink):
                 payload["ContactGuid"] = self.run.contacts.resolve(contact, plan=plan)
             else:
                 payload["ContactGuid"] = self.run.contacts.resolve_named(str(contact_name), plan=plan)
-        if existing is None:
-            self._create(item, payload)
-            return
-        status = str(field_ci(existing, "Status") or "").lower()
-        guid = str(field_ci(existing, "Guid"))
-        if status != _DRAFT:
-            self.count("skipped_booked")
-            self.run.report.note(
-                f"{self.stream_name}: invoice {item.reference} is already {status or 'booked'} in Dinero and "
-                "was left unchanged (a booked invoice can only be credited)."
-            )
-            return
-        self._update_draft(item, guid, payload)
+        return payload
 
     def _create(self, item: Prepared, payload: dict[str, Any]) -> None:
         guid = item.extra["guid"]

@@ -105,6 +105,18 @@ def test_rerun_creates_nothing_and_leaves_booked_invoices_alone(sandbox: Any, co
     assert any("already booked" in note for note in second.summary["notes"])
 
 
+def test_rerun_of_booked_invoices_looks_up_no_contact(sandbox: Any, config: dict[str, Any]) -> None:
+    config["streams"][STREAM]["book"] = True
+    orders = [order(n) for n in range(1, 5)]
+    assert run_target(sandbox, config, messages(orders)).error is None
+
+    second = run_target(sandbox, config, messages(orders))
+
+    assert second.error is None, second.stderr
+    assert second.counts(STREAM) == {"skipped_booked": 4}
+    assert [r["path"] for r in second.api_requests if "/contacts" in r["path"]] == []
+
+
 def test_run_interrupted_midway_then_full_run_has_no_duplicates(sandbox: Any, config: dict[str, Any]) -> None:
     orders = [order(n) for n in range(1, 11)]
     partial = run_target(sandbox, config, messages(orders[:4]))  # "killed" after 4 orders were written
