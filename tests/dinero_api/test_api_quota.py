@@ -55,8 +55,8 @@ def test_threads_in_one_process_respect_the_quota(tmp_path: Path) -> None:
 def test_acquire_reports_the_wait(tmp_path: Path) -> None:
     throttle = QuotaThrottle(("client", "100000"), 2, 0.3, "memory")
     waits = [throttle.acquire() for _ in range(3)]
-    assert waits[0] < 0.05 and waits[1] < 0.05
-    assert waits[2] >= 0.3  # the third had to wait for the first to leave the window
+    assert waits[0] < 0.25 and waits[1] < 0.25
+    assert waits[2] >= 0.2  # the third had to wait for the first to leave the window
 
 
 def test_two_processes_sharing_a_key_never_exceed_the_quota(tmp_path: Path) -> None:
@@ -86,14 +86,16 @@ def test_two_processes_sharing_a_key_never_exceed_the_quota(tmp_path: Path) -> N
 def test_other_keys_are_independent(tmp_path: Path) -> None:
     a = QuotaThrottle(("client", "100000"), 1, 30, str(tmp_path))
     b = QuotaThrottle(("client", "100001"), 1, 30, str(tmp_path))
-    assert a.acquire() < 0.05 and b.acquire() < 0.05  # a full org does not block another org
+    assert a.acquire() < 5 and b.acquire() < 5  # a full org does not block another (that would be 30 s)
 
 
 def test_a_429_pauses_every_process_on_the_key(tmp_path: Path) -> None:
     tap = QuotaThrottle(("client", "100000"), 100, 60, str(tmp_path))
     target = QuotaThrottle(("client", "100000"), 100, 60, str(tmp_path))  # as in another process
-    tap.report_rate_limited(retry_after=0.5)
-    assert target.acquire() >= 0.45
+    reported = time.monotonic()
+    tap.report_rate_limited(retry_after=1.0)
+    target.acquire()
+    assert time.monotonic() - reported >= 0.95  # measured from the report, not from acquire's own start
 
 
 def test_get_throttle_is_shared_per_key(tmp_path: Path) -> None:
