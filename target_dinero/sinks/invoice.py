@@ -215,7 +215,9 @@ class InvoiceSink(DineroSink):
             answer = (
                 self._get(guid) or self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
             )
-        except DineroValidationError:
+        except DineroValidationError as exc:
+            if not _may_be_guid_taken(exc):
+                raise  # a plain validation error: no look-up request, it becomes a reject as it is
             current = self._get(guid)
             if current is None or field_ci(current, "ExternalReference") != item.reference:
                 raise
@@ -300,3 +302,14 @@ class InvoiceSink(DineroSink):
                 self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
         self.count("booked")
+
+
+def _may_be_guid_taken(exc: DineroValidationError) -> bool:
+    """Whether a refused create may mean "this Guid exists already" (an earlier attempt got through).
+
+    How Dinero words that refusal is not documented (REFERENCE §7.5): look the Guid up when the error
+    names the ``Guid`` field, only a general ``message``, or no field at all; an error naming another
+    field (``ContactGuid``, ``ProductLines[0].AccountNumber``, ...) is about the record itself.
+    """
+    fields = [str(name).lower() for name in (exc.validation_errors or {})]
+    return not fields or "guid" in fields or "message" in fields

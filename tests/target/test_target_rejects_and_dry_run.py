@@ -109,6 +109,8 @@ def test_dinero_refusal_becomes_a_reject(sandbox: Any, config: dict[str, Any], t
     assert reject["record"]["id"] == 10
     assert "Dinero refused" in reject["reason"]
     assert [r["ExternalReference"] for r in by_reference(sandbox.dump(ORG, "invoices"), "ORD-")] == ["ORD-11"]
+    # a refusal about the record itself costs no follow-up look-up of the invoice's own Guid
+    assert [r for r in result.api_requests if r["method"] == "GET" and "/invoices/" in r["path"]] == []
 
 
 def test_dry_run_validates_and_resolves_but_writes_nothing(sandbox: Any, config: dict[str, Any]) -> None:
