@@ -19,9 +19,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from dinero_api.errors import DineroAPIError, DineroMalformedResponse, raise_for_response
-from dinero_api.schemas import load_schema
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records
+from tap_dinero.schemas import load_schema
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
@@ -59,10 +59,10 @@ class DineroStream(RESTStream):
     """A Dinero endpoint read through the shared client.
 
     Subclasses set ``name``, ``path`` (with ``{organization_id}``), ``schema_name`` (a file in
-    ``dinero_api/schemas``), ``primary_keys`` and the request shape flags below.
+    ``tap_dinero/schemas``), ``primary_keys`` and the request shape flags below.
     """
 
-    #: Name of the read-model schema in ``dinero_api/schemas``.
+    #: Name of the read-model schema in ``tap_dinero/schemas``.
     schema_name: t.ClassVar[str]
     #: True for ``/v1/{organization_id}/...`` endpoints: one partition per configured organization.
     org_scoped: t.ClassVar[bool] = True
@@ -79,7 +79,7 @@ class DineroStream(RESTStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: TapDinero) -> None:
-        """Build the stream with its schema from ``dinero_api/schemas``."""
+        """Build the stream with its schema from ``tap_dinero/schemas``."""
         super().__init__(tap=tap, name=self.name, schema=self.build_schema())
         self._active_org: str | None = None
         self.progress = StreamProgress()

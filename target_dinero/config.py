@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
-from dinero_api.schemas.load import LOAD_TYPES
+from target_dinero.schemas import LOAD_TYPES
 
 __all__ = [
     "DailySalesOptions",

@@ -17,7 +17,7 @@ from typing import Any
 
 from jsonschema import exceptions as jsonschema_exceptions
 
-from dinero_api.schemas.load import load_validator
+from target_dinero.schemas import load_validator
 
 __all__ = [
     "MAX_EXTERNAL_REFERENCE",
@@ -75,7 +75,7 @@ def _field_path(path: Iterable[Any]) -> str | None:
 
 
 def validate_shape(load_type: str, record: Mapping[str, Any]) -> None:
-    """Validate against ``dinero_api/schemas/load/<load_type>.json``; raise on the most relevant error."""
+    """Validate against ``target_dinero/schemas/<load_type>.json``; raise on the most relevant error."""
     error = jsonschema_exceptions.best_match(load_validator(load_type).iter_errors(record))
     if error is None:
         return

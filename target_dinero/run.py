@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from target_dinero.config import StreamOptions, UnmappedStreamError, parse_streams, unmapped_stream_message
 from target_dinero.contacts import ContactResolver
 from target_dinero.gateway import DineroGateway
-from target_dinero.ledger import Ledger
+from target_dinero.journal import VoucherJournal
 from target_dinero.reference_data import ReferenceData
 from target_dinero.rejects import RejectsFile
 from target_dinero.remote_index import RemoteIndex
@@ -58,7 +58,7 @@ class RunContext:
         self.rejects = RejectsFile(config.get("rejects_file", "target-dinero-rejects.jsonl"))
         self.report = RunReport()
         self._lock = threading.Lock()
-        self._ledger: Ledger | None = None
+        self._journal: VoucherJournal | None = None
         self._invoice_index: RemoteIndex | None = None
         self._product_index: RemoteIndex | None = None
         self._out_lock = threading.Lock()
@@ -80,12 +80,12 @@ class RunContext:
 
     # -- shared lazily built objects ------------------------------------------------------------
     @property
-    def ledger(self) -> Ledger:
-        """The manual-voucher journal (see :mod:`target_dinero.ledger`)."""
+    def journal(self) -> VoucherJournal:
+        """The manual-voucher journal (see :mod:`target_dinero.journal`)."""
         with self._lock:
-            if self._ledger is None:
-                self._ledger = Ledger(self._ledger_path())
-            return self._ledger
+            if self._journal is None:
+                self._journal = VoucherJournal(self._ledger_path())
+            return self._journal
 
     def _ledger_path(self) -> Path:
         if self.config.get("ledger_file"):

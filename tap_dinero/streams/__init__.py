@@ -45,12 +45,16 @@ Endpoints left out, and why:
 
 from __future__ import annotations
 
-from tap_dinero.streams.accounts import DepositAccountsStream, EntryAccountsStream, PurchaseAccountsStream
-from tap_dinero.streams.contacts import ContactsStream
-from tap_dinero.streams.entries import EntriesStream
-from tap_dinero.streams.files import FilesStream
-from tap_dinero.streams.organizations import AccountingYearsStream, OrganizationsStream, VatTypesStream
-from tap_dinero.streams.products import ProductsStream
+from tap_dinero.streams.ledger import EntriesStream, ManualVouchersStream, PurchaseVouchersStream
+from tap_dinero.streams.organization import (
+    AccountingYearsStream,
+    DepositAccountsStream,
+    EntryAccountsStream,
+    OrganizationsStream,
+    PurchaseAccountsStream,
+    VatTypesStream,
+)
+from tap_dinero.streams.registers import ContactsStream, FilesStream, ProductsStream
 from tap_dinero.streams.sales import (
     CreditNoteLinesStream,
     CreditNotesStream,
@@ -59,7 +63,6 @@ from tap_dinero.streams.sales import (
     TradeOfferLinesStream,
     TradeOffersStream,
 )
-from tap_dinero.streams.vouchers import ManualVouchersStream, PurchaseVouchersStream
 
 __all__ = ["LINE_STREAM_TYPES", "STREAM_TYPES"]
 

@@ -36,7 +36,7 @@ from target_dinero.records import (
 )
 from target_dinero.reference_data import NO_VAT
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.vouchers import VoucherWriter
+from target_dinero.voucher_writer import VoucherWriter
 
 __all__ = ["DailySalesSink"]
 
@@ -194,7 +194,7 @@ class DailySalesSink(DineroSink):
         parts = []
         for number in range(1, _MAX_PARTS + 1):
             ref = base if number == 1 else f"{base}#{number}"
-            entry = self.run.ledger.get(ref)
+            entry = self.run.journal.get(ref)
             if entry is None:
                 break
             parts.append((ref, entry))
@@ -262,7 +262,7 @@ class DailySalesSink(DineroSink):
         if (open_entry or {}).get("status") in ("failed", "deleted"):
             sales = dict(new)  # nothing of that attempt exists in Dinero
             if not self.run.dry_run:
-                self.run.ledger.record(open_ref, sales={})
+                self.run.journal.record(open_ref, sales={})
         payload = {"VoucherDate": day, "ExternalReference": open_ref, "Lines": self._lines(day, sales)}
         if not payload["Lines"]:
             self.count("unchanged")
@@ -272,14 +272,14 @@ class DailySalesSink(DineroSink):
             if self.options.book:
                 self.run.plan("book", self.load_type, self.stream_name, open_ref, {"VoucherDate": day})
         elif entry is not None:
-            self.run.ledger.record(open_ref, add_sales=new, stream=self.stream_name, book=self.options.book)
+            self.run.journal.record(open_ref, add_sales=new, stream=self.stream_name, book=self.options.book)
         self.count("sales_loaded", len(new))
 
     # -- end of run: book the days ------------------------------------------------------------------
     def clean_up(self) -> None:
         """Book every draft day voucher of this stream (this run's and any an interrupted run left)."""
         if self.options.book:
-            for entry in self.run.ledger.entries():
+            for entry in self.run.journal.entries():
                 if entry.get("stream") == self.stream_name and entry.get("status") == "draft":
                     record = {"day_voucher": entry["ref"]}
                     self.guarded(record, lambda ref=entry["ref"]: self.writer.book_draft(ref))

@@ -1,8 +1,8 @@
 """Manual vouchers (finansbilag), optionally with an attached file and booked; journaled exactly once.
 
 Dinero cannot list or search manual vouchers, so the target keeps a journal of what it created
-(:mod:`target_dinero.ledger` explains why and what that survives); the write protocol is in
-:mod:`target_dinero.vouchers`. Validation before any request: JSON schema, accounts and VAT codes of
+(:mod:`target_dinero.journal` explains why and what that survives); the write protocol is in
+:mod:`target_dinero.voucher_writer`. Validation before any request: JSON schema, accounts and VAT codes of
 the organization, finite non-zero amounts, a voucher date in an accounting year, lines without a
 balancing account adding up to zero, and the file (type, size, readable).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from target_dinero.files import check_attachment
 from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.vouchers import VoucherWriter
+from target_dinero.voucher_writer import VoucherWriter
 
 __all__ = ["ManualVoucherSink", "voucher_lines"]
 

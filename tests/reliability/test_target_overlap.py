@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from target_dinero.ledger import Ledger, LedgerBusyError
+from target_dinero.journal import JournalBusyError, VoucherJournal
 
 from .helpers import (
     ORG,
@@ -105,8 +105,8 @@ def test_a_run_that_cannot_get_the_journal_stops_with_a_clear_error(tmp_path: Pa
         [
             sys.executable,
             "-c",
-            "import sys, time; from target_dinero.ledger import Ledger; "
-            "journal = Ledger(sys.argv[1]); journal.record('held', status='draft'); "
+            "import sys, time; from target_dinero.journal import VoucherJournal; "
+            "journal = VoucherJournal(sys.argv[1]); journal.record('held', status='draft'); "
             "print('held', flush=True); time.sleep(30)",
             str(journal),
         ],
@@ -115,12 +115,12 @@ def test_a_run_that_cannot_get_the_journal_stops_with_a_clear_error(tmp_path: Pa
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-        with pytest.raises(LedgerBusyError, match=str(journal)):
-            Ledger(journal, lock_timeout=0.3).get("held")
+        with pytest.raises(JournalBusyError, match=str(journal)):
+            VoucherJournal(journal, lock_timeout=0.3).get("held")
     finally:
         holder.kill()
         holder.wait()
     # the OS dropped the killed holder's lock: the next run reads what it wrote
     started = time.monotonic()
-    assert Ledger(journal, lock_timeout=5).get("held")["status"] == "draft"
+    assert VoucherJournal(journal, lock_timeout=5).get("held")["status"] == "draft"
     assert time.monotonic() - started < 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from dinero_api.schemas import load_schema
+from tap_dinero.schemas import load_schema
 from tests.tap.helpers import run_tap
 
 ORG = "100000"

@@ -199,7 +199,7 @@ def test_a_journal_from_another_dinero_stops_the_run(sandbox: Any, config: dict[
 
     result = run_target(sandbox, config, messages(vouchers))
 
-    from target_dinero.vouchers import JournalMismatch
+    from target_dinero.voucher_writer import JournalMismatch
 
     assert isinstance(result.error, JournalMismatch)
     assert "ledger_file" in str(result.error)

@@ -32,7 +32,7 @@ def _read(name: str) -> dict[str, Any]:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """Return a fresh copy of the load-type schema ``dinero_api/schemas/load/<name>.json``."""
+    """Return a fresh copy of the load-type schema ``target_dinero/schemas/<name>.json``."""
     return copy.deepcopy(_read(name))
 
 

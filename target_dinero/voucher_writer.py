@@ -1,4 +1,4 @@
-"""Writing one manual voucher exactly once: the protocol around the journal (see :mod:`.ledger`).
+"""Writing one manual voucher exactly once: the protocol around the journal (see :mod:`.journal`).
 
 Used by the manual_voucher and daily_sales sinks. Per voucher reference:
 
@@ -92,7 +92,7 @@ class VoucherWriter:
         update_drafts: bool = True,
     ) -> dict[str, Any] | None:
         """Make Dinero hold ``payload`` under ``reference``; returns the journal entry (None in dry run)."""
-        entry = self.run.ledger.get(reference)
+        entry = self.run.journal.get(reference)
         if entry is not None:
             entry = self.confirm_journal(reference, entry)
         status = (entry or {}).get("status")
@@ -132,13 +132,13 @@ class VoucherWriter:
                 return entry
             if entry.get("status") == "booked":
                 raise JournalMismatch(
-                    f"The journal {self.run.ledger.path} lists voucher {reference!r} ({entry['guid']}) as "
+                    f"The journal {self.run.journal.path} lists voucher {reference!r} ({entry['guid']}) as "
                     f"booked, but organization {self.run.organization_id} has no such voucher: the journal "
                     "belongs to another organization or to a Dinero sandbox that was reset. Point "
                     "ledger_file at this organization's journal (or delete it if the organization is new)."
                 )
             if not self.run.dry_run:
-                self.run.ledger.record(reference, status="deleted")
+                self.run.journal.record(reference, status="deleted")
             return {**entry, "status": "deleted"}
 
     def _resolve_pending(self, reference: str, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -148,19 +148,19 @@ class VoucherWriter:
                 f"an earlier run sent the create of voucher {reference!r} but never learnt whether Dinero "
                 "created it (crash or lost answer), and Dinero cannot search manual vouchers. Check Dinero "
                 f"for ExternalReference {reference!r}; if it is absent, delete its lines from the journal "
-                f"{self.run.ledger.path} and re-run.",
+                f"{self.run.journal.path} and re-run.",
                 "ExternalReference",
             )
         voucher_guid = self._find_by_file(str(file_guid))
         if voucher_guid is None:  # the file was uploaded, the create never happened: create, reuse the file
             if not self.run.dry_run:
-                self.run.ledger.record(reference, status="failed")
+                self.run.journal.record(reference, status="failed")
             return {**entry, "status": "failed"}
         current = self.get(voucher_guid) or {}
         status = "booked" if str(field_ci(current, "Status") or "").lower() == "booked" else "draft"
         fields = {"status": status, "guid": voucher_guid, "timestamp": field_ci(current, "Timestamp")}
         if not self.run.dry_run:
-            self.run.ledger.record(reference, **fields)
+            self.run.journal.record(reference, **fields)
         return {**entry, **fields}
 
     def _upload(self, reference: str, attachment: AttachmentSpec, entry: dict[str, Any]) -> str:
@@ -168,7 +168,7 @@ class VoucherWriter:
         if entry.get("file_guid") and entry.get("file_digest") == content.digest:
             return str(entry["file_guid"])  # uploaded by an earlier attempt: reuse, never upload twice
         file_guid = self.run.gateway.upload_file(content.file_name, content.content, content.content_type)
-        self.run.ledger.record(reference, file_guid=file_guid, file_digest=content.digest)
+        self.run.journal.record(reference, file_guid=file_guid, file_digest=content.digest)
         return file_guid
 
     def _create(
@@ -191,7 +191,7 @@ class VoucherWriter:
             # Uploaded first (journaled with its FileGuid, reused by a retry), then the create follows at
             # once: a crash in between leaves at worst an unattached, invisible file, never a twin.
             body["FileGuid"] = self._upload(reference, attachment, entry)
-        self.run.ledger.record(
+        self.run.journal.record(
             reference, status="pending", digest=digest, kind=self.load_type, file_guid=body.get("FileGuid")
         )
         try:
@@ -199,11 +199,11 @@ class VoucherWriter:
         except DineroUnknownOutcome:
             raise  # stays "pending": the next run resolves it (file link) or reports it
         except Exception:
-            self.run.ledger.record(reference, status="failed")  # Dinero said no: nothing was created
+            self.run.journal.record(reference, status="failed")  # Dinero said no: nothing was created
             raise
         guid = str(field_ci(answer, "Guid"))
         timestamp = field_ci(answer, "Timestamp")
-        self.run.ledger.record(reference, status="draft", guid=guid, timestamp=timestamp, digest=digest)
+        self.run.journal.record(reference, status="draft", guid=guid, timestamp=timestamp, digest=digest)
         self._count("created")
         entry = {"status": "draft", "guid": guid, "timestamp": timestamp, "digest": digest}
         if book:
@@ -239,10 +239,10 @@ class VoucherWriter:
             except DineroTimestampConflict:
                 current = self.get(guid)
                 if current is None:
-                    self.run.ledger.record(reference, status="deleted")
+                    self.run.journal.record(reference, status="deleted")
                     return self._create(reference, payload, digest, attachment, book, {})
                 if str(field_ci(current, "Status") or "").lower() == "booked":
-                    self.run.ledger.record(reference, status="booked")
+                    self.run.journal.record(reference, status="booked")
                     self._count("skipped_booked")
                     return {**entry, "status": "booked"}
                 answer = (
@@ -255,10 +255,10 @@ class VoucherWriter:
                 if isinstance(exc, DineroValidationError) and exc.code not in (63, 65):
                     raise
                 # Someone deleted the draft in Dinero: the record is loaded again as a new voucher.
-                self.run.ledger.record(reference, status="deleted")
+                self.run.journal.record(reference, status="deleted")
                 return self._create(reference, payload, digest, attachment, book, {})
             entry = {**entry, "timestamp": field_ci(answer, "Timestamp"), "digest": digest}
-            self.run.ledger.record(reference, timestamp=entry["timestamp"], digest=digest)
+            self.run.journal.record(reference, timestamp=entry["timestamp"], digest=digest)
             self._count("updated")
         if book:
             if self.run.dry_run:
@@ -277,13 +277,13 @@ class VoucherWriter:
             answer = current
             if str(field_ci(current, "Status") or "").lower() != "booked":
                 answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "Timestamp")}) or {}
-        self.run.ledger.record(reference, status="booked", timestamp=field_ci(answer, "Timestamp"))
+        self.run.journal.record(reference, status="booked", timestamp=field_ci(answer, "Timestamp"))
         self._count("booked")
         return {**entry, "status": "booked"}
 
     def book_draft(self, reference: str) -> None:
         """Book a voucher the journal holds as a draft (daily sales book once the run is complete)."""
-        entry = self.run.ledger.get(reference)
+        entry = self.run.journal.get(reference)
         if not entry or entry.get("status") != "draft":
             return
         if self.run.dry_run:

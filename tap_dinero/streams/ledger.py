@@ -1,4 +1,6 @@
-"""Accounting entries (the booked ledger), incremental through Dinero's entry-change endpoint.
+"""The general ledger: entries and the manual and purchase vouchers their ``VoucherGuid`` points at.
+
+Accounting entries (the booked ledger), incremental through Dinero's entry-change endpoint.
 
 * First run of an organization: ``GET /v1/{org}/entries?fromDate&toDate`` once per calendar month of each
   accounting year (Dinero refuses ranges that cross years), from ``entries_start_date`` (or
@@ -16,6 +18,13 @@ the account's current opening balance under the same ``EntryGuid`` (key ``EntryG
 A row read twice in one run (adjacent change windows share their boundary second) is emitted once unless
 its content changed; only the fingerprints of the previous and the current window are kept, so memory does
 not grow with the ledger.
+
+Manual and purchase vouchers, reached through ledger entries (Dinero has no list endpoint for them).
+
+Both are child streams of ``entries``: for every new ``VoucherGuid`` an entry of the matching
+``VoucherType`` (see :mod:`tap_dinero.vouchers`) shows in this run, the tap reads the voucher's detail
+once. Only booked vouchers have entries, so drafts are not reachable; a voucher changed later (e.g.
+deleted, which books offsetting entries) shows up again in the entry changes and is read again.
 """
 
 from __future__ import annotations
@@ -24,15 +33,15 @@ import datetime as dt
 import json
 import typing as t
 
-from tap_dinero.client import DineroStream
+from tap_dinero.client import DetailStream, DineroStream
 from tap_dinero.incremental import commit_request_clock_bookmark
 from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now, whole_second
-from tap_dinero.vouchers import voucher_kind
+from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-__all__ = ["EntriesStream", "month_spans"]
+__all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "month_spans"]
 
 SYNCED_AT = {
     "type": "string",
@@ -177,3 +186,34 @@ def month_spans(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
         spans.append((start, end))
         start = end + dt.timedelta(days=1)
     return spans
+
+
+class _VoucherStream(DetailStream):
+    parent_stream_type = EntriesStream
+    primary_keys: t.ClassVar[list[str]] = ["organization_id", "Guid"]
+    #: The voucher kind this stream reads (contexts of the other kind are ignored without a request).
+    voucher_kind: t.ClassVar[str]
+
+    def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Read the voucher named by the context if it is of this stream's kind."""
+        if (context or {}).get("voucher_kind") != self.voucher_kind:
+            return
+        yield from self.request_records(context)
+
+
+class ManualVouchersStream(_VoucherStream):
+    """Manual vouchers: ``GET /v1/{org}/vouchers/manuel/{guid}`` (the path is spelled "manuel")."""
+
+    name = "manual_vouchers"
+    path = "/v1/{organization_id}/vouchers/manuel/{voucher_guid}"
+    schema_name = "manual_voucher"
+    voucher_kind = MANUAL
+
+
+class PurchaseVouchersStream(_VoucherStream):
+    """Purchase vouchers: ``GET /v1/{org}/vouchers/purchase/{guid}``."""
+
+    name = "purchase_vouchers"
+    path = "/v1/{organization_id}/vouchers/purchase/{voucher_guid}"
+    schema_name = "purchase_voucher"
+    voucher_kind = PURCHASE

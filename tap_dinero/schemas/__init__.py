@@ -27,7 +27,7 @@ def _read(name: str) -> dict[str, Any]:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """Return a fresh copy of the read-model schema ``dinero_api/schemas/<name>.json``."""
+    """Return a fresh copy of the read-model schema ``tap_dinero/schemas/<name>.json``."""
     return copy.deepcopy(_read(name))
 
 

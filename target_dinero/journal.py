@@ -49,7 +49,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-__all__ = ["Ledger", "LedgerBusyError"]
+__all__ = ["JournalBusyError", "VoucherJournal"]
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
 # Journal locks this process holds, by resolved path; released by the OS when the process ends.
@@ -57,11 +57,11 @@ _PROCESS_LOCKS: dict[str, FileLock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
 
 
-class LedgerBusyError(RuntimeError):
+class JournalBusyError(RuntimeError):
     """Another target run held the journal for longer than the lock timeout."""
 
 
-class Ledger:
+class VoucherJournal:
     """Append-only, fsync'ed JSONL journal keyed by ExternalReference (thread-safe)."""
 
     def __init__(self, path: str | Path | None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
@@ -74,7 +74,7 @@ class Ledger:
     def _hold_run_lock(self) -> None:
         """Take the journal's cross-process lock for the rest of this process (see module docstring).
 
-        The lock belongs to the process, not to this object: a later Ledger on the same journal in the
+        The lock belongs to the process, not to this object: a later VoucherJournal on the same journal in the
         same process (a re-run inside one interpreter, as tests do) shares it instead of waiting for
         itself.
         """
@@ -89,7 +89,7 @@ class Ledger:
                 try:
                     run_lock.acquire(timeout=self.lock_timeout)
                 except Timeout:
-                    raise LedgerBusyError(
+                    raise JournalBusyError(
                         f"Another target-dinero run has held the voucher journal {self.path} for "
                         f"{self.lock_timeout:g} s. Runs loading into one organization must not overlap: "
                         "wait for it to end (or stop it), then run again."
