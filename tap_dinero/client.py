@@ -7,8 +7,8 @@ its retries (429 waits, 5xx backoff). The SDK's own backoff is switched off to a
 
 from __future__ import annotations
 
-import decimal
 import logging
+import sys
 import typing as t
 from functools import cached_property
 
@@ -16,12 +16,13 @@ import backoff
 import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.streams import RESTStream
 
+from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, DineroMalformedResponse, raise_for_response
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records
 from tap_dinero.schemas import load_schema
+from tap_dinero.sdk_adapter import SdkAdapterStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
@@ -55,7 +56,7 @@ class StreamProgress:
         }
 
 
-class DineroStream(RESTStream):
+class DineroStream(SdkAdapterStream):
     """A Dinero endpoint read through the shared client.
 
     Subclasses set ``name``, ``path`` (with ``{organization_id}``), ``schema_name`` (a file in
@@ -83,7 +84,6 @@ class DineroStream(RESTStream):
         super().__init__(tap=tap, name=self.name, schema=self.build_schema())
         self._active_org: str | None = None
         self.progress = StreamProgress()
-        self._schema_written = False
 
     # ----------------------------------------------------------------------------------- schema
     @classmethod
@@ -156,6 +156,7 @@ class DineroStream(RESTStream):
         def counted(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             stats = self.dinero_tap.client_for(self._active_org or self.organization_for(context)).stats
             waited_before = stats.quota_wait_seconds
+            sys.stdout.flush()  # rows already written never wait in our buffer for a request or the quota
             try:
                 response = func(prepared_request, context)
             finally:
@@ -204,8 +205,8 @@ class DineroStream(RESTStream):
         prepared = self.build_prepared_request(
             method="GET", url=url, params=params or {}, headers=self.http_headers
         )
-        response = self.request_decorator(self._request)(prepared, context)
-        return response.json(parse_float=decimal.Decimal)
+        response = self.send_prepared(prepared, context)
+        return decode_json(response.content)
 
     def get_new_paginator(self) -> BaseAPIPaginator | None:
         """Page-number paginator for paged endpoints; single page otherwise."""
@@ -263,19 +264,12 @@ class DineroStream(RESTStream):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Tag org-scoped rows with their organization id."""
         if self.org_scoped:
-            row["organization_id"] = self.organization_for(context)
+            row["organization_id"] = self._active_org or self.organization_for(context)
         return row
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No SDK signpost: incremental streams write a request-clock bookmark themselves."""
         return None
-
-    def _write_schema_message(self) -> None:
-        """Write the SCHEMA message once per run (child streams are synced once per parent record)."""
-        if self._schema_written:
-            return
-        self._schema_written = True
-        super()._write_schema_message()
 
     def log_sync_costs(self) -> None:
         """Log the stream's totals for the run: records, requests, quota wait."""
@@ -325,7 +319,7 @@ class DetailStream(DineroStream):
         if response.status_code >= 400:
             return
         known = self.schema["properties"]
-        for row in self.parse_detail(response.json(parse_float=decimal.Decimal)):
+        for row in self.parse_detail(decode_json(response.content)):
             yield {key: value for key, value in row.items() if key in known}
 
     def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:

@@ -33,9 +33,8 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from singer_sdk.helpers._state import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
-
 from tap_dinero.client import DineroStream
+from tap_dinero.sdk_adapter import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
 from tap_dinero.served import RECENT_MARGIN, ServedRows
 from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now
 
@@ -67,6 +66,7 @@ class ChangesSinceStream(DineroStream):
     """A paged envelope list read incrementally by ``changesSince`` with a deletion pass."""
 
     replication_key = "UpdatedAt"
+    owns_bookmark = True  # the request clock, committed in get_partition_records
     #: How many times a list that changes while it is paged is read before giving up for this run.
     MAX_READS = 3
     is_sorted = False  # invoices and credit notes cannot be sorted by UpdatedAt (REFERENCE §3.5)

@@ -1,73 +1,43 @@
 """Page-number pagination for Dinero lists: 0-based ``page``, stop without an empty-page request.
 
-Dinero lists are offset pages (``page``/``pageSize``, REFERENCE §3.2). The paginator stops:
-
-* after a page shorter than ``pageSize`` (the rule that needs no counts), or
-* after a full page, when the envelope's ``Pagination.ResultWithoutFilter`` says nothing is left.
-
-The count is ambiguous (REFERENCE §3.1: it may be the total before or after ``changesSince``), so it is
-only trusted where either reading is safe: on a normal list the filtered set is a subset of the
-unfiltered one, so ``records seen >= ResultWithoutFilter`` means everything was read under both readings.
-A ``deletedOnly=true`` pass may hold rows the unfiltered count leaves out, so there (and on bare-array
-endpoints such as ``/files``, which carry no count) a full page is followed by one more request.
+The decoding, the envelope and the stop rule are :mod:`dinero_api.envelope`'s (shared with the target);
+this module adapts them to the SDK's paginator and caches each page's parse on its response, so the
+paginator, the JSON check and the stream read every page once.
 """
 
 from __future__ import annotations
 
-import decimal
 import typing as t
 
 from singer_sdk.pagination import PageNumberPaginator
+
+from dinero_api.envelope import Page, decode_json, has_more, parse_page
 
 if t.TYPE_CHECKING:
     import requests
 
 __all__ = ["DineroPaginator", "page_records", "page_total"]
 
-_RECORDS_ATTR = "_dinero_page_records"
-_TOTAL_ATTR = "_dinero_page_total"
+_PAGE_ATTR = "_dinero_page"
 
 
-def _parse(response: requests.Response) -> None:
-    body = response.json(parse_float=decimal.Decimal)
-    total: int | None = None
-    if isinstance(body, dict):
-        # Envelope {"Collection": [...], "Pagination": {...}}; read it case-insensitively.
-        lowered = {str(k).lower(): v for k, v in body.items()}
-        if "collection" in lowered:
-            records = lowered["collection"] or []
-            pagination = lowered.get("pagination")
-            if isinstance(pagination, dict):
-                counts = {str(k).lower(): v for k, v in pagination.items()}
-                raw = counts.get("resultwithoutfilter")
-                if isinstance(raw, int) and not isinstance(raw, bool):
-                    total = raw
-        else:
-            records = [body]  # a single object (detail endpoints)
-    elif isinstance(body, list):
-        records = body
-    else:
-        records = []
-    setattr(response, _RECORDS_ATTR, records)
-    setattr(response, _TOTAL_ATTR, total)
+def _page(response: requests.Response) -> Page:
+    page = getattr(response, _PAGE_ATTR, None)
+    if page is None:
+        page = parse_page(decode_json(response.content))
+        setattr(response, _PAGE_ATTR, page)
+    return page
 
 
 def page_records(response: requests.Response) -> list[dict[str, t.Any]]:
-    """Records of one Dinero response: the envelope's ``Collection``, a bare array or a single object.
-
-    Numbers are parsed as :class:`decimal.Decimal` (money keeps its precision). The parse is cached on
-    the response, so the paginator and the stream read each page once.
-    """
-    if not hasattr(response, _RECORDS_ATTR):
-        _parse(response)
-    return getattr(response, _RECORDS_ATTR)
+    """Records of one Dinero response: the envelope's ``Collection``, a bare array or a single object
+    (money as Decimal); raises ``ValueError`` when the body is not JSON."""
+    return _page(response).rows
 
 
 def page_total(response: requests.Response) -> int | None:
     """``Pagination.ResultWithoutFilter`` of an envelope response, or None (bare arrays)."""
-    if not hasattr(response, _TOTAL_ATTR):
-        _parse(response)
-    return getattr(response, _TOTAL_ATTR)
+    return _page(response).total
 
 
 class DineroPaginator(PageNumberPaginator):
@@ -89,9 +59,8 @@ class DineroPaginator(PageNumberPaginator):
 
     def has_more(self, response: requests.Response) -> bool:
         """Another page exists if this one was full and the count (when trusted) says so."""
-        count = len(page_records(response))
-        self.records_seen += count
-        if count < self.page_size:
-            return False
-        total = page_total(response) if self.trust_total else None
-        return total is None or self.records_seen < total
+        page = _page(response)
+        self.records_seen += len(page.rows)
+        return has_more(
+            page, page_size=self.page_size, rows_seen=self.records_seen, trust_total=self.trust_total
+        )

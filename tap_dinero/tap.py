@@ -137,12 +137,12 @@ class TapDinero(Tap):
         value = self.config.get("lookback_seconds")
         return DEFAULT_LOOKBACK_SECONDS if value is None else int(value)
 
-    @property
+    @cached_property
     def include_deleted(self) -> bool:
         """Whether incremental streams make a deletedOnly pass."""
         return bool(self.config.get("include_deleted", True))
 
-    @property
+    @cached_property
     def include_lines(self) -> bool:
         """Whether the document line streams exist."""
         return bool(self.config.get("include_lines", True))

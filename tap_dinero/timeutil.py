@@ -41,15 +41,23 @@ def format_change_filter(value: dt.datetime, *, round_up: bool = False) -> str:
 def parse_api_datetime(value: str | None) -> dt.datetime | None:
     """Parse a Dinero timestamp (``2017-05-19T14:20:47.407``, offset optional) as an aware datetime.
 
-    Returns None for empty or unparseable values instead of failing the sync.
+    Returns None for empty or unparseable values instead of failing the sync. Called for every row of
+    an incremental list, so the common shape (no offset) takes the shortest path.
     """
     if not value:
         return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = _fromisoformat(value)
+    except (TypeError, ValueError):
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = _fromisoformat(text)
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
+
+
+_fromisoformat = dt.datetime.fromisoformat
+_UTC = dt.timezone.utc

@@ -28,7 +28,15 @@ except ImportError:  # pragma: no cover - msgspec is a dependency; only stale en
 
 
 class DineroMessageWriter(_EncodingWriter):  # type: ignore[misc,valid-type]
-    """One JSON line per message on stdout, flushed after each (as the SDK's writers do)."""
+    """One JSON line per message on stdout.
+
+    RECORD lines are left in stdout's buffer (it is written out whenever it fills, and before each
+    request the tap sends, see ``DineroStream.request_decorator``); every other message -- SCHEMA,
+    STATE, ACTIVATE_VERSION -- flushes it, so a STATE line never reaches the target before the records
+    it covers, and never waits in the buffer either. The SDK flushes after every message:
+    one ``write`` system call per row, 8 % of the tap's CPU on a large list. A tap killed with rows
+    still in the buffer loses only rows that no STATE covers, which the next run reads again.
+    """
 
     def write_message(self, message: t.Any) -> None:
         """Write the message's line to stdout's binary buffer, or as text where stdout has none."""
@@ -41,4 +49,5 @@ class DineroMessageWriter(_EncodingWriter):  # type: ignore[misc,valid-type]
             buffer.write(line)
         else:
             out.write(bytes(line).decode("utf-8"))
-        out.flush()
+        if getattr(message, "type", None) != "RECORD":
+            out.flush()

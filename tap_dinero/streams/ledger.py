@@ -62,6 +62,7 @@ class EntriesStream(DineroStream):
     schema_name = "entry"
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "EntryGuid"]
     replication_key = "_sdc_synced_at"
+    owns_bookmark = True  # the request clock, committed after the last window
     is_sorted = False
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -117,7 +117,7 @@ class _SalesDocumentStream(ChangesSinceStream):
         prepared = self.build_prepared_request(method="GET", url=url, params={}, headers=self.http_headers)
         self._reading_detail = True
         try:
-            response = self.request_decorator(self._request)(prepared, context)
+            response = self.send_prepared(prepared, context)
         finally:
             self._reading_detail = False
         if response.status_code >= 400:
