@@ -15,6 +15,7 @@ import backoff
 import requests
 
 from dinero_api.auth import TokenProvider, token_provider_for
+from dinero_api.envelope import decode_json, has_more, parse_page
 from dinero_api.errors import DineroAPIError, DineroConfigError, DineroMalformedResponse, raise_for_response
 from dinero_api.quota import QuotaThrottle, get_throttle
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
@@ -132,11 +133,11 @@ class DineroClient:
 
     @staticmethod
     def decode(response: requests.Response) -> Any:
-        """JSON body of ``response``; None for an empty body."""
+        """JSON body of ``response`` (money as Decimal, see :mod:`dinero_api.envelope`); None when empty."""
         if not response.content or not response.content.strip():
             return None
         try:
-            return response.json()
+            return decode_json(response.content)
         except ValueError:
             raise DineroMalformedResponse.for_response(response) from None
 
@@ -191,14 +192,16 @@ class DineroClient:
         path: str,
         params: Mapping[str, Any] | None = None,
         page_size: int | None = None,
+        *,
+        trust_total: bool = True,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield the rows of each page of a list endpoint.
+        """Yield the rows of each page of a list endpoint (envelope or bare array), 0-based pages.
 
-        Handles Dinero's ``{"Collection": [...], "Pagination": {...}}`` envelope and bare arrays.
-        ``page`` is 0-based. Paging stops at the first page shorter than the page size (never on the
-        ``Result`` counts, whose meaning under filters is unclear, and without requesting an extra
-        empty page). ``page_size`` defaults to the ``page_size`` setting, else 1000; above 1000 it is
-        refused before any request (Dinero error code 43).
+        When to stop is :func:`dinero_api.envelope.has_more`'s rule (the one the tap's paginator uses):
+        a short page ends the list; after a full page the envelope's unfiltered count is trusted only
+        with ``trust_total`` (pass False for ``deletedOnly`` lists and look-ups that must not miss a
+        row). ``page_size`` defaults to the ``page_size`` setting, else 1000; above 1000 it is refused
+        before any request (Dinero error code 43).
         """
         if page_size is None:
             page_size = self.settings.page_size or MAX_PAGE_SIZE
@@ -214,38 +217,23 @@ class DineroClient:
         query = dict(params or {})
         page = int(query.pop("page", 0))
         query.pop("pageSize", None)
+        seen = 0
         previous_first: Any = object()
         while True:
-            body = self.get_json(path, {**query, "page": page, "pageSize": page_size})
-            rows, effective_size = self._rows(body, path, page_size)
-            if page > 0 and rows and rows[0] == previous_first and len(rows) >= effective_size:
-                # The endpoint ignores paging and answered the same full list again.
+            parsed = parse_page(self.get_json(path, {**query, "page": page, "pageSize": page_size}))
+            if parsed.shape == "object":
+                raise DineroAPIError(
+                    f"Dinero API GET {path} answered an unexpected list shape; expected a JSON array or a "
+                    "Collection/Pagination envelope."
+                )
+            if page > 0 and parsed.rows and parsed.rows[0] == previous_first:
+                # An endpoint without paging (the chart of accounts) answers the whole list every time.
                 logger.warning("%s ignores page/pageSize; stopping after page %d", path, page - 1)
                 return
-            if rows:
-                yield rows
-            if len(rows) < effective_size:
+            previous_first = parsed.rows[0] if parsed.rows else previous_first
+            seen += len(parsed.rows)
+            if parsed.rows:
+                yield parsed.rows
+            if not has_more(parsed, page_size=page_size, rows_seen=seen, trust_total=trust_total):
                 return
-            previous_first = rows[0]
             page += 1
-
-    @staticmethod
-    def _rows(body: Any, path: str, requested: int) -> tuple[list[dict[str, Any]], int]:
-        if isinstance(body, list):
-            return body, requested
-        if isinstance(body, dict):
-            lowered = {str(k).lower(): v for k, v in body.items()}
-            rows = lowered.get("collection")
-            if isinstance(rows, list):
-                size = requested
-                pagination = lowered.get("pagination")
-                if isinstance(pagination, dict):
-                    announced = {str(k).lower(): v for k, v in pagination.items()}.get("pagesize")
-                    # If Dinero clamped the page size, a page of that size is still a full page.
-                    if isinstance(announced, int) and 0 < announced < requested:
-                        size = announced
-                return rows, size
-        raise DineroAPIError(
-            f"Dinero API GET {path} answered an unexpected list shape ({type(body).__name__}); expected a "
-            "JSON array or a Collection/Pagination envelope."
-        )

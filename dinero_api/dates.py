@@ -1,77 +1,63 @@
-"""Date-time formats Dinero uses (REFERENCE §3.5).
+"""Dinero's date-time wire format: change filters, offset-less timestamps, the request clock.
 
-* ``changesSince`` takes UTC as ``YYYY-MM-DDTHH:MM:SSZ`` (inclusive: rows changed at or after it).
-* ``CreatedAt`` / ``UpdatedAt`` / ``DeletedAt`` come back as ``YYYY-MM-DDTHH:MM:SS[.fff]`` with no
-  offset. Whether that is UTC or Danish local time is undocumented (REFERENCE §7 question 1); the
-  sandbox stores UTC and we read them as UTC. If Dinero turns out to use local time, a bookmark taken
-  from ``max(UpdatedAt)`` could sit up to two hours in the future, so incremental syncs should prefer a
-  client-clock bookmark (request start minus an overlap) and dedupe the inclusive boundary by key.
+Dinero takes ``changesSince``/``changesFrom``/``changesTo`` as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, inclusive)
+and answers ``CreatedAt``/``UpdatedAt``/``DeletedAt`` without an offset (the sandbox stores UTC; whether
+real Dinero uses UTC or Danish local time is undocumented, REFERENCE §3.5). Offset-less values are read
+as UTC here; the ``lookback_seconds`` overlap and the request-clock bookmark absorb the uncertainty.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timedelta, timezone
+import datetime as dt
 
-__all__ = ["format_changes_since", "parse_dinero_datetime", "to_utc_iso"]
-
-_DINERO_DT = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
-)
+__all__ = ["format_change_filter", "parse_api_datetime", "utc_now", "whole_second"]
 
 
-def _as_utc(value: datetime) -> datetime:
-    # Naive datetimes are taken as UTC (never as the machine's local time).
+def utc_now() -> dt.datetime:
+    """The current time as an aware UTC datetime (the tap's request clock)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def whole_second(value: dt.datetime, *, round_up: bool = False) -> dt.datetime:
+    """``value`` in UTC cut to a whole second (rounded up instead when ``round_up``)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=dt.timezone.utc)
+    value = value.astimezone(dt.timezone.utc)
+    floor = value.replace(microsecond=0)
+    if round_up and floor != value:
+        return floor + dt.timedelta(seconds=1)
+    return floor
 
 
-def format_changes_since(value: datetime | date | str) -> str:
-    """Format for ``changesSince``: ``YYYY-MM-DDTHH:MM:SSZ`` in UTC.
+def format_change_filter(value: dt.datetime, *, round_up: bool = False) -> str:
+    """Format a moment as Dinero's change-filter string ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds).
 
-    Fractions of a second are dropped (rounded *down*), which is safe because the filter is inclusive:
-    it can only repeat boundary rows, never skip one. Strings are parsed first (ISO 8601 or Dinero's
-    offset-less form, taken as UTC); dates mean midnight UTC.
+    Lower bounds are truncated and upper bounds (``round_up``) rounded up, so an inclusive window never
+    leaves out a change that happened within its fractional second.
     """
-    if isinstance(value, str):
-        parsed = parse_dinero_datetime(value)
-        if parsed is None:
-            raise ValueError(f"not a date-time: {value!r}")
-        value = parsed
-    elif not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    return _as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return whole_second(value, round_up=round_up).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_dinero_datetime(value: str | None) -> datetime | None:
-    """Parse Dinero's timestamps (``2017-05-19T14:20:47.407``, 0-9 fractional digits, optional offset).
+def parse_api_datetime(value: str | None) -> dt.datetime | None:
+    """Parse a Dinero timestamp (``2017-05-19T14:20:47.407``, offset optional) as an aware datetime.
 
-    Returns an aware UTC datetime; offset-less values are read as UTC (see module docstring). None or
-    an empty string gives None; anything else unparsable raises ValueError.
+    Returns None for empty or unparseable values instead of failing the sync. Called for every row of
+    an incremental list, so the common shape (no offset) takes the shortest path.
     """
-    if value is None or not value.strip():
+    if not value:
         return None
-    match = _DINERO_DT.match(value.strip())
-    if not match:
-        raise ValueError(f"not a Dinero date-time: {value!r}")
-    fraction = (match.group("f") or "").ljust(6, "0")[:6]
-    parsed = datetime.fromisoformat(
-        f"{match.group('date')}T{match.group('h')}:{match.group('m')}:{match.group('s') or '00'}"
-    ).replace(microsecond=int(fraction or 0), tzinfo=timezone.utc)
-    tz = match.group("tz")
-    if tz and tz != "Z":
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        parsed = parsed - sign * offset
-    return parsed
+    try:
+        parsed = _fromisoformat(value)
+    except (TypeError, ValueError):
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = _fromisoformat(text)
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
 
 
-def to_utc_iso(value: str | datetime | None) -> str | None:
-    """RFC 3339 UTC string (``2017-05-19T14:20:47.407000+00:00``) for records and bookmarks."""
-    if value is None:
-        return None
-    parsed = parse_dinero_datetime(value) if isinstance(value, str) else _as_utc(value)
-    return parsed.isoformat() if parsed is not None else None
+_fromisoformat = dt.datetime.fromisoformat
+_UTC = dt.timezone.utc

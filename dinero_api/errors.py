@@ -25,6 +25,7 @@ __all__ = [
     "DineroConfigError",
     "DineroConnectionError",
     "DineroError",
+    "DineroGone",
     "DineroMalformedResponse",
     "DineroNotFound",
     "DineroRateLimited",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: Dinero error code for "Timestamp out of date" (optimistic concurrency, HTTP 400).
 TIMESTAMP_OUT_OF_DATE = 58
+#: Dinero's error codes for "the item is deleted" (REFERENCE §4): 63 (document), 65 (voucher/entity).
+GONE_CODES = frozenset({63, 65})
 _MAX_QUOTED = 1500  # characters of a body we are willing to quote in an error message
 
 
@@ -91,7 +94,15 @@ class DineroAuthError(DineroAPIError):
     """Authentication or authorization failed (HTTP 401 after one token refresh, 403, token endpoint)."""
 
 
-class DineroNotFound(DineroAPIError):
+class DineroGone(DineroAPIError):
+    """The object is not there (any more): HTTP 404, or Dinero's "item is deleted" codes 63/65.
+
+    One type for every way Dinero says it, so callers write ``except DineroGone`` instead of testing
+    status codes and error codes themselves.
+    """
+
+
+class DineroNotFound(DineroGone):
     """HTTP 404: the object or route does not exist."""
 
 
@@ -319,6 +330,8 @@ def _request_label(response: requests.Response) -> tuple[str | None, str | None]
 def _class_for(status: int, code: int | None) -> type[DineroAPIError]:
     if code == TIMESTAMP_OUT_OF_DATE:
         return DineroTimestampConflict
+    if code in GONE_CODES:
+        return DineroGone
     if status in (401, 403):
         return DineroAuthError
     if status == 404:

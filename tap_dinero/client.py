@@ -18,7 +18,7 @@ from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from dinero_api.envelope import decode_json
-from dinero_api.errors import DineroAPIError, DineroMalformedResponse, raise_for_response
+from dinero_api.errors import DineroAPIError, DineroGone, DineroMalformedResponse, raise_for_response
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records
 from tap_dinero.schemas import load_schema
@@ -293,7 +293,6 @@ class DetailStream(DineroStream):
     """
 
     state_partitioning_keys: t.ClassVar[list[str]] = ["organization_id"]
-    _GONE_CODES: t.ClassVar[frozenset[int]] = frozenset({63, 65})
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK's per-sync INFO lines go to DEBUG here: a detail stream is synced once per document."""
@@ -304,7 +303,7 @@ class DetailStream(DineroStream):
         try:
             raise_for_response(response)
         except DineroAPIError as exc:
-            if exc.status_code == 404 or exc.code in self._GONE_CODES:
+            if isinstance(exc, DineroGone):
                 self.logger.warning("Skipping %s: %s", self.name, exc)
                 return
             raise FatalAPIError(str(exc)) from exc

@@ -33,10 +33,10 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from dinero_api.dates import format_change_filter, parse_api_datetime, utc_now
 from tap_dinero.client import DineroStream
 from tap_dinero.sdk_adapter import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
 from tap_dinero.served import RECENT_MARGIN, ServedRows
-from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

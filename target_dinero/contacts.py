@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from dinero_api.errors import DineroNotFound, DineroUnknownOutcome
+from dinero_api.errors import DineroGone, DineroUnknownOutcome
 from dinero_api.filters import eq
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import RecordRejected, deterministic_guid
@@ -235,7 +235,7 @@ class ContactResolver:
             except DineroUnknownOutcome:
                 try:
                     answer = self._gateway.get(f"/v1/{{org}}/contacts/{guid}")
-                except DineroNotFound:
+                except DineroGone:
                     answer = self._gateway.post("/v1/{org}/contacts", body) or {}
             created_guid = field_ci(answer, "ContactGuid") or guid
             row = {**payload, "ContactGuid": created_guid}

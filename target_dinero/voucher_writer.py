@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dinero_api.errors import (
-    DineroNotFound,
+    DineroGone,
     DineroTimestampConflict,
     DineroUnknownOutcome,
-    DineroValidationError,
 )
 from target_dinero.files import AttachmentSpec
 from target_dinero.records import RecordRejected
@@ -54,12 +53,8 @@ class VoucherWriter:
         """The voucher, or None when it no longer exists."""
         try:
             return self.run.gateway.get(f"{PATH}/{guid}")
-        except DineroNotFound:
+        except DineroGone:
             return None
-        except DineroValidationError as exc:
-            if exc.code in (63, 65):
-                return None
-            raise
 
     def _find_by_file(self, file_guid: str) -> str | None:
         """VoucherGuid the uploaded file is linked to (GET /files), or None when it is unattached."""
@@ -251,9 +246,7 @@ class VoucherWriter:
                     )
                     or {}
                 )
-            except (DineroNotFound, DineroValidationError) as exc:
-                if isinstance(exc, DineroValidationError) and exc.code not in (63, 65):
-                    raise
+            except DineroGone:
                 # Someone deleted the draft in Dinero: the record is loaded again as a new voucher.
                 self.run.journal.record(reference, status="deleted")
                 return self._create(reference, payload, digest, attachment, book, {})

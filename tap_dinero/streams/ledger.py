@@ -33,9 +33,9 @@ import datetime as dt
 import json
 import typing as t
 
+from dinero_api.dates import format_change_filter, parse_api_datetime, utc_now, whole_second
 from tap_dinero.client import DetailStream, DineroStream
 from tap_dinero.incremental import commit_request_clock_bookmark
-from tap_dinero.timeutil import format_change_filter, parse_api_datetime, utc_now, whole_second
 from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
 
 if t.TYPE_CHECKING:

@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
 
-from dinero_api.errors import DineroAPIError, raise_for_response
-from tap_dinero.client import DetailStream, DineroStream
+from dinero_api.errors import DineroAPIError, DineroGone, raise_for_response
+from tap_dinero.client import DineroStream
 from tap_dinero.incremental import ChangesSinceStream
 from tap_dinero.pagination import page_records
 
@@ -133,7 +133,7 @@ class _SalesDocumentStream(ChangesSinceStream):
         try:
             raise_for_response(response)
         except DineroAPIError as exc:
-            if exc.status_code == 404 or exc.code in DetailStream._GONE_CODES:
+            if isinstance(exc, DineroGone):
                 self.logger.warning("Skipping the lines of a %s document: %s", self.name, exc)
                 return
             raise FatalAPIError(str(exc)) from exc

@@ -32,7 +32,7 @@ import datetime as dt
 from typing import Any
 
 from dinero_api.errors import (
-    DineroNotFound,
+    DineroGone,
     DineroTimestampConflict,
     DineroUnknownOutcome,
     DineroValidationError,
@@ -241,12 +241,8 @@ class InvoiceSink(DineroSink):
     def _get(self, guid: str) -> dict[str, Any] | None:
         try:
             return self.run.gateway.get(f"/v1/{{org}}/invoices/{guid}")
-        except DineroNotFound:
+        except DineroGone:
             return None
-        except DineroValidationError as exc:
-            if exc.code in (63, 65):  # deleted
-                return None
-            raise
 
     def _update_draft(
         self,

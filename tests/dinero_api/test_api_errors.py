@@ -11,6 +11,7 @@ import requests
 from dinero_api.errors import (
     DineroAPIError,
     DineroAuthError,
+    DineroGone,
     DineroNotFound,
     DineroRateLimited,
     DineroServerError,
@@ -88,6 +89,21 @@ def test_validation_error_quotes_code_message_validation_and_request() -> None:
 def test_item_deleted_body() -> None:
     err = error_of(make_response(400, ITEM_DELETED, method="PUT"))
     assert err.code == 65 and "the invoice is deleted" in str(err) and "PUT /v1/100000/invoices" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(400, ITEM_DELETED), (400, {**ITEM_DELETED, "code": 63}), (404, {"message": "Not found"})],
+    ids=["code-65", "code-63", "http-404"],
+)
+def test_every_way_dinero_says_deleted_is_one_exception_type(status: int, body: dict[str, Any]) -> None:
+    err = error_of(make_response(status, body, method="GET"))
+    assert isinstance(err, DineroGone)
+    assert not isinstance(err, DineroValidationError)  # a deleted object is not a refusal of our data
+
+
+def test_other_validation_errors_are_not_gone() -> None:
+    assert not isinstance(error_of(make_response(400, VALIDATION_400)), DineroGone)
 
 
 def test_timestamp_conflict_has_its_own_class() -> None:

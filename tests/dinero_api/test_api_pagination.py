@@ -34,27 +34,29 @@ def test_envelope_pages_stop_on_the_short_page(
     assert all(r.query["fields"] == "Name,ContactGuid" for r in fake_dinero.api_requests())
 
 
-def test_exact_multiple_needs_one_empty_page(
+def test_exact_multiple_stops_on_the_trusted_count(
     fake_dinero: FakeDinero, api_config: dict, make_client: Any
 ) -> None:
     fake_dinero.collection(CONTACTS, rows(20))
     client = make_client(api_config)
     assert [len(p) for p in client.iter_pages("/v1/{org}/contacts", page_size=10)] == [10, 10]
-    assert len(pages_requested(fake_dinero, CONTACTS)) == 3  # counts are never trusted
+    assert len(pages_requested(fake_dinero, CONTACTS)) == 2  # ResultWithoutFilter says nothing is left
+
+
+def test_exact_multiple_without_trusting_the_count_reads_one_empty_page(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+) -> None:
+    fake_dinero.collection(CONTACTS, rows(20))
+    client = make_client(api_config)
+    pages = client.iter_pages("/v1/{org}/contacts", page_size=10, trust_total=False)
+    assert [len(p) for p in pages] == [10, 10]
+    assert len(pages_requested(fake_dinero, CONTACTS)) == 3
 
 
 def test_bare_array_lists(fake_dinero: FakeDinero, api_config: dict, make_client: Any) -> None:
     fake_dinero.collection("/v1/100000/files", rows(7), envelope=False)
     client = make_client(api_config)
     assert [len(p) for p in client.iter_pages("/v1/{org}/files", page_size=5)] == [5, 2]
-
-
-def test_server_clamped_page_size_is_still_a_full_page(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
-) -> None:
-    fake_dinero.collection(CONTACTS, rows(12), max_page_size=5)
-    client = make_client(api_config)
-    assert [len(p) for p in client.iter_pages("/v1/{org}/contacts", page_size=10)] == [5, 5, 2]
 
 
 def test_endpoint_ignoring_paging_does_not_loop(

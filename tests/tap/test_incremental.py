@@ -6,8 +6,8 @@ import datetime as dt
 import itertools
 
 from dinero_api.client import DineroClient
+from dinero_api.dates import parse_api_datetime
 from dinero_api.settings import DineroSettings
-from tap_dinero.timeutil import parse_api_datetime
 from tests.tap.helpers import run_tap
 
 ORG = "100000"

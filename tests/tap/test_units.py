@@ -10,10 +10,10 @@ import json
 import pytest
 import requests
 
+from dinero_api.dates import format_change_filter, parse_api_datetime
 from tap_dinero.pagination import DineroPaginator, page_records
 from tap_dinero.schemas import load_schema, schema_names
 from tap_dinero.tap import TapDinero
-from tap_dinero.timeutil import format_change_filter, parse_api_datetime
 from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
 
 CONFIG = {

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dinero_api.dates import format_changes_since, parse_dinero_datetime, to_utc_iso
 from dinero_api.errors import DineroConfigError
 from dinero_api.filters import allowed_fields, contains, endpoint_key, eq, query_filter, quote_value
 
@@ -82,39 +80,3 @@ def test_hand_written_conditions_are_refused() -> None:
         quote_value(1.5)  # type: ignore[arg-type]
     with pytest.raises(DineroConfigError):
         query_filter()
-
-
-# -- dates ---------------------------------------------------------------------------------------
-
-
-def test_changes_since_format_is_utc_with_z() -> None:
-    copenhagen = timezone(timedelta(hours=2))
-    assert (
-        format_changes_since(datetime(2024, 5, 1, 14, 30, 15, 999000, tzinfo=copenhagen))
-        == "2024-05-01T12:30:15Z"
-    )
-    assert format_changes_since(datetime(2024, 5, 1, 12, 30, 15)) == "2024-05-01T12:30:15Z"  # naive = UTC
-    assert format_changes_since("2024-05-01T12:30:15.407") == "2024-05-01T12:30:15Z"
-    assert format_changes_since(date(2024, 5, 1)) == "2024-05-01T00:00:00Z"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2017-05-19T14:20:47.407", datetime(2017, 5, 19, 14, 20, 47, 407000, tzinfo=timezone.utc)),
-        ("2017-05-19T14:20:47", datetime(2017, 5, 19, 14, 20, 47, tzinfo=timezone.utc)),
-        ("2017-05-19T14:20:47.4", datetime(2017, 5, 19, 14, 20, 47, 400000, tzinfo=timezone.utc)),
-        ("2017-05-19T14:20:47.1234567", datetime(2017, 5, 19, 14, 20, 47, 123456, tzinfo=timezone.utc)),
-        ("2017-05-19T14:20:47Z", datetime(2017, 5, 19, 14, 20, 47, tzinfo=timezone.utc)),
-        ("2017-05-19T16:20:47+02:00", datetime(2017, 5, 19, 14, 20, 47, tzinfo=timezone.utc)),
-    ],
-)
-def test_parse_dinero_timestamps(text: str, expected: datetime) -> None:
-    assert parse_dinero_datetime(text) == expected
-
-
-def test_parse_edge_cases() -> None:
-    assert parse_dinero_datetime(None) is None and parse_dinero_datetime("") is None
-    with pytest.raises(ValueError):
-        parse_dinero_datetime("19/05/2017")
-    assert to_utc_iso("2017-05-19T14:20:47.407") == "2017-05-19T14:20:47.407000+00:00"
