@@ -19,8 +19,12 @@ from .resources import registry as resource_registry
 from .state import SandboxState
 
 RESOURCE_BLUEPRINTS = resource_registry.blueprints()  # one per spec tag: dinero_sandbox/resources/
-API_BLUEPRINTS = ("api_read", "api_write_parties", "api_write_sales", "api_write_vouchers") + tuple(
-    bp.name for bp in RESOURCE_BLUEPRINTS
+API_BLUEPRINTS = (
+    "api_read",
+    "api_write_parties",
+    "api_write_sales",
+    "api_write_vouchers",
+    *(bp.name for bp in RESOURCE_BLUEPRINTS),
 )
 ROUTE_DISPLAY = {"vattypes": "vatTypes", "accountingyears": "accountingyears"}
 

@@ -3,9 +3,9 @@ generated organizations, and one API key per organization.
 
 Seed-size grammar (``--seed-size``, ``POST /_sandbox/reset {"seed_size": ...}``)::
 
-    MAIN[,orgs=N[:SIZE]]      MAIN: demo | medium | large | invoices=K   (organization 100000)
-                              N:    how many organizations in all (default 2: 100000 and 100001)
-                              SIZE: tiny | small | demo | invoices=K     (organizations 100002 ...; default small)
+    MAIN[,orgs=N[:SIZE]]   MAIN: demo | medium | large | invoices=K   (organization 100000)
+                           N:    how many organizations in all (default 2: 100000 and 100001)
+                           SIZE: tiny | small | demo | invoices=K     (100002 ...; default small)
 
 Examples: ``demo`` (two organizations), ``demo,orgs=200`` (200 organizations, 198 of them small),
 ``large,orgs=20:tiny``. Organization 100001 keeps its demo size ("small") whatever SIZE says.

@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dinero_sandbox.app import create_app  # noqa: E402
-from dinero_sandbox.resources.coverage import coverage  # noqa: E402
-from dinero_sandbox.state import SandboxState  # noqa: E402
+from dinero_sandbox.app import create_app
+from dinero_sandbox.resources.coverage import coverage
+from dinero_sandbox.state import SandboxState
 
 
 def main(argv: list[str]) -> int:

@@ -4,9 +4,9 @@ e-credit-note sends (mailouts), mailouts, e-mail template and PDF."""
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, g, request
 
-from ..api_common import json_body, org_data
+from ..api_common import json_body, org_data, state
 from ..errors import json_response
 from . import payments
 from .common import (
@@ -108,3 +108,23 @@ def creditnote_payment_delete(guid: str, payment_guid: str) -> Response:
     check_given(table, row, body_timestamp(optional_body()), required=False)
     payments.delete_payment(org, "creditnote", row, payment_guid)
     return json_response({"TimeStamp": current_timestamp(table, row)})
+
+
+@bp.after_app_request
+def settle_credited_invoice(response: Response) -> Response:
+    """After a credit note is booked (``writes_sales``), the invoice it credits has less to pay: settle its
+    payment status (Paid when fully credited) and give it a new Timestamp."""
+    if request.endpoint != "api_write_sales.creditnote_book" or response.status_code != 200:
+        return response
+    org = g.get("org_data")
+    guid = (request.view_args or {}).get("guid")
+    if org is None or guid is None:
+        return response
+    with state().lock:
+        notes = org.table("creditnotes")
+        row = notes.find(guid)
+        invoices = org.table("invoices")
+        irow = invoices.find(notes.cols["CreditNoteFor"][row]) if row is not None else None
+        if irow is not None and invoices.cols["Status"][irow] != "Draft":
+            payments.settle(org, "invoice", irow)
+    return response
