@@ -10,6 +10,10 @@ Sizes (``--seed-size``), per organization::
     invoices=N      100000  max(60,N/40) max(25,min(200,N/500)) N  max(12,N/25) max(30,N/20) max(30,N/20)
                                                                                      max(40,N/15)
 
+``,orgs=N[:SIZE]`` after any of these serves N organizations (100000 ... ; see ``seed_orgs``): 100001 keeps
+its demo size, the others get SIZE (``tiny`` 5 contacts/8 invoices, ``small`` = 100001's size, ``demo`` or
+``invoices=K``), each seeded from its own id.
+
 Demo seed, organization 100000 (invoice draft/payment figures can move by one as the anchor moves):
 contacts 60 (3 deleted); products 25 (2 deleted); invoices 250 (11 drafts, 3 of them deleted);
 credit notes 12 (2 drafts, 1 deleted); trade offers 30 (2 deleted); manual vouchers 30 (3 drafts, 1

@@ -32,9 +32,7 @@ def _concrete(path: str) -> tuple[str, list[bool]]:
     for seg in segments:
         if _PARAM.fullmatch(seg):
             name = seg[1:-1].lower()
-            out.append(
-                "2025" if name == "accountingyear" else "100000" if name == "organizationid" else "1"
-            )
+            out.append("2025" if name == "accountingyear" else "100000" if name == "organizationid" else "1")
             is_param.append(True)
         else:
             out.append(seg.lower())

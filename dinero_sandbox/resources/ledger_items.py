@@ -7,8 +7,9 @@ ledgeritems/ledgers`` (the unbooked ones asked for; an empty array: all unbooked
 and removed with
 ``DELETE ledgeritems/delete``. ``POST ledgeritems/book`` only *starts* booking, as in Dinero: the items turn
 ``PendingBooking`` and a background job books them ``DINERO_SANDBOX_LEDGER_BOOKING_SECONDS`` (default 0.5)
-later - then they are ``Booked`` with a VoucherNumber (theirs, or the next of the voucher series) and their
-lines appear in ``/entries`` (``VoucherType: ManualVoucher``, ``VoucherGuid`` = the item's Id). ``POST
+later - then they are ``Booked`` with a VoucherNumber (theirs, or the next of the voucher series): each
+becomes a booked manual voucher whose Guid is the item's Id (``BookedByType: Kassekladde``), so its lines
+appear in ``/entries`` (``VoucherType: ManualVoucher``) like any manual voucher's. ``POST
 ledgeritems/status`` shows the progress.
 
 Lines follow the manual-voucher rules (``vouchers.manual_postings``: a positive Amount debits AccountNumber
@@ -28,13 +29,16 @@ from typing import Any
 from flask import Response
 
 from .. import validate as v
+from ..amounts import r2
 from ..api_common import get_ci, org_data, state
 from ..errors import DineroError, json_response
 from ..orgdata import OrgData
 from ..timeutil import now_str
 from ..vouchers import manual_postings, manual_read_line
+from ..write_common import client_label
 from ..writes_sales import ensure_year
-from .common import blueprint, body_list, next_version, ok, post_entries
+from ..writes_vouchers import link_file
+from .common import blueprint, body_list, next_version, ok
 
 bp = blueprint("ledger_items")
 MAX_ITEMS = 1000
@@ -262,16 +266,19 @@ def book_items() -> Response:
     org.touch()
     ids = [table.cols["Id"][r] for r in rows]
     lock = state().lock
-    timer = threading.Timer(booking_seconds(), _finish_booking, args=(lock, org, ids))
+    timer = threading.Timer(booking_seconds(), _finish_booking, args=(lock, org, ids, client_label()))
     timer.daemon = True
     timer.start()
     return ok()
 
 
-def _finish_booking(lock: Any, org: OrgData, ids: list[str]) -> None:
-    """The background booking: number the items, write their entries, mark them Booked."""
+def _finish_booking(lock: Any, org: OrgData, ids: list[str], booked_by: str) -> None:
+    """The background booking: each item becomes a booked manual voucher with the item's Id as its Guid
+    (``BookedByType: Kassekladde``), so its lines are entries like any manual voucher's and
+    ``GET /vouchers/manuel/{Id}`` (which the tap follows from an entry's VoucherGuid) finds it."""
     with lock:
         table = org.table("ledger_items")
+        vouchers = org.table("manual_vouchers")
         for item_id in ids:
             row = table.find(item_id)
             if row is None or table.cols["Status"][row] != "PendingBooking" or table.cols["DeletedAt"][row]:
@@ -281,24 +288,35 @@ def _finish_booking(lock: Any, org: OrgData, ids: list[str]) -> None:
                 number = org.next_number("voucher")
             else:
                 org.counters["voucher"] = max(org.counters["voucher"], number)
-            lines = table.value(row, "Lines") or []
-            postings, descriptions = [], []
-            for line in lines:
-                for p in manual_postings(line["_Read"]):
-                    postings.append(p)
-                    descriptions.append(line.get("Description") or "")
-            post_entries(
-                org,
-                postings,
-                voucher_guid=item_id,
-                date=table.cols["VoucherDate"][row],
-                vtype="ManualVoucher",
-                description="Kassekladde",
-                number=number,
-                file_guid=table.cols["FileGuid"][row],
-                descriptions=descriptions,
-            )
+            lines = [
+                line.get("_Read") or manual_read_line(line, org.account)
+                for line in table.value(row, "Lines") or []
+            ]
             now = now_str()
+            if vouchers.find(item_id) is None:
+                vouchers.add(
+                    {
+                        "Guid": item_id,
+                        "VoucherNumber": number,
+                        "VoucherDate": table.cols["VoucherDate"][row],
+                        "TotalInclVat": r2(sum(x["AmountInclVatValue"] for x in lines)),
+                        "TotalExclVat": r2(sum(x["AmountExclVatValue"] for x in lines)),
+                        "FileGuid": table.cols["FileGuid"][row],
+                        "CreditNoteFor": None,
+                        "Status": "Booked",
+                        "Lines": lines,
+                        "Timestamp": org.next_timestamp(),
+                        "ExternalReference": None,
+                        "BookedByType": "Kassekladde",
+                        "BookedByUsername": booked_by,
+                        "BookingTime": now,
+                        "CreatedAt": now,
+                        "UpdatedAt": now,
+                        "DeletedAt": None,
+                        "_BookedAt": now,
+                    }
+                )
+                link_file(org, table.cols["FileGuid"][row], item_id, number)
             table.update(
                 row,
                 {

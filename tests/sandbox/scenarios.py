@@ -397,6 +397,8 @@ def scenario_ledger_items(sandbox: SandboxServer, api: Api) -> None:
     assert booked["VoucherNumber"]
     mine = [e for e in year_entries(api) if e["VoucherGuid"] == first]
     assert {e["AccountNumber"]: e["Amount"] for e in mine} == {58000: 750.0, 1010: -750.0}
+    voucher = ok(api.get(f"/v1/{{org}}/vouchers/manuel/{first}"))  # where the tap follows an entry
+    assert voucher["BookedByType"] == "Kassekladde" and voucher["VoucherNumber"] == booked["VoucherNumber"]
     assert code_of(api.delete("/v1/{org}/ledgeritems/delete", [{"Id": first}])) == 45
 
 
