@@ -1,7 +1,8 @@
 """Reminders - "rykkere" (spec tag ``Reminders``) of a booked, unpaid invoice:
 ``/v1/{org}/invoices/{voucherGuid}/reminders`` list, create (the invoice's current Timestamp required; the
 invoice changes), get, update / delete / book (the reminder's own Timestamp), ``next`` and ``fetch``
-(previews, nothing stored), e-mail template, e-mail and ``e-reminder`` (mailouts, never sent).
+(previews, nothing stored; their Timestamp is the invoice's, the one a create needs), e-mail template,
+e-mail and ``e-reminder`` (mailouts, never sent).
 
 Amounts (DKK, the sandbox's choice where Dinero's rules are not documented): fee 100 kr. (``WithFee``),
 interest 0.7 % of the outstanding amount per started month overdue (``WithInterestFee``), compensation fee
@@ -303,7 +304,7 @@ def book_reminder(voucher_guid: str, reminder_id: int) -> Response:
 def next_reminder(voucher_guid: str) -> Response:
     """A preview of the next reminder (today, with fee), nothing stored."""
     org = org_data()
-    _, row = _invoice(org, voucher_guid)
+    invoices, row = _invoice(org, voucher_guid)
     spec = {
         "Date": date.today().isoformat(),
         "Title": "Rykker",
@@ -314,7 +315,7 @@ def next_reminder(voucher_guid: str) -> Response:
         "WithCompensationFee": False,
     }
     record = compute(org, row, spec)
-    record.update(Id=None, IsDraft=True, IsDeleted=False, Timestamp="")
+    record.update(Id=None, IsDraft=True, IsDeleted=False, Timestamp=invoices.cols["TimeStamp"][row])
     return json_response(view(record))
 
 
@@ -322,9 +323,9 @@ def next_reminder(voucher_guid: str) -> Response:
 def fetch_reminder(voucher_guid: str) -> Response:
     """``ReminderFetchModel`` -> the reminder it would create, nothing stored."""
     org = org_data()
-    _, row = _invoice(org, voucher_guid)
+    invoices, row = _invoice(org, voucher_guid)
     record = compute(org, row, _spec(json_body()))
-    record.update(Id=None, IsDraft=True, IsDeleted=False, Timestamp="")
+    record.update(Id=None, IsDraft=True, IsDeleted=False, Timestamp=invoices.cols["TimeStamp"][row])
     return json_response(view(record))
 
 

@@ -48,6 +48,18 @@ def _fields(org: OrgData, body: dict[str, Any]) -> dict[str, Any]:
     return {k: x for k, x in fields.items() if k in STORED}
 
 
+def _history(status: str, when: str, offer: dict[str, Any]) -> dict[str, Any]:
+    """A ``TradeOfferHistoryReadModel`` entry."""
+    return {
+        "Status": status,
+        "UpdatedAt": when,
+        "TradeOfferEmailSentAt": None,
+        "ConfirmationEmailSentAt": None,
+        "TotalInclVat": offer.get("TotalInclVat"),
+        "Currency": offer.get("Currency"),
+    }
+
+
 @bp.post("/v1/<org>/tradeoffers")
 def offer_create() -> Response:
     """Create a trade offer -> ``{Guid, TimeStamp}``."""
@@ -73,7 +85,7 @@ def offer_create() -> Response:
         "LatestMailOutType": "None",
         "HasGeneratedAnyVouchers": False,
         "GeneratedVouchers": [],
-        "History": [{"Date": now, "Event": "Created"}],
+        "History": [_history("Draft", now, fields)],
         "CreatedAt": now,
         "UpdatedAt": now,
         "DeletedAt": None,
@@ -156,7 +168,7 @@ def offer_generate_invoice(guid: str) -> Response:
     body["Description"] = f"Faktura for tilbud {table.cols['Number'][row]}"
     record = create_draft(org, "invoices", body)
     generated = [*(table.value(row, "GeneratedVouchers") or []), record["Guid"]]
-    history = [*(table.value(row, "History") or []), {"Date": now_str(), "Event": "Invoiced"}]
+    history = [*(table.value(row, "History") or []), _history("Invoiced", now_str(), table.get(row))]
     bump(
         org,
         table,
