@@ -65,7 +65,13 @@ def test_credentials_reach_many_organizations_each_with_its_own_data(sandbox: Sa
     key_api = Api(sandbox, api_key_token(sandbox, "sandbox-api-key-100011"), org="100011")
     assert [o["id"] for o in key_api.get("/v1/organizations").json()] == [100011]
     assert key_api.get("/v1/100010/contacts").status_code == 403
-    contact = {"Name": "Kun i 100011", "CountryKey": "DK", "IsPerson": False, "IsMember": False, "UseCvr": False}
+    contact = {
+        "Name": "Kun i 100011",
+        "CountryKey": "DK",
+        "IsPerson": False,
+        "IsMember": False,
+        "UseCvr": False,
+    }
     guid = key_api.post("/v1/{org}/contacts", contact).json()["ContactGuid"]
     assert Api(sandbox, connect, org="100011").get(f"/v1/{{org}}/contacts/{guid}").status_code == 200
     assert Api(sandbox, connect, org="100010").get(f"/v1/{{org}}/contacts/{guid}").status_code == 404
