@@ -3,7 +3,8 @@
 * invoice (``POST /v1/{org}/invoices/{guid}/payments``): bank (``DepositAccountNumber``) debited, debtors
   (56000) credited; the invoice becomes ``Paid`` when payments plus booked credit notes for it reach its
   total, ``OverPaid`` above it (``RemainderIsFee``: the remainder is written off to 6400 Gebyrer and the
-  invoice is ``Paid``), else ``Booked`` (``Overdue`` after its PaymentDate).
+  invoice is ``Paid``), else ``Booked`` (``Overdue`` after its PaymentDate). A foreign-currency payment
+  settles the debtor at the invoice's rate; a different DKK ``Amount`` is an exchange difference (9100).
 * sales credit note (refund): debtors debited, bank credited.
 * credit purchase voucher (``/v1/{org}/purchase-vouchers/{id}/payments``): creditors (63000) debited, bank
   credited; purchase credit note: bank debited, creditors credited. Their ``Status`` moves the same way.
@@ -39,6 +40,7 @@ KINDS: dict[str, tuple[str, int]] = {
     "purchase_creditnote": ("purchase_creditnotes", 1),
 }
 FEE_ACCOUNT = 6400
+EXCHANGE_ACCOUNT = 9100  # exchange differences of foreign-currency payments (result)
 
 
 def _counter_account(kind: str) -> int:
@@ -273,9 +275,13 @@ def add_payment(org: OrgData, kind: str, row: int, body: dict[str, Any]) -> dict
     contact = table.cols["ContactGuid"][row]
     number_field = next(f for f in ("Number", "VoucherNumber", "CreditNoteNumber") if f in table.cols)
     number = table.cols[number_field][row]
+    # the debtor/creditor is settled at the voucher's own rate; a different DKK amount is an exchange
+    # difference (so a fully paid foreign invoice leaves its debtor at exactly zero)
+    settled_dkk = r2(in_voucher * rate) if foreign is not None else r2(amount)
     postings: list[tuple[int, float, str | None]] = [
         (deposit, side * amount, None),
-        (counter, -side * amount, None),
+        (counter, -side * settled_dkk, None),
+        (EXCHANGE_ACCOUNT, -side * r2(amount - settled_dkk), None),
     ]
     remaining_after = r2(before["RemainingAmount"] - in_voucher)
     if fee and remaining_after > 0:
