@@ -71,8 +71,10 @@ def body_timestamp(body: dict[str, Any]) -> str | None:
 def check_given(table: Table, row: int, given: str | None, *, required: bool) -> None:
     """Refuse a missing (when required) or stale Timestamp (code 58), as every other write does."""
     field = "TimeStamp" if "TimeStamp" in table.cols else "Timestamp"
-    if given is None and required:
-        raise DineroError(400, 42, "Validation Error", {"Timestamp": "The Timestamp field is required."})
+    if given is None:
+        if required:
+            raise DineroError(400, 42, "Validation Error", {"Timestamp": "The Timestamp field is required."})
+        return  # an optional Timestamp left out: nothing to compare (nor to fault)
     check_timestamp(table, row, given, field)
 
 
