@@ -45,14 +45,15 @@ def find_year(org: OrgData, name: str) -> dict[str, Any]:
 
 def _postings(org: OrgData, source: ledger.Source) -> tuple[tuple[int, float], ...]:
     """(account, amount) of a booked voucher's entries. A booked voucher's entries never change (a deletion
-    adds offsets elsewhere), so they are kept per (table, row, booking time): after the first report on the
+    adds offsets elsewhere), so they are kept per (table, row, booking and change time): after the first report on the
     100 000-invoice seed (which regenerates every invoice's lines, as ``/entries`` does) the next ones,
     after any number of writes, cost a pass over these tuples."""
-    cache: dict[tuple[str, int, str], tuple[tuple[int, float], ...]] = org.__dict__.setdefault(
+    cache: dict[tuple[str, int, str, str], tuple[tuple[int, float], ...]] = org.__dict__.setdefault(
         "_report_postings", {}
     )
     name, row = source
-    key = (name, row, org.table(name).cols["_BookedAt"][row])
+    table = org.table(name)
+    key = (name, row, table.cols["_BookedAt"][row], table.cols["UpdatedAt"][row])  # a mutation re-derives
     hit = cache.get(key)
     if hit is None:
         hit = tuple((e["AccountNumber"], e["Amount"]) for e in ledger.entries_of(org, source))
