@@ -44,10 +44,10 @@ def find_year(org: OrgData, name: str) -> dict[str, Any]:
 
 
 def _postings(org: OrgData, source: ledger.Source) -> tuple[tuple[int, float], ...]:
-    """(account, amount) of a booked voucher's entries. A booked voucher's entries never change (a deletion
-    adds offsets elsewhere), so they are kept per (table, row, booking and change time): after the first report on the
-    100 000-invoice seed (which regenerates every invoice's lines, as ``/entries`` does) the next ones,
-    after any number of writes, cost a pass over these tuples."""
+    """(account, amount) of a booked voucher's entries. A booked voucher's entries never change (a
+    deletion adds offsets elsewhere), so they are kept per (table, row, booking and change time): after
+    the first report on the 100 000-invoice seed (which regenerates every invoice's lines, as ``/entries``
+    does) the next ones, after any number of writes, cost a pass over these tuples."""
     cache: dict[tuple[str, int, str, str], tuple[tuple[int, float], ...]] = org.__dict__.setdefault(
         "_report_postings", {}
     )
