@@ -1,7 +1,8 @@
 """dinero-sandbox: an offline stand-in for the Dinero accounting API, following
 ``shared/dinero-api/REFERENCE.md`` (never the plugins).
 
-Run it with ``dinero-sandbox --port 8765 [--seed-size demo|medium|large|invoices=N] [--quota N --window S]``
+Run it with ``dinero-sandbox --port 8765 [--seed-size demo|medium|large|invoices=N] [--orgs N]
+[--quota N --window S]``
 or in-process with ``dinero_sandbox.testing.SandboxServer`` (pytest fixtures in ``tests/conftest.py``).
 
 Endpoints (route segments are case-insensitive, as Dinero's are)
@@ -28,6 +29,14 @@ sales credit notes the same under ``sales/creditnotes``; manual vouchers ``POST 
 ``PUT``/``DELETE``/``POST book``; purchase vouchers ``POST /v1.2|v1.1/{org}/vouchers/purchase``,
 ``DELETE``/``POST book``; ``POST /v1/{org}/files`` (multipart).
 
+Every other operation of Dinero's OpenAPI spec (136 in all; ``python scripts/sandbox_coverage.py``) is
+served by ``dinero_sandbox.resources``, one module per spec tag (payments, generate-creditnote,
+e-mail/SMS/e-invoice sends recorded as mailouts, reminders, ledger items booked asynchronously, purchase
+credit notes and payments, reports computed from the entries, contact notes, state of account,
+attachments, countries, sales settings, account creation, webhooks). Any number of organizations:
+seed size ``demo,orgs=N[:tiny|small|demo|invoices=K]`` (``seed_orgs``), API key
+``sandbox-api-key-<org id>`` per organization.
+
 Inspection (no auth, not counted): ``/_sandbox/requests``, ``stats``, ``reset``, ``quota``, ``tokens``,
 ``orgs``, ``orgs/{org}/{collection}``, ``orgs/{org}/mutate``, ``faults`` (see ``faults`` for the modes).
 
@@ -49,7 +58,8 @@ Choices where the reference is uncertain
   manual-voucher ``Amount`` debits ``AccountNumber`` and credits ``BalancingAccountNumber``; entries
   change when their voucher is booked; deleting a booked voucher adds offsetting entries.
 
-Modules: ``app`` (Flask app, auth, quota, faults, log), ``routes_*``/``writes_*`` (endpoints), ``seed*``
+Modules: ``app`` (Flask app, auth, quota, faults, log), ``routes_*``/``writes_*`` (endpoints),
+``resources/*`` (the other operations, one module per spec tag), ``seed*``
 (deterministic data; sizes and counts in ``seed``), ``store`` (column tables), ``ledger`` (entries),
 ``listing``/``queries`` (fields, queryFilter, paging), ``validate`` (write bodies), ``faults``, ``testing``,
 ``cli``.

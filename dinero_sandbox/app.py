@@ -15,9 +15,17 @@ from . import routes_auth, routes_inspect, routes_read, writes_parties, writes_s
 from .errors import DineroError, NotFound, not_found_response
 from .faults import AFTER, BEFORE
 from .mutations import PAGING_COLLECTIONS, change_while_paging
+from .resources import registry as resource_registry
 from .state import SandboxState
 
-API_BLUEPRINTS = ("api_read", "api_write_parties", "api_write_sales", "api_write_vouchers")
+RESOURCE_BLUEPRINTS = resource_registry.blueprints()  # one per spec tag: dinero_sandbox/resources/
+API_BLUEPRINTS = (
+    "api_read",
+    "api_write_parties",
+    "api_write_sales",
+    "api_write_vouchers",
+    *(bp.name for bp in RESOURCE_BLUEPRINTS),
+)
 ROUTE_DISPLAY = {"vattypes": "vatTypes", "accountingyears": "accountingyears"}
 
 
@@ -56,6 +64,7 @@ def create_app(state: SandboxState) -> Flask:
         writes_sales.bp,
         writes_vouchers.bp,
         routes_inspect.bp,
+        *RESOURCE_BLUEPRINTS,
     ):
         app.register_blueprint(blueprint)
     _lock_api_views(app, state)

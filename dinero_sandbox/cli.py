@@ -1,7 +1,7 @@
 """``dinero-sandbox``: serve the offline Dinero API.
 
 dinero-sandbox --port 8765 [--host 127.0.0.1] [--seed-size demo|medium|large|invoices=N]
-               [--quota 100 --window 60]
+               [--orgs 200 --org-size tiny|small|demo|invoices=K] [--quota 100 --window 60]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .constants import (
     ORG_SECOND,
 )
 from .seed import parse_seed_size
+from .seed_orgs import API_KEY_PREFIX
 from .state import SandboxState
 
 
@@ -36,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--seed-size", default="demo", help="demo, medium, large or invoices=N")
+    parser.add_argument(
+        "--orgs", type=int, default=None, help="how many organizations (default 2: 100000 and 100001)"
+    )
+    parser.add_argument(
+        "--org-size",
+        default="small",
+        help="seed size of organizations 100002 ...: tiny, small, demo or invoices=K (default small)",
+    )
     parser.add_argument("--quota", type=int, default=DEFAULT_QUOTA_REQUESTS, help="requests per window")
     parser.add_argument("--window", type=float, default=DEFAULT_QUOTA_WINDOW, help="quota window in seconds")
     return parser
@@ -44,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dinero-sandbox`` console script."""
     args = build_parser().parse_args(argv)
+    if args.orgs is not None:
+        args.seed_size = f"{args.seed_size},orgs={args.orgs}:{args.org_size}"
     try:
         parse_seed_size(args.seed_size)
     except ValueError as exc:
@@ -64,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  client_id       {DEMO_CLIENT_ID}")
     print(f"  client_secret   {DEMO_CLIENT_SECRET}")
     print(f"  api_key         {DEMO_API_KEY} (organization {ORG_MAIN}), {DEMO_API_KEY_2} ({ORG_SECOND})")
+    print(f"                  {API_KEY_PREFIX}<org id> for any of the {len(state.orgs)} organizations")
     print(f"  refresh_token   {DEMO_REFRESH_TOKEN} (all organizations; rotates)")
     print(f"  inspection      {url}/_sandbox/stats")
     sys.stdout.flush()

@@ -4,6 +4,7 @@ document's ``TimeStamp``/``Timestamp`` as Dinero would."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -32,6 +33,8 @@ def bump(
     for name in TIMESTAMP_FIELDS:
         if name in table.cols:
             changes[name] = org.next_timestamp()
+    if "Version" in table.cols:  # ledger items: a base64 rowversion, new on every change
+        changes["Version"] = base64.b64encode(int(org.next_timestamp(), 16).to_bytes(8, "big")).decode()
     table.update(row, changes)
     org.touch()
 

@@ -60,6 +60,9 @@ def new_tables() -> dict[str, Table]:
             list(dict.fromkeys([*models.ENTRY_ACCOUNT_FIELDS, *models.DEPOSIT_ACCOUNT_FIELDS, "_IsDeposit"])),
         ),
     }
+    from .resources.tables import extra_tables  # the kinds the resource modules add
+
+    tables.update(extra_tables())
     return tables
 
 

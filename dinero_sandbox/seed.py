@@ -10,6 +10,10 @@ Sizes (``--seed-size``), per organization::
     invoices=N      100000  max(60,N/40) max(25,min(200,N/500)) N  max(12,N/25) max(30,N/20) max(30,N/20)
                                                                                      max(40,N/15)
 
+``,orgs=N[:SIZE]`` after any of these serves N organizations (100000 ... ; see ``seed_orgs``): 100001 keeps
+its demo size, the others get SIZE (``tiny`` 5 contacts/8 invoices, ``small`` = 100001's size, ``demo`` or
+``invoices=K``), each seeded from its own id.
+
 Demo seed, organization 100000 (invoice draft/payment figures can move by one as the anchor moves):
 contacts 60 (3 deleted); products 25 (2 deleted); invoices 250 (11 drafts, 3 of them deleted);
 credit notes 12 (2 drafts, 1 deleted); trade offers 30 (2 deleted); manual vouchers 30 (3 drafts, 1
@@ -51,6 +55,7 @@ from . import chart
 from .constants import ORG_MAIN, ORG_SECOND
 from .orgdata import OrgData
 from .seed_context import SeedContext, cvr
+from .seed_orgs import org_ids, org_info, register_api_keys, split_seed_size
 from .seed_parties import build_contacts, build_products
 from .seed_sales import build_creditnotes, build_invoices, build_tradeoffers
 from .seed_vouchers import build_files, build_manual_vouchers, build_purchase_vouchers, number_vouchers
@@ -74,7 +79,9 @@ class OrgSize:
 
 DEMO_MAIN = OrgSize(60, 25, 250, 12, 30, 30, 40, 2)
 DEMO_SECOND = OrgSize(20, 10, 40, 3, 6, 8, 10, 1)
+TINY = OrgSize(5, 3, 8, 1, 2, 2, 3, 0)
 NAMED_SIZES = {"demo": 250, "medium": 10_000, "large": 100_000}
+EXTRA_SIZES = {"tiny": TINY, "small": DEMO_SECOND, "demo": DEMO_MAIN}
 
 
 def size_for_invoices(n: int) -> OrgSize:
@@ -93,17 +100,27 @@ def size_for_invoices(n: int) -> OrgSize:
     )
 
 
+def _one_size(text: str, named: dict[str, OrgSize], seed_size: str) -> OrgSize:
+    if text in named:
+        return named[text]
+    match = re.fullmatch(r"invoices=(\d+)", text)
+    if not match:
+        raise ValueError(
+            f"unknown seed size {seed_size!r}: use demo, medium, large or invoices=N, "
+            "optionally followed by ,orgs=N[:tiny|small|demo|invoices=K]"
+        )
+    return size_for_invoices(int(match.group(1)))
+
+
 def parse_seed_size(seed_size: str) -> dict[str, OrgSize]:
-    """Sizes per organization for ``demo``, ``medium``, ``large`` or ``invoices=N``."""
-    text = seed_size.strip().lower()
-    if text in NAMED_SIZES:
-        main = size_for_invoices(NAMED_SIZES[text])
-    else:
-        match = re.fullmatch(r"invoices=(\d+)", text)
-        if not match:
-            raise ValueError(f"unknown seed size {seed_size!r}: use demo, medium, large or invoices=N")
-        main = size_for_invoices(int(match.group(1)))
-    return {ORG_MAIN: main, ORG_SECOND: DEMO_SECOND}
+    """Sizes per organization for ``demo``, ``medium``, ``large`` or ``invoices=N``, optionally with
+    ``,orgs=N[:SIZE]`` (see ``seed_orgs``)."""
+    main_text, count, extra_text = split_seed_size(seed_size)
+    main = _one_size(main_text, {k: size_for_invoices(v) for k, v in NAMED_SIZES.items()}, seed_size)
+    extra = _one_size(extra_text, EXTRA_SIZES, seed_size)
+    sizes = {ORG_MAIN: main, ORG_SECOND: DEMO_SECOND}
+    ids = org_ids(count)
+    return {oid: sizes.get(oid, extra) for oid in ids}
 
 
 ORG_INFO: dict[str, dict[str, Any]] = {
@@ -140,7 +157,7 @@ def build_org(org_id: str, size: OrgSize, *, seed: int, anchor: datetime) -> Org
     """Generate one organization."""
     ctx = SeedContext(seed=seed * 1_000_003 + int(org_id), anchor=anchor)
     info = {
-        "Name": ORG_INFO[org_id]["Name"],
+        "Name": org_info(org_id, ORG_INFO)["Name"],
         "Id": int(org_id),
         "Type": "Default",
         "IsPro": True,
@@ -149,7 +166,7 @@ def build_org(org_id: str, size: OrgSize, *, seed: int, anchor: datetime) -> Org
         "IsTaxFreeUnion": False,
         "VatNumber": cvr(ctx.stream("org"), 0),
         "CountryKey": "DK",
-        **{k: v for k, v in ORG_INFO[org_id].items() if k != "Name"},
+        **{k: v for k, v in org_info(org_id, ORG_INFO).items() if k != "Name"},
     }
     org = OrgData(org_id, info)
     accounts = org.table("accounts")
@@ -217,10 +234,12 @@ def build_all(
 ) -> dict[str, OrgData]:
     """Every organization for a seed size."""
     anchor = anchor or default_anchor()
-    return {
+    orgs = {
         org_id: build_org(org_id, size, seed=seed, anchor=anchor)
         for org_id, size in parse_seed_size(seed_size).items()
     }
+    register_api_keys(list(orgs))
+    return orgs
 
 
 __all__ = ["DEFAULT_SEED", "OrgSize", "build_all", "parse_seed_size", "size_for_invoices", "timedelta"]

@@ -122,6 +122,10 @@ class SandboxServer:
         """Forget the request log."""
         self._call("DELETE", "/requests")
 
+    def orgs(self) -> dict[str, dict[str, int]]:
+        """Organization ids and the size of each of their collections."""
+        return self._call("GET", "/orgs")
+
     def dump(self, org: str | int, collection: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
         """Every stored object of a collection (deleted and drafts included), optionally only ``fields``."""
         query = f"?fields={','.join(fields)}" if fields else ""
