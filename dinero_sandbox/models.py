@@ -111,7 +111,25 @@ INVOICE_DETAIL_FIELDS = (
     "ProductLines",
     "Address",
 )
-CREDITNOTE_DETAIL_FIELDS = (*INVOICE_DETAIL_FIELDS, "CreditNoteFor")
+#: SalesCreditNoteReadModel (spec): the invoice detail without the invoice-only payment fields.
+CREDITNOTE_DETAIL_FIELDS = (
+    *(
+        f
+        for f in INVOICE_DETAIL_FIELDS
+        if f
+        not in (
+            "PaymentDate",
+            "PaymentConditionNumberOfDays",
+            "PaymentConditionType",
+            "FikCode",
+            "DepositAccountNumber",
+            "IsSentToDebtCollection",
+            "IsMobilePayInvoiceEnabled",
+            "IsPensoPayEnabled",
+        )
+    ),
+    "CreditNoteFor",
+)
 # Columns kept besides the detail model: list-only figures and the sales Type.
 SALES_EXTRA_COLUMNS = ("TotalExclVatInDkk", "TotalInclVatInDkk", "Type", "CreditNoteFor", "_BookedAt")
 SALES_NESTED = ("ProductLines", "TotalLines")

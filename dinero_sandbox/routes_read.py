@@ -38,7 +38,8 @@ def organizations() -> Response:
 
 @bp.get("/v1.1/organizations")
 def organizations_v11() -> Response:
-    """``OrganizationReadModelV2[]``: every field plus company type, role and subscription flags."""
+    """``OrganizationReadModelV2[]``: the v1 fields without Type/IsPro/IsPayingPro (not in the v2 model),
+    plus company type, role and subscription flags."""
     from flask import g
 
     out = []
@@ -46,7 +47,7 @@ def organizations_v11() -> Response:
         if g.token.org in (None, oid):
             out.append(
                 {
-                    **o.info,
+                    **{k: v for k, v in o.info.items() if k not in ("Type", "IsPro", "IsPayingPro")},
                     "CompanyTypeKey": "PrivateLimitedCompany",
                     "RoleKey": "Owner",
                     "Subscription": {

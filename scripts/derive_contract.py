@@ -40,10 +40,33 @@ METHODS = ("get", "put", "post", "delete", "patch")
 #: Schema keywords that are facts (everything else -- description, example, title -- is dropped).
 SCHEMA_KEYS = frozenset(
     {
-        "type", "format", "properties", "items", "required", "enum", "const", "$ref", "allOf", "anyOf",
-        "oneOf", "additionalProperties", "maxLength", "minLength", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "pattern", "default", "maxItems", "minItems", "uniqueItems", "readOnly",
-        "writeOnly", "deprecated", "nullable",
+        "type",
+        "format",
+        "properties",
+        "items",
+        "required",
+        "enum",
+        "const",
+        "$ref",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "additionalProperties",
+        "maxLength",
+        "minLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "pattern",
+        "default",
+        "maxItems",
+        "minItems",
+        "uniqueItems",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "nullable",
     }
 )
 PARAM_KEYS = ("name", "in", "required", "deprecated")
@@ -125,7 +148,10 @@ def derive(spec: dict[str, Any], sha256: str) -> dict[str, Any]:
     schemas = {name: facts_schema(s) for name, s in spec["components"]["schemas"].items()}
     return {
         "openapi": spec["openapi"],
-        "info": {"title": spec["info"].get("title", "Dinero API"), "version": spec["info"].get("version", "")},
+        "info": {
+            "title": spec["info"].get("title", "Dinero API"),
+            "version": spec["info"].get("version", ""),
+        },
         "x-source": {"sha256": sha256, **SOURCE_NOTE},
         "paths": paths,
         "components": {"schemas": schemas},
