@@ -135,7 +135,7 @@ class ChangesSinceStream(DineroStream):
         since = self.changes_since(context)
         if since is not None:
             # UpdatedAt may be Danish local time: the hour after the autumn clock change needs more overlap
-            since = widen_for_danish_clock_change(since, started)
+            since = widen_for_danish_clock_change(since)
         self._changes_since = format_change_filter(since) if since else None
         overlap_start = started - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
         recent_start = min(overlap_start, started - RECENT_MARGIN)

@@ -75,15 +75,15 @@ def danish_fall_back_between(start: dt.datetime, end: dt.datetime) -> bool:
     return any(start < _last_sunday_of_october(year) <= end for year in range(start.year, end.year + 1))
 
 
-def widen_for_danish_clock_change(since: dt.datetime, now: dt.datetime) -> dt.datetime:
-    """``since`` moved one hour earlier when Danish clocks went back between it and ``now``.
+def widen_for_danish_clock_change(since: dt.datetime) -> dt.datetime:
+    """``since`` moved one hour earlier when Danish clocks go back within the hour after it.
 
     If Dinero keeps ``UpdatedAt`` in Danish local time and compares ``changesSince`` with it as local
-    wall time (REFERENCE §3.5 leaves this open), a row changed in the hour after the clocks went back
-    carries a wall time up to an hour *earlier* than a ``changesSince`` taken shortly before the change,
-    and would never be listed. One extra hour of overlap, once a year, costs a few re-read rows (which
-    the tap does not emit twice); under UTC it changes nothing but that.
+    wall time (REFERENCE §3.5 leaves this open), a row changed less than an hour after ``since`` but
+    after the clocks went back carries a wall time *earlier* than ``since``'s, and would never be listed
+    (a row changed later than that compares later anyway). One extra hour of overlap, once a year, costs
+    a few re-read rows (which the tap does not emit twice); under UTC it changes nothing but that.
     """
-    if danish_fall_back_between(since, now):
+    if danish_fall_back_between(since, since + dt.timedelta(hours=1)):
         return since - dt.timedelta(hours=1)
     return since
