@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["format_change_filter", "parse_api_datetime", "utc_now", "whole_second"]
+__all__ = [
+    "danish_fall_back_between",
+    "format_change_filter",
+    "parse_api_datetime",
+    "utc_now",
+    "whole_second",
+    "widen_for_danish_clock_change",
+]
 
 
 def utc_now() -> dt.datetime:
@@ -61,3 +68,30 @@ def parse_api_datetime(value: str | None) -> dt.datetime | None:
 
 _fromisoformat = dt.datetime.fromisoformat
 _UTC = dt.timezone.utc
+
+
+def _last_sunday_of_october(year: int) -> dt.datetime:
+    """01:00 UTC on the last Sunday of October: when Danish clocks go back from 03:00 to 02:00 (the EU
+    rule Denmark follows; computed, so no time-zone database is needed)."""
+    day = dt.date(year, 10, 31)
+    day -= dt.timedelta(days=(day.weekday() + 1) % 7)
+    return dt.datetime(day.year, day.month, day.day, 1, tzinfo=dt.timezone.utc)
+
+
+def danish_fall_back_between(start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether Danish clocks went back an hour at some instant in ``(start, end]``."""
+    return any(start < _last_sunday_of_october(year) <= end for year in range(start.year, end.year + 1))
+
+
+def widen_for_danish_clock_change(since: dt.datetime) -> dt.datetime:
+    """``since`` moved one hour earlier when Danish clocks go back within the hour after it.
+
+    If Dinero keeps ``UpdatedAt`` in Danish local time and compares ``changesSince`` with it as local
+    wall time (REFERENCE §3.5 leaves this open), a row changed less than an hour after ``since`` but
+    after the clocks went back carries a wall time *earlier* than ``since``'s, and would never be listed
+    (a row changed later than that compares later anyway). One extra hour of overlap, once a year, costs
+    a few re-read rows (which the tap does not emit twice); under UTC it changes nothing but that.
+    """
+    if danish_fall_back_between(since, since + dt.timedelta(hours=1)):
+        return since - dt.timedelta(hours=1)
+    return since

@@ -8,8 +8,13 @@ others locally (Dinero would answer 400 / code 46).
 Escaping is the uncertain part: Dinero documents no way to put a single quote inside a value. We
 double it (``O'Brien`` -> ``'O''Brien'``), the SQL/OData convention, which at least cannot close the
 quoted value early; whether Dinero's parser reads ``''`` back as one quote is unverified (open question
-in REFERENCE §3.4). A ``;`` inside a value stays inside the quotes, so it cannot start a new condition
-as long as the parser honours quotes -- also unverified. Field names must be plain identifiers.
+in REFERENCE §3.4), and a parser that escapes with a backslash instead (``\\'``) reads ``''`` as the end
+of the value. A ``;`` inside a value stays inside the quotes, so it cannot start a new condition as long
+as the parser honours quotes -- also unverified. Field names must be plain identifiers.
+
+So the plugins never depend on the escaping: :func:`lookup` finds a value holding a quote or a backslash
+with ``contains`` on its longest fragment free of both (no escaping needed under either convention) and
+tells the caller to keep only the rows whose field equals the value.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ __all__ = [
     "contains",
     "endpoint_key",
     "eq",
+    "lookup",
     "query_filter",
     "quote_value",
+    "searchable",
 ]
 
 Operator = Literal["eq", "contains"]
@@ -146,3 +153,32 @@ def _validated(conditions: Iterable[str]) -> Iterable[str]:
                 f"query_filter condition {condition!r} was not built by eq()/contains(); build it with them."
             )
         yield condition
+
+
+_UNESCAPED = re.compile(r"['\\\\]+")
+
+
+def searchable(value: str) -> bool:
+    """Whether a value can be looked up without relying on quote escaping (it has a character besides
+    quotes, backslashes and spaces, see :func:`lookup`)."""
+    return any(part.strip() for part in _UNESCAPED.split(value))
+
+
+def lookup(field: str, value: FilterValue, *, endpoint: str | None = None) -> tuple[str, bool]:
+    """A filter that finds the rows whose ``field`` equals ``value`` under either quote escaping.
+
+    Returns ``(queryFilter, exact)``. ``exact`` is True for ``eq`` (a value without quote or backslash).
+    Otherwise the filter is ``contains`` on the longest fragment of the value free of quotes and
+    backslashes, which needs no escaping, and the caller must keep only rows equal to ``value`` (and read
+    every page: more rows may match the fragment). A value with no such fragment cannot be looked up:
+    DineroConfigError.
+    """
+    if not isinstance(value, str) or not _UNESCAPED.search(value):
+        return eq(field, value, endpoint=endpoint), True
+    fragment = max(_UNESCAPED.split(value), key=len)
+    if not fragment.strip():
+        raise DineroConfigError(
+            f"queryFilter value {value!r} has nothing but quotes and backslashes: it cannot be looked up "
+            "whatever Dinero's quote escaping is."
+        )
+    return contains(field, fragment, endpoint=endpoint), False

@@ -11,7 +11,15 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import routes_auth, routes_inspect, routes_read, writes_parties, writes_sales, writes_vouchers
+from . import (
+    behaviours,
+    routes_auth,
+    routes_inspect,
+    routes_read,
+    writes_parties,
+    writes_sales,
+    writes_vouchers,
+)
 from .errors import DineroError, NotFound, not_found_response
 from .faults import AFTER, BEFORE
 from .mutations import PAGING_COLLECTIONS, change_while_paging
@@ -64,6 +72,7 @@ def create_app(state: SandboxState) -> Flask:
         writes_sales.bp,
         writes_vouchers.bp,
         routes_inspect.bp,
+        behaviours.bp,
         *RESOURCE_BLUEPRINTS,
     ):
         app.register_blueprint(blueprint)
@@ -95,6 +104,22 @@ def _lock_api_views(app: Flask, state: SandboxState) -> None:
 def _http_error(exc: HTTPException) -> Response:
     if exc.code == 404:
         return not_found_response()
+    if exc.code == 405 and not request.path.startswith("/_sandbox"):
+        # Dinero answers in its JSON error shape, not a web framework's HTML page; code 40 covers
+        # "unsupported format for the method" (REFERENCE.md §5.2).
+        allowed = ", ".join(sorted(exc.valid_methods or [])) if hasattr(exc, "valid_methods") else ""
+        response = DineroError(
+            405,
+            40,
+            f"The requested resource does not support http method '{request.method}'.",
+            {
+                "method": f"{request.method} is not allowed here"
+                + (f"; allowed: {allowed}" if allowed else "")
+            },
+        ).response()
+        if allowed:
+            response.headers["Allow"] = allowed
+        return response
     response = exc.get_response()
     return response
 
@@ -166,6 +191,7 @@ def _after(state: SandboxState, response: Response) -> Response:
     path = request.environ.get("sandbox.original_path", request.path)
     if request.path.startswith("/_sandbox"):
         return response
+    response = behaviours.localize_response(response)
     if getattr(g, "fault", None) is None and response.status_code < 500:
         fault = state.faults.take(AFTER, request.method, path)
         if fault is not None:

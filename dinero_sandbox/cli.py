@@ -2,6 +2,7 @@
 
 dinero-sandbox --port 8765 [--host 127.0.0.1] [--seed-size demo|medium|large|invoices=N]
                [--orgs 200 --org-size tiny|small|demo|invoices=K] [--quota 100 --window 60]
+               [--behaviour updated_at=local ...]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from werkzeug.serving import make_server
 
 from .app import create_app
+from .behaviours import CHOICES, Behaviours, parse_assignment
 from .constants import (
     DEFAULT_QUOTA_REQUESTS,
     DEFAULT_QUOTA_WINDOW,
@@ -47,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quota", type=int, default=DEFAULT_QUOTA_REQUESTS, help="requests per window")
     parser.add_argument("--window", type=float, default=DEFAULT_QUOTA_WINDOW, help="quota window in seconds")
+    parser.add_argument(
+        "--behaviour",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="play one uncertain fact another way (repeatable): "
+        + "; ".join(f"{k}: {'|'.join(v)}" for k, v in CHOICES.items()),
+    )
     return parser
 
 
@@ -60,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"dinero-sandbox: {exc}", file=sys.stderr)
         return 2
+    try:
+        behaviours = Behaviours().update(**dict(parse_assignment(a) for a in args.behaviour))
+    except ValueError as exc:
+        print(f"dinero-sandbox: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
-    state = SandboxState(args.seed_size, args.quota, args.window)
+    state = SandboxState(args.seed_size, args.quota, args.window, behaviours)
     app = create_app(state)
     server = make_server(args.host, args.port, app, threaded=True)
     url = f"http://{args.host}:{server.server_port}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import chart, models
 from .amounts import r2
+from .behaviours import manual_sign
 from .orgdata import OrgData
 from .vouchers import manual_postings, purchase_postings
 
@@ -134,8 +135,9 @@ def entries_of(org: OrgData, source: Source) -> list[dict[str, Any]]:
         postings = []
         descs = []
         for line in v.get("Lines") or []:
-            for p in manual_postings(line):
-                postings.append(p)
+            sign = manual_sign()  # which side a positive Amount debits (behaviours.voucher_sign)
+            for acc, amount, vat in manual_postings(line):
+                postings.append((acc, sign * amount, vat))
                 descs.append(line.get("Description") or "")
         common = dict(
             date=v["VoucherDate"],

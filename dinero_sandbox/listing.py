@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .behaviours import backslash_quotes
 from .constants import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from .errors import DineroError
 from .models import ListSpec
@@ -101,11 +102,20 @@ def parse_query_filter(text: str, spec: ListSpec) -> list[Condition]:
 
 
 def _quoted(text: str, pos: int) -> tuple[str, int]:
+    """A quoted value: ``''`` is a quote (behaviours.query_quotes ``double``), or ``\\'`` is a quote and
+    ``\\\\`` a backslash (``backslash``: a doubled quote then ends the value)."""
+    backslash = backslash_quotes()
     out = []
     i = pos + 1
     while i < len(text):
         ch = text[i]
+        if backslash and ch == "\\" and i + 1 < len(text) and text[i + 1] in "'\\":
+            out.append(text[i + 1])
+            i += 2
+            continue
         if ch == "'":
+            if backslash:
+                return "".join(out), i + 1
             if i + 1 < len(text) and text[i + 1] == "'":
                 out.append("'")
                 i += 2

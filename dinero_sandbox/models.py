@@ -111,7 +111,25 @@ INVOICE_DETAIL_FIELDS = (
     "ProductLines",
     "Address",
 )
-CREDITNOTE_DETAIL_FIELDS = (*INVOICE_DETAIL_FIELDS, "CreditNoteFor")
+#: SalesCreditNoteReadModel (spec): the invoice detail without the invoice-only payment fields.
+CREDITNOTE_DETAIL_FIELDS = (
+    *(
+        f
+        for f in INVOICE_DETAIL_FIELDS
+        if f
+        not in (
+            "PaymentDate",
+            "PaymentConditionNumberOfDays",
+            "PaymentConditionType",
+            "FikCode",
+            "DepositAccountNumber",
+            "IsSentToDebtCollection",
+            "IsMobilePayInvoiceEnabled",
+            "IsPensoPayEnabled",
+        )
+    ),
+    "CreditNoteFor",
+)
 # Columns kept besides the detail model: list-only figures and the sales Type.
 SALES_EXTRA_COLUMNS = ("TotalExclVatInDkk", "TotalInclVatInDkk", "Type", "CreditNoteFor", "_BookedAt")
 SALES_NESTED = ("ProductLines", "TotalLines")
@@ -325,13 +343,16 @@ LIST_SPECS: dict[str, ListSpec] = {
             "CreatedAt",
             "UpdatedAt",
             "DeletedAt",
+            "Comment",  # a property of ProductReadModel (the list's read model)
         ),
         filterable=("Name", "ProductNumber", "ExternalReference"),
         free_text=("Name", "ProductNumber"),
     ),
     "invoices": ListSpec(
         default_fields=("Guid", "ContactName", "Date", "Description"),
-        allowed_fields=SALES_LIST_FIELDS,
+        # Type is a property of the list's read model (SalesVoucherReadListModel) though not among the
+        # spec's `fields` options: the sandbox answers every property of the read model.
+        allowed_fields=(*SALES_LIST_FIELDS, "Type"),
         filterable=("ExternalReference", "ContactGuid", "Description"),
         field_map={"Status": "PaymentStatus"},
         free_text=("Number", "ContactName", "Description", "TotalInclVat"),
@@ -377,6 +398,7 @@ LIST_SPECS: dict[str, ListSpec] = {
             "CreatedAt",
             "UpdatedAt",
             "DeletedAt",
+            "InvoiceTemplateId",  # a scalar of TradeOfferReadModel (the list's read model)
         ),
         filterable=(
             "ExternalReference",

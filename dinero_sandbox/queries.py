@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .behaviours import change_key
 from .errors import DineroError
 from .listing import Condition, arg, canonical
 from .store import Table
@@ -111,6 +112,7 @@ def _select(
     default_order: str,
 ) -> list[Ref]:
     found: list[Ref] = []
+    since_key = change_key(query.since) if query.since is not None else ""
     for table in tables:
         deleted = table.cols["DeletedAt"]
         updated = table.cols["UpdatedAt"]
@@ -127,7 +129,8 @@ def _select(
                 changed = updated[row] or ""
                 if deleted[row] and deleted[row] > changed:
                     changed = deleted[row]
-                if changed < query.since:
+                # UTC, or local wall times compared as plain values (behaviours.updated_at)
+                if change_key(changed) < since_key:
                     continue
             if any(not c.matches(col[row]) for c, col in cond_cols):
                 continue

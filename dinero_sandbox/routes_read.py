@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 
 from . import chart, ledger, models
 from .api_common import find_row, org_data, state
+from .behaviours import check_deleted_detail, count_before_filters
 from .constants import DEFAULT_FILES_PAGE_SIZE, MAX_ENTRY_CHANGES_DAYS
 from .errors import DineroError, json_response
 from .listing import arg, envelope, parse_bool, parse_fields, parse_paging, parse_query_filter, parse_since
@@ -38,7 +39,8 @@ def organizations() -> Response:
 
 @bp.get("/v1.1/organizations")
 def organizations_v11() -> Response:
-    """``OrganizationReadModelV2[]``: every field plus company type, role and subscription flags."""
+    """``OrganizationReadModelV2[]``: the v1 fields without Type/IsPro/IsPayingPro (not in the v2 model),
+    plus company type, role and subscription flags."""
     from flask import g
 
     out = []
@@ -46,7 +48,7 @@ def organizations_v11() -> Response:
         if g.token.org in (None, oid):
             out.append(
                 {
-                    **o.info,
+                    **{k: v for k, v in o.info.items() if k not in ("Type", "IsPro", "IsPayingPro")},
                     "CompanyTypeKey": "PrivateLimitedCompany",
                     "RoleKey": "Owner",
                     "Subscription": {
@@ -132,7 +134,11 @@ def _paged(
     for table, row in refs[page * size : (page + 1) * size]:
         values = table.get(row, columns)
         rows.append({out: values[spec.field_map.get(c, c)] for out, c in projection.pairs})
-    return json_response(envelope(rows, page, size, len(refs)))
+    total = len(refs)
+    if count_before_filters():  # behaviours.result_without_filter: the list's rows before any filter
+        everything = Query(deleted_only=deleted_default, since=None, conditions=())
+        total = len(select(tables, everything, spec.field_map, (), default_order))
+    return json_response(envelope(rows, page, size, total))
 
 
 @bp.get("/v1/<org>/contacts")
@@ -178,9 +184,23 @@ def tradeoffers_list() -> Response:
 
 
 # -- details ---------------------------------------------------------------------------------------------
+_WHAT = {
+    "contacts": "contact",
+    "products": "product",
+    "invoices": "invoice",
+    "creditnotes": "credit note",
+    "tradeoffers": "trade offer",
+    "manual_vouchers": "voucher",
+    "purchase_vouchers": "voucher",
+}
+
+
 def _detail(table_name: str, guid: str, fields: tuple[str, ...] | None) -> dict[str, Any]:
     table = org_data().table(table_name)
     row = find_row(table, guid)
+    check_deleted_detail(
+        table.cols["DeletedAt"][row] if "DeletedAt" in table.cols else None, _WHAT[table_name]
+    )
     return table.get(row, list(fields) if fields else None)
 
 

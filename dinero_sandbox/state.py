@@ -9,6 +9,7 @@ from collections import Counter, deque
 from typing import Any
 
 from .auth import TokenStore
+from .behaviours import Behaviours
 from .constants import DEFAULT_QUOTA_REQUESTS, DEFAULT_QUOTA_WINDOW, TOKEN_TTL_SECONDS
 from .faults import FaultSet
 from .orgdata import OrgData
@@ -67,8 +68,13 @@ class SandboxState:
         seed_size: str = "demo",
         quota_requests: int = DEFAULT_QUOTA_REQUESTS,
         quota_window: float = DEFAULT_QUOTA_WINDOW,
+        behaviours: Behaviours | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        #: How this instance plays the facts nobody verified (dinero_sandbox/behaviours.py); a reset
+        #: restores the starting choice.
+        self.starting_behaviours = (behaviours or Behaviours()).copy()
+        self.behaviours = self.starting_behaviours.copy()
         self.seed_size = seed_size
         started = time.perf_counter()
         self.orgs: dict[str, OrgData] = build_all(seed_size)
@@ -88,6 +94,7 @@ class SandboxState:
             self.seed_seconds = time.perf_counter() - started
             self.seed_size = size
             self.tokens.ttl = TOKEN_TTL_SECONDS
+            self.behaviours = self.starting_behaviours.copy()
             self.log.clear()
             self.quota.clear()
             self.faults.clear()

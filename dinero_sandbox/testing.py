@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app
+from .behaviours import Behaviours
 from .constants import DEFAULT_QUOTA_REQUESTS, DEFAULT_QUOTA_WINDOW
 from .state import SandboxState
 
@@ -37,8 +38,11 @@ class SandboxServer:
         quota_window: float = DEFAULT_QUOTA_WINDOW,
         host: str = "127.0.0.1",
         port: int = 0,
+        behaviours: dict[str, str] | None = None,
     ) -> None:
-        self.state = SandboxState(seed_size, quota_requests, quota_window)
+        self.state = SandboxState(
+            seed_size, quota_requests, quota_window, Behaviours().update(**(behaviours or {}))
+        )
         self.app = create_app(self.state)
         self._host = host
         self._port = port
@@ -173,6 +177,14 @@ class SandboxServer:
     def faults(self) -> list[dict[str, Any]]:
         """Armed and spent faults."""
         return self._call("GET", "/faults")
+
+    def set_behaviours(self, **values: str) -> dict[str, str]:
+        """Switch uncertain facts (dinero_sandbox/behaviours.py) until the next reset."""
+        return self._call("POST", "/behaviours", values)
+
+    def behaviours(self) -> dict[str, str]:
+        """The current behaviours."""
+        return self._call("GET", "/behaviours")["current"]
 
     def clear_faults(self) -> None:
         """Disarm every fault."""

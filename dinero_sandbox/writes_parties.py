@@ -11,7 +11,8 @@ from flask import Blueprint, Response
 from . import validate as v
 from .amounts import r2
 from .api_common import find_row, json_body, org_data
-from .errors import DineroError, json_response
+from .behaviours import guid_taken_error
+from .errors import json_response
 from .mutations import bump
 from .timeutil import now_str
 from .write_common import ok_empty, refuse_deleted
@@ -102,9 +103,7 @@ def contact_create() -> Response:
     table = org.table("contacts")
     guid = chosen or str(uuid.uuid4())
     if table.find(guid) is not None:
-        raise DineroError(
-            400, 42, "Validation Error", {"ContactGuid": "A contact with this ContactGuid exists."}
-        )
+        raise guid_taken_error("ContactGuid", guid)  # answer shape: behaviours.guid_taken
     now = now_str()
     table.add(
         {

@@ -1,9 +1,9 @@
 """Invoice and sales credit note writes: create (draft; a client-chosen ``Guid`` is honoured), update
 with Timestamp (``PUT /v1.2/...``), delete (drafts), book (assigns ``Number``, creates entries).
 
-Uncertain fact (REFERENCE.md §7.5): a second ``POST`` with a ``Guid`` that already exists is answered
-400 code 42 with ``validationErrors: {"Guid": ...}`` - the sandbox's choice, so a retried create is
-detectable and never duplicates.
+Uncertain fact (REFERENCE.md §7.5): a second ``POST`` with a ``Guid`` that already exists is refused
+(never a duplicate); how is switchable (``dinero_sandbox/behaviours.py``, ``guid_taken``): 400 code 42
+naming ``Guid`` (default), 400 code 45 with a general message, 409, or a 500.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from . import models
 from . import validate as v
 from .amounts import invoice_line, invoice_totals, public_lines, r2
 from .api_common import find_row, get_ci, json_body, org_data
+from .behaviours import guid_taken_error
 from .constants import DRAFT_NUMBER
 from .errors import DineroError, json_response
 from .mutations import bump
@@ -186,9 +187,7 @@ def _create(kind: str) -> Response:
     fields = _document(org, body, kind)
     guid = chosen or str(uuid.uuid4())
     if org.table("invoices").find(guid) is not None or org.table("creditnotes").find(guid) is not None:
-        raise DineroError(
-            400, 42, "Validation Error", {"Guid": f"An object with Guid {guid} already exists."}
-        )
+        raise guid_taken_error("Guid", guid)  # answer shape: behaviours.guid_taken
     now = now_str()
     record = {
         "Guid": guid,

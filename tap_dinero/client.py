@@ -21,7 +21,7 @@ from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, DineroGone, DineroMalformedResponse, raise_for_response
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records
-from tap_dinero.schemas import load_schema
+from tap_dinero.schemas import list_fields, load_schema
 from tap_dinero.sdk_adapter import SdkAdapterStream
 
 if t.TYPE_CHECKING:
@@ -96,7 +96,13 @@ class DineroStream(SdkAdapterStream):
 
     @property
     def api_fields(self) -> list[str]:
-        """Every Dinero field of the schema, in PascalCase, for the ``fields`` parameter."""
+        """The names asked for with ``fields`` (PascalCase): the list's scalar read-model properties and
+        the spec's documented options, as generated into the schema (``x-dinero-fields``); a schema
+        without that list asks for every Dinero field it has. Never a property the list cannot carry
+        (lines), which Dinero would refuse."""
+        generated = list_fields(self.schema_name)
+        if generated is not None:
+            return [name for name in generated if name in self.schema["properties"]]
         return [name for name in self.schema["properties"] if name not in TAP_COLUMNS]
 
     # ----------------------------------------------------------------------------------- wiring

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from dinero_api.dates import format_change_filter, parse_api_datetime, utc_now
+from dinero_api.dates import format_change_filter, parse_api_datetime, utc_now, widen_for_danish_clock_change
 from tap_dinero.client import DineroStream
 from tap_dinero.sdk_adapter import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
 from tap_dinero.served import RECENT_MARGIN, ServedRows
@@ -128,6 +128,9 @@ class ChangesSinceStream(DineroStream):
         state = self.get_context_state(context)
         started = utc_now()
         since = self.changes_since(context)
+        if since is not None:
+            # UpdatedAt may be Danish local time: the hour after the autumn clock change needs more overlap
+            since = widen_for_danish_clock_change(since)
         self._changes_since = format_change_filter(since) if since else None
         overlap_start = started - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
         recent_start = min(overlap_start, started - RECENT_MARGIN)

@@ -108,6 +108,16 @@ def target_settings() -> th.PropertiesList:
             description="prefix of the ExternalReference the target derives from stream and primary key",
         ),
         th.Property(
+            "manual_voucher_amount_sign",
+            th.StringType,
+            default="debit_account",
+            allowed_values=["debit_account", "credit_account"],
+            description="how Dinero books a positive manual-voucher line Amount (undocumented): "
+            "debit_account = AccountNumber debited, BalancingAccountNumber credited; credit_account = the "
+            "reverse. Records always mean debit_account; the target flips the signs it sends for "
+            "credit_account. Check one booked voucher's entries in Dinero before loading.",
+        ),
+        th.Property(
             "ledger_file",
             th.StringType,
             description="journal of manual vouchers created by the target (Dinero cannot list them); "

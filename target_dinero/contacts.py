@@ -14,8 +14,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from dinero_api.errors import DineroGone, DineroUnknownOutcome
-from dinero_api.filters import eq
+from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
+from dinero_api.filters import lookup, searchable
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import RecordRejected, deterministic_guid
 from target_dinero.remote_index import field_ci
@@ -86,6 +86,12 @@ def contact_payload(record: Mapping[str, Any], field: str = "") -> dict[str, Any
             raise RecordRejected(
                 f"{prefix}{name} {value!r} contains a line break or NUL character: Dinero's queryFilter "
                 "cannot look the contact up by it",
+                f"{prefix}{name}",
+            )
+        if isinstance(value, str) and not searchable(value):
+            raise RecordRejected(
+                f"{prefix}{name} {value!r} has nothing but quotes and backslashes: it cannot be looked up "
+                "whatever Dinero's queryFilter escaping is",
                 f"{prefix}{name}",
             )
     return payload
@@ -160,11 +166,7 @@ class ContactResolver:
         with self._lock:
             for cache_key, field, value in _keys(contact, fallback_ref):
                 if cache_key not in self._cache:
-                    body = self._gateway.get(
-                        "/v1/{org}/contacts",
-                        {"queryFilter": eq(field, value), "fields": _LOOKUP_FIELDS, "pageSize": 100},
-                    )
-                    rows = field_ci(body, "Collection") if isinstance(body, Mapping) else body
+                    rows = self._search(field, value)
                     self._cache[cache_key] = [r for r in rows or [] if not field_ci(r, "DeletedAt")]
                     for row in list(self._cache[cache_key]):
                         self._remember(row)
@@ -204,14 +206,10 @@ class ContactResolver:
         """
         with self._lock:
             wanted = name.strip()
-            if not any(ch in wanted for ch in _UNSEARCHABLE):
+            if not any(ch in wanted for ch in _UNSEARCHABLE) and searchable(wanted):
                 cache_key = f"name:{wanted.casefold()}"
                 if cache_key not in self._cache:
-                    body = self._gateway.get(
-                        "/v1/{org}/contacts",
-                        {"queryFilter": eq("Name", wanted), "fields": _LOOKUP_FIELDS, "pageSize": 100},
-                    )
-                    rows = field_ci(body, "Collection") if isinstance(body, Mapping) else body
+                    rows = self._search("Name", wanted)
                     self._cache[cache_key] = [
                         r
                         for r in rows or []
@@ -223,6 +221,33 @@ class ContactResolver:
                     return str(field_ci(matches[0], "ContactGuid"))
             return self.resolve(contact_payload({"Name": wanted}), plan=plan)
 
+    def _search(self, field: str, value: str) -> list[dict[str, Any]]:
+        """Contacts whose ``field`` matches ``value`` as Dinero's ``eq`` does (case-insensitively).
+
+        A value with a quote or backslash is searched with ``contains`` on a fragment that needs no
+        escaping (Dinero's quote escaping is unverified: dinero_api.filters.lookup), every page read,
+        and the rows kept only when the field equals the value.
+        """
+        query, exact = lookup(field, value)
+        if exact:
+            body = self._gateway.get(
+                "/v1/{org}/contacts", {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": 100}
+            )
+            return list((field_ci(body, "Collection") if isinstance(body, Mapping) else body) or [])
+        wanted = value.casefold()
+        found: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            body = self._gateway.get(
+                "/v1/{org}/contacts",
+                {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": 1000, "page": page},
+            )
+            rows = list((field_ci(body, "Collection") if isinstance(body, Mapping) else body) or [])
+            found.extend(r for r in rows if str(field_ci(r, field) or "").casefold() == wanted)
+            if len(rows) < 1000:
+                return found
+            page += 1
+
     def _gateway_org(self) -> str:
         return self._gateway.organization_id
 
@@ -233,15 +258,50 @@ class ContactResolver:
             try:
                 answer = self._gateway.post("/v1/{org}/contacts", body) or {}
             except DineroUnknownOutcome:
-                try:
-                    answer = self._gateway.get(f"/v1/{{org}}/contacts/{guid}")
-                except DineroGone:
-                    answer = self._gateway.post("/v1/{org}/contacts", body) or {}
+                answer = self._resolve_refused_create(guid, body, payload, guid_named=True)
+            except DineroValidationError as exc:
+                fields = [str(name).lower() for name in (exc.validation_errors or {})]
+                if fields and "contactguid" not in fields and "message" not in fields:
+                    raise  # about the contact itself: a reject as it is
+                answer = self._resolve_refused_create(guid, body, payload, guid_named=False)
             created_guid = field_ci(answer, "ContactGuid") or guid
             row = {**payload, "ContactGuid": created_guid}
             self._remember(row)
             self.created += 1
             return row
+
+    def _resolve_refused_create(
+        self, guid: str, body: dict[str, Any], payload: dict[str, Any], *, guid_named: bool
+    ) -> dict[str, Any]:
+        """After a create whose answer was lost (``guid_named``: then it is tried once more with the
+        Guid) or that was refused in a way that may mean "ContactGuid taken" (the wording is
+        undocumented, REFERENCE §7.5): a live contact holding our Guid is ours (an earlier attempt got
+        through); otherwise the contact is created with a server-chosen Guid (a deleted contact holds
+        ours for good). Never two live contacts: nothing live holds the Guid when we create anew."""
+        for attempt in range(2):
+            current = self._live(guid, with_deleted=True)
+            if current is not None and not field_ci(current, "DeletedAt"):
+                return current
+            if current is not None or not guid_named or attempt == 1:
+                break
+            try:
+                return self._gateway.post("/v1/{org}/contacts", body) or {}
+            except DineroUnknownOutcome:
+                continue
+        return self._gateway.post("/v1/{org}/contacts", payload) or {}
+
+    def _live(self, guid: str, *, with_deleted: bool = False) -> dict[str, Any] | None:
+        """The contact holding ``guid`` (None when absent; deleted ones only ``with_deleted``). A GET of a
+        deleted contact may answer 200 with DeletedAt, 400 code 63/65 or 404 (undocumented)."""
+        try:
+            row = self._gateway.get(f"/v1/{{org}}/contacts/{guid}")
+        except DineroNotFound:
+            return None
+        except DineroGone:  # Dinero's "item is deleted" codes
+            return {"ContactGuid": guid, "DeletedAt": "deleted"} if with_deleted else None
+        if not isinstance(row, dict) or (field_ci(row, "DeletedAt") and not with_deleted):
+            return None
+        return row
 
     def update(self, guid: str, payload: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
         """PUT the contact (full replacement: the current values of fields we do not send are kept)."""

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from dinero_api.filters import eq
+from dinero_api.filters import lookup
 from target_dinero.gateway import DineroGateway
 
 __all__ = ["RemoteIndex"]
@@ -81,13 +81,20 @@ class RemoteIndex:
         return len(rows)
 
     def _query_one(self, ref: str) -> None:
-        body = self._gateway.get(
-            self._path,
-            {"fields": self._fields, "queryFilter": eq("ExternalReference", ref), "pageSize": PAGE_SIZE},
-        )
-        rows, _ = _rows_and_total(body)
-        # Dinero matches case-insensitively; keep exact matches only (a reference is an exact key).
-        self._remember_rows(r for r in rows if field_ci(r, "ExternalReference") == ref)
+        # A reference with a quote or backslash is found with `contains` on a fragment (no escaping, which
+        # Dinero may do either way: dinero_api.filters.lookup); then every page is read.
+        query, exact = lookup("ExternalReference", ref)
+        page = 0
+        while True:
+            params = {"fields": self._fields, "queryFilter": query, "pageSize": PAGE_SIZE}
+            if not exact:
+                params["page"] = page
+            rows, _ = _rows_and_total(self._gateway.get(self._path, params))
+            # Dinero matches case-insensitively; keep exact matches only (a reference is an exact key).
+            self._remember_rows(r for r in rows if field_ci(r, "ExternalReference") == ref)
+            if exact or len(rows) < PAGE_SIZE:
+                break
+            page += 1
         self._checked.add(ref)
 
     def lookup(self, refs: Collection[str]) -> dict[str, dict[str, Any]]:

@@ -28,9 +28,23 @@ from target_dinero.remote_index import field_ci
 if TYPE_CHECKING:
     from target_dinero.run import RunContext
 
-__all__ = ["JournalMismatch", "VoucherWriter"]
+__all__ = ["JournalMismatch", "VoucherWriter", "wire_amounts"]
 
 PATH = "/v1/{org}/vouchers/manuel"
+
+
+def wire_amounts(payload: dict[str, Any], sign_convention: str) -> dict[str, Any]:
+    """``payload`` with each line's ``Amount`` negated when Dinero credits ``AccountNumber`` with a
+    positive amount (``credit_account``); unchanged for ``debit_account`` (the default)."""
+    if sign_convention != "credit_account":
+        return payload
+    lines = [
+        {**line, "Amount": -line["Amount"]}
+        if isinstance(line, dict) and line.get("Amount") is not None
+        else line
+        for line in payload.get("Lines") or []
+    ]
+    return {**payload, "Lines": lines}
 
 
 class JournalMismatch(RuntimeError):
@@ -86,7 +100,13 @@ class VoucherWriter:
         book: bool = False,
         update_drafts: bool = True,
     ) -> dict[str, Any] | None:
-        """Make Dinero hold ``payload`` under ``reference``; returns the journal entry (None in dry run)."""
+        """Make Dinero hold ``payload`` under ``reference``; returns the journal entry (None in dry run).
+
+        ``payload`` says what the user means: a positive line ``Amount`` debits ``AccountNumber``. Where
+        Dinero reads it the other way (``manual_voucher_amount_sign: credit_account``) the amounts sent
+        are negated, so the books show what was meant either way.
+        """
+        payload = wire_amounts(payload, str(self.run.config.get("manual_voucher_amount_sign") or ""))
         entry = self.run.journal.get(reference)
         if entry is not None:
             entry = self.confirm_journal(reference, entry)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk.sinks import BatchSink
 
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
+from dinero_api.filters import searchable
 from target_dinero.records import RecordRejected, derive_reference, plain
 
 if TYPE_CHECKING:
@@ -117,6 +118,12 @@ class DineroSink(BatchSink):
             raise RecordRejected(
                 f"ExternalReference {reference!r} contains a line break or NUL character: Dinero's "
                 "queryFilter cannot search for it, so a re-run could not recognise the object",
+                "ExternalReference",
+            )
+        if not searchable(reference):
+            raise RecordRejected(
+                f"ExternalReference {reference!r} has nothing but quotes and backslashes: it cannot be "
+                "looked up whatever Dinero's queryFilter escaping is, so a re-run could not recognise it",
                 "ExternalReference",
             )
         return reference

@@ -32,7 +32,9 @@ import datetime as dt
 from typing import Any
 
 from dinero_api.errors import (
+    DineroConnectionError,
     DineroGone,
+    DineroServerError,
     DineroTimestampConflict,
     DineroUnknownOutcome,
     DineroValidationError,
@@ -70,6 +72,10 @@ _HEADER_FIELDS = (
     "IsPensoPayEnabled",
 )
 _DRAFT = "draft"
+
+#: A create carrying our Guid may or may not have been stored: its answer was lost, or every replay got a
+#: 5xx (Dinero may answer a taken Guid with a 500). Resolved by looking the Guid up.
+_OUTCOME_UNKNOWN = (DineroUnknownOutcome, DineroServerError, DineroConnectionError)
 
 
 class InvoiceSink(DineroSink):
@@ -211,26 +217,14 @@ class InvoiceSink(DineroSink):
         self.run.invoice_index.mark_writing()
         try:
             answer = self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
-        except DineroUnknownOutcome:
-            answer = (
-                self._get(guid) or self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
-            )
+        except _OUTCOME_UNKNOWN as exc:  # a lost answer, or replays of a Guid-carrying POST all 5xx
+            answer = self._resolve_refused_create(item, guid, body, payload, exc)
         except DineroValidationError as exc:
             if not _may_be_guid_taken(exc):
                 raise  # a plain validation error: no look-up request, it becomes a reject as it is
-            current = self._get(guid)
-            if current is None or field_ci(current, "ExternalReference") != item.reference:
-                raise
-            if not field_ci(current, "DeletedAt"):
-                # Created by an earlier attempt whose answer never arrived: carry on from what exists.
-                self.run.invoice_index.remember(item.reference, current)
-                if str(field_ci(current, "Status") or "").lower() == _DRAFT:
-                    self._update_draft(item, guid, payload, current=current, just_created=True)
-                else:
-                    self.count("skipped_booked")
-                return
-            # Our Guid belongs to an invoice someone deleted: create anew with a server-chosen Guid.
-            answer = self.run.gateway.post("/v1/{org}/invoices", payload) or {}
+            answer = self._resolve_refused_create(item, guid, body, payload, exc)
+        if answer is None:
+            return
         created_guid = str(field_ci(answer, "Guid") or guid)
         timestamp = field_ci(answer, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
@@ -238,10 +232,54 @@ class InvoiceSink(DineroSink):
         if item.book:
             self._book(item, created_guid, timestamp)
 
+    def _resolve_refused_create(
+        self,
+        item: Prepared,
+        guid: str,
+        body: dict[str, Any],
+        payload: dict[str, Any],
+        refusal: Exception,
+    ) -> dict[str, Any] | None:
+        """After a create whose answer was lost, or refused in a way that may mean "Guid taken": find out
+        who holds our Guid. Returns the create answer, or None when an existing invoice was carried on.
+
+        Dinero's answer to a taken Guid is undocumented (REFERENCE §7.5: 400 naming the field, a bare
+        message, 409, or a 500), and so is its answer to a GET of a deleted invoice (200 with
+        ``DeletedAt``, 400 code 63/65, or 404). Whatever the mix: a live invoice with our reference is
+        carried on (never created twice); when nothing live holds the Guid, the create is tried once
+        more with it (an unknown outcome may have been a passing failure), and a second refusal, or a
+        deleted invoice holding the Guid, means creating with a server-chosen Guid.
+        """
+        for attempt in range(2):
+            current = self._get(guid)  # None: never created, or deleted (404 / 63 / 65)
+            if current is not None and not field_ci(current, "DeletedAt"):
+                if field_ci(current, "ExternalReference") != item.reference:
+                    raise refusal
+                # Created by an earlier attempt whose answer never arrived: carry on from what exists.
+                self.run.invoice_index.remember(item.reference, current)
+                if str(field_ci(current, "Status") or "").lower() == _DRAFT:
+                    self._update_draft(item, guid, payload, current=current, just_created=True)
+                else:
+                    self.count("skipped_booked")
+                return None
+            if current is not None or attempt == 1:
+                break
+            try:
+                return self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
+            except _OUTCOME_UNKNOWN as exc:
+                refusal = exc
+            except DineroValidationError as exc:
+                if not _may_be_guid_taken(exc):
+                    raise
+                refusal = exc
+        # Our Guid belongs to a deleted invoice (or is refused though no live invoice holds it): create
+        # anew with a server-chosen Guid.
+        return self.run.gateway.post("/v1/{org}/invoices", payload) or {}
+
     def _get(self, guid: str) -> dict[str, Any] | None:
         try:
             return self.run.gateway.get(f"/v1/{{org}}/invoices/{guid}")
-        except DineroGone:
+        except DineroGone:  # never created (404), or deleted (Dinero's codes 63/65)
             return None
 
     def _update_draft(
