@@ -69,10 +69,18 @@ class DineroSink(BatchSink):
         (the SDK would abort the whole run on one unparsable date)."""
         return
 
+    def _singer_validate_message(self, record: dict) -> None:
+        """No run-stopping key check (the SDK raises MissingKeyPropertiesError and the whole run fails at
+        that line, on every re-run): :meth:`reference_for` rejects a record without its key properties,
+        naming them, unless it carries its own ExternalReference."""
+        return
+
     def process_batch(self, context: dict) -> None:
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
         prepared: dict[str, Prepared] = {}
-        for record in context.get("records", []):
+        records = context.get("records", [])
+        origins = context.get("origins") or []  # "input line N" per record (TargetDinero._record)
+        for index, record in enumerate(records):
             if record.get("DeletedAt") or record.get("_sdc_deleted_at"):
                 # A row deleted upstream (tap-dinero emits them with DeletedAt): nothing to create. The
                 # target never deletes in Dinero (booked documents cannot be deleted anyway).
@@ -81,7 +89,8 @@ class DineroSink(BatchSink):
             try:
                 item = self.prepare(plain(record))
             except RecordRejected as exc:
-                self.run.reject(self.stream_name, record, exc.reason, exc.field)
+                where = f" ({origins[index]})" if len(origins) == len(records) else ""
+                self.run.reject(self.stream_name, record, exc.reason + where, exc.field)
                 continue
             if item is None:
                 continue
