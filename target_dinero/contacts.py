@@ -18,6 +18,7 @@ from dinero_api.errors import DineroNotFound, DineroUnknownOutcome
 from dinero_api.filters import eq
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import RecordRejected, deterministic_guid
+from target_dinero.reference_data import check_country, check_currency
 from target_dinero.remote_index import field_ci
 
 __all__ = ["CONTACT_FIELDS", "ContactResolver", "contact_payload"]
@@ -76,6 +77,10 @@ def contact_payload(record: Mapping[str, Any], field: str = "") -> dict[str, Any
             value = str(value)
         if value is None and name in _DEFAULTS:
             value = _DEFAULTS[name]
+        if value is not None and name == "CountryKey":
+            value = check_country(value, f"{field}.{name}" if field else name)
+        if value is not None and name == "PreferredInvoiceCurrencyKey":
+            value = check_currency(value, f"{field}.{name}" if field else name)
         if value is not None:
             payload[name] = value
     payload["CountryKey"] = str(payload["CountryKey"]).upper()

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -26,6 +27,7 @@ __all__ = [
     "deterministic_guid",
     "json_value",
     "plain",
+    "text_defect",
     "to_date",
     "to_decimal",
     "to_int",
@@ -72,6 +74,43 @@ def json_value(value: Any) -> Any:
 def _field_path(path: Iterable[Any]) -> str | None:
     parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
     return "".join(parts).lstrip(".") or None
+
+
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _bad_character(text: str) -> str | None:
+    """What is wrong with ``text`` as text Dinero can store, or None.
+
+    Lone surrogates (U+D800-U+DFFF, e.g. from a ``"\\ud800"`` escape) cannot be encoded as UTF-8 at all; NUL
+    and the other C0 control characters except tab, line feed and carriage return, and U+FFFE/U+FFFF, are
+    not characters of XML 1.0, which Dinero's documents (OIOUBL e-invoices, PDFs) are made of.
+    """
+    match = _BAD_TEXT.search(text)
+    if match is None:
+        return None
+    code = ord(match.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X}, which cannot be encoded as UTF-8"
+    return f"the control character U+{code:04X}, which Dinero's documents (XML, PDF) cannot hold"
+
+
+def text_defect(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field, reason) of the first text in ``value`` (recursively) that Dinero cannot store, or None."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            bad = _bad_character(item)
+            if bad:
+                return where or "record", f"{where or 'record'} contains {bad}"
+        elif isinstance(item, Mapping):
+            for key, sub in reversed(list(item.items())):
+                stack.append((f"{where}.{key}" if where else str(key), sub))
+        elif isinstance(item, list | tuple):
+            for index in reversed(range(len(item))):
+                stack.append((f"{where}[{index}]", item[index]))
+    return None
 
 
 def validate_shape(load_type: str, record: Mapping[str, Any]) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk.sinks import BatchSink
 
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
-from target_dinero.records import RecordRejected, derive_reference, plain
+from target_dinero.records import RecordRejected, derive_reference, plain, text_defect
 
 if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
@@ -42,6 +42,22 @@ class Prepared:
     payload: dict[str, Any]
     book: bool = False
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+#: Names in the rejects file of what a sink keeps in ``Prepared.extra`` and sends (the invoice's contact).
+_EXTRA_FIELDS = {"contact": "Contact", "contact_name": "ContactName"}
+
+
+def check_text(item: Prepared) -> None:
+    """Reject a record whose text Dinero cannot store (lone surrogates, NUL, control characters), looking
+    at everything that will be sent for it -- its payload and its contact -- before the first request."""
+    found = text_defect(item.payload)
+    for key, name in _EXTRA_FIELDS.items():
+        if found is None and item.extra.get(key) is not None:
+            found = text_defect(item.extra[key], name)
+    if found is not None:
+        field, reason = found
+        raise RecordRejected(reason, field)
 
 
 class DineroSink(BatchSink):
@@ -88,6 +104,8 @@ class DineroSink(BatchSink):
                 continue
             try:
                 item = self.prepare(plain(record))
+                if item is not None:
+                    check_text(item)
             except RecordRejected as exc:
                 where = f" ({origins[index]})" if len(origins) == len(records) else ""
                 self.run.reject(self.stream_name, record, exc.reason + where, exc.field)

@@ -55,7 +55,10 @@ INJECTIONS = (
     "\t tab and  spaces ",
 )
 
-_TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters=UNFILTERABLE)
+#: What Dinero's documents cannot hold (target_dinero.records.text_defect): C0 controls but tab, CR and LF,
+#: U+FFFE/U+FFFF -- and lone surrogates (category Cs), which cannot even be encoded as UTF-8.
+UNSTORABLE = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\r\n") + "\ufffe\uffff"
+_TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters=UNFILTERABLE + UNSTORABLE)
 #: Free text a record may legitimately carry: hostile, but loadable.
 hostile_text = st.one_of(
     st.sampled_from(INJECTIONS),
@@ -82,6 +85,14 @@ bad_dates = st.one_of(
     st.dates(min_value=dt.date(2028, 1, 1)).map(str),
 )
 over_long = st.integers(min_value=129, max_value=400).map(lambda n: "R" * n)
+#: Text with one character Dinero cannot store: a lone surrogate, a control character.
+unstorable_text = st.tuples(
+    hostile_text,
+    st.sampled_from(["\ud800", "\udfff", "\x01", "\x08", "\x0b", "\x1b", "\ufffe"]),
+    hostile_text,
+).map("".join)
+#: Currency codes that are not money (ISO 4217 X-codes, fund codes) or not ISO 4217 at all.
+not_currencies = st.sampled_from(["XXX", "XTS", "XAU", "XDR", "CLF", "ABC", "DKX"])
 with_line_break = st.tuples(hostile_text, st.sampled_from(["\n", "\r\n", "\x00"]), hostile_text).map("".join)
 
 
@@ -201,6 +212,18 @@ invoice_defects: st.SearchStrategy[Defect] = st.one_of(
         lambda v: (("ContactGuid",), v, "ContactGuid")
     ),
     st.sampled_from(["DKKK", "kr", "D1K"]).map(lambda v: (("Currency",), v, "Currency")),
+    not_currencies.map(lambda v: (("Currency",), v, "Currency")),
+    not_currencies.map(lambda v: (("Contact", "PreferredInvoiceCurrencyKey"), v, "Contact")),
+    st.sampled_from(["ZZ", "XX", "EU", "UK"]).map(
+        lambda v: (("Contact", "CountryKey"), v, "Contact.CountryKey")
+    ),
+    st.sampled_from(["Comment", "Description"]).flatmap(
+        lambda f: unstorable_text.map(lambda s, f=f: ((f,), s, f))
+    ),
+    unstorable_text.map(lambda s: (("ProductLines", 0, "Description"), s, _line("Description"))),
+    st.sampled_from(["Name", "City"]).flatmap(
+        lambda f: unstorable_text.map(lambda s, f=f: (("Contact", f), s, f"Contact.{f}"))
+    ),
     st.sampled_from(["fr-FR", "da", "en"]).map(lambda v: (("Language",), v, "Language")),
     st.sampled_from([-1, 366, "otte"]).map(
         lambda v: (("PaymentConditionNumberOfDays",), v, "PaymentConditionNumberOfDays")
@@ -226,6 +249,7 @@ voucher_defects: st.SearchStrategy[Defect] = st.one_of(
     unknown_vat_codes.map(lambda c: (("Lines", 0, "AccountVatCode"), c, "Lines[0].AccountVatCode")),
     over_long.map(lambda s: (("ExternalReference",), s, "ExternalReference")),
     with_line_break.map(lambda s: (("ExternalReference",), s, "ExternalReference")),
+    unstorable_text.map(lambda s: (("Lines", 0, "Description"), s, "Lines[0].Description")),
     st.sampled_from(["%PDF", "bm90IGJhc2U2NA==", "@@@"]).map(
         lambda v: (("File",), {"content_base64": v}, "File")
     ),
@@ -235,7 +259,11 @@ contact_defects: st.SearchStrategy[Defect] = st.one_of(
     st.just((("Name",), DELETE, "Name")),
     st.sampled_from(["", None]).map(lambda v: (("Name",), v, "Name")),
     st.integers(256, 500).map(lambda n: (("Name",), "N" * n, "Name")),
-    st.sampled_from(["DNK", "", "1"]).map(lambda v: (("CountryKey",), v, "CountryKey")),
+    st.sampled_from(["DNK", "", "1", "ZZ", "XK1"]).map(lambda v: (("CountryKey",), v, "CountryKey")),
+    not_currencies.map(lambda v: (("PreferredInvoiceCurrencyKey",), v, "PreferredInvoiceCurrencyKey")),
+    st.sampled_from(["Name", "Street", "City"]).flatmap(
+        lambda f: unstorable_text.map(lambda s, f=f: ((f,), s, f))
+    ),
     with_line_break.map(lambda s: (("Email",), s, "Email")),
     with_line_break.map(lambda s: (("VatNumber",), s, "VatNumber")),
     over_long.map(lambda s: (("ExternalReference",), s, "ExternalReference")),
