@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk.sinks import BatchSink
 
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
-from target_dinero.records import RecordRejected, derive_reference, plain, text_defect
+from target_dinero.records import (
+    MAX_EXTERNAL_REFERENCE,
+    RecordRejected,
+    derive_reference,
+    normalize_reference,
+    plain,
+    text_defect,
+)
 
 if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
@@ -136,32 +143,39 @@ class DineroSink(BatchSink):
     def reference_for(self, record: Mapping[str, Any]) -> str:
         """The ExternalReference: the record's own, the configured field, or stream + primary key.
 
-        A reference with a line break or NUL is rejected: Dinero's queryFilter cannot search for it, so
-        the target could not recognise the object on a re-run.
+        Returned in its identity form (:func:`~target_dinero.records.normalize_reference`: NFC, trimmed),
+        which is what is sent to Dinero and what every "does it exist" look-up compares exactly. A
+        reference with a line break or NUL is rejected: Dinero's queryFilter cannot search for it, so the
+        target could not recognise the object on a re-run.
         """
-        reference = self._reference(record)
+        reference = normalize_reference(self._reference(record))
         if any(ch in reference for ch in ("\r", "\n", "\x00")):
             raise RecordRejected(
                 f"ExternalReference {reference!r} contains a line break or NUL character: Dinero's "
                 "queryFilter cannot search for it, so a re-run could not recognise the object",
                 "ExternalReference",
             )
+        if not reference:
+            raise RecordRejected("ExternalReference is blank", "ExternalReference")
+        if len(reference) > MAX_EXTERNAL_REFERENCE:
+            raise RecordRejected(
+                f"ExternalReference is longer than {MAX_EXTERNAL_REFERENCE} characters", "ExternalReference"
+            )
         return reference
 
     def _reference(self, record: Mapping[str, Any]) -> str:
         own = record.get("ExternalReference")
-        if own not in (None, ""):
+        if own not in (None, "") and normalize_reference(own):
             return str(own)
         field = self.options.external_reference_field
         if field:
             value = record.get(field)
-            if value in (None, ""):
-                raise RecordRejected(f"{field} (external_reference_field) is empty", field)
-            return (
-                str(value)[:128]
-                if len(str(value)) <= 128
-                else derive_reference(self.run.reference_prefix, self.stream_name, [value])
-            )
+            if value in (None, "") or isinstance(value, Mapping | list) or not normalize_reference(value):
+                raise RecordRejected(f"{field} (external_reference_field) is empty or not a value", field)
+            text = normalize_reference(value)
+            if len(text) <= MAX_EXTERNAL_REFERENCE:
+                return text
+            return derive_reference(self.run.reference_prefix, self.stream_name, [value])
         if not self.key_properties:
             raise RecordRejected(
                 "record has no ExternalReference and the stream has no key properties: the target could "
@@ -170,10 +184,13 @@ class DineroSink(BatchSink):
                 "ExternalReference",
             )
         values = [record.get(k) for k in self.key_properties]
-        if any(v in (None, "") for v in values):
-            raise RecordRejected(
-                f"key property missing: {', '.join(self.key_properties)}", self.key_properties[0]
-            )
+        for name, value in zip(self.key_properties, values, strict=True):
+            if value is None or (not isinstance(value, Mapping | list) and normalize_reference(value) == ""):
+                raise RecordRejected(
+                    f"key property missing: {name} (key properties: {', '.join(self.key_properties)})", name
+                )
+            if isinstance(value, Mapping | list):
+                raise RecordRejected(f"key property {name} is an object or array, not a value", name)
         return derive_reference(self.run.reference_prefix, self.stream_name, values)
 
     def book_wanted(self, record: Mapping[str, Any]) -> bool:

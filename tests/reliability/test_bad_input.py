@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import os
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -481,3 +482,120 @@ def test_bad_input_ends_with_one_error_line_and_no_traceback(
         assert run.returncode == 1, run.stderr
         assert "Traceback" not in run.stderr, run.stderr
         assert words in run.stderr, run.stderr
+
+
+# ------------------------------------------------------------------------------------------------------
+# Reference identity: exact after NFC and trimming, case-sensitive -- never Dinero's looser filter match
+# ------------------------------------------------------------------------------------------------------
+def _identity_run(sandbox, fast_settings: dict[str, Any], workdir: Path, streams: dict, messages: list):
+    config = {
+        **fast_settings,
+        "streams": streams,
+        "rejects_file": str(workdir / "rejects.jsonl"),
+        "ledger_file": str(workdir / "ledger.jsonl"),
+    }
+    run = run_target(sandbox, config, messages)
+    assert run.error is None, f"{run.error!r}\n{run.stderr[-3000:]}"
+    assert read_rejects(workdir / "rejects.jsonl") == []
+    return run
+
+
+def test_case_variant_references_stay_two_objects(
+    sandbox, fast_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """``KUNDE-a`` and ``KUNDE-A`` (Dinero's filter matches them as one) are two contacts, two products and
+    two invoices, each with its own data, on the first run and on every re-run; ``KUNDE-é`` sent
+    decomposed is ``KUNDE-é``."""
+    refs = ["KUNDE-a", "KUNDE-A", "kunde-a", "KUNDE-\u00e9"]
+    streams = {
+        "customers": {"load_as": "contact"},
+        "catalog": {"load_as": "product"},
+        "orders": {"load_as": "invoice"},
+    }
+    messages: list[dict[str, Any]] = [
+        schema_message("customers"),
+        schema_message("catalog"),
+        schema_message("orders"),
+    ]
+    for n, ref in enumerate(refs):
+        messages += [
+            record_message("customers", {"id": n, "ExternalReference": ref, "Name": f"Kunde {n}"}),
+            record_message(
+                "catalog",
+                {
+                    "id": n,
+                    "ExternalReference": ref,
+                    "Name": f"Vare {n}",
+                    "BaseAmountValue": 10 + n,
+                    "AccountNumber": 1000,
+                    "Unit": "parts",
+                },
+            ),
+            record_message(
+                "orders",
+                {
+                    "id": n,
+                    "ExternalReference": ref,
+                    "Date": "2026-03-02",
+                    "Description": f"Ordre {n}",
+                    "ProductLines": [
+                        {"Description": "x", "Quantity": 1, "BaseAmountValue": 10 + n, "AccountNumber": 1000}
+                    ],
+                },
+            ),
+        ]
+    decomposed = unicodedata.normalize("NFD", "KUNDE-\u00e9")
+    messages.append(
+        record_message("customers", {"id": 9, "ExternalReference": f" {decomposed} ", "Name": "Kunde 3"})
+    )
+
+    for attempt in range(2):
+        run = _identity_run(sandbox, fast_settings, tmp_path, streams, messages)
+        contacts = {
+            c["ExternalReference"]: c["Name"]
+            for c in live(sandbox.dump(ORG, "contacts"))
+            if c.get("ExternalReference") in refs
+        }
+        products = {
+            p["ExternalReference"]: p["Name"]
+            for p in live(sandbox.dump(ORG, "products"))
+            if p.get("ExternalReference") in refs
+        }
+        invoices = {
+            i["ExternalReference"]: i["Description"]
+            for i in live(sandbox.dump(ORG, "invoices"))
+            if i.get("ExternalReference") in refs
+        }
+        assert contacts == {ref: f"Kunde {n}" for n, ref in enumerate(refs)}, attempt
+        assert products == {ref: f"Vare {n}" for n, ref in enumerate(refs)}, attempt
+        assert invoices == {ref: f"Ordre {n}" for n, ref in enumerate(refs)}, attempt
+        for rows in ("contacts", "products", "invoices"):
+            counts = Counter(r.get("ExternalReference") for r in live(sandbox.dump(ORG, rows)))
+            assert all(counts[ref] == 1 for ref in refs), (rows, counts)
+        if attempt:
+            assert [w for w in run.writes if w["method"] == "POST"] == [], "the re-run created something"
+
+
+def test_multi_field_key_collision_gives_two_objects(
+    sandbox, fast_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """Keys ("a|b", "c") and ("a", "b|c") used to derive one reference ``stream:a|b|c`` (one contact,
+    the second record's data over the first's); now they are two references and two contacts."""
+    messages = [
+        schema_message("customers", ("shop", "number")),
+        record_message("customers", {"shop": "a|b", "number": "c", "Name": "Først"}),
+        record_message("customers", {"shop": "a", "number": "b|c", "Name": "Anden"}),
+        record_message("customers", {"shop": "a\\", "number": "b|c", "Name": "Tredje"}),
+    ]
+    for _ in range(2):
+        _identity_run(sandbox, fast_settings, tmp_path, {"customers": {"load_as": "contact"}}, messages)
+        mine = {
+            c["ExternalReference"]: c["Name"]
+            for c in live(sandbox.dump(ORG, "contacts"))
+            if str(c.get("ExternalReference") or "").startswith("customers:")
+        }
+        assert mine == {
+            "customers:a\\|b|c": "Først",
+            "customers:a|b\\|c": "Anden",
+            "customers:a\\\\|b\\|c": "Tredje",
+        }
