@@ -133,7 +133,8 @@ def _keys(contact: Mapping[str, Any], fallback_ref: str | None = None) -> list[t
     for field in _SEARCHED_FIELDS:
         value = contact.get(field)
         if value not in (None, "") and _MATCH[field](value):
-            keys.append((f"{_CACHE_PREFIX[field]}:{_MATCH[field](value)}", field, str(value).strip()))
+            searched = normalize_reference(value) if field == "ExternalReference" else str(value).strip()
+            keys.append((f"{_CACHE_PREFIX[field]}:{_MATCH[field](value)}", field, searched))
     if fallback_ref and not keys:  # only a contact with neither VatNumber nor Email needs it
         ref = normalize_reference(fallback_ref)
         keys.append((f"ref:{ref}", "ExternalReference", ref))

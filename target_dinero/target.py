@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, StreamMapConfigError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
@@ -36,6 +36,10 @@ __all__ = ["RejectsExceeded", "TargetDinero"]
 
 class RejectsExceeded(TargetStop):
     """More records were rejected than ``max_rejects`` allows: the run ends non-zero."""
+
+
+class UnmappedStreamLine(BadInputLine, UnmappedStreamError):
+    """A SCHEMA for a stream the ``streams`` setting does not map: the run stops at that line."""
 
 
 def _shallow(value: Any, depth: int = 0) -> Any:
@@ -115,7 +119,6 @@ class TargetDinero(Target):
         self._record(stream, message_dict, f"input line {self._line}")
 
     def _record(self, stream: str, message_dict: dict, where: str) -> None:
-        self.run.options_for(stream)  # an unmapped stream stops the run, naming it (as for SCHEMA)
         if "record" not in message_dict:
             self._reject_message(stream, None, 'RECORD message without a "record"', where)
             return
@@ -181,7 +184,12 @@ class TargetDinero(Target):
             raise BadInputLine(
                 self._line, f"key_properties of stream {stream!r} must be a list of field names, got {keys!r}"
             )
-        super()._process_schema_message(message_dict)
+        try:
+            super()._process_schema_message(message_dict)
+        except UnmappedStreamError as exc:  # stop at this line, after loading what came before it
+            raise UnmappedStreamLine(self._line, str(exc).rstrip(".")) from None
+        except StreamMapConfigError as exc:  # the schema does not fit the stream maps (or vice versa)
+            raise BadInputLine(self._line, f"stream {stream!r}: {exc}".rstrip(".")) from None
 
     def _process_state_message(self, message_dict: dict) -> None:
         """A STATE without a value stops the run (what it should have said is unknown)."""

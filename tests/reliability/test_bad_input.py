@@ -599,3 +599,51 @@ def test_multi_field_key_collision_gives_two_objects(
             "customers:a|b\\|c": "Anden",
             "customers:a\\\\|b\\|c": "Tredje",
         }
+
+
+def test_stream_map_alias_and_a_record_the_map_cannot_transform(
+    sandbox, fast_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """A stream renamed by a stream map loads under its alias; a record whose map expression fails is
+    rejected with the map's error, and the rest loads."""
+    keys = ("id", "navn", "ExternalReference")
+    maps = {"raw": {"__alias__": CUSTOMERS, "Name": "record['navn'].upper()", "navn": "__NULL__"}}
+    text = (
+        _line(
+            {
+                "type": "SCHEMA",
+                "stream": "raw",
+                "key_properties": ["id"],
+                "schema": {"properties": {k: {"type": ["string", "integer", "null"]} for k in keys}},
+            }
+        )
+        + _line(record_message("raw", {"id": 1, "ExternalReference": "BADIN-1", "navn": "kunde"}))
+        + _line(record_message("raw", {"id": 2, "ExternalReference": "BADIN-2"}))  # no navn: the map fails
+    )
+    run, rejects = _run_raw(sandbox, fast_settings, tmp_path, text, stream_maps=maps)
+
+    assert run.error is None, f"{run.error!r}\n{run.stderr[-2000:]}"
+    assert _loaded(sandbox) == ["BADIN-1"]
+    assert [r["record"]["id"] for r in rejects] == [2]
+    assert "stream map" in rejects[0]["reason"] and "input line 3" in rejects[0]["reason"]
+
+
+def test_schema_that_does_not_fit_the_stream_maps_stops_with_its_line_number(
+    sandbox, fast_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    text = (
+        _schema()
+        + _line(record_message(CUSTOMERS, _customer(1)))
+        + _line({"type": "SCHEMA", "stream": "other", "key_properties": ["id"], "schema": {"properties": {}}})
+    )
+    run, _rejects = _run_raw(
+        sandbox,
+        fast_settings,
+        tmp_path,
+        text,
+        streams={CUSTOMERS: {"load_as": "contact"}, "other": {"load_as": "contact"}},
+        stream_maps={"other": {"Name": "record['Name']"}},  # the map needs the key property in the schema
+    )
+
+    _stops_at(run, 3, "'other'")
+    assert _loaded(sandbox) == ["BADIN-1"]
