@@ -137,6 +137,17 @@ def _cut_deep(line: str, limit: int) -> str:
     return "".join(out)
 
 
+def _decoded(buffer: t.IO[bytes]) -> Iterator[str]:
+    """Lines of a binary stream as UTF-8 text, an invalid byte kept as a lone surrogate.
+
+    Decoding line by line (not the text layer's chunks) keeps the line count exact and lets every line
+    before a bad byte load. A bad byte inside a JSON string becomes a lone surrogate, which rejects that
+    record naming the field (text Dinero cannot store); outside a string the line is not JSON.
+    """
+    for raw in buffer:
+        yield raw.decode("utf-8", "surrogateescape")
+
+
 class _Lines:
     """The input's lines, counted; blank lines skipped; undecodable bytes reported with their line."""
 
@@ -145,7 +156,14 @@ class _Lines:
         self._source = source
 
     def __iter__(self) -> Iterator[str]:
-        iterator = iter(self._source)
+        buffer = getattr(self._source, "buffer", None)
+        if buffer is not None:  # stdin or a file: decode each line ourselves (see _decoded)
+            yield from self._numbered(_decoded(buffer))
+            return
+        yield from self._numbered(self._source)
+
+    def _numbered(self, source: t.Iterable[str]) -> Iterator[str]:
+        iterator = iter(source)
         while True:
             try:
                 line = next(iterator)

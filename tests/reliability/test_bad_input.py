@@ -647,3 +647,41 @@ def test_schema_that_does_not_fit_the_stream_maps_stops_with_its_line_number(
 
     _stops_at(run, 3, "'other'")
     assert _loaded(sandbox) == ["BADIN-1"]
+
+
+def test_bytes_that_are_not_utf8_reject_their_record_or_stop_at_their_line(
+    sandbox, fast_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    config = {
+        **fast_settings,
+        "streams": {CUSTOMERS: {"load_as": "contact"}},
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+        "ledger_file": str(tmp_path / "ledger.jsonl"),
+        "max_rejects": 5,
+    }
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    lines = [
+        _schema().encode(),
+        _line(record_message(CUSTOMERS, _customer(1))).encode(),
+        _line(record_message(CUSTOMERS, {**_customer(2), "Name": "Latin-1 \udcf8"}))
+        .encode()
+        .replace(
+            b"\\udcf8",
+            b"\xf8",  # a raw Latin-1 byte inside the name
+        ),
+        _line(state_message({"after": 3})).encode(),
+        b'{"type": "STATE", \xff "value": {}}\n',  # a raw byte outside any string
+        _line(record_message(CUSTOMERS, _customer(4))).encode(),
+    ]
+    input_path = tmp_path / "input.jsonl"
+    input_path.write_bytes(b"".join(lines))
+    run = run_target_process(sandbox, config_path, input_path, tmp_path)
+
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "Singer input line 5:" in run.stderr, run.stderr
+    assert _loaded(sandbox) == ["BADIN-1"]
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert (reject["record"]["id"], reject["field"]) == (2, "Name")
+    assert run.states == [{"after": 3}]
