@@ -73,18 +73,14 @@ def excerpt(text: str, limit: int = 80) -> str:
 def _depth(value: Any) -> int:
     """Nesting depth of a JSON-like value (iterative: safe on any depth Python could parse)."""
     deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict):
-            level += 1
-            stack.extend((v, level) for v in item.values())
-        elif isinstance(item, list):
-            level += 1
-            stack.extend((v, level) for v in item)
         deepest = max(deepest, level)
         if deepest > MAX_RECORD_DEPTH:
             break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 
