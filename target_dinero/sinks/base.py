@@ -62,6 +62,9 @@ def check_text(item: Prepared) -> None:
     for key, name in _EXTRA_FIELDS.items():
         if found is None and item.extra.get(key) is not None:
             found = text_defect(item.extra[key], name)
+    attached = item.record.get("File")
+    if found is None and isinstance(attached, Mapping):  # the uploaded file's name is sent too
+        found = text_defect({"FileName": attached.get("FileName")}, "File")
     if found is not None:
         field, reason = found
         raise RecordRejected(reason, field)

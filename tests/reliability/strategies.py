@@ -250,6 +250,9 @@ voucher_defects: st.SearchStrategy[Defect] = st.one_of(
     over_long.map(lambda s: (("ExternalReference",), s, "ExternalReference")),
     with_line_break.map(lambda s: (("ExternalReference",), s, "ExternalReference")),
     unstorable_text.map(lambda s: (("Lines", 0, "Description"), s, "Lines[0].Description")),
+    unstorable_text.map(
+        lambda s: (("File",), {"content_base64": pdf_base64(0), "FileName": s + ".pdf"}, "File.FileName")
+    ),
     st.sampled_from(["%PDF", "bm90IGJhc2U2NA==", "@@@"]).map(
         lambda v: (("File",), {"content_base64": v}, "File")
     ),
