@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import lookup, searchable
 from target_dinero.gateway import DineroGateway
-from target_dinero.records import RecordRejected, deterministic_guid
+from target_dinero.records import (
+    RecordRejected,
+    deterministic_guid,
+    key_text_parts,
+    normalize_reference,
+    same_reference,
+)
+from target_dinero.reference_data import check_country, check_currency
 from target_dinero.remote_index import field_ci
 
 __all__ = ["CONTACT_FIELDS", "ContactResolver", "contact_payload"]
@@ -76,6 +84,10 @@ def contact_payload(record: Mapping[str, Any], field: str = "") -> dict[str, Any
             value = str(value)
         if value is None and name in _DEFAULTS:
             value = _DEFAULTS[name]
+        if value is not None and name == "CountryKey":
+            value = check_country(value, f"{field}.{name}" if field else name)
+        if value is not None and name == "PreferredInvoiceCurrencyKey":
+            value = check_currency(value, f"{field}.{name}" if field else name)
         if value is not None:
             payload[name] = value
     payload["CountryKey"] = str(payload["CountryKey"]).upper()
@@ -101,20 +113,44 @@ def _norm_vat(value: Any) -> str:
     return "".join(ch for ch in str(value) if ch.isalnum()).upper()
 
 
+def _norm_email(value: Any) -> str:
+    return unicodedata.normalize("NFC", str(value)).strip().casefold()
+
+
+def _norm_name(value: Any) -> str:
+    return unicodedata.normalize("NFC", str(value)).strip().casefold()
+
+
+#: How each look-up field is compared (the match rule; a filter's answer is re-checked with it): an
+#: ExternalReference exactly by the identity rule, a VAT number by its letters and digits, an e-mail
+#: address case-insensitively. Each one also makes the cache key, so two values that compare different
+#: never share a cache entry.
+_MATCH: dict[str, Any] = {
+    "ExternalReference": normalize_reference,
+    "VatNumber": _norm_vat,
+    "Email": _norm_email,
+}
+_CACHE_PREFIX = {"ExternalReference": "ref", "VatNumber": "vat", "Email": "email"}
+
+
 def _keys(contact: Mapping[str, Any], fallback_ref: str | None = None) -> list[tuple[str, str, str]]:
     """(cache key, filter field, filter value) in look-up order; ``fallback_ref`` when nothing else."""
     keys = []
-    own_ref = contact.get("ExternalReference")
-    if own_ref:
-        keys.append((f"ref:{str(own_ref).lower()}", "ExternalReference", str(own_ref)))
-    if contact.get("VatNumber"):
-        keys.append((f"vat:{_norm_vat(contact['VatNumber'])}", "VatNumber", str(contact["VatNumber"])))
-    if contact.get("Email"):
-        email = str(contact["Email"]).strip()
-        keys.append((f"email:{email.lower()}", "Email", email))
+    for field in _SEARCHED_FIELDS:
+        value = contact.get(field)
+        if value not in (None, "") and _MATCH[field](value):
+            searched = normalize_reference(value) if field == "ExternalReference" else str(value).strip()
+            keys.append((f"{_CACHE_PREFIX[field]}:{_MATCH[field](value)}", field, searched))
     if fallback_ref and not keys:  # only a contact with neither VatNumber nor Email needs it
-        keys.append((f"ref:{fallback_ref.lower()}", "ExternalReference", fallback_ref))
+        ref = normalize_reference(fallback_ref)
+        keys.append((f"ref:{ref}", "ExternalReference", ref))
     return keys
+
+
+def _matches(field: str, value: str, row: Mapping[str, Any]) -> bool:
+    """Whether ``row`` (a row Dinero's filter returned for ``field eq value``) really has that value."""
+    actual = field_ci(row, field)
+    return actual not in (None, "") and _MATCH[field](actual) == _MATCH[field](value)
 
 
 def _conflicts(contact: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
@@ -123,7 +159,7 @@ def _conflicts(contact: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
     if vat and row_vat and _norm_vat(vat) != _norm_vat(row_vat):
         return True
     ref, row_ref = contact.get("ExternalReference"), field_ci(row, "ExternalReference")
-    return bool(ref and row_ref and str(ref) != str(row_ref))
+    return bool(ref and row_ref and not same_reference(ref, row_ref))
 
 
 class ContactResolver:
@@ -143,17 +179,18 @@ class ContactResolver:
         elif contact.get("Email"):
             key = f"email:{str(contact['Email']).strip().lower()}"
         else:
-            parts = [
-                str(contact.get(f) or "").strip().lower() for f in ("Name", "Street", "ZipCode", "CountryKey")
-            ]
-            key = "name:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+            # Name, street, zip code and country, each escaped (key_text) so that no two different
+            # tuples give one hash; unchanged from earlier versions for values without "|" or "\\".
+            parts = [str(contact.get(f) or "").lower() for f in ("Name", "Street", "ZipCode", "CountryKey")]
+            joined = "|".join(key_text_parts(parts))
+            key = "name:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:24]
         return f"{self._prefix}contact:{key}"[:128]
 
     def _remember(self, row: dict[str, Any]) -> None:
+        """Cache ``row`` under every key it has (by the match rule: its exact reference, its VAT number's
+        letters and digits, its e-mail address case-folded), so a later look-up of that key finds it."""
         guid = field_ci(row, "ContactGuid")
-        for cache_key, _, _ in _keys(
-            {name: field_ci(row, name) for name in ("ExternalReference", "VatNumber", "Email")}
-        ):
+        for cache_key, _, _ in _keys({name: field_ci(row, name) for name in _SEARCHED_FIELDS}):
             rows = self._cache.setdefault(cache_key, [])
             rows[:] = [r for r in rows if field_ci(r, "ContactGuid") != guid] + [row]
 
@@ -167,9 +204,11 @@ class ContactResolver:
             for cache_key, field, value in _keys(contact, fallback_ref):
                 if cache_key not in self._cache:
                     rows = self._search(field, value)
-                    self._cache[cache_key] = [r for r in rows or [] if not field_ci(r, "DeletedAt")]
-                    for row in list(self._cache[cache_key]):
+                    live = [r for r in rows or [] if not field_ci(r, "DeletedAt")]
+                    for row in live:  # every row the filter returned is known under its own keys
                         self._remember(row)
+                    # ... but only the rows that really carry the value are matches for this key
+                    self._cache[cache_key] = [r for r in live if _matches(field, value, r)]
                 for row in self._cache.get(cache_key, []):
                     if field == "ExternalReference" or not _conflicts(contact, row):
                         return row
@@ -186,7 +225,7 @@ class ContactResolver:
             if row:
                 return str(field_ci(row, "ContactGuid"))
             payload = dict(contact)
-            payload["ExternalReference"] = payload.get("ExternalReference") or fallback
+            payload["ExternalReference"] = normalize_reference(payload.get("ExternalReference") or fallback)
             guid = deterministic_guid(self._gateway_org(), "contact", payload["ExternalReference"])
             if plan is not None:
                 plan(payload)
@@ -207,14 +246,14 @@ class ContactResolver:
         with self._lock:
             wanted = name.strip()
             if not any(ch in wanted for ch in _UNSEARCHABLE) and searchable(wanted):
-                cache_key = f"name:{wanted.casefold()}"
+                cache_key = f"name:{_norm_name(wanted)}"
                 if cache_key not in self._cache:
                     rows = self._search("Name", wanted)
                     self._cache[cache_key] = [
                         r
                         for r in rows or []
                         if not field_ci(r, "DeletedAt")
-                        and str(field_ci(r, "Name") or "").strip().casefold() == wanted.casefold()
+                        and _norm_name(field_ci(r, "Name") or "") == _norm_name(wanted)
                     ]
                 matches = self._cache[cache_key]
                 if len(matches) == 1:
@@ -226,7 +265,8 @@ class ContactResolver:
 
         A value with a quote or backslash is searched with ``contains`` on a fragment that needs no
         escaping (Dinero's quote escaping is unverified: dinero_api.filters.lookup), every page read,
-        and the rows kept only when the field equals the value.
+        and every row returned: the callers keep only the rows whose value is this one by their own
+        identity rule (a reference: NFC and trimmed; a name: case-insensitive).
         """
         query, exact = lookup(field, value)
         if exact:
@@ -234,7 +274,6 @@ class ContactResolver:
                 "/v1/{org}/contacts", {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": 100}
             )
             return list((field_ci(body, "Collection") if isinstance(body, Mapping) else body) or [])
-        wanted = value.casefold()
         found: list[dict[str, Any]] = []
         page = 0
         while True:
@@ -243,7 +282,7 @@ class ContactResolver:
                 {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": 1000, "page": page},
             )
             rows = list((field_ci(body, "Collection") if isinstance(body, Mapping) else body) or [])
-            found.extend(r for r in rows if str(field_ci(r, field) or "").casefold() == wanted)
+            found.extend(rows)
             if len(rows) < 1000:
                 return found
             page += 1

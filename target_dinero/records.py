@@ -10,6 +10,8 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
+import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -25,7 +27,12 @@ __all__ = [
     "derive_reference",
     "deterministic_guid",
     "json_value",
+    "key_text",
+    "key_text_parts",
+    "normalize_reference",
     "plain",
+    "same_reference",
+    "text_defect",
     "to_date",
     "to_decimal",
     "to_int",
@@ -72,6 +79,60 @@ def json_value(value: Any) -> Any:
 def _field_path(path: Iterable[Any]) -> str | None:
     parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
     return "".join(parts).lstrip(".") or None
+
+
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _bad_character(text: str) -> str | None:
+    """What is wrong with ``text`` as text Dinero can store, or None.
+
+    Lone surrogates (U+D800-U+DFFF, e.g. from a ``"\\ud800"`` escape) cannot be encoded as UTF-8 at all; NUL
+    and the other C0 control characters except tab, line feed and carriage return, and U+FFFE/U+FFFF, are
+    not characters of XML 1.0, which Dinero's documents (OIOUBL e-invoices, PDFs) are made of.
+    """
+    match = _BAD_TEXT.search(text)
+    if match is None:
+        return None
+    code = ord(match.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X}, which cannot be encoded as UTF-8"
+    return f"the control character U+{code:04X}, which Dinero's documents (XML, PDF) cannot hold"
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a JSON-like value (iterative, no paths: the fast first pass)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+def text_defect(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field, reason) of the first text in ``value`` (recursively) that Dinero cannot store, or None."""
+    if _BAD_TEXT.search("\t".join(_strings(value))) is None:  # the common case: one regex search
+        return None
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            bad = _bad_character(item)
+            if bad:
+                return where or "record", f"{where or 'record'} contains {bad}"
+        elif isinstance(item, Mapping):
+            for key, sub in reversed(list(item.items())):
+                stack.append((f"{where}.{key}" if where else str(key), sub))
+        elif isinstance(item, list | tuple):
+            for index in reversed(range(len(item))):
+                stack.append((f"{where}[{index}]", item[index]))
+    return None
 
 
 def validate_shape(load_type: str, record: Mapping[str, Any]) -> None:
@@ -164,14 +225,58 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def normalize_reference(value: Any) -> str:
+    """The identity form of a reference: Unicode NFC, leading/trailing whitespace removed.
+
+    The identity rule (README "Exactly once"): two references are the same object exactly when their
+    identity forms are equal, code point by code point -- case-sensitive, inner whitespace significant.
+    The target sends references in this form and compares what Dinero returns in this form, never
+    trusting Dinero's ``queryFilter`` (case-insensitive, possibly looser) to decide a match.
+    """
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def same_reference(a: Any, b: Any) -> bool:
+    """Whether two references identify the same object (see :func:`normalize_reference`)."""
+    if a is None or b is None:
+        return False
+    return normalize_reference(a) == normalize_reference(b)
+
+
+def _escaped(text: str, separator: str) -> str:
+    return text.replace("\\", "\\\\").replace(separator, "\\" + separator)
+
+
+def key_text_parts(values: Sequence[Any]) -> list[str]:
+    """Each value's text (NFC, trimmed) with ``\\`` and ``|`` escaped, ready to be joined by ``|``."""
+    return [_escaped(normalize_reference(plain(v)), "|") for v in values]
+
+
+def key_text(values: Sequence[Any]) -> str:
+    """Several key values as one text, injectively: each value's text (NFC, trimmed) with ``\\`` and ``|``
+    escaped by a backslash, joined by ``|``. Values without those characters read as before (``a|1``)."""
+    return "|".join(key_text_parts(values))
+
+
 def derive_reference(prefix: str, stream: str, key_values: Sequence[Any]) -> str:
-    """ExternalReference for a record without its own: ``<prefix><stream>:<key>``, hashed when too long."""
-    key = "|".join("" if v is None else str(plain(v)) for v in key_values)
-    reference = f"{prefix}{stream}:{key}"
+    """ExternalReference for a record without its own: ``<prefix><stream>:<key>``, hashed when too long.
+
+    Injective: the stream name has ``\\`` and ``:`` escaped (so the first bare ``:`` ends it) and the key is
+    :func:`key_text`, so two different (stream, key) pairs never give the same reference -- ``["a|b", "c"]``
+    and ``["a", "b|c"]`` give ``a\\|b|c`` and ``a|b\\|c``. A key value is compared as its text (``1`` and
+    ``"1"`` are one key), after NFC and trimming, case-sensitively (see :func:`normalize_reference`).
+    Longer than 128 characters: ``<prefix><stream, cut>:<first 160 bits of SHA-256 of "<stream>:<key>">``.
+    ``key_values`` must be non-empty, without None or empty values (the sink rejects such records).
+    """
+    if not key_values or any(v is None or normalize_reference(plain(v)) == "" for v in key_values):
+        raise ValueError("derive_reference needs at least one key value, none of them empty")
+    key = key_text(key_values)
+    stream_text = _escaped(stream, ":")
+    reference = f"{prefix}{stream_text}:{key}"
     if len(reference) <= MAX_EXTERNAL_REFERENCE:
         return reference
-    digest = hashlib.sha256(f"{stream}:{key}".encode()).hexdigest()[:40]
-    return f"{prefix}{stream[: MAX_EXTERNAL_REFERENCE - len(prefix) - 42]}:{digest}"
+    digest = hashlib.sha256(f"{stream_text}:{key}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{prefix}{stream_text[: MAX_EXTERNAL_REFERENCE - len(prefix) - 42]}:{digest}"
 
 
 def deterministic_guid(organization_id: str, kind: str, reference: str) -> str:

@@ -8,14 +8,59 @@ and only when some record needs it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import RecordRejected
 
-__all__ = ["NO_VAT", "UNITS", "ReferenceData"]
+__all__ = [
+    "COUNTRIES",
+    "CURRENCIES",
+    "NO_VAT",
+    "UNITS",
+    "ReferenceData",
+    "check_country",
+    "check_currency",
+]
+
+_ISO = json.loads(resources.files(__package__).joinpath("iso_codes.json").read_text(encoding="utf-8"))
+#: ISO 4217 codes of money an invoice can be written in (scripts/iso_codes.py says which codes are left
+#: out: metals, units of account, fund codes, XTS, XXX).
+CURRENCIES = frozenset(_ISO["currencies"])
+_NOT_MONEY: dict[str, str] = _ISO["not_money"]
+#: ISO 3166-1 alpha-2 country codes (Dinero's CountryKey).
+COUNTRIES = frozenset(_ISO["countries"])
+
+
+def check_currency(code: Any, field: str) -> str | None:
+    """The upper-cased ISO 4217 code, or reject: Dinero would refuse it only after the invoice's contact
+    had been created."""
+    if code in (None, ""):
+        return None
+    text = str(code).strip().upper()
+    if text in CURRENCIES:
+        return text
+    why = (
+        f"{_NOT_MONEY[text]}, not money an invoice can be written in"
+        if text in _NOT_MONEY
+        else ("not an ISO 4217 currency code")
+    )
+    raise RecordRejected(f"{field} {code!r} is {why}", field)
+
+
+def check_country(code: Any, field: str) -> str | None:
+    """The upper-cased ISO 3166-1 alpha-2 country code, or reject."""
+    if code in (None, ""):
+        return None
+    text = str(code).strip().upper()
+    if text in COUNTRIES:
+        return text
+    raise RecordRejected(f"{field} {code!r} is not an ISO 3166-1 country code (DK, SE, DE, ...)", field)
+
 
 #: Dinero's invoice-line/product units (REFERENCE §4.2).
 UNITS = frozenset(

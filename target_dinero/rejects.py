@@ -36,5 +36,6 @@ class RejectsFile:
             if self.path is None:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
+            # backslashreplace: a lone surrogate (a record rejected for it) is written as its JSON escape
+            with self.path.open("a", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(line + "\n")

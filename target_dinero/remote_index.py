@@ -8,6 +8,11 @@ Two ways to learn whether a reference exists:
 :class:`RemoteIndex` reads the first page, learns from the envelope how many pages remain, and picks
 the cheaper way for the references it is asked about. Once the target has started writing it never
 pages again: pages are offsets, and our own creates would shift rows between pages and hide some.
+
+Whether a row is "the object of this reference" is decided here, by the identity rule
+(:func:`~target_dinero.records.normalize_reference`: exact after NFC and trimming, case-sensitive),
+never by Dinero's ``queryFilter``, which matches case-insensitively and may match more loosely: a row
+the filter returns for ``ORD-1`` whose reference is ``ord-1``, ``ORD-10`` or ``ORD-1 x`` is ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from dinero_api.filters import lookup
 from target_dinero.gateway import DineroGateway
+from target_dinero.records import normalize_reference
 
 __all__ = ["RemoteIndex"]
 
@@ -48,7 +54,7 @@ def _rows_and_total(body: Any) -> tuple[list[dict[str, Any]], int | None]:
 
 
 class RemoteIndex:
-    """Existing objects of one list endpoint, by ExternalReference (case-sensitive keys, thread-safe)."""
+    """Existing objects of one list endpoint, by ExternalReference in its identity form (thread-safe)."""
 
     def __init__(self, gateway: DineroGateway, path: str, fields: Iterable[str]) -> None:
         self._gateway = gateway
@@ -65,8 +71,8 @@ class RemoteIndex:
     def _remember_rows(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             ref = field_ci(row, "ExternalReference")
-            if ref:
-                self._rows.setdefault(str(ref), row)
+            if ref is not None and normalize_reference(ref):
+                self._rows.setdefault(normalize_reference(ref), row)
 
     def _read_page(self, page: int) -> int:
         body = self._gateway.get(self._path, {"fields": self._fields, "page": page, "pageSize": PAGE_SIZE})
@@ -90,8 +96,14 @@ class RemoteIndex:
             if not exact:
                 params["page"] = page
             rows, _ = _rows_and_total(self._gateway.get(self._path, params))
-            # Dinero matches case-insensitively; keep exact matches only (a reference is an exact key).
-            self._remember_rows(r for r in rows if field_ci(r, "ExternalReference") == ref)
+            # Dinero matches case-insensitively (and may match more loosely): keep the rows whose
+            # reference is this one by the identity rule, never what the filter alone selected.
+            self._remember_rows(
+                r
+                for r in rows
+                if field_ci(r, "ExternalReference") is not None
+                and normalize_reference(field_ci(r, "ExternalReference")) == ref
+            )
             if exact or len(rows) < PAGE_SIZE:
                 break
             page += 1
@@ -100,6 +112,7 @@ class RemoteIndex:
     def lookup(self, refs: Collection[str]) -> dict[str, dict[str, Any]]:
         """The existing rows for ``refs`` (missing refs do not exist in Dinero)."""
         with self._lock:
+            refs = [normalize_reference(r) for r in refs]
             unknown = [r for r in dict.fromkeys(refs) if r not in self._rows and r not in self._checked]
             if unknown and not self._complete:
                 if self._next_page is None and not self._writes_started:
@@ -125,6 +138,7 @@ class RemoteIndex:
 
     def recheck(self, ref: str) -> dict[str, Any] | None:
         """Ask Dinero again about one reference (after a create whose answer was lost)."""
+        ref = normalize_reference(ref)
         with self._lock:
             self._checked.discard(ref)
             self._query_one(ref)
@@ -132,6 +146,7 @@ class RemoteIndex:
 
     def remember(self, ref: str, row: dict[str, Any]) -> None:
         """Record an object the target just created or changed (no request)."""
+        ref = normalize_reference(ref)
         with self._lock:
             self._writes_started = True
             self._rows[ref] = {**self._rows.get(ref, {}), **row, "ExternalReference": ref}
@@ -139,7 +154,7 @@ class RemoteIndex:
     def forget(self, ref: str) -> None:
         """Drop a reference (the object turned out to be deleted)."""
         with self._lock:
-            self._rows.pop(ref, None)
+            self._rows.pop(normalize_reference(ref), None)
 
     def mark_writing(self) -> None:
         """From now on never page (our writes would shift the offsets)."""

@@ -25,7 +25,14 @@ from singer_sdk.sinks import BatchSink
 
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
 from dinero_api.filters import searchable
-from target_dinero.records import RecordRejected, derive_reference, plain
+from target_dinero.records import (
+    MAX_EXTERNAL_REFERENCE,
+    RecordRejected,
+    derive_reference,
+    normalize_reference,
+    plain,
+    text_defect,
+)
 
 if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
@@ -43,6 +50,25 @@ class Prepared:
     payload: dict[str, Any]
     book: bool = False
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+#: Names in the rejects file of what a sink keeps in ``Prepared.extra`` and sends (the invoice's contact).
+_EXTRA_FIELDS = {"contact": "Contact", "contact_name": "ContactName"}
+
+
+def check_text(item: Prepared) -> None:
+    """Reject a record whose text Dinero cannot store (lone surrogates, NUL, control characters), looking
+    at everything that will be sent for it -- its payload and its contact -- before the first request."""
+    found = text_defect(item.payload)
+    for key, name in _EXTRA_FIELDS.items():
+        if found is None and item.extra.get(key) is not None:
+            found = text_defect(item.extra[key], name)
+    attached = item.record.get("File")
+    if found is None and isinstance(attached, Mapping):  # the uploaded file's name is sent too
+        found = text_defect({"FileName": attached.get("FileName")}, "File")
+    if found is not None:
+        field, reason = found
+        raise RecordRejected(reason, field)
 
 
 class DineroSink(BatchSink):
@@ -70,10 +96,18 @@ class DineroSink(BatchSink):
         (the SDK would abort the whole run on one unparsable date)."""
         return
 
+    def _singer_validate_message(self, record: dict) -> None:
+        """No run-stopping key check (the SDK raises MissingKeyPropertiesError and the whole run fails at
+        that line, on every re-run): :meth:`reference_for` rejects a record without its key properties,
+        naming them, unless it carries its own ExternalReference."""
+        return
+
     def process_batch(self, context: dict) -> None:
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
         prepared: dict[str, Prepared] = {}
-        for record in context.get("records", []):
+        records = context.get("records", [])
+        origins = context.get("origins") or []  # "input line N" per record (TargetDinero._record)
+        for index, record in enumerate(records):
             if record.get("DeletedAt") or record.get("_sdc_deleted_at"):
                 # A row deleted upstream (tap-dinero emits them with DeletedAt): nothing to create. The
                 # target never deletes in Dinero (booked documents cannot be deleted anyway).
@@ -81,8 +115,11 @@ class DineroSink(BatchSink):
                 continue
             try:
                 item = self.prepare(plain(record))
+                if item is not None:
+                    check_text(item)
             except RecordRejected as exc:
-                self.run.reject(self.stream_name, record, exc.reason, exc.field)
+                where = f" ({origins[index]})" if len(origins) == len(records) else ""
+                self.run.reject(self.stream_name, record, exc.reason + where, exc.field)
                 continue
             if item is None:
                 continue
@@ -110,38 +147,45 @@ class DineroSink(BatchSink):
     def reference_for(self, record: Mapping[str, Any]) -> str:
         """The ExternalReference: the record's own, the configured field, or stream + primary key.
 
-        A reference with a line break or NUL is rejected: Dinero's queryFilter cannot search for it, so
-        the target could not recognise the object on a re-run.
+        Returned in its identity form (:func:`~target_dinero.records.normalize_reference`: NFC, trimmed),
+        which is what is sent to Dinero and what every "does it exist" look-up compares exactly. A
+        reference with a line break or NUL is rejected: Dinero's queryFilter cannot search for it, so the
+        target could not recognise the object on a re-run.
         """
-        reference = self._reference(record)
+        reference = normalize_reference(self._reference(record))
         if any(ch in reference for ch in ("\r", "\n", "\x00")):
             raise RecordRejected(
                 f"ExternalReference {reference!r} contains a line break or NUL character: Dinero's "
                 "queryFilter cannot search for it, so a re-run could not recognise the object",
                 "ExternalReference",
             )
+        if not reference:
+            raise RecordRejected("ExternalReference is blank", "ExternalReference")
         if not searchable(reference):
             raise RecordRejected(
                 f"ExternalReference {reference!r} has nothing but quotes and backslashes: it cannot be "
                 "looked up whatever Dinero's queryFilter escaping is, so a re-run could not recognise it",
                 "ExternalReference",
             )
+        if len(reference) > MAX_EXTERNAL_REFERENCE:
+            raise RecordRejected(
+                f"ExternalReference is longer than {MAX_EXTERNAL_REFERENCE} characters", "ExternalReference"
+            )
         return reference
 
     def _reference(self, record: Mapping[str, Any]) -> str:
         own = record.get("ExternalReference")
-        if own not in (None, ""):
+        if own not in (None, "") and normalize_reference(own):
             return str(own)
         field = self.options.external_reference_field
         if field:
             value = record.get(field)
-            if value in (None, ""):
-                raise RecordRejected(f"{field} (external_reference_field) is empty", field)
-            return (
-                str(value)[:128]
-                if len(str(value)) <= 128
-                else derive_reference(self.run.reference_prefix, self.stream_name, [value])
-            )
+            if value in (None, "") or isinstance(value, Mapping | list) or not normalize_reference(value):
+                raise RecordRejected(f"{field} (external_reference_field) is empty or not a value", field)
+            text = normalize_reference(value)
+            if len(text) <= MAX_EXTERNAL_REFERENCE:
+                return text
+            return derive_reference(self.run.reference_prefix, self.stream_name, [value])
         if not self.key_properties:
             raise RecordRejected(
                 "record has no ExternalReference and the stream has no key properties: the target could "
@@ -150,10 +194,13 @@ class DineroSink(BatchSink):
                 "ExternalReference",
             )
         values = [record.get(k) for k in self.key_properties]
-        if any(v in (None, "") for v in values):
-            raise RecordRejected(
-                f"key property missing: {', '.join(self.key_properties)}", self.key_properties[0]
-            )
+        for name, value in zip(self.key_properties, values, strict=True):
+            if value is None or (not isinstance(value, Mapping | list) and normalize_reference(value) == ""):
+                raise RecordRejected(
+                    f"key property missing: {name} (key properties: {', '.join(self.key_properties)})", name
+                )
+            if isinstance(value, Mapping | list):
+                raise RecordRejected(f"key property {name} is an object or array, not a value", name)
         return derive_reference(self.run.reference_prefix, self.stream_name, values)
 
     def book_wanted(self, record: Mapping[str, Any]) -> bool:

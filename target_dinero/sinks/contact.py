@@ -12,7 +12,7 @@ from typing import Any
 
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload
-from target_dinero.records import deterministic_guid, validate_shape
+from target_dinero.records import deterministic_guid, same_reference, validate_shape
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
 
@@ -46,7 +46,7 @@ class ContactSink(DineroSink):
             self.count("created")
             return
         existing_ref = field_ci(row, "ExternalReference")
-        if existing_ref and existing_ref != item.reference:
+        if existing_ref and not same_reference(existing_ref, item.reference):
             payload.pop("ExternalReference")  # matched by VAT number/e-mail: keep the reference a human set
         if not differences(payload, row) or not self.options.update_drafts:
             self.count("unchanged")

@@ -49,6 +49,7 @@ from target_dinero.records import (
     to_int,
     validate_shape,
 )
+from target_dinero.reference_data import check_currency
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
 
@@ -128,8 +129,7 @@ class InvoiceSink(DineroSink):
         payload: dict[str, Any] = {name: record.get(name) for name in _HEADER_FIELDS}
         if payload["Date"] is not None:
             payload["Date"] = to_date(payload["Date"], "Date").isoformat()
-        if payload["Currency"]:
-            payload["Currency"] = str(payload["Currency"]).upper()
+        payload["Currency"] = check_currency(payload["Currency"], "Currency")  # before any contact is made
         if payload["PaymentConditionType"] in ("NettoCash", "Paid"):
             payload["PaymentConditionNumberOfDays"] = None  # Dinero: days must be null for these
         payload["ExternalReference"] = reference

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from target_dinero.records import RecordRejected, derive_reference, deterministic_guid, to_date, to_decimal
+from target_dinero.contacts import ContactResolver
+from target_dinero.records import (
+    RecordRejected,
+    derive_reference,
+    deterministic_guid,
+    normalize_reference,
+    to_date,
+    to_decimal,
+)
+from target_dinero.remote_index import RemoteIndex
 
 
 def test_derived_reference_is_stable_and_at_most_128_characters() -> None:
@@ -54,3 +67,146 @@ def test_impossible_or_out_of_range_dates_are_rejected(value: object) -> None:
         to_date(value, "Date")
     with pytest.raises(RecordRejected):
         to_date(dt.date.today() + dt.timedelta(days=400), "Date")
+
+
+# -- identity: derived references are injective; look-ups compare by the identity rule ----------------
+PROPERTY = settings(max_examples=400, deadline=None, derandomize=True, database=None)
+#: Characters that matter to the encoding (separators, escapes), case and normalization.
+_TRICKY = st.sampled_from([*"ab|\\:AB é", "e\u0301", "\u00e9", "İ", "ß", "\u00a0", "ǅ", "ﬁ"])
+key_value = st.one_of(
+    st.lists(_TRICKY, min_size=1, max_size=6).map("".join),
+    st.text(min_size=1, max_size=8),
+    st.integers(-5, 5),
+    st.text(st.sampled_from("x|\\"), min_size=60, max_size=140),  # long: the hashed form
+).filter(lambda v: normalize_reference(v) != "")
+key_tuple = st.lists(key_value, min_size=1, max_size=3)
+stream_name = st.one_of(
+    st.sampled_from(["orders", "a:b", "a", "b:orders", "x\\", "o" * 120]), st.text(max_size=5)
+)
+
+
+def _identity(values: list[Any]) -> tuple[str, ...]:
+    return tuple(normalize_reference(str(v)) for v in values)
+
+
+@PROPERTY
+@given(stream_name, key_tuple, stream_name, key_tuple)
+def test_multi_field_key_collision_is_impossible(s1: str, k1: list, s2: str, k2: list) -> None:
+    """Two (stream, key) pairs give one reference exactly when they are the same by the identity rule."""
+    same = (s1, _identity(k1)) == (s2, _identity(k2))
+    assert (derive_reference("p/", s1, k1) == derive_reference("p/", s2, k2)) == same
+
+
+def test_multi_field_key_collision_examples() -> None:
+    assert derive_reference("", "o", ["a|b", "c"]) != derive_reference("", "o", ["a", "b|c"])
+    assert derive_reference("", "o", ["a\\", "b"]) != derive_reference("", "o", ["a\\|b"])
+    assert derive_reference("", "a:b", ["c"]) != derive_reference("", "a", ["b:c"])
+    assert derive_reference("", "o", ["a", "b"]) != derive_reference("", "o", ["a|b"])
+    assert derive_reference("", "o", [1]) == derive_reference("", "o", ["1"])  # compared as text
+    assert derive_reference("", "orders", ["A-1", 7]) == "orders:A-1|7"  # plain keys read as before
+
+
+@PROPERTY
+@given(stream_name, key_tuple, st.sampled_from(["upper", "nfd", "spaces"]))
+def test_reference_identity_is_nfc_trimmed_and_case_sensitive(stream: str, key: list, variant: str) -> None:
+    if variant == "upper":
+        other = [str(v).upper() for v in key]
+        expect_same = _identity(other) == _identity(key)
+    elif variant == "nfd":
+        other = [unicodedata.normalize("NFD", str(v)) for v in key]
+        expect_same = True
+    else:
+        other = [f" {v}\t" for v in key]
+        expect_same = True
+    assert (derive_reference("", stream, key) == derive_reference("", stream, other)) == expect_same
+
+
+def _loose(value: Any) -> str:
+    return unicodedata.normalize("NFKC", str(value)).casefold().strip()
+
+
+class LooseGateway:
+    """A stand-in for Dinero whose queryFilter is as loose as it may be: it returns every row whose
+    value *contains* the searched one, ignoring case, compatibility forms and surrounding whitespace."""
+
+    organization_id = "100000"
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.posts: list[dict[str, Any]] = []
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        params = params or {}
+        query = params.get("queryFilter")
+        rows = self.rows
+        if query:
+            field, _, value = query.partition(" eq ")
+            needle = _loose(value.strip().strip("'").replace("''", "'"))
+            rows = [r for r in rows if needle in _loose(r.get(field.strip()) or "")]
+        return {
+            "Collection": rows,
+            "Pagination": {"Result": len(rows), "ResultWithoutFilter": len(self.rows)},
+        }
+
+    def post(self, path: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.posts.append(body)
+        self.rows.append(body)
+        return {"ContactGuid": body.get("ContactGuid")}
+
+
+_VARIANTS = st.sampled_from(
+    [
+        lambda r: r.upper(),
+        lambda r: r.lower(),
+        lambda r: r + "0",
+        lambda r: "x" + r,
+        lambda r: r.replace("-", " -"),
+        lambda r: unicodedata.normalize("NFD", r),
+        lambda r: f"  {r} ",
+    ]
+)
+_REFS = st.lists(_TRICKY, min_size=1, max_size=5).map(lambda t: "R-" + "".join(t))
+
+
+@PROPERTY
+@given(_REFS, st.lists(_VARIANTS, min_size=1, max_size=4), st.booleans())
+def test_remote_index_never_accepts_a_looser_match(ref: str, variants: list, paged: bool) -> None:
+    """Only rows whose reference is ``ref`` by the identity rule are "the object of ``ref``"."""
+    rows = [{"ExternalReference": v(ref), "Guid": f"g{i}"} for i, v in enumerate(variants)]
+    gateway = LooseGateway(rows)
+    index = RemoteIndex(gateway, "/v1/{org}/invoices", ["Guid"])  # type: ignore[arg-type]
+    if not paged:
+        index.mark_writing()  # forces the per-reference queryFilter look-up
+    found = index.lookup([ref]).get(normalize_reference(ref))
+    exact = [r for r in rows if normalize_reference(r["ExternalReference"]) == normalize_reference(ref)]
+    assert found == (exact[0] if exact else None)
+
+
+@PROPERTY
+@given(_REFS, st.lists(_VARIANTS, min_size=1, max_size=4))
+def test_contact_lookup_never_accepts_a_looser_reference_match(ref: str, variants: list) -> None:
+    rows = [
+        {"ExternalReference": v(ref), "ContactGuid": f"c{i}", "Name": "Other"} for i, v in enumerate(variants)
+    ]
+    resolver = ContactResolver(LooseGateway(rows))  # type: ignore[arg-type]
+    found = resolver.find({"ExternalReference": ref, "Name": "Mine"})
+    exact = [r for r in rows if normalize_reference(r["ExternalReference"]) == normalize_reference(ref)]
+    assert (found or {}).get("ContactGuid") == (exact[0]["ContactGuid"] if exact else None)
+
+
+def test_contact_lookup_by_email_or_vat_ignores_rows_the_filter_matched_loosely() -> None:
+    rows = [
+        {"ContactGuid": "c1", "Email": "anna@firma.dk.evil", "Name": "Other"},
+        {"ContactGuid": "c2", "VatNumber": "DK123456789", "Name": "Other"},
+    ]
+    resolver = ContactResolver(LooseGateway(rows))  # type: ignore[arg-type]
+    assert resolver.find({"Email": "anna@firma.dk", "Name": "Anna"}) is None
+    assert resolver.find({"VatNumber": "DK12345678", "Name": "Anna"}) is None
+    assert resolver.find({"Email": "ANNA@firma.dk.evil "})["ContactGuid"] == "c1"  # e-mail: case-folded
+
+
+def test_embedded_contact_reference_is_injective_over_its_fields() -> None:
+    resolver = ContactResolver(LooseGateway([]))  # type: ignore[arg-type]
+    one = resolver.embedded_reference({"Name": "a|b", "Street": "c"})
+    two = resolver.embedded_reference({"Name": "a", "Street": "b|c"})
+    assert one != two

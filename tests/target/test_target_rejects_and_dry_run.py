@@ -200,3 +200,78 @@ def test_dry_run_of_every_load_type_sends_no_write_and_keeps_no_journal(
     assert summary["customers"] == {"would_create": 1}
     assert summary["catalog"] == {"would_create": 1}
     assert result.states == [{"all": 1}]
+
+
+# -- the whole record is validated before its first request: nothing is left behind ------------------
+def _contacts_named(sandbox: Any, name: str) -> list[dict[str, Any]]:
+    return [c for c in sandbox.dump(ORG, "contacts") if c.get("Name") == name and not c.get("DeletedAt")]
+
+
+@pytest.mark.parametrize("currency", ["XXX", "XTS", "XAU", "ABC"])
+def test_currency_xxx_is_rejected_and_leaves_no_contact(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path, currency: str
+) -> None:
+    config["max_rejects"] = 5
+    name = f"Valuta {currency} ApS"
+    bad = invoice(20, Currency=currency, Contact={"Name": name, "Email": f"{currency}@valuta.dk"})
+    result = run_target(sandbox, config, messages([bad, invoice(21, Currency="eur")]))
+
+    assert result.error is None, result.stderr
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert (reject["record"]["id"], reject["field"]) == (20, "Currency")
+    assert currency in reject["reason"]
+    assert _contacts_named(sandbox, name) == []  # its contact was never created
+    assert [w["path"].rsplit("/", 1)[-1] for w in result.writes] == ["contacts", "invoices"]  # ORD-21 only
+    [stored] = by_reference(sandbox.dump(ORG, "invoices"), "ORD-")
+    assert (stored["ExternalReference"], stored["Currency"]) == ("ORD-21", "EUR")
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"Comment": "Tak for k\ud83d"}, "Comment"),  # a lone high surrogate (half of an emoji)
+        ({"Description": "\udc00"}, "Description"),
+        ({"ProductLines": line(Description="Vare\x00")}, "ProductLines[0].Description"),
+        ({"ProductLines": line(Description="Vare\x1b[31m")}, "ProductLines[0].Description"),
+        ({"Contact": {"Name": "Kunde\ud800 ApS", "Email": "s@kunde.dk"}}, "Contact.Name"),
+        ({"Contact": {"Name": "Kunde ApS", "Email": "s@kunde.dk", "CountryKey": "ZZ"}}, "Contact.CountryKey"),
+    ],
+)
+def test_lone_surrogate_or_control_character_is_rejected_before_any_request(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path, over: dict[str, Any], field: str
+) -> None:
+    config["max_rejects"] = 5
+    result = run_target(sandbox, config, messages([invoice(30, **over)]))
+
+    assert result.error is None, result.stderr
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert (reject["record"]["id"], reject["field"]) == (30, field)
+    assert result.writes == []  # no contact, no invoice
+    assert by_reference(sandbox.dump(ORG, "invoices"), "ORD-") == []
+    if "Comment" in over:  # the rejects file keeps the record, surrogate escaped, as valid JSON
+        assert reject["record"]["Comment"] == over["Comment"]
+
+
+def test_contact_created_for_an_invoice_dinero_refused_is_reused_on_the_next_try(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["max_rejects"] = 5
+    name = "Genbrug ApS"
+    contact_without_keys = {"Name": name, "Street": "Vej 1", "ZipCode": "8000"}  # no VAT number, no e-mail
+    records = [invoice(40, Contact=contact_without_keys), invoice(41, Contact={"Name": name + " 2"})]
+    # Dinero refuses the first invoice create after its contact was made (something no local check sees)
+    # (every time: a bare 400 may mean "Guid taken", which the target checks with a GET and two more creates)
+    sandbox.set_fault("5xx", count=3, path_contains="/invoices", method="POST", status=400)
+    first = run_target(sandbox, config, messages(records))
+    assert first.error is None, first.stderr
+    assert [r["record"]["id"] for r in read_rejects(tmp_path / "rejects.jsonl")] == [40]
+    assert len(_contacts_named(sandbox, name)) == 1
+
+    second = run_target(sandbox, config, messages(records))
+    assert second.error is None, second.stderr
+    [contact] = _contacts_named(sandbox, name)  # found again by its derived reference, not created twice
+    assert len(_contacts_named(sandbox, name + " 2")) == 1
+    stored = {i["ExternalReference"]: i for i in by_reference(sandbox.dump(ORG, "invoices"), "ORD-")}
+    assert sorted(stored) == ["ORD-40", "ORD-41"]
+    assert stored["ORD-40"]["ContactGuid"] == contact["ContactGuid"]
+    assert [w for w in second.writes if w["path"].endswith("/contacts")] == []

@@ -4,9 +4,15 @@ Most of the SDK's standard target tests (array_data, camelcase, duplicate_record
 send generic streams (``test_array_data`` with ``{"id", "fruits"}`` ...) and expect them to be stored.
 target-dinero refuses unmapped streams on purpose, and mapping those generic records to a Dinero load
 type would only turn every record into a reject (they are not invoices or vouchers), proving nothing.
-So only the tests that do not depend on storing generic records run here: CLI/about output, an
-invalid schema, a record before its schema and a record missing its key property (mapped, in dry run,
-so no request is needed). Our own suites (test_target_*.py) cover loading against the sandbox.
+So only the tests that do not depend on storing generic records run here: CLI/about output and an
+invalid schema (mapped, in dry run, so no request is needed). Our own suites (test_target_*.py) cover
+loading against the sandbox.
+
+The SDK's ``TargetRecordBeforeSchemaTest`` and ``TargetRecordMissingKeyProperty`` expect the whole run to
+stop (``RecordsWithoutSchemaException``, ``MissingKeyPropertiesError``). target-dinero rejects such a
+record instead, with its reason, and loads the rest, so that one bad record does not stop every re-run
+at the same line: see ``tests/reliability/test_bad_input.py::test_record_before_schema_is_rejected`` and
+``::test_record_without_its_key_property_is_rejected_and_the_rest_loads``.
 """
 
 from __future__ import annotations
@@ -16,8 +22,6 @@ from singer_sdk.testing.suites import SingerTestSuite
 from singer_sdk.testing.target_tests import (
     TargetCliPrintsTest,
     TargetInvalidSchemaTest,
-    TargetRecordBeforeSchemaTest,
-    TargetRecordMissingKeyProperty,
 )
 
 from target_dinero.target import TargetDinero
@@ -32,8 +36,6 @@ CONFIG = {
     "rejects_file": "",
     "streams": {
         "test_invalid_schema": {"load_as": "contact"},
-        "test_record_before_schema": {"load_as": "contact"},
-        "test_record_missing_key_property": {"load_as": "contact"},
     },
 }
 
@@ -42,8 +44,6 @@ APPLICABLE = SingerTestSuite(
     tests=[
         TargetCliPrintsTest,
         TargetInvalidSchemaTest,
-        TargetRecordBeforeSchemaTest,
-        TargetRecordMissingKeyProperty,
     ],
 )
 
