@@ -55,6 +55,14 @@ _DAILY_SALES_PROPERTIES = th.PropertiesList(
     th.Property("vat_rate_field", th.StringType, description="daily_sales: per-sale VAT rate field"),
     th.Property("timezone", th.StringType, default="Europe/Copenhagen"),
     th.Property("description", th.StringType, default="Dagens salg {date}"),
+    th.Property(
+        "whole_days",
+        th.BooleanType,
+        default=False,
+        description="daily_sales: every run carries whole days (all sales of each day it mentions). Then a "
+        "day's voucher is replaced by exactly this run's sales of that day (a booked day gets a supplement "
+        "voucher for the difference), and sales without id are accepted for days an earlier run loaded.",
+    ),
 )
 
 _STREAM_OPTIONS = th.ObjectType(
@@ -132,6 +140,7 @@ class DailySalesOptions:
     vat_rate_field: str | None
     timezone: ZoneInfo
     description: str
+    whole_days: bool = False
 
     def account_for(self, method: str) -> int | None:
         """Account of a payment method (case-insensitive), or None when unmapped."""
@@ -191,6 +200,7 @@ def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> Dail
         vat_rate_field=raw.get("vat_rate_field"),
         timezone=zone,
         description=raw.get("description") or "Dagens salg {date}",
+        whole_days=bool(raw.get("whole_days", False)),
     )
 
 
