@@ -20,13 +20,19 @@ Everything is :class:`~decimal.Decimal`; amounts reach Dinero with at most two d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 __all__ = [
     "CENT",
+    "InvoiceLineMoney",
+    "InvoiceMoney",
+    "dinero_gross",
     "dinero_vat",
     "from_ore",
+    "invoice_money",
+    "invoice_money_is_certain",
     "is_whole_ore",
     "nets_for_gross",
     "to_ore",
@@ -115,3 +121,58 @@ def dinero_gross(nets_ore: Iterable[int], rate: Decimal) -> int | None:
             return None
         total += net + vat
     return total
+
+
+# -- invoices ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class InvoiceLineMoney:
+    """The amount fields of one invoice line, as Dinero reads them."""
+
+    price: Decimal  # BaseAmountValue: unit price, incl. VAT when the invoice shows lines incl. VAT
+    quantity: Decimal
+    discount: Decimal  # percent
+    rate: Decimal  # VAT rate of the line's account (sales VAT codes only)
+    text: bool = False  # Text lines carry no amount
+
+
+@dataclasses.dataclass(frozen=True)
+class InvoiceMoney:
+    """What Dinero computes for an invoice: totals, and the sum of its lines' amounts incl. VAT."""
+
+    excl: Decimal
+    vat: Decimal
+    incl: Decimal
+    lines_incl: Decimal
+
+
+def invoice_money(
+    lines: Iterable[InvoiceLineMoney], show_incl_vat: bool, rounding: str = ROUND_HALF_UP
+) -> InvoiceMoney:
+    """Dinero's invoice arithmetic (as the sandbox emulates it, ``dinero_sandbox/amounts.py``).
+
+    Per line ``TotalAmount = round(price excl. VAT x quantity x (1 - discount/100))`` and
+    ``TotalAmountInclVat = round(price incl. VAT x ...)``; the invoice's VAT is rounded once, on the sum
+    of the lines' VAT; ``TotalInclVat = TotalExclVat + TotalVat``. ``rounding`` is the midpoint rule.
+    """
+    excl = vat_sum = lines_incl = Decimal(0)
+    for line in lines:
+        if line.text:
+            continue
+        factor = line.quantity * (1 - line.discount / 100)
+        if show_incl_vat:
+            base_incl, base_excl = line.price, line.price / (1 + line.rate)
+        else:
+            base_excl, base_incl = line.price, line.price * (1 + line.rate)
+        total = (base_excl * factor).quantize(CENT, rounding=rounding)
+        excl += total
+        vat_sum += total * line.rate
+        lines_incl += (base_incl * factor).quantize(CENT, rounding=rounding)
+    vat = vat_sum.quantize(CENT, rounding=rounding)
+    return InvoiceMoney(excl=excl, vat=vat, incl=excl + vat, lines_incl=lines_incl)
+
+
+def invoice_money_is_certain(lines: list[InvoiceLineMoney], show_incl_vat: bool) -> bool:
+    """True when Dinero's totals do not depend on how it rounds a midpoint (half up and half even agree)."""
+    return invoice_money(lines, show_incl_vat, ROUND_HALF_UP) == invoice_money(
+        lines, show_incl_vat, ROUND_HALF_EVEN
+    )

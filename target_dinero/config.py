@@ -80,6 +80,13 @@ _STREAM_OPTIONS = th.ObjectType(
         default=True,
         description="update an existing draft when the record differs from it (booked objects never change)",
     ),
+    th.Property(
+        "rounding_account",
+        th.IntegerType,
+        description="invoice: VAT-free account that receives an øre-rounding line when Dinero's per-line "
+        "rounding would make the invoice's total differ from the record's (its TotalInclVat, or the sum of "
+        "its lines when ShowLinesInclVat); without it such a record is rejected",
+    ),
     *_DAILY_SALES_PROPERTIES,
     additional_properties=False,
 )
@@ -157,6 +164,7 @@ class StreamOptions:
     external_reference_field: str | None = None
     update_drafts: bool = True
     daily_sales: DailySalesOptions | None = None
+    rounding_account: int | None = None
 
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
@@ -227,8 +235,20 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
             external_reference_field=raw.get("external_reference_field"),
             update_drafts=bool(raw.get("update_drafts", True)),
             daily_sales=daily,
+            rounding_account=_rounding_account(stream, raw, errors),
         )
     return result, errors
+
+
+def _rounding_account(stream: str, raw: Mapping[str, Any], errors: list[str]) -> int | None:
+    value = raw.get("rounding_account")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        errors.append(f"streams.{stream}.rounding_account must be an account number")
+        return None
 
 
 def unmapped_stream_message(stream: str, streams: Mapping[str, StreamOptions]) -> str:

@@ -29,6 +29,7 @@ plus the run's shared look-ups (accounts once, the invoice index).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from dinero_api.errors import (
@@ -37,6 +38,7 @@ from dinero_api.errors import (
     DineroUnknownOutcome,
     DineroValidationError,
 )
+from target_dinero.amounts import InvoiceLineMoney, invoice_money, invoice_money_is_certain
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
 from target_dinero.records import (
@@ -127,6 +129,9 @@ class InvoiceSink(DineroSink):
         if payload["PaymentConditionType"] in ("NettoCash", "Paid"):
             payload["PaymentConditionNumberOfDays"] = None  # Dinero: days must be null for these
         payload["ExternalReference"] = reference
+        rounding_line, verify_total = self._settle_amounts(record, lines)
+        if rounding_line is not None:
+            lines.append(rounding_line)
         payload["ProductLines"] = lines
         contact = None
         contact_name = None
@@ -149,8 +154,118 @@ class InvoiceSink(DineroSink):
             reference=reference,
             payload=payload,
             book=book,
-            extra={"guid": guid, "contact": contact, "contact_name": contact_name},
+            extra={
+                "guid": guid,
+                "contact": contact,
+                "contact_name": contact_name,
+                "verify_total": verify_total,
+            },
         )
+
+    # -- amounts: what Dinero will hold equals the record, to the øre ----------------------------------
+    def _line_rate(self, account: int) -> Decimal:
+        """VAT rate Dinero applies to an invoice line on ``account`` (its sales VAT code, U..., else 0)."""
+        code = str((self.run.reference.accounts().get(account) or {}).get("VatCode") or "").upper()
+        if not code.startswith("U"):
+            return Decimal(0)
+        return self.run.reference.vat_rates().get(code, Decimal(0))
+
+    def _settle_amounts(
+        self, record: dict[str, Any], lines: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, Decimal | None]:
+        """(an øre-rounding line to add, the total to verify after writing) -- or reject the record.
+
+        The record's own idea of the total is its ``TotalInclVat`` (tap-dinero's invoices carry it), or,
+        for an invoice shown incl. VAT, the sum of its lines as the customer sees them. Dinero rounds each
+        line and then the VAT of the sum (:func:`target_dinero.amounts.invoice_money`), which can differ by
+        øre. A difference is settled with one line on ``rounding_account`` (VAT-free) when configured, else
+        the record is rejected before any request. When Dinero's result would depend on how it rounds a
+        midpoint (undocumented), the total is read back after the write and checked before booking.
+        """
+        show_incl = bool(record.get("ShowLinesInclVat"))
+        stated = {
+            name: to_decimal(record.get(name), name, required=False)
+            for name in ("TotalInclVat", "TotalExclVat", "TotalVat")
+        }
+        if not show_incl and all(value is None for value in stated.values()):
+            return None, None  # nothing states a total: Dinero's arithmetic on the lines is the total
+        money_lines = [
+            InvoiceLineMoney(
+                price=line["BaseAmountValue"],
+                quantity=line["Quantity"],
+                discount=Decimal(line["Discount"]),
+                rate=self._line_rate(line["AccountNumber"]),
+                text=line["LineType"] == "Text",
+            )
+            for line in lines
+        ]
+        computed = invoice_money(money_lines, show_incl)
+        expected = stated["TotalInclVat"]
+        if expected is None and show_incl:
+            expected = computed.lines_incl
+        if stated["TotalVat"] is not None and stated["TotalVat"] != computed.vat:
+            raise RecordRejected(
+                f"Dinero would compute TotalVat {computed.vat} for these lines (each line rounded to øre, "
+                f"VAT rounded on their sum); the record says {stated['TotalVat']}",
+                "TotalVat",
+            )
+        difference = (expected - computed.incl) if expected is not None else Decimal(0)
+        rounding_line = None
+        if difference:
+            account = self.options.rounding_account
+            if account is None or abs(difference) > 1:
+                hint = (
+                    f"set streams.{self.stream_name}.rounding_account to a VAT-free account for an "
+                    "øre-rounding line, or correct the record"
+                    if account is None
+                    else "more than 1.00 is not a rounding difference: correct the record"
+                )
+                raise RecordRejected(
+                    f"Dinero would hold TotalInclVat {computed.incl} for these lines (each line rounded to "
+                    f"øre, VAT rounded on their sum), the record means {expected}; {hint}",
+                    "TotalInclVat" if stated["TotalInclVat"] is not None else "ProductLines",
+                )
+            self.run.reference.check_account(account, f"streams.{self.stream_name}.rounding_account")
+            if self._line_rate(account):
+                raise RecordRejected(
+                    f"streams.{self.stream_name}.rounding_account {account} carries sales VAT; an "
+                    "øre-rounding line needs a VAT-free account",
+                    "ProductLines",
+                )
+            rounding_line = {
+                "ProductGuid": None,
+                "Description": "Øreafrunding",
+                "Comments": None,
+                "Quantity": Decimal(1),
+                "AccountNumber": account,
+                "Unit": "parts",
+                "Discount": Decimal(0),
+                "BaseAmountValue": difference,
+                "LineType": "Product",
+            }
+            money_lines.append(InvoiceLineMoney(difference, Decimal(1), Decimal(0), Decimal(0)))
+        if stated["TotalExclVat"] is not None and stated["TotalExclVat"] != computed.excl + difference:
+            raise RecordRejected(
+                f"Dinero would compute TotalExclVat {computed.excl + difference} for these lines; the "
+                f"record says {stated['TotalExclVat']}",
+                "TotalExclVat",
+            )
+        certain = invoice_money_is_certain(money_lines, show_incl)
+        return rounding_line, (None if certain or expected is None else expected)
+
+    def _check_total(self, item: Prepared, current: dict[str, Any] | None) -> None:
+        """After a write whose total depended on Dinero's midpoint rounding: does Dinero hold the total?"""
+        expected = item.extra.get("verify_total")
+        if expected is None or self.run.dry_run or current is None:
+            return
+        held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+        if held is not None and held != expected:
+            raise RecordRejected(
+                f"Dinero holds TotalInclVat {held} for invoice {item.reference}, the record means {expected} "
+                "(Dinero rounded a midpoint differently than the target assumed); the draft is left unbooked "
+                "for a check by hand",
+                "TotalInclVat",
+            )
 
     def _from_another_organization(self, record: dict[str, Any]) -> bool:
         """True when the record was read from another Dinero organization (tap-dinero's column)."""
@@ -235,6 +350,8 @@ class InvoiceSink(DineroSink):
         timestamp = field_ci(answer, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
         self.count("created")
+        if item.extra.get("verify_total") is not None:
+            self._check_total(item, self._get(created_guid))
         if item.book:
             self._book(item, created_guid, timestamp)
 
@@ -275,8 +392,11 @@ class InvoiceSink(DineroSink):
             else:
                 timestamp = self._put(guid, payload, timestamp)
                 self.count("updated")
+                if item.extra.get("verify_total") is not None:
+                    current = self._get(guid)
         else:
             self.count("created" if just_created else "unchanged")
+        self._check_total(item, current)
         if item.book:
             self._book(item, guid, timestamp)
 
