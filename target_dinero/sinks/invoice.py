@@ -232,17 +232,7 @@ class InvoiceSink(DineroSink):
                     "øre-rounding line needs a VAT-free account",
                     "ProductLines",
                 )
-            rounding_line = {
-                "ProductGuid": None,
-                "Description": "Øreafrunding",
-                "Comments": None,
-                "Quantity": Decimal(1),
-                "AccountNumber": account,
-                "Unit": "parts",
-                "Discount": Decimal(0),
-                "BaseAmountValue": difference,
-                "LineType": "Product",
-            }
+            rounding_line = _rounding_line(account, difference)
             money_lines.append(InvoiceLineMoney(difference, Decimal(1), Decimal(0), Decimal(0)))
         if stated["TotalExclVat"] is not None and stated["TotalExclVat"] != computed.excl + difference:
             raise RecordRejected(
@@ -253,19 +243,47 @@ class InvoiceSink(DineroSink):
         certain = invoice_money_is_certain(money_lines, show_incl)
         return rounding_line, (None if certain or expected is None else expected)
 
-    def _check_total(self, item: Prepared, current: dict[str, Any] | None) -> None:
-        """After a write whose total depended on Dinero's midpoint rounding: does Dinero hold the total?"""
+    def _settle_total(
+        self,
+        item: Prepared,
+        guid: str,
+        payload: dict[str, Any],
+        timestamp: Any,
+        current: dict[str, Any] | None = None,
+    ) -> Any:
+        """After a write whose total depended on Dinero's midpoint rounding: make Dinero hold the record's
+        total (correct the øre-rounding line once, with ``rounding_account``) or reject before booking.
+
+        Returns the invoice's current TimeStamp (for the booking that may follow).
+        """
         expected = item.extra.get("verify_total")
-        if expected is None or self.run.dry_run or current is None:
-            return
+        if expected is None or self.run.dry_run:
+            return timestamp
+        current = current or self._get(guid) or {}
         held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
-        if held is not None and held != expected:
-            raise RecordRejected(
-                f"Dinero holds TotalInclVat {held} for invoice {item.reference}, the record means {expected} "
-                "(Dinero rounded a midpoint differently than the target assumed); the draft is left unbooked "
-                "for a check by hand",
-                "TotalInclVat",
-            )
+        timestamp = field_ci(current, "TimeStamp") or timestamp
+        if held is None or held == expected:
+            return timestamp
+        account = self.options.rounding_account
+        if account is not None:
+            lines = [dict(line) for line in payload["ProductLines"]]
+            rounding = next((ln for ln in lines if ln.get("Description") == _ROUNDING_TEXT), None)
+            if rounding is None:
+                rounding = {**_rounding_line(account, Decimal(0))}
+                lines.append(rounding)
+            rounding["BaseAmountValue"] = Decimal(rounding["BaseAmountValue"]) + expected - held
+            timestamp = self._put(guid, {**payload, "ProductLines": lines}, timestamp)
+            current = self._get(guid) or {}
+            held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+            if held == expected:
+                self.count("rounding_corrected")
+                return field_ci(current, "TimeStamp") or timestamp
+        raise RecordRejected(
+            f"Dinero holds TotalInclVat {held} for invoice {item.reference}, the record means {expected} "
+            "(Dinero rounded a midpoint differently than the target assumed); the draft is left unbooked "
+            f"for a check by hand{'' if account is not None else ' (rounding_account would settle it)'}",
+            "TotalInclVat",
+        )
 
     def _from_another_organization(self, record: dict[str, Any]) -> bool:
         """True when the record was read from another Dinero organization (tap-dinero's column)."""
@@ -350,8 +368,7 @@ class InvoiceSink(DineroSink):
         timestamp = field_ci(answer, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
         self.count("created")
-        if item.extra.get("verify_total") is not None:
-            self._check_total(item, self._get(created_guid))
+        timestamp = self._settle_total(item, created_guid, payload, timestamp)
         if item.book:
             self._book(item, created_guid, timestamp)
 
@@ -392,11 +409,10 @@ class InvoiceSink(DineroSink):
             else:
                 timestamp = self._put(guid, payload, timestamp)
                 self.count("updated")
-                if item.extra.get("verify_total") is not None:
-                    current = self._get(guid)
+                current = None  # changed: read it back if its total must be checked
         else:
             self.count("created" if just_created else "unchanged")
-        self._check_total(item, current)
+        timestamp = self._settle_total(item, guid, payload, timestamp, current)
         if item.book:
             self._book(item, guid, timestamp)
 
@@ -422,6 +438,24 @@ class InvoiceSink(DineroSink):
                 self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
         self.count("booked")
+
+
+_ROUNDING_TEXT = "Øreafrunding"
+
+
+def _rounding_line(account: int, amount: Decimal) -> dict[str, Any]:
+    """The øre-rounding line: quantity 1 on a VAT-free account, so it adds exactly ``amount``."""
+    return {
+        "ProductGuid": None,
+        "Description": _ROUNDING_TEXT,
+        "Comments": None,
+        "Quantity": Decimal(1),
+        "AccountNumber": account,
+        "Unit": "parts",
+        "Discount": Decimal(0),
+        "BaseAmountValue": amount,
+        "LineType": "Product",
+    }
 
 
 def _may_be_guid_taken(exc: DineroValidationError) -> bool:
