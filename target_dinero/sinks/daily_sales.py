@@ -367,13 +367,20 @@ class DailySalesSink(DineroSink):
             owners[day].append(item)
             carried.add(day)
         self.count("sales_seen", sum(1 for item in items if not item.payload["deleted"]))
-        for day in sorted(set(changes) | (carried if self.opts.whole_days else set())):
+        days = set(changes) | (carried if self.opts.whole_days else set())
+        # Days that lose sales first: a sale whose old day cannot be corrected is not added to its new day
+        # (it would be on two days); it is rejected with the old day's reason and retried by the next run.
+        losing = {day for day, change in changes.items() if any(v is None for v in change.values())}
+        blocked: set[str] = set()
+        for day in sorted(days, key=lambda d: (d not in losing, d)):
+            change = {k: v for k, v in changes.get(day, {}).items() if k not in blocked}
             try:
-                self._change_day(day, changes.get(day, {}), replace=self._replaces(day, carried))
+                self._change_day(day, change, replace=self._replaces(day, carried))
             except Exception as exc:  # the day's voucher failed: its sales share the verdict
                 verdict = self.rejection(exc)
                 if verdict is None:
                     raise
+                blocked.update(k for k, v in changes.get(day, {}).items() if v is None)
                 for item in owners[day]:
                     self.run.reject(self.stream_name, item.record, *verdict)
 

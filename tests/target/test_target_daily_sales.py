@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,22 @@ def test_sale_deleted_upstream_leaves_its_day(sandbox: Any, config: dict[str, An
 
     assert result.error is None, result.stderr
     assert day_takings(sandbox, "2026-11-02") == Decimal("50.00")
+
+
+def test_sale_is_not_added_to_its_new_day_while_its_old_day_cannot_be_corrected(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["streams"][STREAM]["book"] = False
+    config["max_rejects"] = 5
+    rows = [sale("A", "2026-11-02", "100.00"), sale("B", "2026-11-02", "50.00")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+    # the old day's voucher is in doubt (a create whose answer was lost, no file to find it by)
+    with (tmp_path / "ledger.jsonl").open("a", encoding="utf-8") as journal:
+        journal.write(json.dumps({"ref": f"{STREAM}:2026-11-02", "status": "pending", "guid": None}) + "\n")
+
+    result = run_target(sandbox, config, plain_messages([sale("A", "2026-11-03", "100.00")]))
+
+    assert result.error is None, result.stderr
+    assert day_vouchers(sandbox, "2026-11-03") == []  # not on two days
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert reject["record"]["sale_id"] == "A"
