@@ -590,5 +590,3 @@ class DailySalesSink(DineroSink):
                     record = {"day_voucher": entry["ref"]}
                     self.guarded(record, lambda ref=entry["ref"]: self.writer.book_draft(ref))
         super().clean_up()
-
-
