@@ -29,7 +29,7 @@ plus the run's shared look-ups (accounts once, the invoice index).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from dinero_api.errors import (
@@ -203,13 +203,20 @@ class InvoiceSink(DineroSink):
         expected = stated["TotalInclVat"]
         if expected is None and show_incl:
             expected = computed.lines_incl
-        if stated["TotalVat"] is not None and stated["TotalVat"] != computed.vat:
+        # Under the other midpoint rule Dinero may compute another total: a total the record states
+        # (tap-dinero's TotalInclVat, computed by Dinero itself) that matches either rule needs no
+        # rounding line, only the check after the write.
+        other = invoice_money(money_lines, show_incl, ROUND_HALF_EVEN)
+        if stated["TotalVat"] is not None and stated["TotalVat"] not in (computed.vat, other.vat):
             raise RecordRejected(
                 f"Dinero would compute TotalVat {computed.vat} for these lines (each line rounded to øre, "
                 f"VAT rounded on their sum); the record says {stated['TotalVat']}",
                 "TotalVat",
             )
-        difference = (expected - computed.incl) if expected is not None else Decimal(0)
+        difference = Decimal(0)
+        acceptable = (computed.incl, other.incl) if stated["TotalInclVat"] is not None else (computed.incl,)
+        if expected is not None and expected not in acceptable:
+            difference = expected - computed.incl
         rounding_line = None
         if difference:
             account = self.options.rounding_account
@@ -234,7 +241,10 @@ class InvoiceSink(DineroSink):
                 )
             rounding_line = _rounding_line(account, difference)
             money_lines.append(InvoiceLineMoney(difference, Decimal(1), Decimal(0), Decimal(0)))
-        if stated["TotalExclVat"] is not None and stated["TotalExclVat"] != computed.excl + difference:
+        if stated["TotalExclVat"] is not None and stated["TotalExclVat"] - difference not in (
+            computed.excl,
+            other.excl,
+        ):
             raise RecordRejected(
                 f"Dinero would compute TotalExclVat {computed.excl + difference} for these lines; the "
                 f"record says {stated['TotalExclVat']}",

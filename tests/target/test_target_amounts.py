@@ -331,3 +331,20 @@ def test_invoice_midpoint_without_rounding_account_is_reported_and_left_unbooked
     assert "midpoint" in reject["reason"] and "1.02" in reject["reason"] and "1.03" in reject["reason"]
     [stored] = by_reference(sandbox.dump(ORG, "invoices"), f"{stream}-1")
     assert stored["Status"] == "Draft"  # never booked with a total the record does not mean
+
+
+def test_invoice_copied_from_a_dinero_that_rounds_to_even_loads_without_a_rounding_line(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # net 0.82 at 25 %: VAT 0.205, which a Dinero rounding to even stores as 0.20 (TotalInclVat 1.02)
+    monkeypatch.setattr(sandbox_amounts, "ROUNDING", ROUND_HALF_EVEN)
+    stream = "inv_copied"
+    config = make_config(sandbox_settings, tmp_path, {stream: {"load_as": "invoice", "book": True}})
+    contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
+    rec = invoice(stream, contact, [(82, 1, 0)], ShowLinesInclVat=False, TotalInclVat=1.02, TotalVat=0.20)
+    result = run_target(sandbox, config, [schema(stream), record(stream, rec)])
+
+    assert result.error is None, result.stderr
+    assert read_rejects(tmp_path / "rejects.jsonl") == []
+    [stored] = by_reference(sandbox.dump(ORG, "invoices"), f"{stream}-1")
+    assert (stored["TotalInclVat"], stored["Status"], len(stored["ProductLines"])) == (1.02, "Booked", 1)
