@@ -348,3 +348,92 @@ def test_invoice_copied_from_a_dinero_that_rounds_to_even_loads_without_a_roundi
     assert read_rejects(tmp_path / "rejects.jsonl") == []
     [stored] = by_reference(sandbox.dump(ORG, "invoices"), f"{stream}-1")
     assert (stored["TotalInclVat"], stored["Status"], len(stored["ProductLines"])) == (1.02, "Booked", 1)
+
+
+# -- daily sales across runs: corrections, moves, deletions, returns (issue 17 class 2) ----------------------
+DAYS = ("2026-11-02", "2026-11-03")
+
+
+@pytest.mark.parametrize("mode", ["vat_code", "vat_account"])
+@pytest.mark.parametrize("book", [True, False], ids=["booked", "draft"])
+@settings(
+    max_examples=6,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.lists(
+        st.tuples(signed_ore, st.sampled_from(sorted(PAYMENT)), st.sampled_from(DAYS)), min_size=1, max_size=6
+    ),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from(["amount", "move", "delete", "method"]),
+            signed_ore,
+            st.sampled_from(sorted(PAYMENT)),
+        ),
+        max_size=4,
+    ),
+)
+def test_each_day_equals_its_sales_after_changes_between_runs(
+    sandbox: Any,
+    sandbox_settings: dict[str, Any],
+    tmp_path: Path,
+    mode: str,
+    book: bool,
+    first: list[tuple[int, str, str]],
+    edits: list[tuple[int, str, int, str]],
+) -> None:
+    stream = f"pos_{uuid.uuid4().hex[:10]}"
+    config = daily_config(sandbox_settings, tmp_path, stream, mode)
+    config["streams"][stream]["book"] = book
+    sales = {
+        f"S{i}": {
+            "sale_id": f"S{i}",
+            "sold_at": d,
+            "payment_method": m,
+            "amount": str(from_ore(a)),
+            "vat_rate": "0.25",
+        }
+        for i, (a, m, d) in enumerate(first)
+    }
+    messages = [schema(stream, ("sale_id",)), *(record(stream, r) for r in sales.values())]
+    assert run_target(sandbox, config, messages).error is None
+
+    changed: list[dict[str, Any]] = []
+    for index, kind, amount, method in edits:
+        key = f"S{index % len(first)}"
+        if key not in sales:
+            continue
+        row = dict(sales[key])
+        if kind == "amount":
+            row["amount"] = str(from_ore(amount))
+        elif kind == "move":
+            row["sold_at"] = DAYS[1] if row["sold_at"] == DAYS[0] else DAYS[0]
+        elif kind == "method":
+            row["payment_method"] = method
+        if kind == "delete":
+            changed.append({**row, "_sdc_deleted_at": "2026-11-04T00:00:00Z"})
+            del sales[key]
+        else:
+            changed.append(row)
+            sales[key] = row
+    result = run_target(
+        sandbox, config, [schema(stream, ("sale_id",)), *(record(stream, r) for r in changed)]
+    )
+
+    assert result.error is None, result.stderr
+    for day in DAYS:
+        expected: dict[int, Decimal] = {}
+        for row in sales.values():
+            if row["sold_at"] == day:
+                account = PAYMENT[row["payment_method"]]
+                expected[account] = expected.get(account, Decimal(0)) + Decimal(row["amount"])
+        got: dict[int, Decimal] = {}
+        for voucher in by_reference(sandbox.dump(ORG, "manual_vouchers"), f"{stream}:{day}"):
+            for line in voucher["Lines"]:
+                if line["AccountNumber"] in PAYMENT.values():
+                    account = line["AccountNumber"]
+                    got[account] = got.get(account, Decimal(0)) + held(line, "AmountInclVatValue")
+        assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}, day
