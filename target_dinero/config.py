@@ -55,6 +55,14 @@ _DAILY_SALES_PROPERTIES = th.PropertiesList(
     th.Property("vat_rate_field", th.StringType, description="daily_sales: per-sale VAT rate field"),
     th.Property("timezone", th.StringType, default="Europe/Copenhagen"),
     th.Property("description", th.StringType, default="Dagens salg {date}"),
+    th.Property(
+        "whole_days",
+        th.BooleanType,
+        default=False,
+        description="daily_sales: every run carries whole days (all sales of each day it mentions). Then a "
+        "day's voucher is replaced by exactly this run's sales of that day (a booked day gets a supplement "
+        "voucher for the difference), and sales without id are accepted for days an earlier run loaded.",
+    ),
 )
 
 _STREAM_OPTIONS = th.ObjectType(
@@ -71,6 +79,13 @@ _STREAM_OPTIONS = th.ObjectType(
         th.BooleanType,
         default=True,
         description="update an existing draft when the record differs from it (booked objects never change)",
+    ),
+    th.Property(
+        "rounding_account",
+        th.IntegerType,
+        description="invoice: VAT-free account that receives an øre-rounding line when Dinero's per-line "
+        "rounding would make the invoice's total differ from the record's (its TotalInclVat, or the sum of "
+        "its lines when ShowLinesInclVat); without it such a record is rejected",
     ),
     *_DAILY_SALES_PROPERTIES,
     additional_properties=False,
@@ -142,6 +157,7 @@ class DailySalesOptions:
     vat_rate_field: str | None
     timezone: ZoneInfo
     description: str
+    whole_days: bool = False
 
     def account_for(self, method: str) -> int | None:
         """Account of a payment method (case-insensitive), or None when unmapped."""
@@ -158,6 +174,7 @@ class StreamOptions:
     external_reference_field: str | None = None
     update_drafts: bool = True
     daily_sales: DailySalesOptions | None = None
+    rounding_account: int | None = None
 
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
@@ -201,6 +218,7 @@ def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> Dail
         vat_rate_field=raw.get("vat_rate_field"),
         timezone=zone,
         description=raw.get("description") or "Dagens salg {date}",
+        whole_days=bool(raw.get("whole_days", False)),
     )
 
 
@@ -227,8 +245,20 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
             external_reference_field=raw.get("external_reference_field"),
             update_drafts=bool(raw.get("update_drafts", True)),
             daily_sales=daily,
+            rounding_account=_rounding_account(stream, raw, errors),
         )
     return result, errors
+
+
+def _rounding_account(stream: str, raw: Mapping[str, Any], errors: list[str]) -> int | None:
+    value = raw.get("rounding_account")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        errors.append(f"streams.{stream}.rounding_account must be an account number")
+        return None
 
 
 def unmapped_stream_message(stream: str, streams: Mapping[str, StreamOptions]) -> str:

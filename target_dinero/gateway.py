@@ -115,6 +115,11 @@ class DineroGateway:
         self._guard_write(f"PUT {path}")
         return self._call(self.client.put_json, path, json_value(payload))
 
+    def delete(self, path: str, payload: Any = None) -> Any:
+        """DELETE (with a JSON body such as ``{"Timestamp": ...}``); returns the decoded answer."""
+        self._guard_write(f"DELETE {path}")
+        return self._call(self.client.delete, path, json_value(payload))
+
     def upload_file(self, file_name: str, content: bytes, content_type: str) -> str:
         """POST /files (multipart, ``fileName`` query parameter); returns Dinero's FileGuid."""
         self._guard_write("POST /files")

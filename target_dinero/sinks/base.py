@@ -102,6 +102,14 @@ class DineroSink(BatchSink):
         naming them, unless it carries its own ExternalReference."""
         return
 
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        """Drop the SDK's metadata columns but keep ``_sdc_deleted_at``: it says the row was deleted
+        upstream, which every load type acts on (the SDK would strip it before the sink sees it)."""
+        deleted_at = record.get("_sdc_deleted_at")
+        super()._remove_sdc_metadata_from_record(record)
+        if deleted_at:
+            record["_sdc_deleted_at"] = deleted_at
+
     def process_batch(self, context: dict) -> None:
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
         prepared: dict[str, Prepared] = {}

@@ -29,6 +29,7 @@ plus the run's shared look-ups (accounts once, the invoice index).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from dinero_api.errors import (
@@ -39,6 +40,7 @@ from dinero_api.errors import (
     DineroUnknownOutcome,
     DineroValidationError,
 )
+from target_dinero.amounts import InvoiceLineMoney, invoice_money, invoice_money_is_certain
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
 from target_dinero.records import (
@@ -133,6 +135,9 @@ class InvoiceSink(DineroSink):
         if payload["PaymentConditionType"] in ("NettoCash", "Paid"):
             payload["PaymentConditionNumberOfDays"] = None  # Dinero: days must be null for these
         payload["ExternalReference"] = reference
+        rounding_line, verify_total = self._settle_amounts(record, lines)
+        if rounding_line is not None:
+            lines.append(rounding_line)
         payload["ProductLines"] = lines
         contact = None
         contact_name = None
@@ -155,7 +160,145 @@ class InvoiceSink(DineroSink):
             reference=reference,
             payload=payload,
             book=book,
-            extra={"guid": guid, "contact": contact, "contact_name": contact_name},
+            extra={
+                "guid": guid,
+                "contact": contact,
+                "contact_name": contact_name,
+                "verify_total": verify_total,
+            },
+        )
+
+    # -- amounts: what Dinero will hold equals the record, to the øre ----------------------------------
+    def _line_rate(self, account: int) -> Decimal:
+        """VAT rate Dinero applies to an invoice line on ``account`` (its sales VAT code, U..., else 0)."""
+        code = str((self.run.reference.accounts().get(account) or {}).get("VatCode") or "").upper()
+        if not code.startswith("U"):
+            return Decimal(0)
+        return self.run.reference.vat_rates().get(code, Decimal(0))
+
+    def _settle_amounts(
+        self, record: dict[str, Any], lines: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, Decimal | None]:
+        """(an øre-rounding line to add, the total to verify after writing) -- or reject the record.
+
+        The record's own idea of the total is its ``TotalInclVat`` (tap-dinero's invoices carry it), or,
+        for an invoice shown incl. VAT, the sum of its lines as the customer sees them. Dinero rounds each
+        line and then the VAT of the sum (:func:`target_dinero.amounts.invoice_money`), which can differ by
+        øre. A difference is settled with one line on ``rounding_account`` (VAT-free) when configured, else
+        the record is rejected before any request. When Dinero's result would depend on how it rounds a
+        midpoint (undocumented), the total is read back after the write and checked before booking.
+        """
+        show_incl = bool(record.get("ShowLinesInclVat"))
+        stated = {
+            name: to_decimal(record.get(name), name, required=False)
+            for name in ("TotalInclVat", "TotalExclVat", "TotalVat")
+        }
+        if not show_incl and all(value is None for value in stated.values()):
+            return None, None  # nothing states a total: Dinero's arithmetic on the lines is the total
+        money_lines = [
+            InvoiceLineMoney(
+                price=line["BaseAmountValue"],
+                quantity=line["Quantity"],
+                discount=Decimal(line["Discount"]),
+                rate=self._line_rate(line["AccountNumber"]),
+                text=line["LineType"] == "Text",
+            )
+            for line in lines
+        ]
+        computed = invoice_money(money_lines, show_incl)
+        expected = stated["TotalInclVat"]
+        if expected is None and show_incl:
+            expected = computed.lines_incl
+        # Under the other midpoint rule Dinero may compute another total: a total the record states
+        # (tap-dinero's TotalInclVat, computed by Dinero itself) that matches either rule needs no
+        # rounding line, only the check after the write.
+        other = invoice_money(money_lines, show_incl, ROUND_HALF_EVEN)
+        if stated["TotalVat"] is not None and stated["TotalVat"] not in (computed.vat, other.vat):
+            raise RecordRejected(
+                f"Dinero would compute TotalVat {computed.vat} for these lines (each line rounded to øre, "
+                f"VAT rounded on their sum); the record says {stated['TotalVat']}",
+                "TotalVat",
+            )
+        difference = Decimal(0)
+        acceptable = (computed.incl, other.incl) if stated["TotalInclVat"] is not None else (computed.incl,)
+        if expected is not None and expected not in acceptable:
+            difference = expected - computed.incl
+        rounding_line = None
+        if difference:
+            account = self.options.rounding_account
+            if account is None or abs(difference) > 1:
+                hint = (
+                    f"set streams.{self.stream_name}.rounding_account to a VAT-free account for an "
+                    "øre-rounding line, or correct the record"
+                    if account is None
+                    else "more than 1.00 is not a rounding difference: correct the record"
+                )
+                raise RecordRejected(
+                    f"Dinero would hold TotalInclVat {computed.incl} for these lines (each line rounded to "
+                    f"øre, VAT rounded on their sum), the record means {expected}; {hint}",
+                    "TotalInclVat" if stated["TotalInclVat"] is not None else "ProductLines",
+                )
+            self.run.reference.check_account(account, f"streams.{self.stream_name}.rounding_account")
+            if self._line_rate(account):
+                raise RecordRejected(
+                    f"streams.{self.stream_name}.rounding_account {account} carries sales VAT; an "
+                    "øre-rounding line needs a VAT-free account",
+                    "ProductLines",
+                )
+            rounding_line = _rounding_line(account, difference)
+            money_lines.append(InvoiceLineMoney(difference, Decimal(1), Decimal(0), Decimal(0)))
+        if stated["TotalExclVat"] is not None and stated["TotalExclVat"] - difference not in (
+            computed.excl,
+            other.excl,
+        ):
+            raise RecordRejected(
+                f"Dinero would compute TotalExclVat {computed.excl + difference} for these lines; the "
+                f"record says {stated['TotalExclVat']}",
+                "TotalExclVat",
+            )
+        certain = invoice_money_is_certain(money_lines, show_incl)
+        return rounding_line, (None if certain or expected is None else expected)
+
+    def _settle_total(
+        self,
+        item: Prepared,
+        guid: str,
+        payload: dict[str, Any],
+        timestamp: Any,
+        current: dict[str, Any] | None = None,
+    ) -> Any:
+        """After a write whose total depended on Dinero's midpoint rounding: make Dinero hold the record's
+        total (correct the øre-rounding line once, with ``rounding_account``) or reject before booking.
+
+        Returns the invoice's current TimeStamp (for the booking that may follow).
+        """
+        expected = item.extra.get("verify_total")
+        if expected is None or self.run.dry_run:
+            return timestamp
+        current = current or self._get(guid) or {}
+        held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+        timestamp = field_ci(current, "TimeStamp") or timestamp
+        if held is None or held == expected:
+            return timestamp
+        account = self.options.rounding_account
+        if account is not None:
+            lines = [dict(line) for line in payload["ProductLines"]]
+            rounding = next((ln for ln in lines if ln.get("Description") == _ROUNDING_TEXT), None)
+            if rounding is None:
+                rounding = {**_rounding_line(account, Decimal(0))}
+                lines.append(rounding)
+            rounding["BaseAmountValue"] = Decimal(rounding["BaseAmountValue"]) + expected - held
+            timestamp = self._put(guid, {**payload, "ProductLines": lines}, timestamp)
+            current = self._get(guid) or {}
+            held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+            if held == expected:
+                self.count("rounding_corrected")
+                return field_ci(current, "TimeStamp") or timestamp
+        raise RecordRejected(
+            f"Dinero holds TotalInclVat {held} for invoice {item.reference}, the record means {expected} "
+            "(Dinero rounded a midpoint differently than the target assumed); the draft is left unbooked "
+            f"for a check by hand{'' if account is not None else ' (rounding_account would settle it)'}",
+            "TotalInclVat",
         )
 
     def _from_another_organization(self, record: dict[str, Any]) -> bool:
@@ -229,6 +372,7 @@ class InvoiceSink(DineroSink):
         timestamp = field_ci(answer, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
         self.count("created")
+        timestamp = self._settle_total(item, created_guid, payload, timestamp)
         if item.book:
             self._book(item, created_guid, timestamp)
 
@@ -309,8 +453,10 @@ class InvoiceSink(DineroSink):
             else:
                 timestamp = self._put(guid, payload, timestamp)
                 self.count("updated")
+                current = None  # changed: read it back if its total must be checked
         else:
             self.count("created" if just_created else "unchanged")
+        timestamp = self._settle_total(item, guid, payload, timestamp, current)
         if item.book:
             self._book(item, guid, timestamp)
 
@@ -336,6 +482,24 @@ class InvoiceSink(DineroSink):
                 self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
         self.count("booked")
+
+
+_ROUNDING_TEXT = "Øreafrunding"
+
+
+def _rounding_line(account: int, amount: Decimal) -> dict[str, Any]:
+    """The øre-rounding line: quantity 1 on a VAT-free account, so it adds exactly ``amount``."""
+    return {
+        "ProductGuid": None,
+        "Description": _ROUNDING_TEXT,
+        "Comments": None,
+        "Quantity": Decimal(1),
+        "AccountNumber": account,
+        "Unit": "parts",
+        "Discount": Decimal(0),
+        "BaseAmountValue": amount,
+        "LineType": "Product",
+    }
 
 
 def _may_be_guid_taken(exc: DineroValidationError) -> bool:

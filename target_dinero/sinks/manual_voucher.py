@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from target_dinero.amounts import is_whole_ore
 from target_dinero.files import check_attachment
 from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
 from target_dinero.sinks.base import DineroSink, Prepared
@@ -30,6 +31,12 @@ def voucher_lines(sink: DineroSink, lines: list[dict[str, Any]]) -> list[dict[st
         amount = to_decimal(line.get("Amount"), f"{where}.Amount")
         if amount == 0:
             raise RecordRejected(f"{where}.Amount is zero", f"{where}.Amount")
+        if not is_whole_ore(amount):
+            # Dinero keeps øre: 10.005 would be stored rounded (and a voucher "balanced" within half an
+            # øre would not balance in Dinero). Refuse rather than let Dinero hold another amount.
+            raise RecordRejected(
+                f"{where}.Amount {amount} has a fraction of an øre; Dinero holds whole øre", f"{where}.Amount"
+            )
         account = to_int(line.get("AccountNumber"), f"{where}.AccountNumber")
         reference.check_account(account, f"{where}.AccountNumber")
         balancing = line.get("BalancingAccountNumber")
@@ -56,7 +63,7 @@ def voucher_lines(sink: DineroSink, lines: list[dict[str, Any]]) -> list[dict[st
                 "BalancingAccountVatCode": line.get("BalancingAccountVatCode") or None,
             }
         )
-    if abs(open_total) >= Decimal("0.005"):
+    if open_total != 0:
         raise RecordRejected(
             "the voucher does not balance: lines without BalancingAccountNumber add up to "
             f"{open_total}, not 0",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
 
 STREAM = "pos_sales"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_config" / "sales.csv"
@@ -160,3 +161,172 @@ def test_vat_code_mode_lets_dinero_split_the_vat(sandbox: Any, config: dict[str,
         (ln["AccountNumber"], ln["AmountExclVatValue"], ln["AmountInclVatValue"]) for ln in voucher["Lines"]
     )
     assert amounts == [(55020, 36.0, 45.0), (55030, 50.0, 62.5)]
+
+
+# -- identity and changes between runs (issue 11 item 1, issue 17 class 2) ----------------------------------
+PAYMENT_ACCOUNTS = set(ACCOUNTS.values())
+
+
+def day_takings(sandbox: Any, day: str) -> Decimal:
+    """What Dinero holds for a day: the payment accounts' debits over the day's live vouchers (øre exact)."""
+    total = Decimal(0)
+    for voucher in by_reference(sandbox.dump(ORG, "manual_vouchers"), f"{STREAM}:{day}"):
+        for line in voucher["Lines"]:
+            if line["AccountNumber"] in PAYMENT_ACCOUNTS:
+                total += Decimal(str(line["AmountInclVatValue"]))
+    return total
+
+
+def day_vouchers(sandbox: Any, day: str) -> list[Any]:
+    return sorted(
+        by_reference(sandbox.dump(ORG, "manual_vouchers"), f"{STREAM}:{day}"),
+        key=lambda v: v["ExternalReference"],
+    )
+
+
+def sale(sale_id: str | None, day: str, amount: str, method: str = "card", **extra: Any) -> dict[str, Any]:
+    row = {"sold_at": f"{day}T12:00:00", "payment_method": method, "amount": amount, "vat_rate": "0.25"}
+    if sale_id is not None:
+        row["sale_id"] = sale_id
+    return {**row, **extra}
+
+
+def plain_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [schema(STREAM, ()), *(record(STREAM, r) for r in rows)]
+
+
+def test_identical_sales_without_id_are_three_sales(sandbox: Any, config: dict[str, Any]) -> None:
+    rows = [sale(None, "2026-11-02", "25.00") for _ in range(3)]
+    result = run_target(sandbox, config, plain_messages(rows))
+
+    assert result.error is None, result.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("75.00")
+
+
+def test_sale_without_id_for_a_day_an_earlier_run_loaded_is_rejected(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["max_rejects"] = 10
+    rows = [sale(None, "2026-11-02", "25.00") for _ in range(2)]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+
+    again = run_target(sandbox, config, plain_messages([*rows, sale(None, "2026-11-03", "10.00")]))
+
+    assert again.error is None, again.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("50.00")  # not 100.00: nothing counted twice
+    assert day_takings(sandbox, "2026-11-03") == Decimal("10.00")  # a day never loaded is fine
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert len(rejects) == 2
+    assert all("cannot be told from a re-sent sale" in r["reason"] for r in rejects)
+    assert {r["field"] for r in rejects} == {"sale_id"}
+
+
+def test_whole_days_replaces_a_day_and_supplements_a_booked_one(sandbox: Any, config: dict[str, Any]) -> None:
+    config["streams"][STREAM]["whole_days"] = True
+    first = [sale(None, "2026-11-02", "25.00") for _ in range(3)]
+    assert run_target(sandbox, config, plain_messages(first)).error is None
+    assert day_takings(sandbox, "2026-11-02") == Decimal("75.00")
+
+    rerun = run_target(sandbox, config, plain_messages(first))  # the same whole day again
+    assert rerun.error is None, rerun.stderr
+    assert rerun.writes == []
+    assert day_takings(sandbox, "2026-11-02") == Decimal("75.00")
+
+    fuller = [*first, sale(None, "2026-11-02", "40.00", "cash")]  # the day, now with a late sale
+    assert run_target(sandbox, config, plain_messages(fuller)).error is None
+    assert day_takings(sandbox, "2026-11-02") == Decimal("115.00")
+    refs = [v["ExternalReference"] for v in day_vouchers(sandbox, "2026-11-02")]
+    assert refs == [f"{STREAM}:2026-11-02", f"{STREAM}:2026-11-02#2"]
+
+
+@pytest.mark.parametrize("book", [False, True], ids=["draft", "booked"])
+def test_corrected_amount_changes_the_day(sandbox: Any, config: dict[str, Any], book: bool) -> None:
+    config["streams"][STREAM]["book"] = book
+    rows = [sale("A", "2026-11-02", "100.00"), sale("B", "2026-11-02", "50.00", "cash")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+
+    result = run_target(sandbox, config, plain_messages([sale("A", "2026-11-02", "80.00")]))
+
+    assert result.error is None, result.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("130.00")
+    vouchers = day_vouchers(sandbox, "2026-11-02")
+    assert len(vouchers) == (2 if book else 1)
+    assert all(v["Status"] == ("Booked" if book else "Draft") for v in vouchers)
+
+
+@pytest.mark.parametrize("book", [False, True], ids=["draft", "booked"])
+def test_sale_moved_to_another_day_leaves_its_old_day(
+    sandbox: Any, config: dict[str, Any], book: bool
+) -> None:
+    config["streams"][STREAM]["book"] = book
+    rows = [sale("A", "2026-11-02", "100.00"), sale("B", "2026-11-02", "50.00")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+
+    result = run_target(sandbox, config, plain_messages([sale("A", "2026-11-03", "100.00")]))
+
+    assert result.error is None, result.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("50.00")
+    assert day_takings(sandbox, "2026-11-03") == Decimal("100.00")
+
+
+def test_returns_bringing_a_draft_day_to_zero_remove_its_voucher(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    config["streams"][STREAM]["book"] = False
+    assert run_target(sandbox, config, plain_messages([sale("A", "2026-11-02", "100.00")])).error is None
+    assert len(day_vouchers(sandbox, "2026-11-02")) == 1
+
+    result = run_target(sandbox, config, plain_messages([sale("R", "2026-11-02", "-100.00")]))
+
+    assert result.error is None, result.stderr
+    assert day_vouchers(sandbox, "2026-11-02") == []  # deleted, not a voucher of 0.00
+    assert any(w["method"] == "DELETE" for w in result.writes)
+
+    late = run_target(sandbox, config, plain_messages([sale("C", "2026-11-02", "30.00")]))
+    assert late.error is None, late.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("30.00")
+
+
+def test_returns_bringing_a_booked_day_to_zero_add_a_negative_supplement(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, plain_messages([sale("A", "2026-11-02", "100.00")])).error is None
+
+    result = run_target(sandbox, config, plain_messages([sale("R", "2026-11-02", "-100.00", "cash")]))
+
+    assert result.error is None, result.stderr
+    vouchers = day_vouchers(sandbox, "2026-11-02")
+    assert [v["Status"] for v in vouchers] == ["Booked", "Booked"]
+    assert day_takings(sandbox, "2026-11-02") == Decimal("0.00")
+
+
+@pytest.mark.parametrize("marker", ["_sdc_deleted_at", "DeletedAt"])
+def test_sale_deleted_upstream_leaves_its_day(sandbox: Any, config: dict[str, Any], marker: str) -> None:
+    config["streams"][STREAM]["book"] = False
+    rows = [sale("A", "2026-11-02", "100.00"), sale("B", "2026-11-02", "50.00")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+
+    gone = {**sale("A", "2026-11-02", "100.00"), marker: "2026-11-03T08:00:00Z"}
+    result = run_target(sandbox, config, plain_messages([gone]))
+
+    assert result.error is None, result.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("50.00")
+
+
+def test_sale_is_not_added_to_its_new_day_while_its_old_day_cannot_be_corrected(
+    sandbox: Any, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["streams"][STREAM]["book"] = False
+    config["max_rejects"] = 5
+    rows = [sale("A", "2026-11-02", "100.00"), sale("B", "2026-11-02", "50.00")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+    # the old day's voucher is in doubt (a create whose answer was lost, no file to find it by)
+    with (tmp_path / "ledger.jsonl").open("a", encoding="utf-8") as journal:
+        journal.write(json.dumps({"ref": f"{STREAM}:2026-11-02", "status": "pending", "guid": None}) + "\n")
+
+    result = run_target(sandbox, config, plain_messages([sale("A", "2026-11-03", "100.00")]))
+
+    assert result.error is None, result.stderr
+    assert day_vouchers(sandbox, "2026-11-03") == []  # not on two days
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert reject["record"]["sale_id"] == "A"
