@@ -10,6 +10,8 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
+from dinero_api.logs import LOG_SETTINGS
+from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import SHARED_SETTINGS_SCHEMA
 from target_dinero.config import target_settings
 from target_dinero.run import RunContext
@@ -23,16 +25,20 @@ class RejectsExceeded(RuntimeError):
     """More records were rejected than ``max_rejects`` allows: the run ends non-zero."""
 
 
-class TargetDinero(Target):
-    """Singer target for Dinero.
+class TargetDinero(DineroPluginMixin, Target):
+    """Singer target for the Dinero accounting API: invoices, vouchers, daily sales, contacts, products."""
 
-    Each stream is loaded as the type its ``streams`` entry names (``load_as``): one sink class per load
-    type in :mod:`target_dinero.sinks`. What the sinks share for the run (client, reference data,
-    contact cache, indexes, journal, rejects) lives in :class:`~target_dinero.run.RunContext`.
-    """
+    # The docstring is what ``--about`` prints, so it stays one plain line (a multi-line docstring
+    # indents the markdown heading, and Sphinx roles would show as text). Each stream is loaded as the
+    # type its ``streams`` entry names (``load_as``): one sink class per load type in
+    # ``target_dinero.sinks``. What the sinks share for the run (client, reference data, contact cache,
+    # indexes, journal, rejects) lives in ``target_dinero.run.RunContext``.
 
     name = "target-dinero"
-    config_jsonschema = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, *target_settings()).to_dict()
+    package_name = "dinero-singer"  # the distribution whose version ``--version`` prints
+    config_jsonschema = th.PropertiesList(
+        *SHARED_SETTINGS_SCHEMA, *target_settings(), *LOG_SETTINGS
+    ).to_dict()
     default_sink_class = DineroSink
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
