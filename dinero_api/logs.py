@@ -120,7 +120,7 @@ class AnnouncedThrottle:
     line says how long it took. Everything else is delegated unchanged.
     """
 
-    def __init__(self, throttle: Any, announce_after: float = QUOTA_WAIT_ANNOUNCE_SECONDS) -> None:
+    def __init__(self, throttle: Any, announce_after: float | None = None) -> None:
         self._throttle = throttle
         self._announce_after = announce_after
         self._logger = logging.getLogger("dinero_api.quota")
@@ -154,7 +154,8 @@ class AnnouncedThrottle:
                 self._why(),
             )
 
-        timer = threading.Timer(self._announce_after, announce)
+        after = QUOTA_WAIT_ANNOUNCE_SECONDS if self._announce_after is None else self._announce_after
+        timer = threading.Timer(after, announce)
         timer.daemon = True
         timer.start()
         try:
