@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, on a fresh machine with only Python 3.10+:
-#   1. creates .venv (if absent) and installs this project into it (pip install -e '.[test]'),
+#   1. creates .venv (if absent) and installs this project with the sandbox (pip install -e '.[sandbox]',
+#      versions from constraints.txt),
 #   2. builds Meltano's own virtualenv (scripts/toolenv.py) and installs the project's Meltano plugins,
 #   3. starts the offline Dinero sandbox (demo organizations) on a free port,
 #   4. runs the main jobs end to end through Meltano, in the dev environment:
@@ -32,7 +33,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv >>"$LOG" 2>&1 || fail "could not create .venv with $PYTHON"
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >>"$LOG" 2>&1 || fail "pip upgrade"
-.venv/bin/python -m pip install --quiet -e '.[test]' >>"$LOG" 2>&1 || fail "pip install -e '.[test]'"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[sandbox]' >>"$LOG" 2>&1 ||
+  fail "pip install -c constraints.txt -e '.[sandbox]'"
 
 step "Meltano (its own virtualenv) and the project's plugins"
 MELTANO_BIN_DIR="$(.venv/bin/python scripts/toolenv.py meltano 2>>"$LOG")" || fail "installing Meltano"
