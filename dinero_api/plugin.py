@@ -55,6 +55,14 @@ def format_problems(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]
     return problems
 
 
+def _required_named(error: str, ours: list[str]) -> bool:
+    """True for the SDK's "'name' is a required property" when one of ``ours`` names `name` too."""
+    if not error.endswith("is a required property"):
+        return False
+    name = error.split("'")[1] if error.count("'") >= 2 else ""
+    return any(f"`{name}`" in line for line in ours)
+
+
 class DineroPluginMixin:
     """Start-up validation and log settings shared by ``TapDinero`` and ``TargetDinero``.
 
@@ -83,7 +91,9 @@ class DineroPluginMixin:
             DineroSettings.from_config(self.dinero_settings_config())
         except DineroConfigError as exc:
             lines = str(exc).splitlines()
-            errors += [line.strip().removeprefix("- ") for line in lines[1:]] or lines
+            ours = [line.strip().removeprefix("- ") for line in lines[1:]] or lines
+            # The SDK says "'client_id' is a required property"; ours says the same with the fix: keep ours.
+            errors = [e for e in errors if not _required_named(e, ours)] + ours
         install_sdk_noise_filters()
         apply_log_settings(self._config)
         if errors and raise_errors:
