@@ -131,7 +131,7 @@ def test_tap_unreachable_api_host(tap_cfg, tmp_path):
 
 def test_tap_unreachable_token_host(tap_cfg, tmp_path):
     result = run_cli("tap_dinero.cli", {**tap_cfg, "token_url": closed_port_url() + "/token"}, tmp_path)
-    assert_one_line_failure(result, ExitCode.UNREACHABLE, "Token request", "token_url")
+    assert_one_line_failure(result, ExitCode.UNREACHABLE, "token_url")
 
 
 def test_tap_token_endpoint_outage(sandbox, tap_cfg, tmp_path):
