@@ -56,6 +56,8 @@ class Printer:
 
     def __init__(self) -> None:
         self.figures: dict[str, Any] = {}
+        #: Series behind the figures, for the charts (benchmarks/charts.py): name -> JSON-able value.
+        self.data: dict[str, Any] = {}
 
     def __call__(self, name: str, value: Any) -> None:
         if isinstance(value, float):

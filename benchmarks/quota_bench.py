@@ -101,6 +101,16 @@ def quota_use(
     every = sorted(r["ts"] for r in logged if r["status"] != 429)
     m = (len(every) - 1) // quota
     steady = m * window / (every[m * quota] - every[0]) if m else float("nan")
+    out.data["quota_use"] = {
+        "quota": quota,
+        "window": window,
+        "windows": windows,
+        "requests": [
+            [round(r["ts"] - first, 3), "read" if r["method"] == "GET" else "write", r["status"]]
+            for r in logged
+            if first <= r["ts"] < end
+        ],
+    }
     out("quota_setting", f"{quota} per {window:g} s (Dinero: 100 per 60 s)")
     out("quota_measured_windows", windows)
     out("quota_requests_in_measured_windows", len(ts))

@@ -14,6 +14,7 @@ process; every measured tap/target runs in a fresh subprocess.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -70,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a 1-2 minute run")
     parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated figure groups (1-6)")
+    parser.add_argument(
+        "--charts",
+        action="store_true",
+        help="also write benchmarks/results.json and the PNG charts of groups 4 and 6 into docs/ "
+        "(needs matplotlib: pip install '.[bench]')",
+    )
     args = parser.parse_args(argv)
     groups = {int(g) for g in args.only.split(",") if g.strip()}
     sizes = QUICK if args.quick else FULL
@@ -117,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
             tap_bench.scaling(sandbox, out, sizes["scaling_base"])
     out("machine_load_average_1m_at_end", f"{os.getloadavg()[0]:.2f}")
     out("benchmark_wall_seconds", time.perf_counter() - started)
+    if args.charts:
+        from benchmarks import charts
+
+        results = {"figures": out.figures, "data": out.data}
+        charts.RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        for path in charts.render(results):
+            out("chart", str(path.relative_to(charts.REPO)))
     return 0
 
 

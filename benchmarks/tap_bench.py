@@ -148,6 +148,12 @@ def scaling(sandbox: SandboxProcess, out: Printer, base: int, runs: int = 2) -> 
         out(f"scaling_{factor}x_cpu_seconds", cpus[-1])
         out(f"scaling_{factor}x_cpu_us_per_record", 1e6 * cpus[-1] / records)
         out(f"scaling_{factor}x_peak_rss_mib", rss[-1])
+    out.data["scaling"] = {
+        "invoices": [base * f for f in (1, 2, 4)],
+        "wall_seconds": walls,
+        "cpu_seconds": cpus,
+        "peak_rss_mib": rss,
+    }
     out("scaling_time_ratio_2x", walls[1] / walls[0])
     out("scaling_time_ratio_4x", walls[2] / walls[0])
     out("scaling_cpu_ratio_2x", cpus[1] / cpus[0])

@@ -17,6 +17,7 @@ import requests
 from dinero_api.auth import TokenProvider, token_provider_for
 from dinero_api.envelope import decode_json, has_more, parse_page
 from dinero_api.errors import DineroAPIError, DineroConfigError, DineroMalformedResponse, raise_for_response
+from dinero_api.logs import AnnouncedThrottle
 from dinero_api.quota import QuotaThrottle, get_throttle
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
 from dinero_api.settings import MAX_PAGE_SIZE, DineroSettings
@@ -62,7 +63,7 @@ class DineroClient:
         )
         self.session = DineroSession(
             token_provider=token_provider or token_provider_for(settings),
-            throttle=self.throttle,
+            throttle=AnnouncedThrottle(self.throttle),  # logs a wait longer than a few seconds
             api_url=settings.api_url,
             stats=self.stats,
             timeout=settings.request_timeout,

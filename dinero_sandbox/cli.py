@@ -11,10 +11,18 @@ import argparse
 import sys
 import time
 
-from werkzeug.serving import make_server
+try:
+    from werkzeug.serving import make_server
 
-from .app import create_app
-from .behaviours import CHOICES, Behaviours, parse_assignment
+    from .app import create_app
+    from .behaviours import CHOICES, Behaviours, parse_assignment
+except ModuleNotFoundError as exc:  # the plugins' own install does not pull the sandbox's web framework
+    if exc.name not in ("flask", "werkzeug"):
+        raise
+    raise SystemExit(
+        "dinero-sandbox needs Flask, which the plugins do not install: pip install 'dinero-singer[sandbox]' "
+        "(from a checkout: pip install '.[sandbox]')."
+    ) from None
 from .constants import (
     DEFAULT_QUOTA_REQUESTS,
     DEFAULT_QUOTA_WINDOW,

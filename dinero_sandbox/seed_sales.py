@@ -3,10 +3,11 @@ offers. Every value is a pure function of the organization's seed and the docume
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from . import chart
-from .amounts import invoice_line, invoice_totals, public_lines, r2
+from .amounts import dec, invoice_line, invoice_totals, public_lines, r2, round_money
 from .constants import DRAFT_NUMBER
 from .rng import Stream
 from .seed_context import DAY_MS, SeedContext
@@ -52,28 +53,24 @@ class SalesLines:
         return out
 
     def totals(self, i: int, contact: int) -> tuple[float, float, float, float, float]:
-        """(excl, vatable, non-vatable, vat, incl) of document ``i`` - the same arithmetic as
-        ``amounts.invoice_totals`` over ``lines(i)``, without building the lines."""
+        """(excl, vatable, non-vatable, vat, incl) of document ``i`` - the same decimal arithmetic as
+        ``amounts.invoice_line`` and ``amounts.invoice_totals`` over ``lines(i)`` (so the stored totals
+        and the detail's ``TotalLines`` agree to the øre), without building the lines."""
         prices = self.ctx.product_prices
-        vatable = 0.0
-        non_vatable = 0.0
-        vat = 0.0
+        vatable = Decimal(0)
+        non_vatable = Decimal(0)
+        vat = Decimal(0)
         for p, qty, discount, account in self.specs(i, contact):
-            total = round(prices[p] * (qty * (1 - discount / 100.0)) + 0.0, 2)
+            total = round_money(dec(prices[p]) * (dec(qty) * (1 - dec(discount) / 100)))
             rate = _SALE_RATE.get(account, 0.0)
             if rate:
                 vatable += total
             else:
                 non_vatable += total
-            vat += total * rate
+            vat += total * dec(rate)
         excl = vatable + non_vatable
-        return (
-            round(excl + 0.0, 2),
-            round(vatable + 0.0, 2),
-            round(non_vatable + 0.0, 2),
-            round(vat + 0.0, 2),
-            round(excl + vat + 0.0, 2),
-        )
+        vat = round_money(vat)
+        return (r2(excl), r2(vatable), r2(non_vatable), r2(vat), r2(excl + vat))
 
     def lines(self, i: int) -> list[dict[str, Any]]:
         """Read lines of document ``i`` (with internal VAT keys)."""

@@ -34,7 +34,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 VARIANT = "dinero-singer"
 REPO_URL = "https://github.com/dinero-singer/dinero-singer"
-PIP_URL = "git+https://github.com/dinero-singer/dinero-singer.git"
+#: The package index name once published; from a checkout, DINERO_SINGER_PIP_SOURCE="@file:///path/to/checkout"
+#: turns it into the direct reference ``dinero-singer@file:///path/to/checkout`` (Meltano expands the variable
+#: when it installs; unset, it expands to nothing). README "Install" explains both.
+PIP_URL = "dinero-singer${DINERO_SINGER_PIP_SOURCE}"
+#: Capabilities the plugins have that singer-sdk does not list in --about (tap-dinero --test).
+EXTRA_CAPABILITIES = {"tap-dinero": ("test",), "target-dinero": ()}
+#: The credentials a run needs, for Meltano's settings_group_validation (one group per alternative).
+ORGANIZATION_SETTINGS = {
+    "tap-dinero": ("organization_id", "organization_ids"),
+    "target-dinero": ("organization_id",),
+}
 DOMAIN_URL = "https://api.dinero.dk/docs"
 LABEL_WORDS = {"id": "ID", "ids": "IDs", "url": "URL", "api": "API", "vat": "VAT", "sql": "SQL"}
 
@@ -77,10 +87,14 @@ PLUGINS = (
 
 
 def run_about(plugin: str, fmt: str) -> str:
-    """``<plugin> --about --format=<fmt>`` from the running interpreter's bin directory."""
-    executable = Path(sys.executable).parent / plugin
+    """``<plugin> --about --format=<fmt>`` of this checkout (``python -m``, whichever copy is installed)."""
+    module = plugin.replace("-", "_") + ".cli"
     result = subprocess.run(
-        [str(executable), "--about", f"--format={fmt}"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", module, "--about", f"--format={fmt}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{plugin} --about failed: {result.stderr[-2000:]}")
@@ -119,34 +133,71 @@ def kind_for(prop: dict[str, Any]) -> str:
     }.get(json_type, "string")
 
 
-def setting_definitions(about: dict[str, Any]) -> list[dict[str, Any]]:
-    """Meltano setting definitions (name, kind, label, description, default, sensitive) from ``--about``."""
+def _definition(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    label = label_for(name.split(".")[-1])
+    definition: dict[str, Any] = {"name": name, "kind": kind_for(prop), "label": label}
+    enum = [value for value in prop.get("enum") or [] if value is not None]
+    if enum and definition["kind"] == "string":
+        definition["kind"] = "options"
+        definition["options"] = [{"label": str(value), "value": value} for value in enum]
+    if prop.get("secret"):
+        definition["sensitive"] = True
+    if prop.get("default") is not None:
+        definition["value"] = prop["default"]
+    definition["description"] = " ".join((prop.get("description") or label_for(name)).split())
+    return definition
+
+
+def _leaves(name: str, prop: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """An object setting with declared properties becomes dotted sub-settings
+    (``batch_config.encoding.format``), the way Meltano Hub lists them; free-form objects (``stream_maps``,
+    ``streams``) stay one setting."""
+    children = prop.get("properties") or {}
+    if _main_type(prop) != "object" or not children or name.split(".")[-1] == "stream_maps":
+        return [(name, prop)]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for child, child_prop in children.items():
+        out += _leaves(f"{name}.{child}", child_prop)
+    return out
+
+
+def setting_definitions(about: dict[str, Any], *, dotted: bool = False) -> list[dict[str, Any]]:
+    """Meltano setting definitions (name, kind, label, description, default, sensitive, options) from
+    ``--about``; with ``dotted``, object settings are split into their sub-settings."""
     definitions = []
     for name, prop in about["settings"]["properties"].items():
-        definition: dict[str, Any] = {"name": name, "kind": kind_for(prop), "label": label_for(name)}
-        if prop.get("secret"):
-            definition["sensitive"] = True
-        if prop.get("default") is not None:
-            definition["value"] = prop["default"]
-        definition["description"] = " ".join((prop.get("description") or label_for(name)).split())
-        definitions.append(definition)
+        for leaf, leaf_prop in _leaves(name, prop) if dotted else [(name, prop)]:
+            definitions.append(_definition(leaf, leaf_prop))
     return definitions
+
+
+def capabilities_of(name: str, about: dict[str, Any]) -> list[str]:
+    """``--about``'s capabilities plus those singer-sdk does not report."""
+    return sorted({*about.get("capabilities", []), *EXTRA_CAPABILITIES.get(name, ())})
+
+
+def group_validation(name: str, about: dict[str, Any]) -> list[list[str]]:
+    """Every way to configure a run: each credential flow with each way of naming the organization."""
+    required = list(about["settings"].get("required") or [])
+    return [
+        [*required, credential, organization]
+        for credential in ("api_key", "refresh_token")
+        for organization in ORGANIZATION_SETTINGS[name]
+    ]
 
 
 def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def settings_block(about: dict[str, Any], indent: str) -> str:
+def settings_block(name: str, about: dict[str, Any], indent: str) -> str:
     """A plugin's ``capabilities`` and ``settings``, indented for its entry in meltano.yml."""
-    capabilities = sorted(about.get("capabilities", []))
-    text = _dump({"capabilities": capabilities, "settings": setting_definitions(about)})
+    text = _dump({"capabilities": capabilities_of(name, about), "settings": setting_definitions(about)})
     return "".join(f"{indent}{line}\n" if line else "\n" for line in text.splitlines())
 
 
 def hub_definition(spec: PluginSpec, about: dict[str, Any]) -> str:
     """The Meltano Hub plugin definition YAML of one plugin."""
-    required = about["settings"].get("required") or []
     definition: dict[str, Any] = {
         "name": spec.name,
         "variant": VARIANT,
@@ -157,15 +208,12 @@ def hub_definition(spec: PluginSpec, about: dict[str, Any]) -> str:
         "repo": REPO_URL,
         "pip_url": PIP_URL,
         "executable": spec.name,
-        "capabilities": sorted(about.get("capabilities", [])),
+        "capabilities": capabilities_of(spec.name, about),
         "keywords": list(spec.keywords),
         "domain_url": DOMAIN_URL,
         "maintenance_status": "development",
-        "settings_group_validation": [
-            [*required, "api_key", "organization_id"],
-            [*required, "refresh_token", "organization_id"],
-        ],
-        "settings": setting_definitions(about),
+        "settings_group_validation": group_validation(spec.name, about),
+        "settings": setting_definitions(about, dotted=True),
     }
     header = (
         f"# Meltano Hub plugin definition for {spec.name} (variant {VARIANT}).\n"
@@ -195,7 +243,7 @@ def rendered_files() -> dict[Path, str]:
             meltano_text,
             f"# BEGIN generated settings: {spec.name}",
             f"# END generated settings: {spec.name}",
-            settings_block(about, "    "),
+            settings_block(spec.name, about, "    "),
         )
         if updated is None:
             raise RuntimeError(f"meltano.yml has no generated-settings markers for {spec.name}")

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Quick start, on a fresh machine with only Python 3.10+:
-#   1. creates .venv (if absent) and installs this project into it (pip install -e '.[test]'),
+#   1. creates .venv (if absent) and installs this project with the sandbox (pip install -e '.[sandbox]',
+#      versions from constraints.txt),
 #   2. builds Meltano's own virtualenv (scripts/toolenv.py) and installs the project's Meltano plugins,
 #   3. starts the offline Dinero sandbox (demo organizations) on a free port,
 #   4. runs the main jobs end to end through Meltano, in the dev environment:
-#        dinero-to-local   tap-dinero  -> target-jsonl   (every stream of organization 100000, output/dinero/)
+#        dinero-to-duckdb  tap-dinero  -> target-duckdb  (every stream of organization 100000 into
+#                          output/warehouse.duckdb; QUICKSTART_LOADER=jsonl: dinero-to-local, JSONL files)
 #        sales-to-dinero   sample_config/sales.csv -> target-dinero (daily-sales manual vouchers)
-#   5. prints where the output is and a summary (streams, records, requests the sandbox answered),
-#   6. stops the sandbox. Exits non-zero when any step fails (the last lines of the log are shown).
+#   5. loads the same sales a second time (--full-refresh): the second load creates nothing,
+#   6. prints SQL answers from the DuckDB file (revenue per month, top customers, trial balance) and a
+#      summary (vouchers created, requests the sandbox answered), then stops the sandbox. Exits non-zero
+#      when any step fails (the last lines of the log are shown).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -32,14 +36,21 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv >>"$LOG" 2>&1 || fail "could not create .venv with $PYTHON"
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >>"$LOG" 2>&1 || fail "pip upgrade"
-.venv/bin/python -m pip install --quiet -e '.[test]' >>"$LOG" 2>&1 || fail "pip install -e '.[test]'"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[sandbox]' >>"$LOG" 2>&1 ||
+  fail "pip install -c constraints.txt -e '.[sandbox]'"
 
 step "Meltano (its own virtualenv) and the project's plugins"
 MELTANO_BIN_DIR="$(.venv/bin/python scripts/toolenv.py meltano 2>>"$LOG")" || fail "installing Meltano"
 MELTANO="$MELTANO_BIN_DIR/meltano"
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false MELTANO_CLI_DISABLE_VERSION_CHECK=true NO_COLOR=1
 # The plugins of the two jobs (the airflow utility is not needed here).
-"$MELTANO" install tap-dinero tap-pos-sales target-jsonl target-dinero >>"$LOG" 2>&1 || fail "meltano install"
+LOADER="${QUICKSTART_LOADER:-duckdb}"
+case "$LOADER" in
+  duckdb) JOB=dinero-to-duckdb; LOADER_PLUGIN=target-duckdb ;;
+  jsonl) JOB=dinero-to-local; LOADER_PLUGIN=target-jsonl ;;
+  *) fail "QUICKSTART_LOADER must be duckdb or jsonl (got $LOADER)" ;;
+esac
+"$MELTANO" install tap-dinero tap-pos-sales "$LOADER_PLUGIN" target-dinero >>"$LOG" 2>&1 || fail "meltano install"
 
 # Dinero's quota is 100 requests per 60 s per organization. The demo keeps the 100 requests but shortens
 # the window (QUICKSTART_QUOTA_WINDOW, default 3 s) so the ~400 requests of a full sync take seconds, not
@@ -64,14 +75,32 @@ export TARGET_DINERO_API_URL="$SANDBOX" TARGET_DINERO_TOKEN_URL="$SANDBOX/dinero
 export TAP_DINERO_QUOTA_BACKEND="$WORK/quota" TARGET_DINERO_QUOTA_BACKEND="$WORK/quota"
 export TAP_DINERO_QUOTA_REQUESTS=100 TAP_DINERO_QUOTA_WINDOW_SECONDS="$WINDOW"
 export TARGET_DINERO_QUOTA_REQUESTS=100 TARGET_DINERO_QUOTA_WINDOW_SECONDS="$WINDOW"
-rm -rf "$OUT" "$WORK/quota" "$ROOT/output/rejects"
+DUCKDB="$ROOT/output/warehouse.duckdb"
+rm -rf "$OUT" "$DUCKDB" "$WORK/quota" "$ROOT/output/rejects"
+# A fresh sandbox holds no voucher of an earlier quick start: start the target's journal afresh too.
+export TARGET_DINERO_LEDGER_FILE="$WORK/target-dinero-journal.jsonl"
+rm -f "$TARGET_DINERO_LEDGER_FILE"
 
-step "meltano --environment=dev run --full-refresh dinero-to-local sales-to-dinero"
-"$MELTANO" --environment=dev run --full-refresh dinero-to-local sales-to-dinero >>"$LOG" 2>&1 ||
-  fail "meltano run"
+step "meltano --environment=dev run --full-refresh $JOB sales-to-dinero"
+"$MELTANO" --environment=dev run --full-refresh "$JOB" sales-to-dinero >"$WORK/run1.log" 2>&1 ||
+  { cat "$WORK/run1.log" >>"$LOG"; fail "meltano run"; }
+cat "$WORK/run1.log" >>"$LOG"
+
+step "meltano --environment=dev run --full-refresh sales-to-dinero   (the same sales again)"
+"$MELTANO" --environment=dev run --full-refresh sales-to-dinero >"$WORK/run2.log" 2>&1 ||
+  { cat "$WORK/run2.log" >>"$LOG"; fail "second meltano run"; }
+cat "$WORK/run2.log" >>"$LOG"
+
+if [ "$LOADER" = duckdb ]; then
+  step "SQL on $DUCKDB"
+  .meltano/loaders/target-duckdb/venv/bin/python scripts/quickstart_sql.py "$DUCKDB" || fail "SQL answers"
+fi
 
 step "Summary"
 .venv/bin/python scripts/quickstart_summary.py summary "$SANDBOX" "$OUT" 100000 "$ROOT/sample_config/sales.csv" ||
   fail "summary"
+.venv/bin/python scripts/quickstart_summary.py second-load "$WORK/run1.log" "$WORK/run2.log" ||
+  fail "the second load of the same sales created objects"
 echo "Meltano log: $LOG"
+[ "$LOADER" = duckdb ] && echo "Query it yourself: .meltano/loaders/target-duckdb/venv/bin/python -c \"import duckdb; print(duckdb.connect('$DUCKDB').sql('SELECT * FROM dinero.invoices LIMIT 5'))\""
 echo "Done in $(($(date +%s) - started)) s. Next: bash scripts/test.sh (the whole test suite)."

@@ -5,6 +5,7 @@ Standard library only, so it runs with any Python 3.10+.
     python scripts/quickstart_summary.py free-port
     python scripts/quickstart_summary.py wait URL [SECONDS]
     python scripts/quickstart_summary.py summary SANDBOX_URL OUTPUT_DIR ORG_ID [SALES_CSV]
+    python scripts/quickstart_summary.py second-load FIRST_LOG SECOND_LOG
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ def sales_days(sales_csv: Path | None) -> tuple[int, int]:
 
 def summary(sandbox_url: str, output_dir: Path, org_id: str, sales_csv: Path | None) -> str:
     """The text printed at the end of the quick start."""
-    lines = [f"Dinero -> local copy: {output_dir}/"]
-    counts = count_jsonl(output_dir)
-    width = max((len(s) for s in counts), default=10)
-    for stream, n in counts.items():
-        lines.append(f"  {stream:<{width}}  {n:>6} records   ({output_dir / (stream + '.jsonl')})")
-    lines.append(f"  {'total':<{width}}  {sum(counts.values()):>6} records in {len(counts)} streams")
+    lines = []
+    if output_dir.is_dir():  # the JSONL loader (QUICKSTART_LOADER=jsonl); DuckDB prints its own tables
+        lines.append(f"Dinero -> local copy: {output_dir}/")
+        counts = count_jsonl(output_dir)
+        width = max((len(s) for s in counts), default=10)
+        for stream, n in counts.items():
+            lines.append(f"  {stream:<{width}}  {n:>6} records   ({output_dir / (stream + '.jsonl')})")
+        lines.append(f"  {'total':<{width}}  {sum(counts.values()):>6} records in {len(counts)} streams")
     sales, days = sales_days(sales_csv)
     vouchers = get_json(f"{sandbox_url}/_sandbox/orgs/{org_id}/manual_vouchers")
     daily = [v for v in vouchers if str(v.get("ExternalReference") or "").startswith("sales:")]
@@ -101,6 +104,42 @@ def summary(sandbox_url: str, output_dir: Path, org_id: str, sales_csv: Path | N
     return "\n".join(lines)
 
 
+def load_summary(log: Path) -> dict[str, Any]:
+    """The last ``target-dinero summary: {...}`` of a Meltano log (what one target run did)."""
+    found: dict[str, Any] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        marker = line.find("target-dinero summary: ")
+        if marker >= 0:
+            text = line[marker + len("target-dinero summary: ") :]
+            found, _ = json.JSONDecoder().raw_decode(text)
+    return found
+
+
+def second_load(first_log: Path, second_log: Path) -> tuple[str, int]:
+    """Lines comparing two loads of the same sales; exit status 1 if the second created anything."""
+
+    def created(summary: dict[str, Any]) -> int:
+        return sum(
+            n for s in summary.get("streams", {}).values() for k, n in s.items() if k.startswith("created")
+        )
+
+    first, second = load_summary(first_log), load_summary(second_log)
+    lines = ["Loading the same sales into Dinero twice (exactly once, by ExternalReference):"]
+    for label, summary in (("first load ", first), ("second load", second)):
+        streams = summary.get("streams", {})
+        detail = (
+            "; ".join(f"{name}: {json.dumps(counts)}" for name, counts in streams.items()) or "no records"
+        )
+        lines.append(
+            f"  {label}: {created(summary)} created ({detail}), {summary.get('requests', '?')} requests"
+        )
+    ok = bool(second) and created(second) == 0
+    lines.append(
+        "  -> the second load created nothing" if ok else "  -> the second load CREATED objects again"
+    )
+    return "\n".join(lines), 0 if ok else 1
+
+
 def main(argv: list[str]) -> int:
     """Dispatch the sub-commands described in the module docstring."""
     if not argv:
@@ -112,6 +151,10 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "wait":
         return 0 if wait_for(args[0], float(args[1]) if len(args) > 1 else 30.0) else 1
+    if command == "second-load":
+        text, status = second_load(Path(args[0]), Path(args[1]))
+        print(text)
+        return status
     if command == "summary":
         sales_csv = Path(args[3]) if len(args) > 3 else None
         print(summary(args[0].rstrip("/"), Path(args[1]), args[2], sales_csv))

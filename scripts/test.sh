@@ -10,7 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test,redis]'
+# constraints.txt: the versions the suite last passed with (scripts/freeze_constraints.py writes it).
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[test,redis]'
 
 # The Redis quota backend is tested against a real redis-server on loopback. Install it where we may
 # (root with apt, as on CI); elsewhere that one test is skipped and pytest says so.

@@ -20,7 +20,8 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, DineroGone, DineroMalformedResponse, raise_for_response
 from dinero_api.settings import DEFAULT_API_URL
-from tap_dinero.pagination import DineroPaginator, page_records
+from tap_dinero.pagination import DineroPaginator, page_records, page_total
+from tap_dinero.progress import StreamProgress
 from tap_dinero.schemas import list_fields, load_schema
 from tap_dinero.sdk_adapter import SdkAdapterStream
 
@@ -35,26 +36,6 @@ __all__ = ["DetailStream", "DineroStream", "StreamProgress"]
 #: Columns the tap adds to Dinero's read models (never sent in ``fields``).
 TAP_COLUMNS = frozenset({"organization_id", "_sdc_deleted_at", "_sdc_synced_at"})
 ORGANIZATION_ID = {"type": "string", "description": "Dinero organization id the row belongs to (tap-added)"}
-PROGRESS_EVERY_REQUESTS = 25
-
-
-class StreamProgress:
-    """Running totals of one stream: records emitted, requests sent, seconds waited for the quota."""
-
-    def __init__(self) -> None:
-        """Start at zero."""
-        self.records = 0
-        self.requests = 0
-        self.quota_wait_seconds = 0.0
-
-    def as_dict(self) -> dict[str, t.Any]:
-        """The totals as a log-friendly dict."""
-        return {
-            "records": self.records,
-            "requests": self.requests,
-            "quota_wait_seconds": round(self.quota_wait_seconds, 2),
-        }
-
 
 class DineroStream(SdkAdapterStream):
     """A Dinero endpoint read through the shared client.
@@ -168,10 +149,12 @@ class DineroStream(SdkAdapterStream):
             finally:
                 self.progress.requests += 1
                 self.progress.quota_wait_seconds += max(0.0, stats.quota_wait_seconds - waited_before)
-                if self.progress.requests % PROGRESS_EVERY_REQUESTS == 0:
-                    self.logger.info("Progress of stream %s: %s", self.name, self.progress.as_dict())
             if response.status_code < 400:
                 _require_json(response)
+                # The first list page's count is the partition's total (an upper bound under changesSince).
+                exact = "changesSince=" not in (prepared_request.url or "")
+                self.progress.note_total(page_total(response), exact=exact)
+            self.progress.maybe_log(self.logger, self.name)
             return response
 
         retried = backoff.on_exception(
@@ -248,6 +231,8 @@ class DineroStream(SdkAdapterStream):
         """Records of one partition, read with that organization's client."""
         self._active_org = self.organization_for(context)
         top_level = self.parent_stream_type is None
+        if top_level:
+            self.progress.start_partition(f" (organization {self._active_org})" if self.org_scoped else "")
         before = self.progress.as_dict()
         for record in self.get_partition_records(context):
             self.progress.records += 1

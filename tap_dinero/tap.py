@@ -13,6 +13,8 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
+from dinero_api.logs import LOG_SETTINGS
+from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
 from tap_dinero.streams import LINE_STREAM_TYPES, STREAM_TYPES
 from tap_dinero.writer import DineroMessageWriter
@@ -82,12 +84,12 @@ TAP_SETTINGS = th.PropertiesList(
 )
 
 
-class TapDinero(Tap):
+class TapDinero(DineroPluginMixin, Tap):
     """Singer tap for the Dinero accounting API (one partition per organization)."""
 
     name = "tap-dinero"
     package_name = "dinero-singer"
-    config_jsonschema = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, *TAP_SETTINGS).to_dict()
+    config_jsonschema = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, *TAP_SETTINGS, *LOG_SETTINGS).to_dict()
     #: msgspec JSON encoding (singer-sdk's ``msgspec`` extra): a third less CPU per record than the
     #: default writer, same messages (see tap_dinero.writer).
     message_writer_class = DineroMessageWriter

@@ -22,6 +22,8 @@ __all__ = ["DineroGateway", "DryRunWriteError", "RunStopped"]
 class RunStopped(RuntimeError):
     """Dinero refused our credentials (401/403): the run stops without writing anything more."""
 
+    error: BaseException | None = None  # the DineroAuthError that stopped the run
+
 
 class DryRunWriteError(RuntimeError):
     """A write was attempted in dry-run mode (a bug: sinks must only plan in dry run)."""
@@ -85,11 +87,15 @@ class DineroGateway:
         except DineroAuthError as exc:
             with self._lock:
                 self._stopped = self._stopped or exc
-            raise RunStopped(
+            stopped = RunStopped(
                 f"Dinero refused the credentials ({exc}); stopping the run so as not to provoke more "
                 "401/403 answers (Dinero revokes integrations that do). Check client_id/secret, the API "
                 "key or refresh token and that the organization has an active Pro subscription."
-            ) from exc
+            )
+            # The sinks drain in joblib workers, which replace __cause__ with a text traceback: keep the
+            # error itself so that dinero_api.cli can name the real cause (e.g. an unreachable token host).
+            stopped.error = exc
+            raise stopped from exc
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -17,6 +17,8 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
+from dinero_api.logs import LOG_SETTINGS
+from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import SHARED_SETTINGS_SCHEMA
 from target_dinero.config import UnmappedStreamError, target_settings
 from target_dinero.run import RunContext
@@ -63,18 +65,22 @@ def _kind(value: Any) -> str:
     )
 
 
-class TargetDinero(Target):
-    """Singer target for Dinero.
+class TargetDinero(DineroPluginMixin, Target):
+    """Singer target for the Dinero accounting API: invoices, vouchers, daily sales, contacts, products."""
 
-    Each stream is loaded as the type its ``streams`` entry names (``load_as``): one sink class per load
-    type in :mod:`target_dinero.sinks`. What the sinks share for the run (client, reference data,
-    contact cache, indexes, journal, rejects) lives in :class:`~target_dinero.run.RunContext`.
-    """
+    # The docstring is what ``--about`` prints, so it stays one plain line (a multi-line docstring
+    # indents the markdown heading, and Sphinx roles would show as text). Each stream is loaded as the
+    # type its ``streams`` entry names (``load_as``): one sink class per load type in
+    # ``target_dinero.sinks``. What the sinks share for the run (client, reference data, contact cache,
+    # indexes, journal, rejects) lives in ``target_dinero.run.RunContext``.
 
     name = "target-dinero"
+    package_name = "dinero-singer"  # the distribution whose version ``--version`` prints
     message_reader_class = InputReader
     capabilities: t.ClassVar[list] = [*Target.capabilities, PluginCapabilities.BATCH]
-    config_jsonschema = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, *target_settings()).to_dict()
+    config_jsonschema = th.PropertiesList(
+        *SHARED_SETTINGS_SCHEMA, *target_settings(), *LOG_SETTINGS
+    ).to_dict()
     default_sink_class = DineroSink
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -86,17 +92,6 @@ class TargetDinero(Target):
                 errors=self.run.config_errors,
             )
         self.message_reader.before_stop = self._drain_before_stop
-
-    @classmethod
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """Run the CLI; an explained stop (bad input, too many rejects, an unmapped stream) is one error
-        line and exit code 1, not a traceback."""
-        try:
-            super().invoke(*args, **kwargs)
-        except (TargetStop, UnmappedStreamError) as exc:
-            cls.logger.error("%s", exc)  # one line: the message says everything, a traceback would not
-            sys.stderr.flush()
-            sys.exit(1)
 
     # -- Singer messages (see target_dinero.singer_input for the rule) -------------------------------
     @property

@@ -72,7 +72,33 @@ def test_every_setting_has_kind_and_description_and_secrets_are_sensitive(
         assert settings[secret]["sensitive"] is True and settings[secret]["kind"] == "password"
     assert plugin["pip_url"] == "-e ."
     assert plugin["namespace"] == name.replace("-", "_")
-    assert set(plugin["capabilities"]) == set(about["capabilities"])
+    assert set(plugin["capabilities"]) >= set(about["capabilities"])
+
+
+@pytest.mark.parametrize(
+    ("plugin_type", "name"), [("extractors", "tap-dinero"), ("loaders", "target-dinero")]
+)
+def test_hub_definitions_use_options_dotted_settings_and_every_credential_group(
+    plugin_type: str, name: str
+) -> None:
+    hub = yaml.safe_load((ROOT / "hub" / plugin_type / name / "dinero-singer.yml").read_text())
+    settings = {s["name"]: s for s in hub["settings"]}
+    level = settings["metrics_log_level"]
+    assert level["kind"] == "options" and {o["value"] for o in level["options"]} >= {"WARNING", "INFO"}
+    assert "faker_config.seed" in settings and "faker_config" not in settings  # objects split up
+    assert "stream_maps" in settings  # a free-form object stays one setting
+    assert all(s["kind"] != "string" or "options" not in s for s in settings.values())
+    groups = [set(group) for group in hub["settings_group_validation"]]
+    assert {"client_id", "client_secret", "api_key", "organization_id"} in groups
+    assert {"client_id", "client_secret", "refresh_token", "organization_id"} in groups
+    if name == "tap-dinero":
+        assert {"client_id", "client_secret", "api_key", "organization_ids"} in groups
+        assert "test" in hub["capabilities"]
+        assert "batch_config.encoding.format" in settings
+    else:
+        assert settings["load_method"]["kind"] == "options"
+    # Installs from the package index, or from a checkout with one variable (no git remote needed).
+    assert hub["pip_url"] == "dinero-singer${DINERO_SINGER_PIP_SOURCE}"
 
 
 def test_jobs_schedules_and_environments_are_consistent(meltano_project: dict[str, Any]) -> None:

@@ -36,8 +36,9 @@ FAST_CLIENT = {
     "max_rate_limit_wait_seconds": 60,
 }
 
-TAP_CODE = "from tap_dinero.tap import TapDinero; TapDinero.cli()"
-TARGET_CODE = "from target_dinero.target import TargetDinero; TargetDinero.cli()"
+#: The console scripts' entry points (what `tap-dinero` / `target-dinero` run), from this checkout.
+TAP_CODE = "from tap_dinero.cli import main; main()"
+TARGET_CODE = "from target_dinero.cli import main; main()"
 REPO = Path(__file__).resolve().parents[2]
 
 

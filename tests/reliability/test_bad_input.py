@@ -25,6 +25,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from dinero_api.cli import ExitCode
+
 from .helpers import (
     ORG,
     TargetRun,
@@ -472,14 +474,24 @@ def test_bad_input_ends_with_one_error_line_and_no_traceback(
     }
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
-    for name, text, words in [
-        ("nonjson", _schema() + _line(record_message(CUSTOMERS, _customer(1))) + "not json\n", "line 3"),
-        ("rejects", _schema() + _line({"type": "RECORD", "stream": CUSTOMERS, "record": None}), "rejected"),
+    for name, text, words, code in [
+        (
+            "nonjson",
+            _schema() + _line(record_message(CUSTOMERS, _customer(1))) + "not json\n",
+            "line 3",
+            ExitCode.INPUT,
+        ),
+        (
+            "null-record",  # (not "rejects": that is the rejects file's name in tmp_path)
+            _schema() + _line({"type": "RECORD", "stream": CUSTOMERS, "record": None}),
+            "rejected",
+            ExitCode.REJECTS,
+        ),
     ]:
         input_path = tmp_path / f"{name}.jsonl"
         input_path.write_text(text, encoding="utf-8")
         run = run_target_process(sandbox, config_path, input_path, tmp_path, name=name)
-        assert run.returncode == 1, run.stderr
+        assert run.returncode == code, run.stderr
         assert "Traceback" not in run.stderr, run.stderr
         assert words in run.stderr, run.stderr
 
@@ -678,7 +690,7 @@ def test_bytes_that_are_not_utf8_reject_their_record_or_stop_at_their_line(
     input_path.write_bytes(b"".join(lines))
     run = run_target_process(sandbox, config_path, input_path, tmp_path)
 
-    assert run.returncode == 1, run.stderr
+    assert run.returncode == ExitCode.INPUT, run.stderr
     assert "Traceback" not in run.stderr, run.stderr
     assert "Singer input line 5:" in run.stderr, run.stderr
     assert _loaded(sandbox) == ["BADIN-1"]

@@ -1,0 +1,101 @@
+"""``DineroPluginMixin``: what tap-dinero and target-dinero do at start-up, before any output.
+
+singer-sdk validates the config against the JSON schema when the plugin is built, but the schema check
+does not look at formats: ``start_date: yesterday`` passed, records were emitted, and the sync then
+failed with ``Invalid isoformat string`` without naming the setting (issue 16). Missing credentials
+were found only when the first request was about to be sent. This mixin adds to the SDK's validation,
+in the same place and before anything is written:
+
+* the shared client's own checks (``DineroSettings.from_config``: credentials, organization, URLs,
+  quota numbers, page size), each naming the setting and the fix;
+* every ``date-time`` / ``date`` setting parsed the way the plugins will parse it;
+* ``metrics_log_level`` applied (see :mod:`dinero_api.logs`).
+
+All problems come back together in one ``ConfigValidationError`` (``dinero_api.cli`` prints them on one
+line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._compat import datetime_fromisoformat
+
+from dinero_api.errors import DineroConfigError
+from dinero_api.logs import apply_log_settings, install_sdk_noise_filters
+from dinero_api.settings import DineroSettings
+
+__all__ = ["DineroPluginMixin", "format_problems"]
+
+
+def format_problems(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]) -> list[str]:
+    """Problems with the values of ``date-time`` and ``date`` settings (top level), one per setting."""
+    problems: list[str] = []
+    for name, prop in (schema.get("properties") or {}).items():
+        fmt = prop.get("format")
+        value = config.get(name)
+        if fmt not in ("date-time", "date") or value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            problems.append(f"`{name}` must be a text date, e.g. \"2024-01-31\" (got {value!r}).")
+            continue
+        try:
+            if fmt == "date":
+                dt.date.fromisoformat(value.strip()[:10])
+                if len(value.strip()) > 10:
+                    datetime_fromisoformat(value.strip())
+            else:
+                datetime_fromisoformat(value.strip())
+        except ValueError:
+            example = "2024-01-31" if fmt == "date" else "2024-01-31 or 2024-01-31T00:00:00Z"
+            problems.append(f"`{name}` must be an ISO 8601 date{'' if fmt == 'date' else '/time'}, "
+                            f"e.g. {example} (got {value!r}).")
+    return problems
+
+
+def _required_named(error: str, ours: list[str]) -> bool:
+    """True for the SDK's "'name' is a required property" when one of ``ours`` names `name` too."""
+    if not error.endswith("is a required property"):
+        return False
+    name = error.split("'")[1] if error.count("'") >= 2 else ""
+    return any(f"`{name}`" in line for line in ours)
+
+
+class DineroPluginMixin:
+    """Start-up validation and log settings shared by ``TapDinero`` and ``TargetDinero``.
+
+    Put it before singer-sdk's base class: ``class TapDinero(DineroPluginMixin, Tap)``.
+    """
+
+    _config: dict[str, t.Any]
+    config_jsonschema: t.ClassVar[dict]
+
+    def dinero_settings_config(self) -> dict[str, t.Any]:
+        """The config ``DineroSettings`` is built from (the tap maps ``organization_ids`` here)."""
+        config = dict(self._config)
+        ids = config.get("organization_ids")
+        if not config.get("organization_id") and isinstance(ids, list) and ids:
+            config["organization_id"] = str(ids[0])
+        return config
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """singer-sdk's schema validation plus the Dinero checks, reported together."""
+        try:  # raise_errors=True: without it the SDK logs a WARNING of its own
+            errors = list(super()._validate_config(raise_errors=True))  # type: ignore[misc]
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        errors += format_problems(self._config, self.config_jsonschema)
+        try:
+            DineroSettings.from_config(self.dinero_settings_config())
+        except DineroConfigError as exc:
+            lines = str(exc).splitlines()
+            ours = [line.strip().removeprefix("- ") for line in lines[1:]] or lines
+            # The SDK says "'client_id' is a required property"; ours says the same with the fix: keep ours.
+            errors = [e for e in errors if not _required_named(e, ours)] + ours
+        install_sdk_noise_filters()
+        apply_log_settings(self._config)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
