@@ -75,11 +75,9 @@ def test_invoice_line_validation_names_the_field(api: Api) -> None:
     errors = response.json()["validationErrors"]
     assert response.status_code == 400 and response.json()["code"] == 42
     assert "ProductLines[0].AccountNumber" in errors
-    assert {
-        "ProductLines[1].AccountNumber",
-        "ProductLines[1].BaseAmountValue",
-        "ProductLines[1].Discount",
-    } <= set(errors)
+    assert {"ProductLines[1].AccountNumber", "ProductLines[1].BaseAmountValue"} <= set(errors)
+    # Discount may be left out (real Dinero takes it: see dinero_sandbox/writes_sales.py)
+    assert "ProductLines[1].Discount" not in errors
     assert api.post("/v1/{org}/invoices", {}).json()["validationErrors"] == {
         "ProductLines": "At least one product line is required."
     }
