@@ -218,6 +218,12 @@ def test_detail_and_list_reads_were_answered_with_bodies_that_the_check_validate
 ) -> None:
     """The response check ran on real answers: every served GET answered 200 at least once (a test that
     only met 404 pages and 400 refusals would prove nothing about the response schemas)."""
+    total = sum(sum(c.values()) for c in tally.values())
+    by_status: Counter[int] = Counter()
+    for counts in tally.values():
+        by_status.update(counts)
+    statuses = dict(sorted(by_status.items()))
+    print(f"\ncontract test: {len(tally)} operations, {total} requests, by status {statuses}")
     gets = [key for key in tally if key.startswith("GET ")]
     without_200 = sorted(key for key in gets if not tally[key].get(200))
     assert gets
