@@ -3,8 +3,8 @@
 Operations are discovered, not listed: each operation of ``dinero_api/contract/openapi-contract.json``
 whose path and method the sandbox's URL map routes is tested, so an operation the sandbox gains is
 covered without new test code. For each one schemathesis generates requests from the spec's parameter
-and body schemas (``CONTRACT_EXAMPLES`` per operation, default 20; the contract keeps no prose examples) and checks
-every answer: no 5xx, and a documented answer validates against the spec's response schema, except
+and body schemas (``CONTRACT_EXAMPLES`` per operation, default 20; the contract keeps no examples)
+and checks every answer: no 5xx, and a documented answer validates against the spec's response schema, except
 for the written relaxations in ``tests/contract/relaxations.py``.
 
 Path parameters naming a document (``{guid}`` after ``invoices``, ``{contactGuid}`` ...) are drawn from
