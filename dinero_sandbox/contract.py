@@ -41,12 +41,16 @@ __all__ = ["CONTRACT_PATH", "REQUEST_RELAXATIONS", "install", "operation_for"]
 
 
 def _contract_path() -> Path:
-    """``dinero_api/contract/openapi-contract.json`` next to this package, found without importing
-    ``dinero_api`` (find_spec of a top-level package runs none of its code)."""
+    """``dinero_api/contract/openapi-contract.json`` of the same checkout or installation: the sibling of
+    this package first, else where ``dinero_api`` is found (find_spec of a top-level package runs none of
+    its code, so nothing of the client is imported)."""
+    relative = Path("dinero_api") / "contract" / "openapi-contract.json"
+    candidates = [Path(__file__).resolve().parent.parent / relative]
     spec = importlib.util.find_spec("dinero_api")
     if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations))) / "contract" / "openapi-contract.json"
-    return Path(__file__).resolve().parent.parent / "dinero_api" / "contract" / "openapi-contract.json"
+        package = Path(next(iter(spec.submodule_search_locations)))
+        candidates.append(package / "contract" / "openapi-contract.json")
+    return next((c for c in candidates if c.exists()), candidates[0])
 
 
 CONTRACT_PATH = _contract_path()
