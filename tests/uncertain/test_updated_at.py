@@ -71,3 +71,28 @@ def test_a_change_in_the_repeated_autumn_hour_is_not_lost(
     assert [r["City"] for r in changed] == ["Sønderborg"]
     expected_stamp = "2026-10-25T02:05:00.000" if updated_at == "local" else "2026-10-25T01:05:00.000"
     assert changed[0]["UpdatedAt"] == expected_stamp
+
+
+@pytest.mark.parametrize("updated_at", CHOICES["updated_at"])
+def test_entries_booked_in_the_repeated_autumn_hour_are_not_lost(
+    updated_at: str, play: Any, sandbox: SandboxServer, tap_config: dict[str, Any], monkeypatch: Any
+) -> None:
+    """The ledger's change windows (``changesFrom``) meet the same clock: a voucher booked at 01:05 UTC on
+    25 October 2026, after a run at 00:50 UTC, is read by the next run at 01:30 UTC."""
+    play(updated_at=updated_at)
+    clock = {"now": dt.datetime(2026, 10, 25, 0, 50, tzinfo=dt.timezone.utc)}
+    monkeypatch.setattr("tap_dinero.streams.ledger.utc_now", lambda: clock["now"])
+    first = run_tap(tap_config, streams=["entries"])
+    assert first.error is None
+    org = sandbox.state.orgs[ORG]
+    vouchers = org.table("manual_vouchers")
+    row = next(r for r in range(len(vouchers)) if vouchers.cols["_BookedAt"][r] is not None)
+    with sandbox.state.lock:  # booked (again) in the repeated hour: Dinero's booking time, set directly
+        vouchers.update(row, {"_BookedAt": "2026-10-25T01:05:00.000"})
+    guid = vouchers.cols["Guid"][row]
+    clock["now"] = dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.timezone.utc)
+
+    second = run_tap(tap_config, streams=["entries"], state=first.final_state)
+
+    assert second.error is None
+    assert [e for e in second.stream("entries") if e["VoucherGuid"] == guid]
