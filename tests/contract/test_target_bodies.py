@@ -128,6 +128,7 @@ def _run_every_load_type(sandbox: SandboxServer, settings: dict[str, Any], tmp_p
 def test_every_body_the_target_sends_fits_dinero_request_schemas(
     sandbox: SandboxServer, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
+    sandbox.clear_bodies()  # only this test's bodies (the session sandbox saw other tests' on purpose)
     _run_every_load_type(sandbox, {**sandbox_settings, "quota_requests": 100_000}, tmp_path)
     contract = load_contract()
     bodies = sandbox.bodies()
