@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import (
     behaviours,
+    contract,
     routes_auth,
     routes_inspect,
     routes_read,
@@ -78,6 +79,7 @@ def create_app(state: SandboxState) -> Flask:
         app.register_blueprint(blueprint)
     _lock_api_views(app, state)
     app.before_request(functools.partial(_before, state))
+    contract.install(app)  # request bodies against Dinero's OpenAPI contract (after authentication)
     app.after_request(functools.partial(_after, state))
     app.register_error_handler(DineroError, lambda exc: exc.response())
     app.register_error_handler(NotFound, lambda exc: not_found_response())

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import chart, models
 from .amounts import r2
-from .behaviours import manual_sign
+from .behaviours import change_key, manual_sign
 from .orgdata import OrgData
 from .vouchers import manual_postings, purchase_postings
 
@@ -193,12 +193,13 @@ def booked_sources(org: OrgData, from_day: str | None = None, to_day: str | None
 def changed_sources(org: OrgData, since: str, until: str) -> list[Source]:
     """Booked vouchers whose entries changed (were booked) within [since, until]."""
     out: list[Source] = []
+    low, high = change_key(since), change_key(until)  # local wall times under behaviours.updated_at=local
     for name in VOUCHER_TABLES:
         table = org.table(name)
         booked = table.cols["_BookedAt"]
         for row in range(len(table)):
             at = booked[row]
-            if at is not None and since <= at <= until:
+            if at is not None and low <= change_key(at) <= high:
                 out.append((name, row))
     return out
 

@@ -178,6 +178,14 @@ class SandboxServer:
         """Armed and spent faults."""
         return self._call("GET", "/faults")
 
+    def bodies(self) -> list[dict[str, Any]]:
+        """JSON request bodies received, each with the contract operation it was checked against."""
+        return self._call("GET", "/bodies")
+
+    def clear_bodies(self) -> None:
+        """Forget the request bodies received so far."""
+        self._call("DELETE", "/bodies")
+
     def set_behaviours(self, **values: str) -> dict[str, str]:
         """Switch uncertain facts (dinero_sandbox/behaviours.py) until the next reset."""
         return self._call("POST", "/behaviours", values)

@@ -33,7 +33,13 @@ import datetime as dt
 import json
 import typing as t
 
-from dinero_api.dates import format_change_filter, parse_api_datetime, utc_now, whole_second
+from dinero_api.dates import (
+    format_change_filter,
+    parse_api_datetime,
+    utc_now,
+    whole_second,
+    widen_for_danish_clock_change,
+)
 from tap_dinero.client import DetailStream, DineroStream
 from tap_dinero.incremental import commit_request_clock_bookmark
 from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
@@ -139,6 +145,8 @@ class EntriesStream(DineroStream):
             windows = self.year_windows(context)
         else:
             since = bookmark - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
+            # booking times may be Danish local time: more overlap across the autumn clock change
+            since = widen_for_danish_clock_change(since)
             windows = self.change_windows(since, started)
 
         synced_at = started.isoformat()

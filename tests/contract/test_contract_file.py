@@ -47,3 +47,25 @@ def test_fields_options_are_kept_as_facts() -> None:
     assert {"Guid", "TotalExclVatInDkk", "UpdatedAt", "DeletedAt", "ContactName"} <= set(
         fields["x-fields-options"]
     )
+
+
+def test_sandbox_reads_the_contract_file_without_importing_plugin_or_client_code() -> None:
+    """The sandbox shares data with the plugins, never code (docs: DESIGN): building the app and checking
+    a request body against the contract imports no dinero_api, tap_dinero or target_dinero module."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from dinero_sandbox.app import create_app\n"
+        "from dinero_sandbox.state import SandboxState\n"
+        "from dinero_sandbox import contract\n"
+        "app = create_app(SandboxState('demo'))\n"
+        "assert contract.operation_for('POST', '/v1/<org>/invoices')[0] == '/v1/{organizationId}/invoices'\n"
+        "assert contract._validator('/v1/{organizationId}/invoices', 'post') is not None\n"
+        "plugin = ('dinero_api', 'tap_dinero', 'target_dinero')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in plugin)\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=".")
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

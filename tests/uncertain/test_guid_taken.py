@@ -1,0 +1,151 @@
+"""How Dinero refuses a create whose client-chosen Guid exists (REFERENCE.md §7 q5): 400 naming the field,
+400 with a bare message, 409, or a 500 -- and how it answers the GET that follows when the holder is
+deleted (200 with DeletedAt, 400 code 65/63, 404). Under every combination the target ends with exactly one
+live object per reference: it carries on with one an earlier attempt created, and creates anew (with a
+server-chosen Guid) when a deleted object holds the Guid."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from dinero_sandbox.behaviours import CHOICES
+from dinero_sandbox.testing import SandboxServer
+from target_dinero.records import deterministic_guid
+from tests.target.target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+
+COMBINATIONS = [(taken, detail) for taken in CHOICES["guid_taken"] for detail in CHOICES["deleted_detail"]]
+
+
+def _invoice(reference: str, contact_guid: str, amount: float = 100.0) -> dict[str, Any]:
+    return {
+        "id": reference,
+        "ExternalReference": reference,
+        "ContactGuid": contact_guid,
+        "Date": "2026-11-05",
+        "ProductLines": [
+            {
+                "Description": "Konsulent",
+                "Quantity": 1,
+                "BaseAmountValue": amount,
+                "AccountNumber": 1000,
+                "Unit": "hours",
+            }
+        ],
+    }
+
+
+def _messages(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [schema(stream), *(record(stream, r) for r in rows), state({"n": len(rows)})]
+
+
+@pytest.mark.parametrize(("guid_taken", "deleted_detail"), COMBINATIONS)
+def test_a_deleted_invoice_holding_our_guid_leads_to_a_new_invoice(
+    guid_taken: str,
+    deleted_detail: str,
+    play: Any,
+    sandbox: SandboxServer,
+    target_settings: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    play(guid_taken=guid_taken, deleted_detail=deleted_detail)
+    contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
+    config = make_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    messages = _messages("orders", [_invoice("GT-1", contact["ContactGuid"])])
+    first = run_target(sandbox, config, messages)
+    assert first.error is None, first.stderr
+    (created,) = by_reference(sandbox.dump(ORG, "invoices"), "GT-")
+    assert created["Guid"] == deterministic_guid(ORG, "invoice", "GT-1")
+    sandbox.mutate(ORG, "invoices", action="delete", guid=created["Guid"])  # a user deletes the draft
+
+    second = run_target(sandbox, config, messages)
+
+    assert second.error is None, second.stderr
+    (again,) = by_reference(sandbox.dump(ORG, "invoices"), "GT-")
+    assert again["Guid"] != created["Guid"]
+    assert second.counts("orders").get("created") == 1
+
+
+@pytest.mark.parametrize(("guid_taken", "deleted_detail"), COMBINATIONS)
+def test_a_deleted_contact_holding_our_guid_leads_to_a_new_contact(
+    guid_taken: str,
+    deleted_detail: str,
+    play: Any,
+    sandbox: SandboxServer,
+    target_settings: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    play(guid_taken=guid_taken, deleted_detail=deleted_detail)
+    config = make_config(target_settings, tmp_path, {"people": {"load_as": "contact"}})
+    messages = _messages(
+        "people", [{"id": 1, "ExternalReference": "GTC-1", "Name": "Guid Hansen", "CountryKey": "DK"}]
+    )
+    assert run_target(sandbox, config, messages).error is None
+    (created,) = by_reference(sandbox.dump(ORG, "contacts"), "GTC-")
+    sandbox.mutate(ORG, "contacts", action="delete", guid=created["ContactGuid"])
+
+    second = run_target(sandbox, config, messages)
+
+    assert second.error is None, second.stderr
+    (again,) = by_reference(sandbox.dump(ORG, "contacts"), "GTC-")
+    assert again["ContactGuid"] != created["ContactGuid"]
+
+
+def _token(sandbox: SandboxServer, settings: dict[str, Any]) -> str:
+    return requests.post(
+        settings["token_url"],
+        auth=(settings["client_id"], settings["client_secret"]),
+        data={
+            "grant_type": "password",
+            "scope": "read write",
+            "username": settings["api_key"],
+            "password": settings["api_key"],
+        },
+        timeout=10,
+    ).json()["access_token"]
+
+
+@pytest.mark.parametrize("guid_taken", CHOICES["guid_taken"])
+def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicated(
+    guid_taken: str, play: Any, sandbox: SandboxServer, target_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """The target looked the reference up (nothing there) and is about to create; meanwhile an earlier
+    attempt's create with the same Guid lands. The target's create is refused as "Guid taken"."""
+    play(guid_taken=guid_taken)
+    contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
+    config = make_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    wanted = _invoice("GT-RACE", contact["ContactGuid"], amount=250.0)
+    sandbox.set_fault("slow", path_contains="/invoices", method="POST", seconds=1.0)
+    runs: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: runs.append(run_target(sandbox, config, _messages("orders", [wanted])))
+    )
+    worker.start()
+    deadline = time.monotonic() + 30
+    while sandbox.faults()[0]["count"] > 0:  # the target's POST is waiting in the sandbox
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    earlier = {
+        **_invoice("GT-RACE", contact["ContactGuid"], amount=200.0),
+        "Guid": deterministic_guid(ORG, "invoice", "GT-RACE"),
+    }
+    earlier.pop("id")
+    answer = requests.post(
+        f"{sandbox.url}/v1/{ORG}/invoices",
+        json=earlier,
+        headers={"Authorization": f"Bearer {_token(sandbox, target_settings)}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    worker.join(timeout=60)
+
+    (result,) = runs
+    assert result.error is None, result.stderr
+    (invoice,) = by_reference(sandbox.dump(ORG, "invoices"), "GT-")
+    assert invoice["Guid"] == earlier["Guid"]
+    assert [line["BaseAmountValue"] for line in invoice["ProductLines"]] == [250.0]  # the record's content
