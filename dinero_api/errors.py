@@ -27,9 +27,11 @@ __all__ = [
     "DineroError",
     "DineroMalformedResponse",
     "DineroNotFound",
+    "DineroQuotaStoreError",
     "DineroRateLimited",
     "DineroServerError",
     "DineroTimestampConflict",
+    "DineroTokenFileError",
     "DineroUnknownOutcome",
     "DineroValidationError",
     "ErrorDetails",
@@ -369,3 +371,18 @@ def raise_for_response(response: requests.Response) -> None:
     if response.status_code < 400:
         return
     raise error_for_response(response)
+
+
+class DineroQuotaStoreError(DineroError):
+    """The shared quota store (SQLite file or Redis) cannot be used: no request is sent without a slot.
+
+    The message is one line naming the backend (a Redis URL without its password) and what to do.
+    """
+
+
+class DineroTokenFileError(DineroAuthError):
+    """``token_file`` cannot keep a rotated refresh token (checked before the refresh token is spent).
+
+    Raised before spending when the file cannot be written, and right after spending when writing the
+    successor failed; the message says where the successor was rescued to, or how to re-authorize.
+    """
