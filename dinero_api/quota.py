@@ -379,29 +379,40 @@ def _reason(exc: BaseException) -> str:
 _TAKE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  redis.call('SET', KEYS[3], ARGV[6])
+  epoch = ARGV[6]
+end
+if epoch ~= ARGV[5] then return {'epoch', epoch, ''} end
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local learned = false
 local lu = tonumber(redis.call('HGET', KEYS[2], 'learned_until') or '0')
 if lu > now then learned = tonumber(redis.call('HGET', KEYS[2], 'learned')) end
-local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
 local learned_out = learned and tostring(learned) or ''
-if blocked > now then return {tostring(blocked - now), learned_out} end
+local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
+if blocked > now then return {'wait', tostring(blocked - now), learned_out} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
 local effective = limit
 if learned and learned < effective then effective = learned end
 local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES')
 local n = #inside / 2
 if n < effective then
-  redis.call('ZADD', KEYS[1], now, tostring(now) .. ':' .. ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('EXPIRE', KEYS[1], math.ceil(keep))
-  return {'', learned_out}
+  return {'taken', tostring(now), learned_out}
 end
 local oldest = tonumber(inside[2 * (n - effective) + 2])
 local wait = oldest + span - now
 if wait < 0.001 then wait = 0.001 end
-return {tostring(wait), learned_out}
+return {'wait', tostring(wait), learned_out}
+"""
+
+_RESTORE_LUA = """
+for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], tonumber(ARGV[i]), ARGV[i + 1]) end
+return #ARGV / 2
 """
 
 _COUNT_LUA = """
@@ -432,13 +443,21 @@ return 1
 """
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class _RedisStore:
     """The log in a Redis sorted set, checked and extended by one Lua script (Redis's clock).
 
     Connection failures, a server still loading its data and an emptied script cache (``NoScriptError``
-    after a restart; redis-py's ``Script`` re-sends the script) are waited out for ``outage_seconds``,
-    reconnecting; then :class:`DineroQuotaStoreError` stops the run. No request is ever sent without a
-    slot recorded in Redis.
+    after a restart; the script is sent again) are waited out for ``outage_seconds``, reconnecting; then
+    :class:`DineroQuotaStoreError` stops the run. No request is ever sent without a slot recorded in Redis.
+
+    A Redis restarted without its data (or flushed) would forget the current window. An *epoch* key tells:
+    the script answers ``epoch`` when the key is missing or differs from the one this process last saw,
+    and the process puts its own stamps of the window back (idempotent: each stamp has a unique member)
+    before taking a slot, so together the processes rebuild the window.
     """
 
     def __init__(self, url: str, key: str, description: str, outage_seconds: float) -> None:
@@ -451,19 +470,27 @@ class _RedisStore:
         self._redis = redis
         self.description = description
         self.outage_seconds = outage_seconds
-        self._keys = [key, key + ":meta"]
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._keys = [key, key + ":meta", key + ":epoch"]
+        try:
+            self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        except ValueError as exc:
+            raise DineroQuotaStoreError(
+                f"Quota backend {description} is not a valid Redis URL ({exc})."
+            ) from None
         self._take = self._client.register_script(_TAKE_LUA)
+        self._restore = self._client.register_script(_RESTORE_LUA)
         self._count = self._client.register_script(_COUNT_LUA)
         self._block = self._client.register_script(_BLOCK_LUA)
+        self._lock = threading.Lock()
+        self._epoch = ""
+        self._own: collections.deque[tuple[float, str]] = collections.deque()  # this process's stamps
         self._outage_logged = False
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         redis = self._redis
         retryable = (
-            redis.exceptions.ConnectionError,
+            redis.exceptions.ConnectionError,  # includes BusyLoadingError (a restart loading its data)
             redis.exceptions.TimeoutError,
-            redis.exceptions.BusyLoadingError,
             redis.exceptions.NoScriptError,
             redis.exceptions.TryAgainError,
             redis.exceptions.ReadOnlyError,
@@ -484,7 +511,7 @@ class _RedisStore:
                 if not self._outage_logged:
                     self._outage_logged = True
                     logger.warning(
-                        "Quota backend %s unreachable (%s) during %s; waiting up to %.0f s for it to come "
+                        "Quota backend %s unreachable (%s) while %s; waiting up to %.0f s for it to come "
                         "back (quota_backend_outage_seconds). No request is sent meanwhile.",
                         self.description,
                         type(exc).__name__,
@@ -492,9 +519,9 @@ class _RedisStore:
                         self.outage_seconds,
                     )
                 with contextlib.suppress(Exception):
-                    self._client.connection_pool.reset()
+                    self._client.connection_pool.disconnect()
                 time.sleep(min(delay, max(0.01, self.outage_seconds - waited)))
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, 1.0)
                 continue
             except redis.exceptions.RedisError as exc:
                 raise DineroQuotaStoreError(
@@ -511,19 +538,40 @@ class _RedisStore:
 
     def take(self, limit: int, span: float) -> _Decision:
         keep = max(2 * span, _KEEP_SECONDS)
-        wait, learned = self._call(
-            "taking a slot",
-            lambda: self._take(keys=self._keys, args=[limit, repr(span), repr(keep), uuid.uuid4().hex]),
-        )
-        wait_text = wait.decode() if isinstance(wait, bytes) else str(wait)
-        learned_text = learned.decode() if isinstance(learned, bytes) else str(learned)
-        return _Decision(
-            float(wait_text) if wait_text else None,
-            int(float(learned_text)) if learned_text else None,
-        )
+        with self._lock:
+            for _ in range(3):
+                member = uuid.uuid4().hex
+                args = [limit, repr(span), repr(keep), member, self._epoch, uuid.uuid4().hex]
+                kind, value, learned = (
+                    _text(v)
+                    for v in self._call("taking a slot", lambda a=args: self._take(keys=self._keys, args=a))
+                )
+                learned_int = int(float(learned)) if learned else None
+                if kind == "taken":
+                    now = float(value)
+                    self._own.append((now, member))
+                    while self._own and self._own[0][0] <= now - keep:
+                        self._own.popleft()
+                    return _Decision(None, learned_int)
+                if kind == "wait":
+                    return _Decision(float(value), learned_int)
+                # A new epoch: Redis lost the window (restart without data, flush), or this is our first call.
+                if self._epoch and self._own:
+                    flat: list[Any] = []
+                    for stamp, own_member in self._own:
+                        flat += [repr(stamp), own_member]
+                    self._call("restoring stamps", lambda f=flat: self._restore(keys=self._keys[:1], args=f))
+                    logger.warning(
+                        "Quota backend %s lost its data (restarted or flushed); put back this process's %d "
+                        "requests of the current window.",
+                        self.description,
+                        len(self._own),
+                    )
+                self._epoch = value
+        raise DineroQuotaStoreError(f"Quota backend {self.description} keeps losing its data; stopping.")
 
     def count(self, span: float) -> int:
-        return int(self._call("counting", lambda: self._count(keys=self._keys, args=[repr(span)])))
+        return int(self._call("counting", lambda: self._count(keys=self._keys[:1], args=[repr(span)])))
 
     def block(self, until_delay: float, learned: int | None) -> None:
         args = [
@@ -531,7 +579,7 @@ class _RedisStore:
             "" if learned is None else str(learned),
             repr(LEARNED_LIMIT_TTL_SECONDS),
         ]
-        self._call("recording a 429", lambda: self._block(keys=self._keys[1:], args=args))
+        self._call("recording a 429", lambda: self._block(keys=self._keys[1:2], args=args))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
