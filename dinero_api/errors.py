@@ -373,10 +373,11 @@ def raise_for_response(response: requests.Response) -> None:
     raise error_for_response(response)
 
 
-class DineroQuotaStoreError(DineroError):
+class DineroQuotaStoreError(DineroConnectionError):
     """The shared quota store (SQLite file or Redis) cannot be used: no request is sent without a slot.
 
-    The message is one line naming the backend (a Redis URL without its password) and what to do.
+    The message is one line naming the backend (a Redis URL without its password) and what to do. A
+    connection error (no request was sent, ``status_code`` None): CLIs report it like an unreachable host.
     """
 
 
