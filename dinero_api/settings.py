@@ -120,8 +120,9 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
         "quota_requests",
         th.IntegerType,
         default=100,
-        description="Requests allowed per quota window per (client_id, organization_id). Dinero documents "
-        "100/min; personal integrations have been reported at 60/min.",
+        description="Requests allowed per quota window per (API host, client_id, organization_id). Dinero "
+        "documents 100/min; some integrations get 60/min: a 429 that shows a lower real limit makes every "
+        "process on the key use it (logged once).",
     ),
     th.Property(
         "quota_window_seconds",
