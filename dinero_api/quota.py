@@ -17,7 +17,7 @@ Guarantees and how they are kept:
 * **The slot is taken as late as possible.** :class:`~dinero_api.session.DineroSession` fetches the
   access token first and takes the slot right before sending; it reports the measured delay from slot to
   answer (an upper bound of the delay to Dinero counting the request), and the throttle widens its window
-  by the largest recent delay (at least :func:`default_safety_margin`, at most 10 % of the window).
+  by the largest recent delay (at least :func:`default_safety_margin`, at most 5 % of the window).
 * **One store per key, always.** A SQLite store whose file was removed or replaced (a cache cleaner
   deleting the directory, a file copied over it) is detected inside the transaction (the path no longer
   names the file we hold open), re-opened, and the stamps of the current window are carried over from the
@@ -231,21 +231,22 @@ class _SQLiteStore:
         return (st.st_dev, st.st_ino) == self._identity
 
     def _transaction(self, body: Callable[[sqlite3.Connection, float], Any]) -> Any:
-        """Run ``body(conn, now)`` under SQLite's write lock on the file the path names right now."""
+        """Run ``body(conn, now)`` under SQLite's write lock on the file the path names right now.
+
+        The identity check comes before the lock (a removed file may refuse writes: SQLite's
+        ``READONLY_DBMOVED``) and again under it (the file may be replaced in between); an error on a
+        file that is no longer the store's moves to the new one instead of failing the run.
+        """
         with self._lock:
             for _ in range(5):
+                if not self._same_file():
+                    self._replace()
                 assert self._conn is not None
                 conn = self._conn
                 try:
                     conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.Error as exc:
-                    raise DineroQuotaStoreError(
-                        f"Quota store {self.description} is not usable ({_reason(exc)})."
-                    ) from None
-                try:
                     if not self._same_file():
                         conn.execute("ROLLBACK")
-                        self._replace()
                         continue
                     result = body(conn, time.time())
                     conn.execute("COMMIT")
@@ -253,8 +254,11 @@ class _SQLiteStore:
                 except sqlite3.Error as exc:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
+                    if not self._same_file():
+                        continue
                     raise DineroQuotaStoreError(
-                        f"Quota store {self.description} failed ({_reason(exc)})."
+                        f"Quota store {self.description} failed ({_reason(exc)}); no request was sent "
+                        "without a quota slot."
                     ) from None
             raise DineroQuotaStoreError(
                 f"Quota store {self.description} keeps being replaced under the running process; stopping "
@@ -652,10 +656,16 @@ class QuotaThrottle:
     # ------------------------------------------------------------------------------------------
     @property
     def safety_margin(self) -> float:
-        """Seconds the window is widened by: the largest recent send delay, within [base, 10 % window]."""
+        """Seconds the window is widened by: the largest recent send delay, within [base, 5 % window].
+
+        The delay is measured up to Dinero's answer headers, so it includes Dinero's own processing and
+        overestimates the delay to Dinero *counting* the request; the cap keeps that overestimate from
+        costing more than 5 % of the quota (a request that takes longer than 3 s of a 60 s window just to
+        reach Dinero is not a case the margin has to cover).
+        """
         with self._delay_lock:
             measured = max(self._delays, default=0.0)
-        cap = max(self.base_margin, 0.1 * self.window_seconds)
+        cap = max(self.base_margin, 0.05 * self.window_seconds)
         return min(max(self.base_margin, measured), cap)
 
     @property

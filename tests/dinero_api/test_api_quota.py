@@ -226,10 +226,10 @@ def test_a_429_after_a_few_requests_teaches_nothing(tmp_path: Path) -> None:
 def test_the_measured_send_delay_widens_the_window(tmp_path: Path) -> None:
     throttle = QuotaThrottle(("c", "1"), 10, 60, "memory")
     assert throttle.safety_margin == pytest.approx(1.2)
-    throttle.record_send_delay(3.5)  # a request took 3.5 s from its slot to Dinero's answer
-    assert throttle.safety_margin == pytest.approx(3.5)
+    throttle.record_send_delay(2.5)  # a request took 2.5 s from its slot to Dinero's answer
+    assert throttle.safety_margin == pytest.approx(2.5)
     throttle.record_send_delay(60)
-    assert throttle.safety_margin == pytest.approx(6.0)  # capped at 10 % of the window
+    assert throttle.safety_margin == pytest.approx(3.0)  # capped at 5 % of the window
 
 
 # -- Redis outages -------------------------------------------------------------------------------------------
