@@ -44,19 +44,33 @@ AuthFlow = Literal["api_key", "refresh_token"]
 SECRET_SETTINGS = ("client_secret", "api_key", "refresh_token")
 
 
-class _SecretType(th.StringType):  # type: ignore[misc]
-    """A string setting whose JSON schema names no type.
+def _guard_sdk_config_errors() -> None:
+    """Make singer-sdk's config validation errors name a secret setting without quoting its value.
 
-    singer-sdk validates the config against the schema *before* any plugin code runs and quotes the
-    offending value in its message ("98765 is not of type 'string'"): for a secret left unquoted in YAML
-    (a number) or given as a list, that printed the secret. Without a ``type`` the SDK's validation
-    passes and :meth:`DineroSettings.from_config` refuses the value by its type name only.
+    singer-sdk validates the config against the JSON schema before any plugin code runs, and formats each
+    error with jsonschema's message, which starts with the value: ``98765 is not of type 'string' in
+    config['client_secret']`` printed an all-digit secret left unquoted in YAML (or a list, an object).
+    The schema keeps ``type: string`` (singer-sdk's ``--config=ENV`` parsing needs it), and the SDK's
+    formatter is wrapped here, once, by the module both plugins import: an error about a secret setting
+    becomes "`client_secret` must be a string, got a number (...; the value is not shown)".
     """
+    from singer_sdk import plugin_base
 
-    @th.DefaultInstanceProperty
-    def type_dict(self) -> dict:  # type: ignore[override]
-        """No ``type`` keyword (see the class docstring); ``secret``/``writeOnly`` come from Property."""
-        return {}
+    original = getattr(plugin_base, "_format_validation_error", None)
+    if original is None or getattr(original, "_dinero_guarded", False):
+        return
+
+    def format_validation_error(error: Any) -> str:
+        path = list(getattr(error, "path", None) or [])
+        if path and path[0] in SECRET_SETTINGS:
+            return (
+                f"`{path[0]}` must be a string, got {_json_type(getattr(error, 'instance', None))} (quote it "
+                "in YAML/JSON; the value is not shown)."
+            )
+        return original(error)
+
+    format_validation_error._dinero_guarded = True  # type: ignore[attr-defined]
+    plugin_base._format_validation_error = format_validation_error
 
 
 # No schema default for quota_backend / token_url: singer-sdk fills schema defaults into the config,
@@ -70,21 +84,21 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "client_secret",
-        _SecretType,
+        th.StringType,
         required=True,
         secret=True,
         description="Client secret belonging to client_id (a string: quote an all-digit secret in YAML).",
     ),
     th.Property(
         "api_key",
-        _SecretType,
+        th.StringType,
         secret=True,
         description="Organization API key (personal-integration flow). Set exactly one of api_key or "
         "refresh_token.",
     ),
     th.Property(
         "refresh_token",
-        _SecretType,
+        th.StringType,
         secret=True,
         description="Visma Connect refresh token (offline_access). Refresh tokens rotate: set token_file so "
         "the newest one is kept between runs. Set exactly one of api_key or refresh_token.",
@@ -420,3 +434,6 @@ def _default_quota_dir() -> str:
     if xdg:
         return str(Path(xdg) / "dinero-singer")
     return DEFAULT_QUOTA_DIR
+
+
+_guard_sdk_config_errors()

@@ -174,5 +174,11 @@ def test_a_secret_of_the_wrong_json_type_is_refused_without_being_quoted(name: s
     assert f"`{name}` must be a string" in message
     for text in _secret_strings(value):
         assert text not in message
-    # and the SDK's schema validation (which quotes values) has no type to check for secrets
-    assert "type" not in SHARED_SETTINGS_SCHEMA.to_dict()["properties"][name]
+    # singer-sdk's own schema validation (run before any plugin code) names the setting, not the value
+    from singer_sdk import plugin_base
+
+    validator = plugin_base.JSONSchemaValidator(SHARED_SETTINGS_SCHEMA.to_dict())
+    sdk_errors = [plugin_base._format_validation_error(e) for e in validator.iter_errors(config)]
+    assert sdk_errors and all(f"`{name}` must be a string" in e for e in sdk_errors)
+    for text in _secret_strings(value):
+        assert not [e for e in sdk_errors if text in e]
