@@ -324,13 +324,16 @@ class _SQLiteStore:
                 conn.execute("DELETE FROM stamps WHERE ts <= ?", (now - max(2 * span, _KEEP_SECONDS),))
                 conn.execute("DELETE FROM meta WHERE expires <= ?", (now,))
             effective = min(limit, learned_int or limit)
-            inside = [
-                r[0] for r in conn.execute("SELECT ts FROM stamps WHERE ts > ? ORDER BY ts", (now - span,))
-            ]
-            if len(inside) < effective:
+            since = now - span
+            inside = conn.execute("SELECT count(*) FROM stamps WHERE ts > ?", (since,)).fetchone()[0]
+            if inside < effective:
                 conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,))
                 return _Decision(None, learned_int)
-            return _Decision(_wait_for(inside, effective, span, now), learned_int)
+            # The (inside - effective)th oldest stamp of the window must leave it first.
+            leaving = conn.execute(
+                "SELECT ts FROM stamps WHERE ts > ? ORDER BY ts LIMIT 1 OFFSET ?", (since, inside - effective)
+            ).fetchone()[0]
+            return _Decision(max(leaving + span - now, 0.001), learned_int)
 
         return self._transaction(body)
 
