@@ -239,28 +239,40 @@ class RefreshTokenProvider(TokenProvider):
             self.token_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise self._cannot_keep(exc) from None
-        with FileLock(str(self.token_file) + ".lock"):
-            state = self._read_file()
-            if state is not None:
-                stored_refresh = state.get("refresh_token")
-                if isinstance(stored_refresh, str) and stored_refresh:
-                    self._refresh_token = stored_refresh
-                    register_secret(stored_refresh)
-                access = state.get("access_token")
-                expires_at = state.get("expires_at")
-                if isinstance(access, str) and isinstance(expires_at, (int, float)):
-                    token = AccessToken(access, float(expires_at))
-                    if token.usable() and _digest(access) not in self._rejected:
-                        return token  # another process (or an earlier run) already refreshed
-            # Spend the refresh token only when its successor can be kept: prove the file's directory
-            # takes a new file (written, synced, renamed) first.
-            try:
-                _probe_writable(self.token_file)
-            except OSError as exc:
-                raise self._cannot_keep(exc) from None
-            token = self._refresh()
-            self._write_file(token)
-            return token
+        lock = FileLock(str(self.token_file) + ".lock")
+        try:
+            lock.acquire()
+        except OSError as exc:  # a read-only directory refuses the lock file too
+            raise self._cannot_keep(exc) from None
+        try:
+            return self._obtain_locked()
+        finally:
+            lock.release()
+
+    def _obtain_locked(self) -> AccessToken:
+        """The token file's access token if still usable, else a refresh whose successor is kept."""
+        assert self.token_file is not None
+        state = self._read_file()
+        if state is not None:
+            stored_refresh = state.get("refresh_token")
+            if isinstance(stored_refresh, str) and stored_refresh:
+                self._refresh_token = stored_refresh
+                register_secret(stored_refresh)
+            access = state.get("access_token")
+            expires_at = state.get("expires_at")
+            if isinstance(access, str) and isinstance(expires_at, (int, float)):
+                token = AccessToken(access, float(expires_at))
+                if token.usable() and _digest(access) not in self._rejected:
+                    return token  # another process (or an earlier run) already refreshed
+        # Spend the refresh token only when its successor can be kept: prove the file's directory
+        # takes a new file (written, synced, renamed) first.
+        try:
+            _probe_writable(self.token_file)
+        except OSError as exc:
+            raise self._cannot_keep(exc) from None
+        token = self._refresh()
+        self._write_file(token)
+        return token
 
     def _cannot_keep(self, exc: OSError) -> DineroTokenFileError:
         return DineroTokenFileError(

@@ -7,7 +7,9 @@ import errno
 import json
 import os
 import stat
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +208,7 @@ def _fail_writes_under(monkeypatch: pytest.MonkeyPatch, directory: Path, call: s
 
     def failing(path: Any, *args: Any, **kwargs: Any) -> Any:
         if call == "open":
-            hit = str(path).startswith(str(directory)) and bool(args and args[0] & os.O_WRONLY)
+            hit = str(path).startswith(str(directory)) and bool(args and args[0] & (os.O_WRONLY | os.O_RDWR))
         else:
             hit = str(args[0]).startswith(str(directory)) and str(args[0]).endswith(".json")
         if hit:
@@ -313,3 +315,32 @@ def test_the_quota_slot_is_taken_after_the_token_right_before_sending(
     # token, slot, send; slot, send (401); token (slow), slot, send -- never a slot before a slow token
     assert [e for e, _ in events] == ["token", "slot", "slot", "token", "slot"]
     assert len(fake_dinero.api_requests()) == 3
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A really read-only directory: a read-only tmpfs (root can write anywhere else); skipped if the
+    machine does not allow mounting."""
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a read-only file system here")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True, check=False)
+
+
+def test_a_token_file_on_a_read_only_file_system_is_refused_before_spending(
+    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, read_only_dir: Path
+) -> None:
+    client = make_client({**refresh_config, "token_file": str(read_only_dir / "dinero-token.json")})
+    with pytest.raises(DineroTokenFileError) as info:
+        client.get_json("/v1/{org}/a")
+    assert "NOT spent" in str(info.value) and "Read-only file system" in str(info.value)
+    assert fake_dinero.token_requests() == []

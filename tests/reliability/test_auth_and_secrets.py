@@ -354,7 +354,7 @@ _target = os.environ["FAIL_UNDER"]
 _mode = os.environ["FAIL_MODE"]
 _open, _replace = os.open, os.replace
 def _open_guard(path, flags, *args, **kwargs):
-    if _mode == "read-only" and str(path).startswith(_target) and flags & os.O_WRONLY:
+    if _mode == "read-only" and str(path).startswith(_target) and flags & (os.O_WRONLY | os.O_RDWR):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
     return _open(path, flags, *args, **kwargs)
 def _replace_guard(src, dst, *args, **kwargs):
