@@ -130,6 +130,8 @@ class _Store(Protocol):
 
     def block(self, until_delay: float, learned: int | None) -> None: ...
 
+    def paused_for(self) -> float: ...
+
     def close(self) -> None: ...
 
 
@@ -179,6 +181,10 @@ class _MemoryStore:
             if learned is not None:
                 current = self._learned_now(now)
                 self._learned = (min(learned, current or learned), now + LEARNED_LIMIT_TTL_SECONDS)
+
+    def paused_for(self) -> float:
+        with self._lock:
+            return max(0.0, self._blocked - time.time())
 
     def close(self) -> None:
         pass
@@ -353,6 +359,9 @@ class _SQLiteStore:
 
         self._transaction(body)
 
+    def paused_for(self) -> float:
+        return self._transaction(lambda conn, now: max(0.0, (_meta(conn, "blocked_until", now) or now) - now))
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -422,6 +431,14 @@ for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], tonumber(ARGV[i]), ARGV[i + 1
 return #ARGV / 2
 """
 
+_PAUSED_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
+if blocked > now then return tostring(blocked - now) end
+return '0'
+"""
+
 _COUNT_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -487,6 +504,7 @@ class _RedisStore:
         self._take = self._client.register_script(_TAKE_LUA)
         self._restore = self._client.register_script(_RESTORE_LUA)
         self._count = self._client.register_script(_COUNT_LUA)
+        self._paused = self._client.register_script(_PAUSED_LUA)
         self._block = self._client.register_script(_BLOCK_LUA)
         self._lock = threading.Lock()
         self._epoch = ""
@@ -588,6 +606,9 @@ class _RedisStore:
         ]
         self._call("recording a 429", lambda: self._block(keys=self._keys[1:2], args=args))
 
+    def paused_for(self) -> float:
+        return float(_text(self._call("reading the pause", lambda: self._paused(keys=self._keys[1:2]))))
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._client.close()
@@ -675,6 +696,13 @@ class QuotaThrottle:
     def limit(self) -> int:
         """Requests per window this process currently allows itself (configured, or learned lower)."""
         return min(self.requests, self._learned or self.requests)
+
+    def paused_for(self) -> float:
+        """Seconds every process on the key still pauses after a 429 (0 when none; for log lines)."""
+        try:
+            return self._store.paused_for()
+        except DineroQuotaStoreError:
+            return 0.0
 
     def record_send_delay(self, seconds: float) -> None:
         """Tell the throttle how long a request took from its slot to Dinero's answer (an upper bound of

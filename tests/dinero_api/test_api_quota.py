@@ -99,8 +99,10 @@ def test_a_429_pauses_every_process_on_the_key(tmp_path: Path) -> None:
     target = QuotaThrottle(("client", "100000"), 100, 60, str(tmp_path))  # as in another process
     reported = time.monotonic()
     tap.report_rate_limited(retry_after=1.0)
+    assert 0.5 < target.paused_for() <= 1.0
     target.acquire()
     assert time.monotonic() - reported >= 0.95  # measured from the report, not from acquire's own start
+    assert target.paused_for() == 0
 
 
 def test_get_throttle_is_shared_per_key(tmp_path: Path) -> None:
