@@ -246,7 +246,13 @@ class _SQLiteStore:
         with self._lock:
             for _ in range(5):
                 if not self._same_file():
-                    self._replace()
+                    try:
+                        self._replace()
+                    except sqlite3.Error as exc:
+                        raise DineroQuotaStoreError(
+                            f"Quota store {self.description} was replaced and the new file cannot be used "
+                            f"({_reason(exc)}); no request was sent without a quota slot."
+                        ) from None
                 assert self._conn is not None
                 conn = self._conn
                 try:
