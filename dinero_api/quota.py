@@ -205,29 +205,50 @@ class _SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._last_trim = 0.0
+        self._span = 60.0  # the window (plus margin) of the last take: how long forgotten stamps count
         self.reopened = 0  # how often a replaced store was re-opened (for tests and logs)
         self._open()
 
     def _open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS stamps (ts REAL NOT NULL)")
-            conn.execute("CREATE INDEX IF NOT EXISTS stamps_ts ON stamps (ts)")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL NOT NULL, "
-                "expires REAL NOT NULL)"
-            )
-            st = os.stat(self.path)
-        except (OSError, sqlite3.Error) as exc:
-            raise DineroQuotaStoreError(
-                f"Quota store {self.description} cannot be opened ({_reason(exc)}): make the directory "
-                "writable or set quota_backend / quota_cache_dir to one that is."
-            ) from None
-        self._conn = conn
-        self._identity = (st.st_dev, st.st_ino)
+        """Open (creating) the file the path names; retried briefly while a cleaner is removing it.
+
+        Rollback-journal mode, not WAL: WAL's locks live in a ``-shm`` file that a cache cleaner can delete
+        under running processes (two lock files, no mutual exclusion); a rollback journal locks the
+        database file itself, whose identity every transaction checks. ``synchronous=OFF``: the store
+        only has to survive a process crash (the journal covers that), not a power cut.
+        """
+        last: BaseException | None = None
+        for attempt in range(6):
+            conn: sqlite3.Connection | None = None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                conn = sqlite3.connect(
+                    str(self.path), timeout=60, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=TRUNCATE")
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.execute("CREATE TABLE IF NOT EXISTS stamps (ts REAL NOT NULL)")
+                conn.execute("CREATE INDEX IF NOT EXISTS stamps_ts ON stamps (ts)")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL NOT NULL, "
+                    "expires REAL NOT NULL)"
+                )
+                st = os.stat(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                last = exc
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                time.sleep(0.02 * 2**attempt)
+                continue
+            self._conn = conn
+            self._identity = (st.st_dev, st.st_ino)
+            return
+        assert last is not None
+        raise DineroQuotaStoreError(
+            f"Quota store {self.description} cannot be opened ({_reason(last)}): make the directory "
+            "writable or set quota_backend / quota_cache_dir to one that is."
+        )
 
     def _same_file(self) -> bool:
         try:
@@ -244,7 +265,8 @@ class _SQLiteStore:
         file that is no longer the store's moves to the new one instead of failing the run.
         """
         with self._lock:
-            for _ in range(5):
+            failures = 0
+            for _ in range(12):
                 if not self._same_file():
                     try:
                         self._replace()
@@ -268,10 +290,13 @@ class _SQLiteStore:
                         conn.execute("ROLLBACK")
                     if not self._same_file():
                         continue
-                    raise DineroQuotaStoreError(
-                        f"Quota store {self.description} failed ({_reason(exc)}); no request was sent "
-                        "without a quota slot."
-                    ) from None
+                    failures += 1
+                    if failures >= 4:  # not a cleaner at work: the store itself is failing
+                        raise DineroQuotaStoreError(
+                            f"Quota store {self.description} failed ({_reason(exc)}); no request was sent "
+                            "without a quota slot."
+                        ) from None
+                    time.sleep(0.05 * failures)  # a cleaner may be halfway through the directory
             raise DineroQuotaStoreError(
                 f"Quota store {self.description} keeps being replaced under the running process; stopping "
                 "rather than counting requests in a store other processes may not see. Exclude the quota "
@@ -310,8 +335,9 @@ class _SQLiteStore:
             for name, value, expires in meta:
                 _merge_meta(conn, name, value, expires)
             if not readable:
-                # Nothing could be carried over: block one long window so no forgotten request is exceeded.
-                _merge_meta(conn, "blocked_until", now + _KEEP_SECONDS / 10, now + _KEEP_SECONDS / 10)
+                # Nothing could be carried over: pause one whole window, after which no forgotten request
+                # can count any more.
+                _merge_meta(conn, "blocked_until", now + self._span, now + self._span)
             conn.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
@@ -319,12 +345,16 @@ class _SQLiteStore:
             raise
         logger.warning(
             "Quota store %s was removed or replaced while in use (a cache cleaner?); re-opened it and "
-            "carried over %d request stamps, so every process keeps counting in one store.",
+            "%s, so every process keeps counting in one store.",
             self.description,
-            len(carried),
+            f"carried over {len(carried)} request stamps"
+            if readable
+            else f"paused {self._span:.1f} s (the old file could not be read)",
         )
 
     def take(self, limit: int, span: float) -> _Decision:
+        self._span = span
+
         def body(conn: sqlite3.Connection, now: float) -> _Decision:
             learned = _meta(conn, "learned_limit", now)
             blocked = _meta(conn, "blocked_until", now)

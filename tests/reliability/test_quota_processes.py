@@ -11,6 +11,7 @@ Guarantee: the quota is never exceeded (docs/GUARANTEES.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -207,19 +208,28 @@ def _loop_config(sandbox_settings: dict[str, Any], tmp_path: Path, **over: Any) 
     return write_json(tmp_path / "loop.json", config)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_four_processes_with_a_slow_token_endpoint_never_send_over_the_quota(
-    sandbox, sandbox_settings: dict[str, Any], tmp_path: Path
+    sandbox, sandbox_settings: dict[str, Any], tmp_path: Path, backend: str
 ) -> None:
     """Tokens live one second and every token answer takes 0.6 s: each process fetches tokens all the
     time. The slot is taken after the token, so no request reaches the sandbox later than its slot
-    allows: 0 x 429 and no window over the quota."""
+    allows: 0 x 429 and no window over the quota (SQLite and Redis quota stores)."""
+    if backend == "redis" and not redis_available():
+        pytest.skip("redis-server is not installed")
     quota, window = 8, 1.0
     sandbox.set_quota(quota, window)
     sandbox.set_token_ttl(1.0)
     sandbox.set_fault("slow", count=100_000, path_contains="/oauth/token", seconds=0.6)
-    config = _loop_config(sandbox_settings, tmp_path, quota_requests=quota, quota_window_seconds=window)
-    procs = [_start_loop(config, 15, tmp_path / f"p{i}.log") for i in range(4)]
-    codes = [p.wait(timeout=240) for p in procs]
+    with contextlib.ExitStack() as stack:
+        extra = {}
+        if backend == "redis":
+            extra["quota_backend"] = stack.enter_context(RedisServer()).url
+        config = _loop_config(
+            sandbox_settings, tmp_path, quota_requests=quota, quota_window_seconds=window, **extra
+        )
+        procs = [_start_loop(config, 15, tmp_path / f"p{i}.log") for i in range(4)]
+        codes = [p.wait(timeout=240) for p in procs]
     assert codes == [0] * 4, _logs(tmp_path)
 
     counted = _api_requests(sandbox)
