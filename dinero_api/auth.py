@@ -18,10 +18,12 @@ whole grant.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -35,7 +37,7 @@ import requests
 from filelock import FileLock
 from urllib3.exceptions import NewConnectionError
 
-from dinero_api.errors import DineroAuthError, error_for_response, register_secret
+from dinero_api.errors import DineroAuthError, DineroTokenFileError, error_for_response, register_secret
 from dinero_api.settings import DineroSettings
 
 __all__ = [
@@ -107,6 +109,11 @@ class TokenProvider(ABC):
                 self._token = self._obtain()
                 register_secret(self._token.value)
             return self._token.value
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is still the cached, usable token (checked after a quota wait)."""
+        with self._lock:
+            return self._token is not None and self._token.value == token and self._token.usable()
 
     def invalidate(self, token: str) -> None:
         """Forget ``token`` (Dinero refused it); the next :meth:`get_token` fetches a new one."""
@@ -228,23 +235,52 @@ class RefreshTokenProvider(TokenProvider):
     def _obtain(self) -> AccessToken:
         if self.token_file is None:
             return self._refresh()
-        self.token_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(self.token_file) + ".lock"):
-            state = self._read_file()
-            if state is not None:
-                stored_refresh = state.get("refresh_token")
-                if isinstance(stored_refresh, str) and stored_refresh:
-                    self._refresh_token = stored_refresh
-                    register_secret(stored_refresh)
-                access = state.get("access_token")
-                expires_at = state.get("expires_at")
-                if isinstance(access, str) and isinstance(expires_at, (int, float)):
-                    token = AccessToken(access, float(expires_at))
-                    if token.usable() and _digest(access) not in self._rejected:
-                        return token  # another process (or an earlier run) already refreshed
-            token = self._refresh()
-            self._write_file(token)
-            return token
+        try:
+            self.token_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise self._cannot_keep(exc) from None
+        lock = FileLock(str(self.token_file) + ".lock")
+        try:
+            lock.acquire()
+        except OSError as exc:  # a read-only directory refuses the lock file too
+            raise self._cannot_keep(exc) from None
+        try:
+            return self._obtain_locked()
+        finally:
+            lock.release()
+
+    def _obtain_locked(self) -> AccessToken:
+        """The token file's access token if still usable, else a refresh whose successor is kept."""
+        assert self.token_file is not None
+        state = self._read_file()
+        if state is not None:
+            stored_refresh = state.get("refresh_token")
+            if isinstance(stored_refresh, str) and stored_refresh:
+                self._refresh_token = stored_refresh
+                register_secret(stored_refresh)
+            access = state.get("access_token")
+            expires_at = state.get("expires_at")
+            if isinstance(access, str) and isinstance(expires_at, (int, float)):
+                token = AccessToken(access, float(expires_at))
+                if token.usable() and _digest(access) not in self._rejected:
+                    return token  # another process (or an earlier run) already refreshed
+        # Spend the refresh token only when its successor can be kept: prove the file's directory
+        # takes a new file (written, synced, renamed) first.
+        try:
+            _probe_writable(self.token_file)
+        except OSError as exc:
+            raise self._cannot_keep(exc) from None
+        token = self._refresh()
+        self._write_file(token)
+        return token
+
+    def _cannot_keep(self, exc: OSError) -> DineroTokenFileError:
+        return DineroTokenFileError(
+            f"token_file {self.token_file} cannot be written ({_os_reason(exc)}), so the rotated refresh "
+            "token could not be kept: the refresh token was NOT spent. Make the file and its directory "
+            "writable (or point token_file elsewhere) and run again.",
+            method="POST",
+        )
 
     def _refresh(self) -> AccessToken:
         settings = self.settings
@@ -312,6 +348,9 @@ class RefreshTokenProvider(TokenProvider):
         return state
 
     def _write_file(self, token: AccessToken) -> None:
+        """Keep the rotated refresh token: atomic replace of ``token_file`` (temp file, fsync, rename,
+        directory fsync). If that fails the refresh token is already spent: rescue the successor to a
+        private file elsewhere and stop the run at once, saying where it is (never printing it)."""
         assert self.token_file is not None
         state = {
             "client_id": self.settings.client_id,
@@ -321,25 +360,107 @@ class RefreshTokenProvider(TokenProvider):
             "expires_at": token.expires_at,
             "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        tmp = self.token_file.with_name(f".{self.token_file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(state, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.token_file)
+            _write_atomic(self.token_file, state)
+            return
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            # The new refresh token exists only in memory now: say so loudly, without printing it.
-            logger.error(
-                "Could not write the rotated refresh token to token_file %s (%s). It is kept in memory for "
-                "this run only; the next run will need a new authorization.",
-                self.token_file,
-                exc.strerror,
+            failure = exc
+        rescued = _rescue(state, self.token_file)
+        if rescued is not None:
+            recovery = (
+                f"The new refresh token was saved to {rescued} (mode 0600): move that file to "
+                f"{self.token_file} (or copy its refresh_token into the refresh_token setting) before the "
+                "next run."
             )
+        else:
+            recovery = (
+                "It could not be saved anywhere else either: re-authorize with Visma Connect to get a new "
+                "refresh token."
+            )
+        raise DineroTokenFileError(
+            "The refresh token was spent but its successor could not be written to token_file "
+            f"{self.token_file} ({_os_reason(failure)}). {recovery} Stopped so that nothing later "
+            "depends on an out-of-date token file.",
+            method="POST",
+        )
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _fsync_dir(directory: Path) -> None:
+    """fsync a directory so a rename in it survives a crash (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF):  # file systems that cannot sync directories
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, state: dict[str, Any]) -> None:
+    """Write JSON to ``path`` atomically and durably (mode 0600); raises OSError, leaving no temp file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _probe_writable(path: Path) -> None:
+    """Raise OSError unless a file next to ``path`` can be created, synced, renamed and removed, and
+    ``path`` itself (when it exists) is readable: what keeping a rotated refresh token needs."""
+    probe = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.probe")
+    target = probe.with_suffix(".probe2")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("{}")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(probe, target)
+    finally:
+        for leftover in (probe, target):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+    if path.exists() and not os.access(path, os.R_OK):
+        raise PermissionError(errno.EACCES, "token_file is not readable")
+
+
+def _rescue(state: dict[str, Any], token_file: Path) -> Path | None:
+    """Save the state to a private file outside ``token_file``'s directory; its path, or None."""
+    name = f"dinero-token-rescued-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.json"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    candidates = [
+        Path(xdg) / "dinero-singer" if xdg else Path("~/.cache/dinero-singer").expanduser(),
+        Path.home(),
+        Path(tempfile.gettempdir()),
+    ]
+    for directory in candidates:
+        if directory.resolve() == token_file.parent.resolve():
+            continue
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _write_atomic(directory / name, state)
+            return directory / name
+        except OSError:
+            continue
+    return None
 
 
 _REGISTRY: dict[tuple[Any, ...], TokenProvider] = {}

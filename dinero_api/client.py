@@ -60,6 +60,8 @@ class DineroClient:
             requests=settings.quota_requests,
             window_seconds=settings.quota_window_seconds,
             backend=settings.quota_backend,
+            api_host=settings.api_host,
+            outage_seconds=settings.quota_backend_outage_seconds,
         )
         self.session = DineroSession(
             token_provider=token_provider or token_provider_for(settings),

@@ -28,9 +28,11 @@ __all__ = [
     "DineroGone",
     "DineroMalformedResponse",
     "DineroNotFound",
+    "DineroQuotaStoreError",
     "DineroRateLimited",
     "DineroServerError",
     "DineroTimestampConflict",
+    "DineroTokenFileError",
     "DineroUnknownOutcome",
     "DineroValidationError",
     "ErrorDetails",
@@ -382,3 +384,19 @@ def raise_for_response(response: requests.Response) -> None:
     if response.status_code < 400:
         return
     raise error_for_response(response)
+
+
+class DineroQuotaStoreError(DineroConnectionError):
+    """The shared quota store (SQLite file or Redis) cannot be used: no request is sent without a slot.
+
+    The message is one line naming the backend (a Redis URL without its password) and what to do. A
+    connection error (no request was sent, ``status_code`` None): CLIs report it like an unreachable host.
+    """
+
+
+class DineroTokenFileError(DineroAuthError):
+    """``token_file`` cannot keep a rotated refresh token (checked before the refresh token is spent).
+
+    Raised before spending when the file cannot be written, and right after spending when writing the
+    successor failed; the message says where the successor was rescued to, or how to re-authorize.
+    """

@@ -1,150 +1,656 @@
 """The request quota shared by every process that talks to one Dinero organization.
 
 Dinero allows ~100 requests per minute per (client id, organization) (REFERENCE §5.3). A tap and a
-target of one pipeline run at the same time and share that budget, so the throttle state lives
-outside the process: a SQLite file in a cache directory (default), or Redis for several machines.
+target of one pipeline run at the same time and share that budget, so the throttle state lives outside
+the process: a SQLite file in a cache directory (default), or Redis for several machines. The key is
+(API host, client id, organization): a sandbox run never shares a bucket with a run against Dinero.
 
-Storage and policy come from pyrate-limiter 4.5: ``SQLiteBucket`` (with its ``filelock`` file lock
-and WAL journal), ``RedisBucket`` (atomic Lua check-and-insert) or ``InMemoryBucket``, all with the
-``SlidingWindowLog`` algorithm. We do *not* use ``Limiter.try_acquire`` for the waiting, because
-neither of its modes is correct across processes:
+The store is a *sliding-window log* of slot stamps, checked and extended in one atomic step:
 
-* blocking mode sleeps and then advances the item's timestamp by the planned sleep instead of reading
-  the clock again (``item.timestamp += sleep_ms``); a late wake-up or a wait for the file lock (which
-  polls every 50 ms) therefore records the request *earlier* than it was actually sent, and another
-  process may be let in early -- more than N requests in a real window;
-* non-blocking mode takes the file lock with timeout 0 and reports a lock held for a millisecond by
-  another process as "rate limited".
+* SQLite: one ``BEGIN IMMEDIATE`` transaction (SQLite's own file lock serialises processes; there is no
+  separate lock file that could be deleted independently of the data);
+* Redis: one Lua script, stamped with the Redis server's clock (machines with skewed clocks agree);
+* memory: a lock (one process only).
 
-So :meth:`QuotaThrottle.acquire` is a short loop around the bucket: take the (cross-process) lock,
-stamp the item with the current time *under the lock*, ``put_decision`` it, and on refusal sleep the
-``retry_after_ms`` the algorithm computed, then try again with a fresh stamp. The window is widened by
-a small safety margin so that the delay between taking a slot and the request reaching Dinero cannot
-push N+1 requests into one real window.
+Guarantees and how they are kept:
 
-After a 429 (Dinero's window may be fixed while ours slides, or its limit lower than configured)
-:meth:`QuotaThrottle.report_rate_limited` blocks every process on the key until ``Retry-After``
-elapses, or, without that header, for a whole window (by then every request we have recorded, and
-any fixed window Dinero may use, has rolled over).
+* **The slot is taken as late as possible.** :class:`~dinero_api.session.DineroSession` fetches the
+  access token first and takes the slot right before sending; it reports the measured delay from slot to
+  answer (an upper bound of the delay to Dinero counting the request), and the throttle widens its window
+  by the largest recent delay (at least :func:`default_safety_margin`, at most 5 % of the window).
+* **One store per key, always.** A SQLite store whose file was removed or replaced (a cache cleaner
+  deleting the directory, a file copied over it) is detected inside the transaction (the path no longer
+  names the file we hold open), re-opened, and the stamps of the current window are carried over from the
+  old file, so no process ever counts in a store the others no longer use.
+* **The quota learns Dinero's real limit.** A 429 that arrives although the window held no more than the
+  configured requests means Dinero's limit is lower (some integrations get 60/min, not 100):
+  :meth:`QuotaThrottle.report_rate_limited` adopts the limit Dinero's 429 body names ("maximum admitted
+  60 per 1m"), or, without one, the number of requests in the window minus one; the limit is stored in
+  the shared store (for every process on the key, kept :data:`LEARNED_LIMIT_TTL_SECONDS`) and in the
+  process (for the rest of its life), and logged once.
+* **An outage of the store never lets a request through.** Redis unreachable (or restarting, or its
+  script cache emptied) makes :meth:`QuotaThrottle.acquire` wait and reconnect for up to
+  ``outage_seconds``; then it raises :class:`~dinero_api.errors.DineroQuotaStoreError`, one line naming
+  the backend (its password removed).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import logging
+import math
 import os
+import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-from pyrate_limiter import AbstractBucket, InMemoryBucket, Rate, RateItem, RedisBucket, SQLiteBucket
+from dinero_api.errors import DineroQuotaStoreError
 
-__all__ = ["QuotaThrottle", "get_throttle"]
+__all__ = [
+    "DEFAULT_OUTAGE_SECONDS",
+    "LEARNED_LIMIT_TTL_SECONDS",
+    "QuotaThrottle",
+    "describe_backend",
+    "get_throttle",
+    "parse_quota_message",
+]
 
 logger = logging.getLogger(__name__)
 
-_ITEM_NAME = "dinero"
-_LEAK_EVERY_SECONDS = 10.0
+#: How long a store outage (Redis restarting, unreachable) is waited out before the run stops.
+DEFAULT_OUTAGE_SECONDS = 60.0
+#: How long a limit learned from a 429 stays in the shared store (a later run tries the configured one).
+LEARNED_LIMIT_TTL_SECONDS = 6 * 3600.0
+_DELAY_SAMPLES = 20
+_TRIM_EVERY_SECONDS = 10.0
+_KEEP_SECONDS = 600.0  # stamps older than max(this, 2 windows) are deleted
+_QUOTA_MESSAGE = re.compile(r"maximum\s+admitted\s+(\d+)\s+per\s+(\d*(?:\.\d+)?)\s*([smhd])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def default_safety_margin(window_seconds: float) -> float:
-    """Extra window length guarding against send delay: 2 % of the window, between 0.25 s and 2 s.
+    """Smallest widening of the window: 2 % of it, between 0.25 s and 2 s.
 
-    The slot is stamped when it is taken, Dinero counts the request when it arrives; a request that
-    is slow to leave (a busy machine, a slow connect) must not let the next window's first request
-    arrive inside the current one. 0.25 s covers a loaded 2-core machine; on Dinero's 60 s window
-    the margin is 1.2 s (2 % of the quota).
+    The slot is stamped when it is taken, Dinero counts the request when it arrives; the measured send
+    delay widens the window further when it is larger (see :meth:`QuotaThrottle.record_send_delay`).
     """
     return min(max(0.25, 0.02 * window_seconds), 2.0)
 
 
-class _Penalty(Protocol):
-    """Shared 'blocked until' time (epoch seconds) set after a 429."""
+def parse_quota_message(text: str | None) -> tuple[int, float] | None:
+    """(requests, period seconds) from Dinero's 429 body ``maximum admitted 100 per 1m``; else None."""
+    if not text:
+        return None
+    match = _QUOTA_MESSAGE.search(text)
+    if not match:
+        return None
+    amount = float(match.group(2)) if match.group(2) else 1.0
+    period = amount * _UNIT_SECONDS[match.group(3).lower()]
+    if period <= 0:
+        return None
+    return int(match.group(1)), period
 
-    def until(self) -> float: ...
 
-    def extend(self, until: float) -> None: ...
+def describe_backend(backend: str) -> str:
+    """The backend for messages: a Redis URL without its password, a directory as given."""
+    if not backend.startswith(("redis://", "rediss://", "unix://")):
+        return backend
+    parts = urlsplit(backend)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if parts.username:
+        host = f"{parts.username}@{host}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@dataclass
+class _Decision:
+    """Outcome of one atomic check: ``wait`` None = slot taken; ``learned`` = limit in the store."""
+
+    wait: float | None
+    learned: int | None
+
+
+class _Store(Protocol):
+    """One key's sliding-window log, penalty and learned limit; every method is atomic."""
+
+    def take(self, limit: int, span: float) -> _Decision: ...
+
+    def count(self, span: float) -> int: ...
+
+    def block(self, until_delay: float, learned: int | None) -> None: ...
+
+    def paused_for(self) -> float: ...
 
     def close(self) -> None: ...
 
 
-class _MemoryPenalty:
+def _wait_for(stamps: list[float], limit: int, span: float, now: float) -> float:
+    """Seconds until fewer than ``limit`` of the sorted ``stamps`` are inside the window."""
+    excess = len(stamps) - limit  # >= 0: the (excess)th oldest stamp must leave the window
+    return max(stamps[excess] + span - now, 0.001)
+
+
+# ------------------------------------------------------------------------------------------------ memory
+class _MemoryStore:
     def __init__(self) -> None:
-        self._until = 0.0
         self._lock = threading.Lock()
+        self._stamps: collections.deque[float] = collections.deque()
+        self._blocked = 0.0
+        self._learned: tuple[int, float] | None = None
 
-    def until(self) -> float:
-        with self._lock:
-            return self._until
+    def _learned_now(self, now: float) -> int | None:
+        if self._learned is None or self._learned[1] <= now:
+            return None
+        return self._learned[0]
 
-    def extend(self, until: float) -> None:
+    def take(self, limit: int, span: float) -> _Decision:
         with self._lock:
-            self._until = max(self._until, until)
+            now = time.time()
+            learned = self._learned_now(now)
+            if self._blocked > now:
+                return _Decision(self._blocked - now, learned)
+            while self._stamps and self._stamps[0] <= now - max(span, _KEEP_SECONDS):
+                self._stamps.popleft()
+            effective = min(limit, learned or limit)
+            inside = [s for s in self._stamps if s > now - span]
+            if len(inside) < effective:
+                self._stamps.append(now)
+                return _Decision(None, learned)
+            return _Decision(_wait_for(inside, effective, span, now), learned)
+
+    def count(self, span: float) -> int:
+        with self._lock:
+            now = time.time()
+            return sum(1 for s in self._stamps if s > now - span)
+
+    def block(self, until_delay: float, learned: int | None) -> None:
+        with self._lock:
+            now = time.time()
+            self._blocked = max(self._blocked, now + until_delay)
+            if learned is not None:
+                current = self._learned_now(now)
+                self._learned = (min(learned, current or learned), now + LEARNED_LIMIT_TTL_SECONDS)
+
+    def paused_for(self) -> float:
+        with self._lock:
+            return max(0.0, self._blocked - time.time())
 
     def close(self) -> None:
         pass
 
 
-class _SQLitePenalty:
-    """One-row table next to the bucket's table; ``max()`` in the upsert keeps it monotonic."""
+# ------------------------------------------------------------------------------------------------ SQLite
+class _SQLiteStore:
+    """The log in one SQLite file; every check-and-insert is a ``BEGIN IMMEDIATE`` transaction.
 
-    def __init__(self, db_path: Path) -> None:
+    The file's identity (device, inode) is checked *inside* each transaction: holding SQLite's write
+    lock on the file the path names means every other process counting on this key waits for us.
+    """
+
+    def __init__(self, path: Path, description: str) -> None:
+        self.path = path
+        self.description = description
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            str(db_path), timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS blocked (id INTEGER PRIMARY KEY CHECK (id = 1), until REAL NOT NULL)"
-        )
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._last_trim = 0.0
+        self._span = 60.0  # the window (plus margin) of the last take: how long forgotten stamps count
+        self.reopened = 0  # how often a replaced store was re-opened (for tests and logs)
+        self._open()
 
-    def until(self) -> float:
-        with self._lock:
-            if self._conn is None:
-                return 0.0
-            row = self._conn.execute("SELECT until FROM blocked WHERE id = 1").fetchone()
-            return float(row[0]) if row else 0.0
+    def _open(self) -> None:
+        """Open (creating) the file the path names; retried briefly while a cleaner is removing it.
 
-    def extend(self, until: float) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.execute(
-                    "INSERT INTO blocked (id, until) VALUES (1, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET until = max(until, excluded.until)",
-                    (until,),
+        Rollback-journal mode, not WAL: WAL's locks live in a ``-shm`` file that a cache cleaner can delete
+        under running processes (two lock files, no mutual exclusion); a rollback journal locks the
+        database file itself, whose identity every transaction checks. ``synchronous=OFF``: the store
+        only has to survive a process crash (the journal covers that), not a power cut.
+        """
+        last: BaseException | None = None
+        for attempt in range(6):
+            conn: sqlite3.Connection | None = None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                conn = sqlite3.connect(
+                    str(self.path), timeout=60, isolation_level=None, check_same_thread=False
                 )
+                conn.execute("PRAGMA journal_mode=TRUNCATE")
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.execute("CREATE TABLE IF NOT EXISTS stamps (ts REAL NOT NULL)")
+                conn.execute("CREATE INDEX IF NOT EXISTS stamps_ts ON stamps (ts)")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL NOT NULL, "
+                    "expires REAL NOT NULL)"
+                )
+                st = os.stat(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                last = exc
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                time.sleep(0.02 * 2**attempt)
+                continue
+            self._conn = conn
+            self._identity = (st.st_dev, st.st_ino)
+            return
+        assert last is not None
+        raise DineroQuotaStoreError(
+            f"Quota store {self.description} cannot be opened ({_reason(last)}): make the directory "
+            "writable or set quota_backend / quota_cache_dir to one that is."
+        )
+
+    def _same_file(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._identity
+
+    def _transaction(self, body: Callable[[sqlite3.Connection, float], Any]) -> Any:
+        """Run ``body(conn, now)`` under SQLite's write lock on the file the path names right now.
+
+        The identity check comes before the lock (a removed file may refuse writes: SQLite's
+        ``READONLY_DBMOVED``) and again under it (the file may be replaced in between); an error on a
+        file that is no longer the store's moves to the new one instead of failing the run.
+        """
+        with self._lock:
+            failures = 0
+            for _ in range(12):
+                if not self._same_file():
+                    try:
+                        self._replace()
+                    except sqlite3.Error as exc:
+                        raise DineroQuotaStoreError(
+                            f"Quota store {self.description} was replaced and the new file cannot be used "
+                            f"({_reason(exc)}); no request was sent without a quota slot."
+                        ) from None
+                assert self._conn is not None
+                conn = self._conn
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    if not self._same_file():
+                        conn.execute("ROLLBACK")
+                        continue
+                    result = body(conn, time.time())
+                    conn.execute("COMMIT")
+                    return result
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    if not self._same_file():
+                        continue
+                    failures += 1
+                    if failures >= 4:  # not a cleaner at work: the store itself is failing
+                        raise DineroQuotaStoreError(
+                            f"Quota store {self.description} failed ({_reason(exc)}); no request was sent "
+                            "without a quota slot."
+                        ) from None
+                    time.sleep(0.05 * failures)  # a cleaner may be halfway through the directory
+            raise DineroQuotaStoreError(
+                f"Quota store {self.description} keeps being replaced under the running process; stopping "
+                "rather than counting requests in a store other processes may not see. Exclude the quota "
+                "directory from cache cleaners."
+            )
+
+    def _replace(self) -> None:
+        """The path names another file (or none): carry this window's stamps over, then use that file."""
+        old = self._conn
+        assert old is not None
+        carried: list[float] = []
+        meta: list[tuple[str, float, float]] = []
+        now = time.time()
+        try:
+            carried = [
+                r[0] for r in old.execute("SELECT ts FROM stamps WHERE ts > ?", (now - _KEEP_SECONDS,))
+            ]
+            meta = list(old.execute("SELECT name, value, expires FROM meta WHERE expires > ?", (now,)))
+            readable = True
+        except sqlite3.Error:
+            readable = False
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
+        self._conn = None
+        self._open()
+        self.reopened += 1
+        conn = self._conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for ts in carried:
+                conn.execute(
+                    "INSERT INTO stamps (ts) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM stamps WHERE ts = ?)",
+                    (ts, ts),
+                )
+            for name, value, expires in meta:
+                _merge_meta(conn, name, value, expires)
+            if not readable:
+                # Nothing could be carried over: pause one whole window, after which no forgotten request
+                # can count any more.
+                _merge_meta(conn, "blocked_until", now + self._span, now + self._span)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        logger.warning(
+            "Quota store %s was removed or replaced while in use (a cache cleaner?); re-opened it and "
+            "%s, so every process keeps counting in one store.",
+            self.description,
+            f"carried over {len(carried)} request stamps"
+            if readable
+            else f"paused {self._span:.1f} s (the old file could not be read)",
+        )
+
+    def take(self, limit: int, span: float) -> _Decision:
+        self._span = span
+
+        def body(conn: sqlite3.Connection, now: float) -> _Decision:
+            learned = _meta(conn, "learned_limit", now)
+            blocked = _meta(conn, "blocked_until", now)
+            learned_int = int(learned) if learned is not None else None
+            if blocked is not None and blocked > now:
+                return _Decision(blocked - now, learned_int)
+            if now - self._last_trim > _TRIM_EVERY_SECONDS:
+                self._last_trim = now
+                conn.execute("DELETE FROM stamps WHERE ts <= ?", (now - max(2 * span, _KEEP_SECONDS),))
+                conn.execute("DELETE FROM meta WHERE expires <= ?", (now,))
+            effective = min(limit, learned_int or limit)
+            since = now - span
+            inside = conn.execute("SELECT count(*) FROM stamps WHERE ts > ?", (since,)).fetchone()[0]
+            if inside < effective:
+                conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,))
+                return _Decision(None, learned_int)
+            # The (inside - effective)th oldest stamp of the window must leave it first.
+            leaving = conn.execute(
+                "SELECT ts FROM stamps WHERE ts > ? ORDER BY ts LIMIT 1 OFFSET ?", (since, inside - effective)
+            ).fetchone()[0]
+            return _Decision(max(leaving + span - now, 0.001), learned_int)
+
+        return self._transaction(body)
+
+    def count(self, span: float) -> int:
+        return self._transaction(
+            lambda conn, now: conn.execute(
+                "SELECT count(*) FROM stamps WHERE ts > ?", (now - span,)
+            ).fetchone()[0]
+        )
+
+    def block(self, until_delay: float, learned: int | None) -> None:
+        def body(conn: sqlite3.Connection, now: float) -> None:
+            if until_delay > 0:
+                _merge_meta(conn, "blocked_until", now + until_delay, now + until_delay)
+            if learned is not None:
+                _merge_meta(conn, "learned_limit", float(learned), now + LEARNED_LIMIT_TTL_SECONDS)
+
+        self._transaction(body)
+
+    def paused_for(self) -> float:
+        return self._transaction(lambda conn, now: max(0.0, (_meta(conn, "blocked_until", now) or now) - now))
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                self._conn.close()
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
                 self._conn = None
 
 
-class _RedisPenalty:
-    def __init__(self, client: Any, key: str) -> None:
-        self._client = client
-        self._key = key
+def _meta(conn: sqlite3.Connection, name: str, now: float) -> float | None:
+    row = conn.execute("SELECT value FROM meta WHERE name = ? AND expires > ?", (name, now)).fetchone()
+    return float(row[0]) if row else None
 
-    def until(self) -> float:
-        value = self._client.get(self._key)
-        return float(value) if value else 0.0
 
-    def extend(self, until: float) -> None:
-        # Read-compare-write is not atomic; a lost race only shortens a penalty that the next 429
-        # would set again, which is acceptable here.
-        if until > self.until():
-            ttl_ms = max(1, int((until - time.time()) * 1000) + 1000)
-            self._client.set(self._key, repr(until), px=ttl_ms)
+def _merge_meta(conn: sqlite3.Connection, name: str, value: float, expires: float) -> None:
+    """``blocked_until`` only grows, ``learned_limit`` only shrinks (while unexpired)."""
+    pick = "max" if name == "blocked_until" else "min"
+    conn.execute(
+        "INSERT INTO meta (name, value, expires) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+        f"value = CASE WHEN meta.expires > ? THEN {pick}(meta.value, excluded.value) "
+        "ELSE excluded.value END, expires = max(meta.expires, excluded.expires)",
+        (name, value, expires, time.time()),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+# ------------------------------------------------------------------------------------------------ Redis
+_TAKE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  redis.call('SET', KEYS[3], ARGV[6])
+  epoch = ARGV[6]
+end
+if epoch ~= ARGV[5] then return {'epoch', epoch, ''} end
+local limit = tonumber(ARGV[1])
+local span = tonumber(ARGV[2])
+local keep = tonumber(ARGV[3])
+local learned = false
+local lu = tonumber(redis.call('HGET', KEYS[2], 'learned_until') or '0')
+if lu > now then learned = tonumber(redis.call('HGET', KEYS[2], 'learned')) end
+local learned_out = learned and tostring(learned) or ''
+local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
+if blocked > now then return {'wait', tostring(blocked - now), learned_out} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
+local effective = limit
+if learned and learned < effective then effective = learned end
+local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES')
+local n = #inside / 2
+if n < effective then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(keep))
+  return {'taken', tostring(now), learned_out}
+end
+local oldest = tonumber(inside[2 * (n - effective) + 2])
+local wait = oldest + span - now
+if wait < 0.001 then wait = 0.001 end
+return {'wait', tostring(wait), learned_out}
+"""
+
+_RESTORE_LUA = """
+for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], tonumber(ARGV[i]), ARGV[i + 1]) end
+return #ARGV / 2
+"""
+
+_PAUSED_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
+if blocked > now then return tostring(blocked - now) end
+return '0'
+"""
+
+_COUNT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
+"""
+
+_BLOCK_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local delay = tonumber(ARGV[1])
+if delay > 0 then
+  local until_ = now + delay
+  local old = tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0')
+  if until_ > old then redis.call('HSET', KEYS[1], 'blocked_until', tostring(until_)) end
+end
+if ARGV[2] ~= '' then
+  local learned = tonumber(ARGV[2])
+  local lu = tonumber(redis.call('HGET', KEYS[1], 'learned_until') or '0')
+  local old = tonumber(redis.call('HGET', KEYS[1], 'learned') or '0')
+  if lu > now and old > 0 and old < learned then learned = old end
+  local lu_new = tostring(now + tonumber(ARGV[3]))
+  redis.call('HSET', KEYS[1], 'learned', tostring(learned), 'learned_until', lu_new)
+end
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])))
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class _RedisStore:
+    """The log in a Redis sorted set, checked and extended by one Lua script (Redis's clock).
+
+    Connection failures, a server still loading its data and an emptied script cache (``NoScriptError``
+    after a restart; the script is sent again) are waited out for ``outage_seconds``, reconnecting; then
+    :class:`DineroQuotaStoreError` stops the run. No request is ever sent without a slot recorded in Redis.
+
+    A Redis restarted without its data (or flushed) would forget the current window. An *epoch* key tells:
+    the script answers ``epoch`` when the key is missing or differs from the one this process last saw,
+    and the process puts its own stamps of the window back (idempotent: each stamp has a unique member)
+    before taking a slot, so together the processes rebuild the window.
+    """
+
+    def __init__(self, url: str, key: str, description: str, outage_seconds: float) -> None:
+        try:
+            import redis  # optional dependency: pip install dinero-singer[redis]
+        except ImportError:
+            raise DineroQuotaStoreError(
+                f"Quota backend {description} needs the redis package: pip install 'dinero-singer[redis]'."
+            ) from None
+        self._redis = redis
+        self.description = description
+        self.outage_seconds = outage_seconds
+        self._keys = [key, key + ":meta", key + ":epoch"]
+        try:
+            self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        except ValueError as exc:
+            raise DineroQuotaStoreError(
+                f"Quota backend {description} is not a valid Redis URL ({exc})."
+            ) from None
+        self._take = self._client.register_script(_TAKE_LUA)
+        self._restore = self._client.register_script(_RESTORE_LUA)
+        self._count = self._client.register_script(_COUNT_LUA)
+        self._paused = self._client.register_script(_PAUSED_LUA)
+        self._block = self._client.register_script(_BLOCK_LUA)
+        self._lock = threading.Lock()
+        self._epoch = ""
+        self._own: collections.deque[tuple[float, str]] = collections.deque()  # this process's stamps
+        self._outage_logged = False
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        redis = self._redis
+        retryable = (
+            redis.exceptions.ConnectionError,  # includes BusyLoadingError (a restart loading its data)
+            redis.exceptions.TimeoutError,
+            redis.exceptions.NoScriptError,
+            redis.exceptions.TryAgainError,
+            redis.exceptions.ReadOnlyError,
+        )
+        started = time.monotonic()
+        delay = 0.1
+        while True:
+            try:
+                result = fn()
+            except retryable as exc:
+                waited = time.monotonic() - started
+                if waited >= self.outage_seconds:
+                    raise DineroQuotaStoreError(
+                        f"Quota backend {self.description} unreachable for {waited:.0f} s "
+                        f"({type(exc).__name__}); no request was sent without a quota slot. Start Redis (or "
+                        "fix quota_backend) and run again."
+                    ) from None
+                if not self._outage_logged:
+                    self._outage_logged = True
+                    logger.warning(
+                        "Quota backend %s unreachable (%s) while %s; waiting up to %.0f s for it to come "
+                        "back (quota_backend_outage_seconds). No request is sent meanwhile.",
+                        self.description,
+                        type(exc).__name__,
+                        what,
+                        self.outage_seconds,
+                    )
+                with contextlib.suppress(Exception):
+                    self._client.connection_pool.disconnect()
+                time.sleep(min(delay, max(0.01, self.outage_seconds - waited)))
+                delay = min(delay * 2, 1.0)
+                continue
+            except redis.exceptions.RedisError as exc:
+                raise DineroQuotaStoreError(
+                    f"Quota backend {self.description} refused {what} ({type(exc).__name__}: {exc})."
+                ) from None
+            if self._outage_logged:
+                self._outage_logged = False
+                logger.warning(
+                    "Quota backend %s is reachable again after %.1f s.",
+                    self.description,
+                    time.monotonic() - started,
+                )
+            return result
+
+    def take(self, limit: int, span: float) -> _Decision:
+        keep = max(2 * span, _KEEP_SECONDS)
+        with self._lock:
+            for _ in range(3):
+                member = uuid.uuid4().hex
+                args = [limit, repr(span), repr(keep), member, self._epoch, uuid.uuid4().hex]
+                kind, value, learned = (
+                    _text(v)
+                    for v in self._call("taking a slot", lambda a=args: self._take(keys=self._keys, args=a))
+                )
+                learned_int = int(float(learned)) if learned else None
+                if kind == "taken":
+                    now = float(value)
+                    self._own.append((now, member))
+                    while self._own and self._own[0][0] <= now - keep:
+                        self._own.popleft()
+                    return _Decision(None, learned_int)
+                if kind == "wait":
+                    return _Decision(float(value), learned_int)
+                # A new epoch: Redis lost the window (restart without data, flush), or this is our first call.
+                if self._epoch and self._own:
+                    flat: list[Any] = []
+                    for stamp, own_member in self._own:
+                        flat += [repr(stamp), own_member]
+                    self._call("restoring stamps", lambda f=flat: self._restore(keys=self._keys[:1], args=f))
+                    logger.warning(
+                        "Quota backend %s lost its data (restarted or flushed); put back this process's %d "
+                        "requests of the current window.",
+                        self.description,
+                        len(self._own),
+                    )
+                self._epoch = value
+        raise DineroQuotaStoreError(f"Quota backend {self.description} keeps losing its data; stopping.")
+
+    def count(self, span: float) -> int:
+        return int(self._call("counting", lambda: self._count(keys=self._keys[:1], args=[repr(span)])))
+
+    def block(self, until_delay: float, learned: int | None) -> None:
+        args = [
+            repr(max(until_delay, 0.0)),
+            "" if learned is None else str(learned),
+            repr(LEARNED_LIMIT_TTL_SECONDS),
+        ]
+        self._call("recording a 429", lambda: self._block(keys=self._keys[1:2], args=args))
+
+    def paused_for(self) -> float:
+        return float(_text(self._call("reading the pause", lambda: self._paused(keys=self._keys[1:2]))))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._client.close()
 
 
+# ------------------------------------------------------------------------------------------------ throttle
 class QuotaThrottle:
     """Blocks until one more request to Dinero fits in the quota of ``key`` = (client_id, org).
 
@@ -152,10 +658,12 @@ class QuotaThrottle:
 
     Args:
         key: (client_id, organization_id); the org may be ``"-"`` for organization-free routes.
-        requests: requests allowed per window.
+        requests: requests allowed per window (the configured limit; a learned lower one wins).
         window_seconds: window length.
         backend: directory for the SQLite file, ``redis://...`` URL, or ``"memory"``.
-        safety_margin: seconds added to the window (default :func:`default_safety_margin`).
+        api_host: host of the API the requests go to; part of the store key.
+        safety_margin: smallest widening of the window (default :func:`default_safety_margin`).
+        outage_seconds: how long an unreachable store is waited out before the run stops.
     """
 
     def __init__(
@@ -165,7 +673,9 @@ class QuotaThrottle:
         window_seconds: float = 60.0,
         backend: str = "~/.cache/dinero-singer",
         *,
+        api_host: str = "",
         safety_margin: float | None = None,
+        outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if requests < 1:
@@ -173,115 +683,156 @@ class QuotaThrottle:
         if window_seconds <= 0:
             raise ValueError("window_seconds must be > 0")
         self.key = key
+        self.api_host = api_host.lower()
         self.requests = requests
         self.window_seconds = window_seconds
-        self.safety_margin = default_safety_margin(window_seconds) if safety_margin is None else safety_margin
+        self.base_margin = default_safety_margin(window_seconds) if safety_margin is None else safety_margin
         self.backend = backend
+        self.description = describe_backend(backend)
         self._sleep = sleep
-        self._thread_lock = threading.Lock()
-        self._last_leak = time.monotonic()
-        digest = hashlib.sha256(f"{key[0]}\0{key[1]}".encode()).hexdigest()[:24]
-        rates = [Rate(requests, max(1, round((window_seconds + self.safety_margin) * 1000)))]
-        self._process_lock: Any = None
+        self._delays: collections.deque[float] = collections.deque(maxlen=_DELAY_SAMPLES)
+        self._delay_lock = threading.Lock()
+        self._learned: int | None = None  # lowest limit this process learned or adopted
+        self._learned_logged = False
+        digest = hashlib.sha256(f"{self.api_host}\0{key[0]}\0{key[1]}".encode()).hexdigest()[:24]
         self.path: Path | None = None  # the SQLite file, when that backend is used
-        self._bucket: AbstractBucket
-        self._penalty: _Penalty
+        self._store: _Store
         if backend == "memory":
-            self._bucket = InMemoryBucket(rates)
-            self._penalty = _MemoryPenalty()
+            self._store = _MemoryStore()
         elif backend.startswith(("redis://", "rediss://", "unix://")):
-            import redis  # optional dependency: pip install dinero-singer[redis]
-
-            client = redis.Redis.from_url(backend)
-            bucket_key = f"dinero-singer:quota:{digest}"
-            self._bucket = RedisBucket.init(rates, client, bucket_key)
-            self._penalty = _RedisPenalty(client, bucket_key + ":blocked-until")
-        else:
-            directory = Path(backend).expanduser()
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            db_path = directory / f"quota-{digest}.sqlite"
-            bucket = SQLiteBucket.init_from_file(
-                rates, table="requests", db_path=str(db_path), use_file_lock=True
+            self._store = _RedisStore(
+                backend, f"dinero-singer:quota:{digest}", self.description, outage_seconds
             )
-            self._bucket = bucket
-            # filelock.FileLock (thread-local, re-entrant): serialises processes *and* threads.
-            self._process_lock = bucket.limiter_lock()
-            self._penalty = _SQLitePenalty(db_path)
-            self.path = db_path
+        else:
+            self.path = Path(backend).expanduser() / f"quota-{digest}.sqlite"
+            self._store = _SQLiteStore(self.path, str(self.path))
 
     def __repr__(self) -> str:
         return (
-            f"QuotaThrottle(org={self.key[1]!r}, {self.requests} per {self.window_seconds:g}s "
-            f"+{self.safety_margin:g}s, backend={self.backend!r})"
+            f"QuotaThrottle(org={self.key[1]!r}, host={self.api_host!r}, {self.limit} per "
+            f"{self.window_seconds:g}s +{self.safety_margin:g}s, backend={self.description!r})"
         )
 
     # ------------------------------------------------------------------------------------------
-    def _try_take(self) -> float | None:
-        """Take a slot now (None) or return the seconds to wait before trying again."""
-        with self._thread_lock:
-            lock = self._process_lock if self._process_lock is not None else contextlib.nullcontext()
-            with lock:
-                # Stamp under the lock so stamps are ordered like the inserts, across processes.
-                item = RateItem(_ITEM_NAME, self._bucket.now())
-                decision = self._bucket.put_decision(item)
-                if decision.allowed:
-                    return None
-                wait_ms = decision.retry_after_ms
-                if wait_ms is None:
-                    wait_ms = self._bucket.waiting(item)
-        return max(int(wait_ms), 1) / 1000.0  # type: ignore[arg-type]
+    @property
+    def safety_margin(self) -> float:
+        """Seconds the window is widened by: the largest recent send delay, within [base, 5 % window].
 
-    def _maybe_leak(self) -> None:
-        now = time.monotonic()
-        if now - self._last_leak < max(_LEAK_EVERY_SECONDS, self.window_seconds):
-            return
-        self._last_leak = now
-        with self._thread_lock:
-            lock = self._process_lock if self._process_lock is not None else contextlib.nullcontext()
-            try:
-                with lock:
-                    self._bucket.leak(self._bucket.now())
-            except Exception:  # cleanup only; never fail a request because of it
-                logger.debug("quota leak failed", exc_info=True)
+        The delay is measured up to Dinero's answer headers, so it includes Dinero's own processing and
+        overestimates the delay to Dinero *counting* the request; the cap keeps that overestimate from
+        costing more than 5 % of the quota (a request that takes longer than 3 s of a 60 s window just to
+        reach Dinero is not a case the margin has to cover).
+        """
+        with self._delay_lock:
+            measured = max(self._delays, default=0.0)
+        cap = max(self.base_margin, 0.05 * self.window_seconds)
+        return min(max(self.base_margin, measured), cap)
+
+    @property
+    def limit(self) -> int:
+        """Requests per window this process currently allows itself (configured, or learned lower)."""
+        return min(self.requests, self._learned or self.requests)
+
+    def paused_for(self) -> float:
+        """Seconds every process on the key still pauses after a 429 (0 when none; for log lines)."""
+        try:
+            return self._store.paused_for()
+        except DineroQuotaStoreError:
+            return 0.0
+
+    def record_send_delay(self, seconds: float) -> None:
+        """Tell the throttle how long a request took from its slot to Dinero's answer (an upper bound of
+        the delay before Dinero counted it); the window is widened to cover it."""
+        if seconds >= 0 and math.isfinite(seconds):
+            with self._delay_lock:
+                self._delays.append(seconds)
 
     def acquire(self) -> float:
-        """Block until a request may be sent; return the seconds waited."""
+        """Block until a request may be sent and take its slot; return the seconds waited.
+
+        Raises :class:`DineroQuotaStoreError` when the store cannot be used (never sends without a slot).
+        """
         started = time.monotonic()
         while True:
-            blocked = self._penalty.until() - time.time()
-            if blocked > 0:
-                self._sleep(blocked)
-                continue
-            wait = self._try_take()
-            if wait is None:
-                break
-            self._sleep(wait)
-        self._maybe_leak()
-        return time.monotonic() - started
+            decision = self._store.take(self.limit, self.window_seconds + self.safety_margin)
+            self._adopt(decision.learned)
+            if decision.wait is None:
+                return time.monotonic() - started
+            self._sleep(decision.wait)
 
-    def report_rate_limited(self, retry_after: float | None = None) -> float:
-        """Tell every process on this key that Dinero answered 429; return the imposed pause (s).
+    def _adopt(self, learned: int | None) -> None:
+        if learned is None or learned >= self.limit:
+            return
+        self._learned = learned
+        if not self._learned_logged:
+            self._learned_logged = True
+            logger.info(
+                "Quota for organization %s: using %d requests per %g s, learned from Dinero's 429 by another "
+                "process (quota_requests is %d).",
+                self.key[1],
+                learned,
+                self.window_seconds,
+                self.requests,
+            )
 
-        With ``Retry-After`` we pause that long; without it, for one window plus the margin.
+    def report_rate_limited(self, retry_after: float | None = None, message: str | None = None) -> float:
+        """Dinero answered 429: pause every process on the key, and learn a lower limit when the window
+        held no more requests than we allow ourselves. Returns the imposed pause (s).
+
+        The pause is ``Retry-After`` or, without it, one window plus the margin. The limit learned is the
+        one Dinero's body names (scaled to our window), or the requests counted in our window minus one.
         """
-        if retry_after is not None and retry_after >= 0:
-            pause = float(retry_after)
+        span = self.window_seconds + self.safety_margin
+        pause = float(retry_after) if retry_after is not None and retry_after >= 0 else span
+        before = self.limit
+        learned: int | None = None
+        try:
+            observed = self._store.count(span)
+        except DineroQuotaStoreError:
+            observed = 0
+        stated = parse_quota_message(message)
+        if stated is not None:
+            allowed, period = stated
+            # A lower limit over the same period, or the same limit over a longer one (scaled down).
+            scaled = (
+                allowed
+                if period <= self.window_seconds * 1.01
+                else math.floor(allowed * self.window_seconds / period)
+            )
+            if scaled < before and observed > scaled:
+                learned = max(1, scaled)
+        elif before // 2 < observed - 1 < before:
+            # No limit named: the window held `observed` requests and the last one was refused. Only
+            # when we used most of our quota; a 429 after a few requests means another client used it.
+            learned = observed - 1
+        self._store.block(pause, learned)
+        if learned is not None:
+            self._learned = min(learned, self._learned or learned)
+            self._learned_logged = True
+            logger.warning(
+                "Dinero answered 429 with %d requests in the last %.1f s although quota_requests allows %d: "
+                "its real limit for organization %s is lower. Using %d per %g s for the rest of this run and "
+                "for every process on this quota key (quota_requests: %d avoids this 429).",
+                observed,
+                span,
+                before,
+                self.key[1],
+                self.limit,
+                self.window_seconds,
+                self.limit,
+            )
         else:
-            pause = self.window_seconds + self.safety_margin
-        self._penalty.extend(time.time() + pause)
-        logger.warning(
-            "Dinero answered 429 (quota exceeded) for organization %s: pausing all requests on this key "
-            "for %.1f s",
-            self.key[1],
-            pause,
-        )
+            logger.warning(
+                "Dinero answered 429 (quota exceeded) for organization %s: pausing all requests on this key "
+                "for %.1f s",
+                self.key[1],
+                pause,
+            )
         return pause
 
     def close(self) -> None:
-        """Release the bucket's connection (the shared state stays for other processes)."""
-        self._penalty.close()
-        with contextlib.suppress(Exception):
-            self._bucket.close()
+        """Release the store's connection (the shared state stays for other processes)."""
+        self._store.close()
 
 
 _REGISTRY: dict[tuple[Any, ...], QuotaThrottle] = {}
@@ -295,18 +846,25 @@ def get_throttle(
     requests: int,
     window_seconds: float,
     backend: str,
+    api_host: str = "",
+    outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
 ) -> QuotaThrottle:
-    """The process-wide throttle for (client_id, organization_id) (created on first use).
+    """The process-wide throttle for (api_host, client_id, organization_id) (created on first use).
 
     Keyed by process id too, so a forked child never reuses its parent's SQLite connection.
     """
     org = organization_id or "-"
-    reg_key = (os.getpid(), client_id, org, requests, float(window_seconds), backend)
+    reg_key = (os.getpid(), api_host.lower(), client_id, org, requests, float(window_seconds), backend)
     with _REGISTRY_LOCK:
         throttle = _REGISTRY.get(reg_key)
         if throttle is None:
             throttle = QuotaThrottle(
-                (client_id, org), requests=requests, window_seconds=window_seconds, backend=backend
+                (client_id, org),
+                requests=requests,
+                window_seconds=window_seconds,
+                backend=backend,
+                api_host=api_host,
+                outage_seconds=outage_seconds,
             )
             _REGISTRY[reg_key] = throttle
         return throttle

@@ -1,6 +1,7 @@
 """``DineroSession``: a ``requests.Session`` whose every ``send()`` obeys Dinero's rules.
 
-Per attempt: wait for a quota slot -> add the bearer token -> send. Then, by answer:
+Per attempt: get the bearer token -> wait for a quota slot -> send (the slot as late as possible).
+Then, by answer:
 
 * 401: forget the token, fetch a new one, retry once; a second 401 raises :class:`DineroAuthError`.
 * 403: :class:`DineroAuthError` at once (no access / no Pro subscription, code 90).
@@ -91,6 +92,20 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _still_current(provider: TokenProvider, token: str) -> bool:
+    """Whether ``token`` is still the provider's usable token (providers without the check: yes)."""
+    check = getattr(provider, "is_current", None)
+    return True if check is None else bool(check(token))
+
+
+def _short_text(response: requests.Response) -> str | None:
+    """The start of a (small) answer body, for reading Dinero's quota message; never fails."""
+    try:
+        return response.text[:500]
+    except Exception:  # undecodable body: nothing to read
+        return None
 
 
 class DineroSession(requests.Session):
@@ -212,21 +227,34 @@ class DineroSession(requests.Session):
         idempotent: bool,
         state: dict[str, float],
     ) -> requests.Response:
-        """One logical attempt: quota -> token -> send, absorbing 429s and one 401 refresh."""
+        """One logical attempt: token -> quota slot -> send, absorbing 429s and one 401 refresh.
+
+        The slot is taken after the token is in hand, right before sending: a slow token endpoint must not
+        hold a counted slot while the request has not left (Dinero would count it late, in the next
+        window). If the token went stale while waiting for the slot, the slot is given up unused (never a
+        late send) and the token is fetched again first.
+        """
         method = (request.method or "GET").upper()
         authenticate = self._is_api_host(request.url)
         refreshed = False
         while True:
-            self.stats.add_quota_wait(self.throttle.acquire())
-            prepared = request.copy()
             token = self.token_provider.get_token() if authenticate else None
+            self.stats.add_quota_wait(self.throttle.acquire())
+            if token and not _still_current(self.token_provider, token):
+                continue  # the token expired during the quota wait: the slot stays unused
+            slot_taken = time.monotonic()
+            prepared = request.copy()
             if token:
                 prepared.headers["Authorization"] = f"Bearer {token}"
+            send_started = time.monotonic()
             try:
                 response = super().send(prepared, **kwargs)
             except _TRANSPORT_ERRORS as exc:
                 self.stats.record_response(method, "error")
                 raise _Transient(replayable=idempotent or _never_sent(exc), error=exc) from exc
+            # From slot to answer headers (``elapsed`` starts at the send): an upper bound of the delay
+            # before Dinero counted the request; the throttle widens its window to cover it.
+            self.throttle.record_send_delay(send_started - slot_taken + response.elapsed.total_seconds())
             status = response.status_code
             self.stats.record_response(method, status)
 
@@ -252,7 +280,7 @@ class DineroSession(requests.Session):
                 )
             if status == 429:
                 pause = self.throttle.report_rate_limited(
-                    parse_retry_after(response.headers.get("Retry-After"))
+                    parse_retry_after(response.headers.get("Retry-After")), _short_text(response)
                 )
                 state["rate_limit_wait"] += pause
                 if state["rate_limit_wait"] > self.max_rate_limit_wait:

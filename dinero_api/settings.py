@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from singer_sdk import typing as th
 
@@ -40,6 +41,38 @@ MAX_PAGE_SIZE = 1000
 
 AuthFlow = Literal["api_key", "refresh_token"]
 
+SECRET_SETTINGS = ("client_secret", "api_key", "refresh_token")
+
+
+def _guard_sdk_config_errors() -> None:
+    """Make singer-sdk's config validation errors name a secret setting without quoting its value.
+
+    singer-sdk validates the config against the JSON schema before any plugin code runs, and formats each
+    error with jsonschema's message, which starts with the value: ``98765 is not of type 'string' in
+    config['client_secret']`` printed an all-digit secret left unquoted in YAML (or a list, an object).
+    The schema keeps ``type: string`` (singer-sdk's ``--config=ENV`` parsing needs it), and the SDK's
+    formatter is wrapped here, once, by the module both plugins import: an error about a secret setting
+    becomes "`client_secret` must be a string, got a number (...; the value is not shown)".
+    """
+    from singer_sdk import plugin_base
+
+    original = getattr(plugin_base, "_format_validation_error", None)
+    if original is None or getattr(original, "_dinero_guarded", False):
+        return
+
+    def format_validation_error(error: Any) -> str:
+        path = list(getattr(error, "path", None) or [])
+        if path and path[0] in SECRET_SETTINGS:
+            return (
+                f"`{path[0]}` must be a string, got {_json_type(getattr(error, 'instance', None))} (quote it "
+                "in YAML/JSON; the value is not shown)."
+            )
+        return original(error)
+
+    format_validation_error._dinero_guarded = True  # type: ignore[attr-defined]
+    plugin_base._format_validation_error = format_validation_error
+
+
 # No schema default for quota_backend / token_url: singer-sdk fills schema defaults into the config,
 # which would hide quota_cache_dir and the flow-dependent token URL default.
 SHARED_SETTINGS_SCHEMA = th.PropertiesList(
@@ -54,7 +87,7 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
         th.StringType,
         required=True,
         secret=True,
-        description="Client secret belonging to client_id.",
+        description="Client secret belonging to client_id (a string: quote an all-digit secret in YAML).",
     ),
     th.Property(
         "api_key",
@@ -92,15 +125,18 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
     th.Property(
         "token_url",
         th.StringType,
-        description=f"OAuth token endpoint. Default: {DEFAULT_TOKEN_URL_API_KEY} with api_key, "
-        f"{DEFAULT_TOKEN_URL_REFRESH_TOKEN} with refresh_token.",
+        description=f"OAuth token endpoint. Default with api_url at Dinero: {DEFAULT_TOKEN_URL_API_KEY} "
+        f"with api_key, {DEFAULT_TOKEN_URL_REFRESH_TOKEN} with refresh_token. With any other api_url the "
+        "default follows it (<api_url>/dineroapi/oauth/token or <api_url>/connect/token), so credentials "
+        "only go to the host you named.",
     ),
     th.Property(
         "quota_requests",
         th.IntegerType,
         default=100,
-        description="Requests allowed per quota window per (client_id, organization_id). Dinero documents "
-        "100/min; personal integrations have been reported at 60/min.",
+        description="Requests allowed per quota window per (API host, client_id, organization_id). Dinero "
+        "documents 100/min; some integrations get 60/min: a 429 that shows a lower real limit makes every "
+        "process on the key use it (logged once).",
     ),
     th.Property(
         "quota_window_seconds",
@@ -114,6 +150,13 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
         description="Where the quota shared by all processes is kept: a directory for a SQLite file "
         f"(default {DEFAULT_QUOTA_DIR}, or quota_cache_dir), a redis:// URL to share it between "
         "machines, or 'memory' for a per-process quota.",
+    ),
+    th.Property(
+        "quota_backend_outage_seconds",
+        th.NumberType,
+        default=60,
+        description="How long an unreachable quota backend (Redis restarting) is waited out, reconnecting, "
+        "before the run stops with one line naming it. No request is sent meanwhile.",
     ),
     th.Property(
         "quota_cache_dir",
@@ -174,11 +217,17 @@ class DineroSettings:
     retry_backoff_seconds: float = 1.0
     max_rate_limit_wait_seconds: float = 900.0
     page_size: int | None = None
+    quota_backend_outage_seconds: float = 60.0
 
     @property
     def auth_flow(self) -> AuthFlow:
         """``"api_key"`` (password grant) or ``"refresh_token"`` (Visma Connect)."""
         return "api_key" if self.api_key else "refresh_token"
+
+    @property
+    def api_host(self) -> str:
+        """``host[:port]`` of ``api_url`` (part of the quota key)."""
+        return urlsplit(self.api_url).netloc.lower()
 
     @property
     def quota_is_redis(self) -> bool:
@@ -205,7 +254,9 @@ class DineroSettings:
             if _blank(value):
                 return None
             if not isinstance(value, str):
-                problems.append(f"`{name}` must be a string (got {type(value).__name__}).")
+                # The type's name only, never the value (it may be a secret left unquoted in YAML).
+                hint = " (quote it in YAML/JSON; the value is not shown)" if name in SECRET_SETTINGS else ""
+                problems.append(f"`{name}` must be a string, got {_json_type(value)}{hint}.")
                 return None
             return value.strip()
 
@@ -259,13 +310,13 @@ class DineroSettings:
             organization_id = raw_org.strip()
 
         api_url = text("api_url") or DEFAULT_API_URL
-        if not api_url.startswith(("http://", "https://")):
-            problems.append(f"`api_url` must start with http:// or https:// (got {api_url!r}).")
-        token_url = text("token_url") or (
-            DEFAULT_TOKEN_URL_API_KEY if (api_key or not refresh_token) else DEFAULT_TOKEN_URL_REFRESH_TOKEN
+        if not api_url.startswith(("http://", "https://")) or not urlsplit(api_url).hostname:
+            problems.append(f"`api_url` must be an http:// or https:// URL (got {_safe_url(api_url)!r}).")
+        token_url = text("token_url") or default_token_url(
+            api_url, refresh=bool(refresh_token and not api_key)
         )
-        if not token_url.startswith(("http://", "https://")):
-            problems.append(f"`token_url` must start with http:// or https:// (got {token_url!r}).")
+        if not token_url.startswith(("http://", "https://")) or not urlsplit(token_url).hostname:
+            problems.append(f"`token_url` must be an http:// or https:// URL (got {_safe_url(token_url)!r}).")
 
         token_file_raw = text("token_file")
         token_file = Path(token_file_raw).expanduser() if token_file_raw else None
@@ -280,6 +331,7 @@ class DineroSettings:
         max_retries = number("max_retries", 5, integer=True, minimum=0, inclusive=True)
         backoff_base = number("retry_backoff_seconds", 1.0, integer=False, minimum=0, inclusive=True)
         max_wait = number("max_rate_limit_wait_seconds", 900.0, integer=False, minimum=0, inclusive=False)
+        outage = number("quota_backend_outage_seconds", 60.0, integer=False, minimum=0, inclusive=True)
 
         page_size: int | None = None
         if not _blank(config.get("page_size")):
@@ -316,7 +368,50 @@ class DineroSettings:
             retry_backoff_seconds=float(backoff_base),
             max_rate_limit_wait_seconds=float(max_wait),
             page_size=page_size,
+            quota_backend_outage_seconds=float(outage),
         )
+
+
+def is_dinero_api(api_url: str) -> bool:
+    """Whether ``api_url`` is Dinero's own API host (then Dinero's token hosts are the defaults)."""
+    return urlsplit(api_url).netloc.lower() == urlsplit(DEFAULT_API_URL).netloc
+
+
+def default_token_url(api_url: str, *, refresh: bool) -> str:
+    """The token URL used when ``token_url`` is not set.
+
+    Dinero's API -> Dinero's token hosts (authz.dinero.dk / connect.visma.com). Any other ``api_url``
+    (the sandbox, a proxy) -> the same paths on that URL: the credentials never go to a host the user did
+    not name.
+    """
+    if is_dinero_api(api_url):
+        return DEFAULT_TOKEN_URL_REFRESH_TOKEN if refresh else DEFAULT_TOKEN_URL_API_KEY
+    base = api_url.strip().rstrip("/")
+    return base + ("/connect/token" if refresh else "/dineroapi/oauth/token")
+
+
+def _json_type(value: Any) -> str:
+    """JSON name of a value's type (for messages that must not quote the value)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without user:password (a URL setting may carry credentials)."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
 
 
 def _to_number(value: Any, *, integer: bool) -> float | int | None:
@@ -339,3 +434,6 @@ def _default_quota_dir() -> str:
     if xdg:
         return str(Path(xdg) / "dinero-singer")
     return DEFAULT_QUOTA_DIR
+
+
+_guard_sdk_config_errors()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import stat
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_dinero import API_KEY, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeDinero
 
-from dinero_api.auth import AccessToken, RefreshTokenProvider, token_provider_for
-from dinero_api.errors import DineroAuthError
+from dinero_api.auth import AccessToken, ApiKeyTokenProvider, RefreshTokenProvider, token_provider_for
+from dinero_api.errors import DineroAuthError, DineroTokenFileError
 from dinero_api.quota import QuotaThrottle
 from dinero_api.settings import DineroSettings
 
@@ -195,3 +198,149 @@ def test_provider_registry_shares_one_refresh_chain_per_credential(refresh_confi
     settings = DineroSettings.from_config(refresh_config)
     assert token_provider_for(settings) is token_provider_for(settings)
     assert isinstance(token_provider_for(settings), RefreshTokenProvider)
+
+
+# -- a rotated refresh token is never lost ------------------------------------------------------------------
+def _fail_writes_under(monkeypatch: pytest.MonkeyPatch, directory: Path, call: str, err: int) -> None:
+    """Make ``os.<call>`` fail with ``err`` inside ``directory``: ``open`` for writing (a read-only disk),
+    or ``replace`` onto a ``.json`` file (the disk fails only when the new token file is put in place)."""
+    original = getattr(os, call)
+
+    def failing(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if call == "open":
+            hit = str(path).startswith(str(directory)) and bool(args and args[0] & (os.O_WRONLY | os.O_RDWR))
+        else:
+            hit = str(args[0]).startswith(str(directory)) and str(args[0]).endswith(".json")
+        if hit:
+            raise OSError(err, os.strerror(err), str(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, call, failing)
+
+
+def test_an_unwritable_token_file_stops_before_the_refresh_token_is_spent(
+    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = Path(refresh_config["token_file"])
+    token_file.parent.mkdir(parents=True)
+    _fail_writes_under(monkeypatch, token_file.parent, "open", errno.EROFS)
+    client = make_client(refresh_config)
+    with pytest.raises(DineroTokenFileError) as info:
+        client.get_json("/v1/{org}/a")
+    message = str(info.value)
+    assert "NOT spent" in message and str(token_file) in message and "Read-only file system" in message
+    assert fake_dinero.token_requests() == [] and REFRESH_TOKEN in fake_dinero.valid_refresh_tokens
+    assert "\n" not in message and REFRESH_TOKEN not in message
+
+
+def test_a_failed_write_after_the_refresh_stops_at_once_and_rescues_the_new_refresh_token(
+    fake_dinero: FakeDinero,
+    refresh_config: dict,
+    make_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The disk fails between the refresh (token spent) and the rename: the run stops with one line that
+    says where the successor is; that file holds the one valid refresh token."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    token_file = Path(refresh_config["token_file"])
+    _fail_writes_under(monkeypatch, token_file.parent, "replace", errno.ENOSPC)
+    client = make_client(refresh_config)
+    with pytest.raises(DineroTokenFileError) as info:
+        client.get_json("/v1/{org}/a")
+    message = str(info.value)
+    assert "spent" in message and "No space left on device" in message and "\n" not in message
+    assert fake_dinero.api_requests() == []  # stopped at once
+    (rescued,) = (tmp_path / "cache" / "dinero-singer").glob("dinero-token-rescued-*.json")
+    assert str(rescued) in message
+    assert stat.S_IMODE(rescued.stat().st_mode) == 0o600
+    saved = json.loads(rescued.read_text())["refresh_token"]
+    assert fake_dinero.valid_refresh_tokens == {saved}  # the only valid one is the one kept
+    assert saved not in message and not list(token_file.parent.glob(".*.tmp"))
+
+    # Recovery as the message says: move the file into place; the next run works.
+    monkeypatch.undo()
+    os.replace(rescued, token_file)
+    fake_dinero.revoke_tokens()
+    make_client(refresh_config).get_json("/v1/{org}/b")
+    assert fake_dinero.token_requests()[-1].form["refresh_token"] == saved
+
+
+def test_the_token_file_is_replaced_atomically_and_synced(
+    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    original = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists(f"/proc/self/fd/{fd}") else "?")
+        original(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    make_client(refresh_config).get_json("/v1/{org}/a")
+    token_dir = str(Path(refresh_config["token_file"]).parent)
+    assert any(p.endswith(".tmp") for p in synced)  # the new content before the rename
+    assert token_dir in synced  # the directory after it
+
+
+def test_the_quota_slot_is_taken_after_the_token_right_before_sending(
+    fake_dinero: FakeDinero, api_config: dict, make_client: Any, tmp_path: Path
+) -> None:
+    """A slow token answer must not sit between a counted slot and the request: Dinero would count the
+    request seconds late, in the next window."""
+    events: list[tuple[str, float]] = []
+
+    class SlowTokens(ApiKeyTokenProvider):
+        def _obtain(self) -> AccessToken:
+            time.sleep(0.3)  # a slow token endpoint
+            token = super()._obtain()
+            events.append(("token", time.monotonic()))
+            return token
+
+    class Recording(QuotaThrottle):
+        def acquire(self) -> float:
+            waited = super().acquire()
+            events.append(("slot", time.monotonic()))
+            return waited
+
+    settings = DineroSettings.from_config(api_config)
+    client = make_client(
+        api_config,
+        token_provider=SlowTokens(settings),
+        throttle=Recording(("c", "o"), 100, 60, str(tmp_path / "q")),
+    )
+    client.get_json("/v1/{org}/a")
+    fake_dinero.revoke_tokens()  # the next request gets a 401, then a new (slow) token
+    client.get_json("/v1/{org}/b")
+    # token, slot, send; slot, send (401); token (slow), slot, send -- never a slot before a slow token
+    assert [e for e, _ in events] == ["token", "slot", "slot", "token", "slot"]
+    assert len(fake_dinero.api_requests()) == 3
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A really read-only directory: a read-only tmpfs (root can write anywhere else); skipped if the
+    machine does not allow mounting."""
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a read-only file system here")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True, check=False)
+
+
+def test_a_token_file_on_a_read_only_file_system_is_refused_before_spending(
+    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, read_only_dir: Path
+) -> None:
+    client = make_client({**refresh_config, "token_file": str(read_only_dir / "dinero-token.json")})
+    with pytest.raises(DineroTokenFileError) as info:
+        client.get_json("/v1/{org}/a")
+    assert "NOT spent" in str(info.value) and "Read-only file system" in str(info.value)
+    assert fake_dinero.token_requests() == []

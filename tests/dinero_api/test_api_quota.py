@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
+import shutil
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -12,8 +15,10 @@ from typing import Any
 import pytest
 from fake_dinero import FakeDinero
 from quota_workers import send_requests, take_slots
+from redis_server import RedisServer, free_port, redis_available
 
-from dinero_api.quota import QuotaThrottle, get_throttle
+from dinero_api.errors import DineroQuotaStoreError
+from dinero_api.quota import QuotaThrottle, get_throttle, parse_quota_message
 
 
 def max_in_any_window(stamps: list[float], window: float) -> int:
@@ -94,8 +99,10 @@ def test_a_429_pauses_every_process_on_the_key(tmp_path: Path) -> None:
     target = QuotaThrottle(("client", "100000"), 100, 60, str(tmp_path))  # as in another process
     reported = time.monotonic()
     tap.report_rate_limited(retry_after=1.0)
+    assert 0.5 < target.paused_for() <= 1.0
     target.acquire()
     assert time.monotonic() - reported >= 0.95  # measured from the report, not from acquire's own start
+    assert target.paused_for() == 0
 
 
 def test_get_throttle_is_shared_per_key(tmp_path: Path) -> None:
@@ -135,3 +142,142 @@ def test_redis_backend_shares_the_quota() -> None:
         throttle.acquire()
         stamps.append(time.time())
     assert max_in_any_window(stamps, 0.5) <= 3
+
+
+# -- store key, replaced stores, learned limits, measured send delay ----------------------------------------
+def _slots_now(throttle: QuotaThrottle, count: int) -> None:
+    for _ in range(count):
+        assert throttle.acquire() < 0.5
+
+
+def test_the_quota_key_includes_the_api_host(tmp_path: Path) -> None:
+    """A sandbox run and a run against Dinero with the same client and organization never share a bucket."""
+    dinero = QuotaThrottle(("c", "1"), 1, 30, str(tmp_path), api_host="api.dinero.dk")
+    sandbox = QuotaThrottle(("c", "1"), 1, 30, str(tmp_path), api_host="127.0.0.1:8765")
+    _slots_now(dinero, 1)
+    assert sandbox.acquire() < 5  # the full Dinero bucket would keep it waiting 30 s
+    assert dinero.path != sandbox.path
+
+
+@pytest.mark.parametrize("how", ["directory removed", "file replaced"])
+def test_a_replaced_store_is_reopened_and_keeps_the_window(tmp_path: Path, how: str) -> None:
+    """A cache cleaner removes the quota directory (or a file is put in its place) under a running process:
+    the process notices, moves to the new file with the window's stamps, and a process that starts on the
+    new file sees them -- never two stores counting one organization at once."""
+    directory = tmp_path / "quota"
+    running = QuotaThrottle(("c", "1"), 3, 30, str(directory))
+    _slots_now(running, 2)
+    assert running.path is not None
+    if how == "directory removed":
+        shutil.rmtree(directory)
+    else:
+        fresh = directory / "fresh.sqlite"
+        fresh.write_bytes(b"")
+        os.replace(fresh, running.path)
+    _slots_now(running, 1)  # the third slot of the window, taken in the new file
+    newcomer = QuotaThrottle(("c", "1"), 3, 30, str(directory))
+    sleeps: list[float] = []
+    newcomer._sleep = lambda seconds: (sleeps.append(seconds), (_ for _ in ()).throw(TimeoutError()))
+    with pytest.raises(TimeoutError):
+        newcomer.acquire()  # the window is full: it must be told to wait ~30 s
+    assert sleeps and sleeps[0] > 20
+
+
+def test_parse_quota_message() -> None:
+    assert parse_quota_message("API calls quota exceeded! maximum admitted 100 per 1m.") == (100, 60.0)
+    assert parse_quota_message("API calls quota exceeded! maximum admitted 6 per 0.5s.") == (6, 0.5)
+    assert parse_quota_message("maximum admitted 5000 per 1h") == (5000, 3600.0)
+    assert parse_quota_message("Too many requests") is None
+    assert parse_quota_message(None) is None
+
+
+def test_a_429_naming_a_lower_limit_is_learned_by_every_process_on_the_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Configured for 5 per window, Dinero says 3: both processes on the key use 3 from then on."""
+    tap = QuotaThrottle(("c", "1"), 5, 30, str(tmp_path))
+    target = QuotaThrottle(("c", "1"), 5, 30, str(tmp_path))  # as in another process
+    _slots_now(tap, 4)  # Dinero refused the 4th: its limit is 3
+    with caplog.at_level(logging.WARNING, logger="dinero_api.quota"):
+        tap.report_rate_limited(0, "API calls quota exceeded! maximum admitted 3 per 30s.")
+    assert tap.limit == 3
+    assert [r for r in caplog.records if "real limit" in r.getMessage()]
+    sleeps: list[float] = []
+    target._sleep = lambda seconds: (sleeps.append(seconds), (_ for _ in ()).throw(TimeoutError()))
+    with pytest.raises(TimeoutError):
+        target.acquire()  # 4 in the window already, more than 3: it waits (configured 5 would let it in)
+    assert target.limit == 3
+
+
+def test_a_429_without_a_limit_backs_off_to_the_requests_dinero_let_through(tmp_path: Path) -> None:
+    throttle = QuotaThrottle(("c", "1"), 10, 30, str(tmp_path))
+    _slots_now(throttle, 8)  # the 8th was refused
+    throttle.report_rate_limited(0, "Too many requests")
+    assert throttle.limit == 7
+
+
+def test_a_429_after_a_few_requests_teaches_nothing(tmp_path: Path) -> None:
+    """Another client burning the organization's quota is waited out, not mistaken for a lower limit."""
+    throttle = QuotaThrottle(("c", "1"), 100, 30, str(tmp_path))
+    _slots_now(throttle, 2)
+    throttle.report_rate_limited(0, "API calls quota exceeded! maximum admitted 100 per 30s.")
+    throttle.report_rate_limited(0, "Too many requests")
+    assert throttle.limit == 100
+
+
+def test_the_measured_send_delay_widens_the_window(tmp_path: Path) -> None:
+    throttle = QuotaThrottle(("c", "1"), 10, 60, "memory")
+    assert throttle.safety_margin == pytest.approx(1.2)
+    throttle.record_send_delay(2.5)  # a request took 2.5 s from its slot to Dinero's answer
+    assert throttle.safety_margin == pytest.approx(2.5)
+    throttle.record_send_delay(60)
+    assert throttle.safety_margin == pytest.approx(3.0)  # capped at 5 % of the window
+
+
+# -- Redis outages -------------------------------------------------------------------------------------------
+needs_redis = pytest.mark.skipif(not redis_available(), reason="redis-server is not installed")
+
+
+@needs_redis
+def test_redis_unreachable_stops_with_one_line_naming_the_backend() -> None:
+    port = free_port()
+    throttle = QuotaThrottle(
+        ("c", "1"), 5, 1, f"redis://:hunter2-secret@127.0.0.1:{port}/0", outage_seconds=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(DineroQuotaStoreError) as info:
+        throttle.acquire()
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert f"Quota backend redis://127.0.0.1:{port}/0 unreachable" in message
+    assert "hunter2" not in message and "\n" not in message
+
+
+@needs_redis
+def test_a_redis_restart_is_waited_out_and_the_window_rebuilt() -> None:
+    """Redis dies and comes back empty (scripts and data gone) while a window is full: the throttle waits
+    for it, reloads its scripts, puts its stamps back, and still makes the next request wait."""
+    with RedisServer() as server:
+        throttle = QuotaThrottle(("c", "1"), 3, 3, server.url, outage_seconds=30)
+        started = time.monotonic()
+        _slots_now(throttle, 3)
+        server.stop()
+        restarter = threading.Timer(1.0, server.start)
+        restarter.start()
+        throttle.acquire()
+        waited = time.monotonic() - started
+        restarter.join()
+        # Redis came back empty after ~1 s; the three stamps were put back, so the fourth slot still came
+        # only when they left the 3 s window (an emptied store would have let it through at once).
+        assert waited >= 3.0
+
+
+@needs_redis
+def test_a_flushed_redis_script_cache_is_reloaded() -> None:
+    import redis
+
+    with RedisServer() as server:
+        throttle = QuotaThrottle(("c", "1"), 100, 60, server.url, outage_seconds=5)
+        _slots_now(throttle, 1)
+        redis.Redis.from_url(server.url).script_flush()
+        _slots_now(throttle, 1)

@@ -125,3 +125,60 @@ def test_schema_marks_secrets_and_merges_into_plugin_schema() -> None:
         assert props[name].get("description") or name == "start_date"
     assert props["quota_requests"]["default"] == 100
     assert "default" not in props["quota_backend"]  # a default would hide quota_cache_dir
+
+
+# -- credentials go only where the user pointed -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("credential", "path"),
+    [
+        ({"api_key": "sandbox-api-key"}, "/dineroapi/oauth/token"),
+        ({"refresh_token": "rt-123456"}, "/connect/token"),
+    ],
+)
+def test_the_default_token_url_follows_a_non_dinero_api_url(credential: dict[str, str], path: str) -> None:
+    settings = DineroSettings.from_config({**BASE, **credential, "api_url": "http://127.0.0.1:8765/"})
+    assert settings.token_url == "http://127.0.0.1:8765" + path
+    assert settings.api_host == "127.0.0.1:8765"
+    explicit = DineroSettings.from_config(
+        {**BASE, **credential, "api_url": "http://127.0.0.1:8765", "token_url": "https://idp.example/token"}
+    )
+    assert explicit.token_url == "https://idp.example/token"  # a URL the user named wins
+
+
+# -- a secret of the wrong type is refused without being quoted ----------------------------------------------
+SECRET_VALUES = {
+    "int": 98765432123,
+    "float": 1234567.891,
+    "bool": True,
+    "list": ["ListSecret-abcdef", 424242424242],
+    "object": {"ObjKey-123456": "ObjSecret-654321"},
+}
+
+
+def _secret_strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (str(k), *_secret_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _secret_strings(v)]
+    return [str(value), repr(value), str(value).lower()] if not isinstance(value, bool) else []
+
+
+@pytest.mark.parametrize("kind", list(SECRET_VALUES))
+@pytest.mark.parametrize("name", ["client_secret", "api_key", "refresh_token"])
+def test_a_secret_of_the_wrong_json_type_is_refused_without_being_quoted(name: str, kind: str) -> None:
+    value = SECRET_VALUES[kind]
+    config = {**BASE, "api_key": "sandbox-api-key", name: value}
+    if name == "refresh_token":
+        config.pop("api_key")
+    message = _error(config)
+    assert f"`{name}` must be a string" in message
+    for text in _secret_strings(value):
+        assert text not in message
+    # singer-sdk's own schema validation (run before any plugin code) names the setting, not the value
+    from singer_sdk import plugin_base
+
+    validator = plugin_base.JSONSchemaValidator(SHARED_SETTINGS_SCHEMA.to_dict())
+    sdk_errors = [plugin_base._format_validation_error(e) for e in validator.iter_errors(config)]
+    assert sdk_errors and all(f"`{name}` must be a string" in e for e in sdk_errors)
+    for text in _secret_strings(value):
+        assert not [e for e in sdk_errors if text in e]

@@ -9,6 +9,7 @@ Guarantee: no secret in output (docs/GUARANTEES.md).
 from __future__ import annotations
 
 import base64
+import os
 import re
 import stat
 import subprocess
@@ -247,3 +248,162 @@ def test_cassettes_hold_no_secret(sandbox, credentials, tmp_path: Path) -> None:
     assert run.error is None, run.error
     assert b"/dineroapi/oauth/token" in cassette.read_bytes()
     assert _leaks([cassette]) == []
+
+
+# ------------------------------------------------------------------------------------------------------
+# Secrets of every JSON type are refused without being echoed
+# ------------------------------------------------------------------------------------------------------
+WRONG_TYPED = {
+    "int": (98765432123, 12345678901),
+    "float": (1234567.891, 7654321.123),
+    "bool": (True, False),
+    "list": (["ListSecret-abcdef", 424242424242], ["ListKey-fedcba"]),
+    "object": ({"ObjKey-123456": "ObjSecret-654321"}, {"nested": {"deep": "DeepSecret-777777"}}),
+}
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (str(k), *_leaves(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _leaves(v)]
+    if isinstance(value, bool):
+        return []  # "True"/"False" are ordinary words; the type name is asserted instead
+    return [str(value), repr(value)]
+
+
+@pytest.mark.parametrize("tool", ["tap", "target"])
+@pytest.mark.parametrize("kind", list(WRONG_TYPED))
+def test_secrets_of_any_json_type_are_never_echoed(
+    sandbox, credentials, tmp_path: Path, tool: str, kind: str
+) -> None:
+    """An all-digit secret left unquoted in YAML, a list, an object...: the run stops before any request
+    with a message naming the setting and the type, and the value appears in no output."""
+    first, second = WRONG_TYPED[kind]
+    configs = {
+        "key": {**credentials, "client_secret": first, "api_key": second},
+        "refresh": {
+            **{k: v for k, v in credentials.items() if k != "api_key"},
+            "refresh_token": second,
+            "token_url": sandbox.connect_token_url,
+        },
+    }
+    before = len(sandbox.requests())
+    for name, config in configs.items():
+        config = {**config, "quota_cache_dir": str(tmp_path)}
+        if tool == "target":
+            config.update(streams={"orders": {"load_as": "invoice"}}, rejects_file=str(tmp_path / "r.jsonl"))
+            code = _run(TARGET_CODE, config, tmp_path, f"{tool}-{name}", stdin=TARGET_INPUT)
+        else:
+            catalog = tap_catalog(credentials, ("vat_types",), tmp_path / "catalog.json")
+            code = _run(TAP_CODE, config, tmp_path, f"{tool}-{name}", extra=["--catalog", str(catalog)])
+        output = (tmp_path / f"{tool}-{name}.stderr").read_text(errors="replace")
+        output += (tmp_path / f"{tool}-{name}.stdout").read_text(errors="replace")
+        assert code != 0
+        assert "must be a string" in output, output[-3000:]
+        for secret in _leaves(first) + _leaves(second):
+            assert secret not in output, (secret, output[-3000:])
+    assert [r for r in sandbox.requests()[before:] if r["path"].startswith("/v")] == []
+
+
+# ------------------------------------------------------------------------------------------------------
+# Credentials go only where the user pointed
+# ------------------------------------------------------------------------------------------------------
+ONLY_LOOPBACK = """
+import socket, sys
+_real = socket.getaddrinfo
+def guarded(host, *args, **kwargs):
+    with open(__import__("os").environ["HOSTS_LOG"], "a") as log:
+        log.write(f"{host}\\n")
+    if host not in ("127.0.0.1", "localhost"):
+        raise socket.gaierror(f"test: no network to {host}")
+    return _real(host, *args, **kwargs)
+socket.getaddrinfo = guarded
+"""
+
+
+@pytest.mark.parametrize("tool", ["tap", "target"])
+def test_with_only_api_url_changed_no_request_goes_to_another_host(
+    sandbox, credentials, tmp_path: Path, tool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``api_url`` points at the sandbox, ``token_url`` is not set: the token request goes to the sandbox
+    too (before, the API key went to Dinero's real token host)."""
+    hosts = tmp_path / "hosts.log"
+    monkeypatch.setenv("HOSTS_LOG", str(hosts))
+    config = {k: v for k, v in credentials.items() if k != "token_url"}
+    config["quota_cache_dir"] = str(tmp_path)
+    before = len(sandbox.requests())
+    if tool == "tap":
+        catalog = tap_catalog(credentials, ("vat_types",), tmp_path / "catalog.json")
+        code = _run(ONLY_LOOPBACK + TAP_CODE, config, tmp_path, tool, extra=["--catalog", str(catalog)])
+    else:
+        config.update(streams={"orders": {"load_as": "invoice"}}, rejects_file=str(tmp_path / "r.jsonl"))
+        code = _run(ONLY_LOOPBACK + TARGET_CODE, config, tmp_path, tool, stdin=TARGET_INPUT)
+    assert code == 0, (tmp_path / f"{tool}.stderr").read_text()[-3000:]
+    assert set(hosts.read_text().split()) == {"127.0.0.1"}
+    paths = [r["path"] for r in sandbox.requests()[before:]]
+    assert "/dineroapi/oauth/token" in paths and any(p.startswith("/v1/") for p in paths)
+
+
+# ------------------------------------------------------------------------------------------------------
+# A rotated refresh token is never lost (through the CLI)
+# ------------------------------------------------------------------------------------------------------
+FAIL_TOKEN_FILE = """
+import errno, os
+_target = os.environ["FAIL_UNDER"]
+_mode = os.environ["FAIL_MODE"]
+_open, _replace = os.open, os.replace
+def _open_guard(path, flags, *args, **kwargs):
+    if _mode == "read-only" and str(path).startswith(_target) and flags & (os.O_WRONLY | os.O_RDWR):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+    return _open(path, flags, *args, **kwargs)
+def _replace_guard(src, dst, *args, **kwargs):
+    if _mode == "disk-fails" and str(dst).startswith(_target) and str(dst).endswith(".json"):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+    return _replace(src, dst, *args, **kwargs)
+os.open, os.replace = _open_guard, _replace_guard
+"""
+
+
+@pytest.mark.parametrize("mode", ["read-only", "disk-fails"])
+def test_a_refresh_token_is_never_lost_when_the_token_file_cannot_be_written(
+    sandbox, credentials, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """read-only: the run stops before spending the refresh token (the next run still has a valid one).
+    disk-fails (after the refresh): the run stops at once with one line naming where the successor was
+    rescued; that file holds the one valid refresh token and the next run works after moving it."""
+    token_dir = tmp_path / "tokens"
+    token_dir.mkdir()
+    monkeypatch.setenv("FAIL_UNDER", str(token_dir))
+    monkeypatch.setenv("FAIL_MODE", mode)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    catalog = tap_catalog(credentials, ("vat_types",), tmp_path / "catalog.json")
+    config = {
+        **{k: v for k, v in credentials.items() if k != "api_key"},
+        "refresh_token": REFRESH_TOKEN,
+        "token_url": sandbox.connect_token_url,
+        "token_file": str(token_dir / "dinero-token.json"),
+        "quota_cache_dir": str(tmp_path),
+    }
+    before = len(sandbox.requests())
+    code = _run(FAIL_TOKEN_FILE + TAP_CODE, config, tmp_path, "tap", extra=["--catalog", str(catalog)])
+    stderr = (tmp_path / "tap.stderr").read_text(errors="replace")
+    assert code != 0
+    assert "RECORD" not in (tmp_path / "tap.stdout").read_text()
+    assert [r for r in sandbox.requests()[before:] if r["path"].startswith("/v")] == []
+    assert _leaks([tmp_path / "tap.stderr", tmp_path / "tap.stdout"]) == []
+    token_requests = [r for r in sandbox.requests()[before:] if r["path"] == "/connect/token"]
+    monkeypatch.setenv("FAIL_MODE", "none")
+    if mode == "read-only":
+        assert "the refresh token was NOT spent" in stderr, stderr[-3000:]
+        assert token_requests == []
+    else:
+        line = next(line for line in stderr.splitlines() if "successor could not be written" in line)
+        rescued = Path(line.split("saved to ", 1)[1].split(" (mode 0600)", 1)[0])
+        assert rescued.is_relative_to(tmp_path / "cache") and len(token_requests) == 1
+        os.replace(rescued, token_dir / "dinero-token.json")  # the recovery the line tells
+    # The next run works (the refresh token in use was never lost).
+    sandbox_auth.DEMO_REFRESH_TOKEN = "no-longer-valid"  # only a rotated token can work now
+    if mode == "read-only":
+        sandbox_auth.DEMO_REFRESH_TOKEN = REFRESH_TOKEN
+    assert _run(TAP_CODE, config, tmp_path, "tap-next", extra=["--catalog", str(catalog)]) == 0
