@@ -131,10 +131,12 @@ class AnnouncedThrottle:
     def _why(self) -> str:
         throttle = self._throttle
         org = throttle.key[1] if isinstance(getattr(throttle, "key", None), tuple) else "?"
-        quota = f"{throttle.requests} requests per {throttle.window_seconds:g} s for organization {org}"
-        penalty = getattr(throttle, "_penalty", None)
+        limit = getattr(throttle, "limit", throttle.requests)
+        quota = f"{limit} requests per {throttle.window_seconds:g} s for organization {org}"
+        if limit < throttle.requests:
+            quota += f" (Dinero's real limit, learnt from a 429; configured {throttle.requests})"
         try:
-            paused = penalty is not None and penalty.until() > time.time()
+            paused = throttle.paused_for() > 0
         except Exception:  # diagnostics only
             paused = False
         if paused:
