@@ -120,6 +120,7 @@ class RemoteIndex:
         """Ask Dinero again about one reference (after a create whose answer was lost)."""
         with self._lock:
             self._checked.discard(ref)
+            self._rows.pop(ref, None)  # a fresh answer replaces what the run believed
             self._query_one(ref)
             return self._rows.get(ref)
 

@@ -39,6 +39,7 @@ from dinero_api.errors import (
 )
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
+from target_dinero.exactly_once import ExactlyOnce, confirmed, get_or_none
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -201,6 +202,13 @@ class InvoiceSink(DineroSink):
         return payload
 
     def _create(self, item: Prepared, payload: dict[str, Any]) -> None:
+        """Create under the exactly-once protocol (:mod:`target_dinero.exactly_once`).
+
+        The create carries ``Guid = uuid5(organization, reference)`` but is *not* replayed blindly: an
+        unknown outcome (5xx, reset, timeout, a 2xx without the Guid) is resolved by GET /invoices/{Guid}
+        first; only when Dinero does not show it once it can no longer commit it is it sent again, with
+        the same Guid. A refusal is followed by the same look-up only when it may mean "Guid taken".
+        """
         guid = item.extra["guid"]
         body = {**payload, "Guid": guid}
         if self.run.dry_run:
@@ -209,11 +217,19 @@ class InvoiceSink(DineroSink):
                 self.count("would_book")
             return
         self.run.invoice_index.mark_writing()
+        protocol = ExactlyOnce(self.run)
         try:
-            answer = self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
-        except DineroUnknownOutcome:
-            answer = (
-                self._get(guid) or self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
+            answer, _ = protocol.create(
+                stream=self.stream_name,
+                journal=self.run.markers,
+                key=f"invoice:{item.reference}",
+                reference=item.reference,
+                what="create of an invoice",
+                send=lambda: self.run.gateway.post("/v1/{org}/invoices", body),
+                expect="Guid",
+                lookup=lambda: self._ours(guid, item.reference),
+                lookup_text=f"GET /v1/{{org}}/invoices/{guid}",
+                same_identity_on_resend=True,
             )
         except DineroValidationError as exc:
             if not _may_be_guid_taken(exc):
@@ -222,21 +238,46 @@ class InvoiceSink(DineroSink):
             if current is None or field_ci(current, "ExternalReference") != item.reference:
                 raise
             if not field_ci(current, "DeletedAt"):
-                # Created by an earlier attempt whose answer never arrived: carry on from what exists.
+                # Created by an earlier attempt the journal does not know about: carry on from what exists.
                 self.run.invoice_index.remember(item.reference, current)
                 if str(field_ci(current, "Status") or "").lower() == _DRAFT:
                     self._update_draft(item, guid, payload, current=current, just_created=True)
                 else:
                     self.count("skipped_booked")
                 return
-            # Our Guid belongs to an invoice someone deleted: create anew with a server-chosen Guid.
-            answer = self.run.gateway.post("/v1/{org}/invoices", payload) or {}
+            # Our Guid belongs to an invoice someone deleted: create anew with a server-chosen Guid, found
+            # after an unknown outcome by its ExternalReference.
+            answer, _ = protocol.create(
+                stream=self.stream_name,
+                journal=self.run.markers,
+                key=f"invoice:{item.reference}#recreated",
+                reference=item.reference,
+                what="create of an invoice",
+                send=lambda: self.run.gateway.post("/v1/{org}/invoices", payload),
+                expect="Guid",
+                lookup=lambda: self._live_by_reference(item.reference),
+                lookup_text=f"GET /v1/{{org}}/invoices?queryFilter=ExternalReference eq '{item.reference}'",
+            )
         created_guid = str(field_ci(answer, "Guid") or guid)
         timestamp = field_ci(answer, "TimeStamp")
-        self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
+        status = str(field_ci(answer, "Status") or "Draft")
+        self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": status})
         self.count("created")
-        if item.book:
+        if item.book and status.lower() == _DRAFT:
             self._book(item, created_guid, timestamp)
+
+    def _ours(self, guid: str, reference: str) -> dict[str, Any] | None:
+        """The live invoice with our Guid and reference (a fresh GET), or None."""
+        current = get_or_none(self.run, f"/v1/{{org}}/invoices/{guid}")
+        if current is None or field_ci(current, "ExternalReference") != reference:
+            return None
+        return {**current, "Guid": guid}
+
+    def _live_by_reference(self, reference: str) -> dict[str, Any] | None:
+        row = self.run.invoice_index.recheck(reference)
+        if row is None or field_ci(row, "DeletedAt"):
+            return None
+        return row
 
     def _get(self, guid: str) -> dict[str, Any] | None:
         try:
@@ -284,22 +325,34 @@ class InvoiceSink(DineroSink):
         path = f"/v1.2/{{org}}/invoices/{guid}"
         try:
             answer = self.run.gateway.put(path, {**payload, "Timestamp": timestamp}) or {}
+        except DineroUnknownOutcome:
+            # A PUT is a full replacement: read what Dinero holds; equal -> done, else send it again.
+            fresh = self._get(guid) or {}
+            if not differences(payload, fresh, lines_field="ProductLines"):
+                return field_ci(fresh, "TimeStamp")
+            answer = self.run.gateway.put(path, {**payload, "Timestamp": field_ci(fresh, "TimeStamp")}) or {}
         except DineroTimestampConflict:
             fresh = self._get(guid) or {}
             answer = self.run.gateway.put(path, {**payload, "Timestamp": field_ci(fresh, "TimeStamp")}) or {}
         return field_ci(answer, "TimeStamp")
 
     def _book(self, item: Prepared, guid: str, timestamp: Any) -> None:
+        """Book; anything but a confirmed answer is checked by reading the Status (booking cannot twin)."""
         if self.run.dry_run:
             self.run.plan("book", self.load_type, self.stream_name, item.reference, {"Guid": guid})
             return
         path = f"/v1/{{org}}/invoices/{guid}/book"
-        try:
-            self.run.gateway.post(path, {"Timestamp": timestamp})
-        except (DineroTimestampConflict, DineroUnknownOutcome):
-            current = self._get(guid) or {}
-            if str(field_ci(current, "Status") or "").lower() == _DRAFT:
-                self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
+        for attempt in range(3):
+            try:
+                confirmed(self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}")
+                break
+            except (DineroTimestampConflict, DineroUnknownOutcome):
+                current = self._get(guid) or {}
+                if str(field_ci(current, "Status") or "").lower() not in ("", _DRAFT):
+                    break
+                if attempt == 2:
+                    raise
+                timestamp = field_ci(current, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
         self.count("booked")
 
