@@ -25,8 +25,11 @@ upload          not searchable (Dinero keeps an unattached file invisible, REFER
 Before a create is sent, a ``pending`` marker with ``sent_at`` is made durable in the shared journal
 (:mod:`target_dinero.journal`). A look-up that finds nothing is only believed once
 ``commit_horizon_seconds`` have passed since ``sent_at`` -- a request Dinero received may be committed
-after the client gave up -- so until then the target polls; after it, the create is sent again
-(invoices and contacts with the same client Guid, so even a later commit could not make a twin).
+after the client gave up -- so until then the target polls; after it, the create is sent again.
+Invoices and contacts carry a client-chosen Guid (Dinero's key of the object): for them one look-up
+decides, and the create is sent again at once with the *same* Guid -- a lost create committed later and
+the resend cannot both exist, and a refused resend (however Dinero words "Guid taken") is looked up
+again before it is called a refusal.
 Where nothing can tell (a pending voucher whose file Dinero does not show and whose journal entry has
 no file), the record is rejected as ``outcome unknown -- check by hand`` naming the exact look-up, and
 never created blindly.
@@ -268,7 +271,7 @@ class ExactlyOnce:
             raise OutcomeStillUnknown(reference, what, lookup_text, RuntimeError("an earlier attempt"))
         if entry.get("status") == "pending":
             assert lookup is not None
-            found = self.settle(entry, lookup)
+            found = lookup() if same_identity_on_resend else self.settle(entry, lookup)
             if found is not None:
                 journal.record(key, **{"status": "done", **done_fields(found)})
                 self._count(stream, "recovered_after_unknown_outcome")
@@ -282,7 +285,10 @@ class ExactlyOnce:
                 self._count(stream, "unknown_outcome")
                 if lookup is None:  # nothing can tell: never sent again blindly (the caller reports it)
                     raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
-                found = self.settle({"sent_at": sent_at}, lookup)
+                # With a client-chosen Guid one look-up decides: if a lost create commits later anyway, the
+                # resend and it cannot both exist (the Guid is the object's key), and a refused resend is
+                # looked up again below. Without one, the look-up is repeated until the horizon.
+                found = lookup() if same_identity_on_resend else self.settle({"sent_at": sent_at}, lookup)
                 if found is not None:
                     journal.record(key, **{"status": "done", **done_fields(found)})
                     self._count(stream, "recovered_after_unknown_outcome")
@@ -290,12 +296,11 @@ class ExactlyOnce:
                 if attempt == 2:
                     raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
                 self.run.logger.warning(
-                    "%s of %r: outcome unknown and not found by %s after %.0f s; sending it again%s",
+                    "%s of %r: outcome unknown and not found by %s; sending it again%s",
                     what,
                     reference,
                     lookup_text,
-                    self.run.commit_horizon,
-                    " with the same Guid" if same_identity_on_resend else "",
+                    " with the same Guid" if same_identity_on_resend else " (commit horizon passed)",
                 )
                 continue
             except DineroValidationError:
