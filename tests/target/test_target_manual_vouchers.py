@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_dinero.exactly_once import file_tag
 from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
+
+from target_dinero.exactly_once import file_tag
 
 STREAM = "journal_entries"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
