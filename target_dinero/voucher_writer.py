@@ -130,6 +130,19 @@ class VoucherWriter:
             # The journal does not know it (new, or the journal is empty/lost, or another worker's):
             # Dinero is asked before anything is created.
             current = self.find_in_dinero(reference)
+            if current is not None and self.load_type == "daily_sales":
+                # The day's voucher exists, but only the journal says which sales it holds: adding these
+                # sales could count some twice, replacing them could drop some. Nothing is written.
+                self._count("check_by_hand")
+                raise CheckByHand(
+                    reference,
+                    "load of this day's sales",
+                    f"the day voucher {field_ci(current, 'Guid')} exists in Dinero but the journal "
+                    f"{self.run.journal.path} ({self.run.journal.namespace}) does not list its sales -- "
+                    "another worker with its own journal, or a lost journal. Compare the voucher's lines "
+                    "with these sales in Dinero; point every worker at one journal_store",
+                    "ExternalReference",
+                )
             if current is not None:
                 entry = {**(entry or {}), **self._adopt(reference, current, None)}
                 status = entry["status"]
