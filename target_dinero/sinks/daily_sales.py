@@ -251,7 +251,8 @@ class DailySalesSink(DineroSink):
                 self.count("unchanged")
             return
         open_ref, open_entry = None, None
-        if parts and parts[-1][1].get("status") in ("draft", "pending", "failed", "deleted"):
+        if parts and parts[-1][1].get("status") in ("draft", "pending", "failed", "deleted", None):
+            # None: a file was uploaded for it, but no create was ever sent -- still the open voucher
             open_ref, open_entry = parts[-1]
         if open_ref is None:
             if len(parts) >= _MAX_PARTS:

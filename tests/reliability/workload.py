@@ -281,3 +281,48 @@ def problems(
             if row is not None and row.get("Phone") != customer["Phone"]:
                 out.append(f"contact {customer['ExternalReference']}: phone {row.get('Phone')}")
     return out
+
+
+def kill_scenario(
+    sandbox: Any, settings: Mapping[str, Any], root: Path, kill_after: int, *, shared: bool = True
+) -> dict[str, Any]:
+    """Kill worker A after ``kill_after`` logged requests, then let worker B (same journal store, its own
+    local files) run to completion, then A again; return what Dinero holds against the input.
+
+    Each scenario has its own reference prefix, so scenarios share one sandbox without a reset.
+    """
+    from .helpers import run_target_process, singer_lines, write_json
+
+    attempt = 0
+    while (root / f"K{kill_after}r{attempt}").exists():
+        attempt += 1
+    prefix = f"K{kill_after}R{attempt}-"
+    base = root / f"K{kill_after}r{attempt}"
+    base.mkdir(parents=True)
+    store = {"journal_store": str(base / "journal.sqlite3")} if shared else {}
+    dirs, configs = [], []
+    for name in ("a", "b"):
+        workdir = base / name
+        workdir.mkdir()
+        dirs.append(workdir)
+        configs.append(write_json(workdir / "config.json", target_config(settings, workdir, prefix, **store)))
+    input_path = base / "input.jsonl"
+    input_path.write_text(singer_lines(messages(prefix)), encoding="utf-8")
+    killed = run_target_process(sandbox, configs[0], input_path, dirs[0], kill_after_requests=kill_after)
+    final = run_target_process(sandbox, configs[1], input_path, dirs[1], name="final")
+    again = run_target_process(sandbox, configs[0], input_path, dirs[0], name="again")
+    by_hand = check_by_hand([d / "rejects.jsonl" for d in dirs])
+    return {
+        "kill_after": kill_after,
+        "killed": killed.killed,
+        "final_rc": final.returncode,
+        "again_rc": again.returncode,
+        "again_writes": [
+            (r["method"], r["path"])
+            for r in again.requests
+            if r["method"] != "GET" and r["path"].startswith("/v")
+        ],
+        "check_by_hand": sorted(by_hand),
+        "problems": problems(sandbox, prefix, by_hand=by_hand),
+        "stderr": final.stderr[-2000:],
+    }
