@@ -12,7 +12,7 @@ protocol that uses it is :mod:`target_dinero.exactly_once` (and :mod:`target_din
 
 Where it lives (setting ``journal_store``):
 
-* a file path -> a SQLite database (stdlib ``sqlite3``, WAL, ``synchronous=FULL``): every process of
+* a file path -> a SQLite database (stdlib ``sqlite3``, rollback journal, ``synchronous=FULL``): every process of
   one machine, or of machines sharing that file system, sees the same journal;
 * ``redis://...`` -> Redis (the ``redis`` extra): every worker of a deployment that reaches that Redis;
 * unset -> a SQLite file next to where the JSONL journal always was
@@ -122,7 +122,9 @@ class _SqliteBackend:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Rollback journal, not WAL: WAL maps a shared-memory file, and a process killed at the wrong
+        # moment can leave it in a state that makes the next one fault (SIGBUS seen in the kill matrix).
+        conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS journal (ns TEXT NOT NULL, ref TEXT NOT NULL, entry TEXT NOT NULL, "

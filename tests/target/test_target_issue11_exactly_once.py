@@ -175,3 +175,31 @@ def test_invoice_create_whose_answer_is_lost_is_looked_up_before_it_is_sent_agai
         ("GET", f"/v1/{ORG}/invoices/{guid}", 200),
     ]
     assert len(by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")) == 1
+
+
+def test_a_jsonl_journal_of_an_earlier_version_is_merged_into_the_store_on_first_use(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    import json
+    import sqlite3
+
+    config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher", "book": True}})
+    messages = [schema("je"), record("je", voucher(1)), record("je", voucher(2)), state({"je": 2})]
+    assert run_target(sandbox, config, messages).error is None
+    store = tmp_path / "ledger.sqlite3"
+    with sqlite3.connect(store) as db:
+        entries = [
+            json.loads(text) for (text,) in db.execute("SELECT entry FROM journal WHERE ns NOT LIKE '%#%'")
+        ]
+    store.unlink()
+    # what an earlier version kept: one JSONL line per event, in ledger_file
+    (tmp_path / "ledger.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+
+    again = run_target(sandbox, {**config, "voucher_receipts": False}, messages)
+
+    assert again.error is None, again.stderr[-3000:]
+    assert again.writes == []  # both vouchers known from the migrated journal (receipts off: no file look-up)
+    assert again.counts("je") == {"skipped_booked": 2}
+    with sqlite3.connect(store) as db:
+        refs = {ref for (ref,) in db.execute("SELECT ref FROM journal")}
+    assert {"JE-1", "JE-2"} <= refs
