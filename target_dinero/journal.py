@@ -12,8 +12,8 @@ protocol that uses it is :mod:`target_dinero.exactly_once` (and :mod:`target_din
 
 Where it lives (setting ``journal_store``):
 
-* a file path -> a SQLite database (stdlib ``sqlite3``, rollback journal, ``synchronous=FULL``): every process of
-  one machine, or of machines sharing that file system, sees the same journal;
+* a file path -> a SQLite database (stdlib ``sqlite3``, rollback journal, ``synchronous=FULL``): every
+  process of one machine, or of machines sharing that file system, sees the same journal;
 * ``redis://...`` -> Redis (the ``redis`` extra): every worker of a deployment that reaches that Redis;
 * unset -> a SQLite file next to where the JSONL journal always was
   (``<ledger_file>`` with the suffix ``.sqlite3``; ``ledger_file`` defaults to
