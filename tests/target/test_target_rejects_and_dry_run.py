@@ -193,6 +193,7 @@ def test_dry_run_of_every_load_type_sends_no_write_and_keeps_no_journal(
     assert result.error is None, result.stderr
     assert result.writes == []
     assert not (tmp_path / "ledger.jsonl").exists()
+    assert not (tmp_path / "ledger.sqlite3").exists()  # the journal store is not even created
     summary = result.summary["streams"]
     assert summary["orders"]["would_create"] == 1
     assert summary["je"] == {"would_create": 1, "would_book": 1}
