@@ -43,9 +43,9 @@ def install_stub(reference: dict[str, Any], counter: dict[str, int]) -> None:
         guid = payload.get("Guid") or payload.get("ContactGuid") or str(uuid.uuid4())
         return {"Guid": guid, "ContactGuid": guid, "TimeStamp": "0000000A", "Timestamp": "0000000A"}
 
-    def upload_file(self: Any, file_name: str, content: bytes, content_type: str) -> str:
+    def upload_file(self: Any, file_name: str, content: bytes, content_type: str) -> dict[str, str]:
         counter["write"] += 1
-        return str(uuid.uuid4())
+        return {"FileGuid": str(uuid.uuid4())}
 
     DineroGateway.get = get  # type: ignore[method-assign]
     DineroGateway.post = write  # type: ignore[method-assign]

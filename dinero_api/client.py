@@ -16,7 +16,13 @@ import requests
 
 from dinero_api.auth import TokenProvider, token_provider_for
 from dinero_api.envelope import decode_json, has_more, parse_page
-from dinero_api.errors import DineroAPIError, DineroConfigError, DineroMalformedResponse, raise_for_response
+from dinero_api.errors import (
+    DineroAPIError,
+    DineroConfigError,
+    DineroMalformedResponse,
+    DineroUnreadableWriteAnswer,
+    raise_for_response,
+)
 from dinero_api.logs import AnnouncedThrottle
 from dinero_api.quota import QuotaThrottle, get_throttle
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
@@ -144,6 +150,26 @@ class DineroClient:
         except ValueError:
             raise DineroMalformedResponse.for_response(response) from None
 
+    @staticmethod
+    def decode_write(response: requests.Response) -> Any:
+        """JSON body of a write's 2xx answer; a body that is not JSON is an *unknown outcome*.
+
+        Dinero may have stored the object (it answered 2xx), but the answer does not say what it stored:
+        :class:`DineroUnreadableWriteAnswer` (a :class:`DineroUnknownOutcome`) tells the caller to look
+        the object up before writing again -- never to treat it as a refusal.
+        """
+        try:
+            return DineroClient.decode(response)
+        except DineroMalformedResponse as exc:
+            raise DineroUnreadableWriteAnswer(
+                f"{exc} The write may have been stored: the outcome is unknown; look the object up "
+                "before sending it again.",
+                status_code=exc.status_code,
+                method=exc.method,
+                path=exc.path,
+                response=response,
+            ) from None
+
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode JSON.
 
@@ -178,16 +204,23 @@ class DineroClient:
         retry_safe: bool = False,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        """POST a JSON body and decode the answer (None when empty). Not retried unless ``retry_safe``."""
-        return self.decode(self.request("POST", path, json=json, params=params, retry_safe=retry_safe))
+        """POST a JSON body and decode the answer (None when empty). Not retried unless ``retry_safe``.
+
+        A 2xx whose body is not JSON raises :class:`DineroUnreadableWriteAnswer` (outcome unknown).
+        """
+        return self.decode_write(self.request("POST", path, json=json, params=params, retry_safe=retry_safe))
+
+    def post_file(self, path: str, *, files: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """POST a multipart body (an upload) and decode the answer; unreadable 2xx = outcome unknown."""
+        return self.decode_write(self.request("POST", path, params=params, files=files))
 
     def put_json(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
         """PUT a JSON body (full replacement in Dinero) and decode the answer."""
-        return self.decode(self.request("PUT", path, json=json, params=params))
+        return self.decode_write(self.request("PUT", path, json=json, params=params))
 
     def delete(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
         """DELETE (with an optional JSON body such as ``{"Timestamp": ...}``) and decode the answer."""
-        return self.decode(self.request("DELETE", path, json=json, params=params))
+        return self.decode_write(self.request("DELETE", path, json=json, params=params))
 
     # ------------------------------------------------------------------------------------------
     def iter_pages(

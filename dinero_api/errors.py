@@ -34,6 +34,7 @@ __all__ = [
     "DineroTimestampConflict",
     "DineroTokenFileError",
     "DineroUnknownOutcome",
+    "DineroUnreadableWriteAnswer",
     "DineroValidationError",
     "ErrorDetails",
     "error_for_response",
@@ -150,6 +151,15 @@ class DineroUnknownOutcome(DineroAPIError):
     """A non-idempotent request (POST) got a 5xx, timeout or reset: Dinero may or may not have acted.
 
     The caller must re-check (e.g. by external reference or client-chosen Guid) before retrying.
+    """
+
+
+class DineroUnreadableWriteAnswer(DineroUnknownOutcome, DineroMalformedResponse):
+    """A write (POST/PUT/DELETE) answered 2xx with a body that is not the JSON expected.
+
+    Dinero acted (a 2xx), but what it created cannot be read from the answer (a truncated body, an HTML
+    page from a proxy, JSON without the created object's Guid): for the caller the outcome is as unknown
+    as after a lost answer, and it must look the object up before writing again.
     """
 
 

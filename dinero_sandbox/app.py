@@ -230,6 +230,9 @@ def _maybe_change_while_paging(state: SandboxState, path: str) -> None:
 
 
 def _after_fault(mode: str, options: dict[str, Any], response: Response) -> Response:
+    if mode == "slow_answer":
+        time.sleep(float(options.get("seconds", 5)))
+        return response
     if mode == "commit_then_500":
         return DineroError(500, 50, "Error").response()
     if mode == "non_json":

@@ -8,9 +8,13 @@ mode                   effect
 =====================  ======================================================================================
 ``5xx``                answer ``status`` (default 500) with Dinero's code-50 body instead of handling
 ``reset``              handle the request, send part of the body, then drop the connection
-``slow``               sleep ``seconds`` (default 5) before handling (past a client's timeout)
+``slow``               sleep ``seconds`` (default 5) before handling (past a client's timeout); on a write
+                       this is a *commit after the client's timeout*; on a token path, a slow token
+                       endpoint
+``slow_answer``        handle (commit), then hold the answer ``seconds`` (default 5) before sending it
 ``truncated``          handle, then send only the first half of the body (Content-Length of the half)
-``non_json``           handle, then answer an HTML outage page with ``status`` (default 200)
+``non_json``           handle, then answer an HTML outage page with ``status`` (default 200): a write
+                       committed but answered with a body that is not JSON
 ``429``                answer 429 with the quota body and ``Retry-After: retry_after`` (default 1)
 ``expire_tokens``      invalidate every access token, then handle (so the request answers 401)
 ``stale_timestamp``    the next book/PUT/DELETE that takes a Timestamp answers 400 code 58 without acting
@@ -37,6 +41,7 @@ MODES = (
     "5xx",
     "reset",
     "slow",
+    "slow_answer",
     "truncated",
     "non_json",
     "429",
@@ -46,7 +51,7 @@ MODES = (
     "insert_while_paging",
 )
 BEFORE = ("5xx", "slow", "429", "expire_tokens")
-AFTER = ("reset", "truncated", "non_json", "commit_then_500")
+AFTER = ("reset", "truncated", "non_json", "commit_then_500", "slow_answer")
 
 
 @dataclass

@@ -133,10 +133,35 @@ def target_settings() -> th.PropertiesList:
             "credit_account. Check one booked voucher's entries in Dinero before loading.",
         ),
         th.Property(
+            "journal_store",
+            th.StringType,
+            description="where the target's journal (what it wrote, per organization) is kept, shared by "
+            "every worker that reaches it: a file path (SQLite) or a redis:// URL. Default: the SQLite "
+            "file <ledger_file>.sqlite3. Every worker loading into one organization must use the same "
+            "store; runs on one organization take turns through its lock.",
+        ),
+        th.Property(
             "ledger_file",
             th.StringType,
-            description="journal of manual vouchers created by the target (Dinero cannot list them); "
-            "default <quota cache dir>/target-dinero-ledger-<host>-<org>.jsonl. Keep it between runs.",
+            description="JSONL journal of earlier versions, merged into journal_store on first use; its "
+            "directory and name also place the default store. Default <quota cache "
+            "dir>/target-dinero-ledger-<host>-<org>.jsonl.",
+        ),
+        th.Property(
+            "commit_horizon_seconds",
+            th.NumberType,
+            default=120,
+            description="after a write whose outcome is unknown (lost answer, timeout), how long Dinero "
+            "may still commit it: a look-up that finds nothing before this time has passed since the "
+            "write was sent is repeated (polling) before the target concludes it was not made.",
+        ),
+        th.Property(
+            "voucher_receipts",
+            th.BooleanType,
+            default=True,
+            description="attach a generated one-page PDF receipt to every manual/daily-sales voucher "
+            "without a file, so that Dinero can find the voucher again through its file (GET /files) "
+            "after a lost answer or from another worker. Costs one upload per such voucher.",
         ),
     )
 

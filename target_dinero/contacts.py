@@ -17,6 +17,7 @@ from typing import Any
 
 from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import lookup, searchable
+from target_dinero.exactly_once import ExactlyOnce, confirmed
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import (
     RecordRejected,
@@ -171,6 +172,7 @@ class ContactResolver:
         self._cache: dict[str, list[dict[str, Any]]] = {}  # look-up key -> live contacts having it
         self._lock = threading.RLock()  # one resolution at a time: two sinks never create the same contact
         self.created = 0
+        self.run: Any = None  # the RunContext (set by it): its journal holds the pending markers
 
     def embedded_reference(self, contact: Mapping[str, Any]) -> str:
         """ExternalReference given to a contact created from an invoice's Contact object without one."""
@@ -291,17 +293,44 @@ class ContactResolver:
         return self._gateway.organization_id
 
     def create(self, payload: dict[str, Any], guid: str) -> dict[str, Any]:
-        """POST the contact with a client-chosen ContactGuid; a lost answer is confirmed with a GET."""
+        """POST the contact with a client-chosen ContactGuid under the exactly-once protocol.
+
+        An unknown outcome is resolved by GET /contacts/{ContactGuid} (repeated until Dinero can no longer
+        commit the lost create) before the same body -- same Guid -- is sent again; a refusal after an
+        unknown outcome, or one naming ContactGuid ("exists"), is looked up the same way.
+        """
         with self._lock:
             body = {**payload, "ContactGuid": guid}
+            reference = str(payload.get("ExternalReference") or guid)
+
+            def lookup() -> dict[str, Any] | None:
+                return get_or_none_contact(self._gateway, guid)
+
             try:
-                answer = self._gateway.post("/v1/{org}/contacts", body) or {}
-            except DineroUnknownOutcome:
-                answer = self._resolve_refused_create(guid, body, payload, guid_named=True)
+                if self.run is None:
+                    answer = confirmed(
+                        self._gateway.post("/v1/{org}/contacts", body), "ContactGuid", "POST contacts"
+                    )
+                else:
+                    answer, _ = ExactlyOnce(self.run).create(
+                        stream=None,
+                        journal=self.run.markers,
+                        key=f"contact:{reference}",
+                        reference=reference,
+                        what="create of a contact",
+                        send=lambda: self._gateway.post("/v1/{org}/contacts", body),
+                        expect="ContactGuid",
+                        lookup=lookup,
+                        lookup_text=f"GET /v1/{{org}}/contacts/{guid}",
+                        same_identity_on_resend=True,
+                    )
             except DineroValidationError as exc:
+                # A refusal naming another field is about the contact itself (a reject as it is); one
+                # naming ContactGuid, a bare message or no field may mean "this Guid exists" (Dinero's
+                # wording is undocumented): whoever holds the Guid decides (see _resolve_refused_create).
                 fields = [str(name).lower() for name in (exc.validation_errors or {})]
                 if fields and "contactguid" not in fields and "message" not in fields:
-                    raise  # about the contact itself: a reject as it is
+                    raise
                 answer = self._resolve_refused_create(guid, body, payload, guid_named=False)
             created_guid = field_ci(answer, "ContactGuid") or guid
             row = {**payload, "ContactGuid": created_guid}
@@ -348,10 +377,24 @@ class ContactResolver:
             merged = {name: field_ci(current, name) for name in CONTACT_FIELDS}
             merged.update(payload)
             merged = {k: v for k, v in merged.items() if v is not None}
-            self._gateway.put(f"/v1/{{org}}/contacts/{guid}", merged)
+            try:
+                self._gateway.put(f"/v1/{{org}}/contacts/{guid}", merged)
+            except DineroUnknownOutcome:
+                self._gateway.put(f"/v1/{{org}}/contacts/{guid}", merged)  # a full replacement: safe again
             row = {**merged, "ContactGuid": guid}
             self._remember(row)
             return row
+
+
+def get_or_none_contact(gateway: DineroGateway, guid: str) -> dict[str, Any] | None:
+    """The live contact with ``guid`` (a fresh GET), or None."""
+    try:
+        row = gateway.get(f"/v1/{{org}}/contacts/{guid}")
+    except DineroGone:  # never created (404) or deleted (Dinero's codes 63/65)
+        return None
+    if not isinstance(row, Mapping) or field_ci(row, "DeletedAt"):
+        return None
+    return {**row, "ContactGuid": field_ci(row, "ContactGuid") or guid}
 
 
 def require_name(contact: Mapping[str, Any], field: str) -> None:

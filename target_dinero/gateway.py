@@ -126,18 +126,16 @@ class DineroGateway:
         self._guard_write(f"DELETE {path}")
         return self._call(self.client.delete, path, json_value(payload))
 
-    def upload_file(self, file_name: str, content: bytes, content_type: str) -> str:
-        """POST /files (multipart, ``fileName`` query parameter); returns Dinero's FileGuid."""
+    def upload_file(self, file_name: str, content: bytes, content_type: str) -> Any:
+        """POST /files (multipart, ``fileName`` query parameter); returns Dinero's decoded answer.
+
+        A 2xx whose body is not JSON raises :class:`~dinero_api.errors.DineroUnreadableWriteAnswer` (an
+        unknown outcome, naming the request); the caller checks the answer holds a FileGuid.
+        """
         self._guard_write("POST /files")
-        response = self._call(
-            self.client.request,
-            "POST",
+        return self._call(
+            self.client.post_file,
             "/v1/{org}/files",
             params={"fileName": file_name},
             files={"file": (file_name, content, content_type)},
         )
-        body = response.json() if response.content else {}
-        file_guid = next((v for k, v in body.items() if k.lower() == "fileguid"), None)
-        if not file_guid:
-            raise RuntimeError(f"Dinero's file upload answer has no FileGuid: {body!r}")
-        return str(file_guid)

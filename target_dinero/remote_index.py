@@ -141,6 +141,7 @@ class RemoteIndex:
         ref = normalize_reference(ref)
         with self._lock:
             self._checked.discard(ref)
+            self._rows.pop(ref, None)  # a fresh answer replaces what the run believed
             self._query_one(ref)
             return self._rows.get(ref)
 

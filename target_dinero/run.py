@@ -55,10 +55,15 @@ class RunContext:
         self.gateway = DineroGateway(config, dry_run=self.dry_run)
         self.reference = ReferenceData(self.gateway)
         self.contacts = ContactResolver(self.gateway, reference_prefix=self.reference_prefix)
+        self.contacts.run = self
         self.rejects = RejectsFile(config.get("rejects_file", "target-dinero-rejects.jsonl"))
         self.report = RunReport()
         self._lock = threading.Lock()
         self._journal: VoucherJournal | None = None
+        self._markers: VoucherJournal | None = None
+        self.commit_horizon = float(config.get("commit_horizon_seconds") or 120)
+        self.voucher_receipts = bool(config.get("voucher_receipts", True))
+        self.file_index = None  # built lazily by target_dinero.exactly_once.FileIndex
         self._invoice_index: RemoteIndex | None = None
         self._product_index: RemoteIndex | None = None
         self._out_lock = threading.Lock()
@@ -81,11 +86,50 @@ class RunContext:
     # -- shared lazily built objects ------------------------------------------------------------
     @property
     def journal(self) -> VoucherJournal:
-        """The manual-voucher journal (see :mod:`target_dinero.journal`)."""
+        """The voucher journal of this organization (see :mod:`target_dinero.journal`)."""
         with self._lock:
             if self._journal is None:
-                self._journal = VoucherJournal(self._ledger_path())
+                store, legacy = self._store_location()
+                self._journal = VoucherJournal(
+                    store, namespace=self.journal_namespace, legacy_jsonl=legacy, read_only=self.dry_run
+                )
             return self._journal
+
+    @property
+    def markers(self) -> VoucherJournal:
+        """Pending/done markers of invoice, contact and product writes (same store, own namespace)."""
+        with self._lock:
+            if self._markers is None:
+                store, _ = self._store_location()
+                self._markers = VoucherJournal(
+                    store,
+                    namespace=self.journal_namespace + "#objects",
+                    lock_namespace=self.journal_namespace,
+                    read_only=self.dry_run,
+                )
+            return self._markers
+
+    def hold_run_lock(self) -> None:
+        """Take the organization's lock in the journal store before the first look-up of a load.
+
+        Every load type's look-ups and writes happen under it, so two overlapping runs (or two workers
+        sharing the store) never both find an object missing and both create it.
+        """
+        if not self.dry_run:
+            self.journal.hold_run_lock()
+
+    @property
+    def journal_namespace(self) -> str:
+        """``<api host>/<organization>``: one store can hold the journals of many organizations."""
+        host = re.sub(r"[^A-Za-z0-9.-]+", "_", urlsplit(self.gateway.settings.api_url).netloc or "dinero")
+        return f"{host}/{self.organization_id}"
+
+    def _store_location(self) -> tuple[str, Path]:
+        legacy = self._ledger_path()
+        store = self.config.get("journal_store")
+        if store:
+            return str(store), legacy
+        return str(legacy.with_suffix(".sqlite3")), legacy
 
     def _ledger_path(self) -> Path:
         if self.config.get("ledger_file"):

@@ -1,19 +1,23 @@
-"""Writing one manual voucher exactly once: the protocol around the journal (see :mod:`.journal`).
+"""Writing one manual voucher exactly once (see :mod:`.exactly_once` for the protocol, :mod:`.journal`).
 
 Used by the manual_voucher and daily_sales sinks. Per voucher reference:
 
-* not in the journal (or the last attempt failed for sure) -> [upload the file] -> create -> [book];
-* ``pending`` (an earlier create's outcome is unknown) -> resolve through the file's link when it has a
-  file; otherwise reject with a reason naming the reference (never create twice);
+* unknown to the journal -> Dinero is asked first: a voucher linked to a file tagged with the reference
+  (GET /files, once per run) is taken over (an empty or lost journal, another worker's journal);
+* not found -> upload the file (the record's, or a generated receipt; the name carries the reference's
+  tag) -> create (``pending`` first) -> [book];
+* ``pending`` (an earlier create's outcome is unknown) -> resolved through the file's link, waiting
+  until Dinero can no longer commit it; with no file to look through -> rejected as "check by hand";
 * ``draft`` -> unchanged when the record's digest matches what was sent, else update (PUT with the
   Timestamp; stale -> re-read, retry once); book when asked;
 * ``booked`` -> never changed: counted ``skipped_booked`` and reported.
 
-Requests: create 1 (+1 upload when there is a file, +1 book when booking).
+Requests: upload 1 + create 1 (+1 book when booking), plus one GET /files per run (per 1 000 files).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from dinero_api.errors import (
@@ -21,7 +25,15 @@ from dinero_api.errors import (
     DineroTimestampConflict,
     DineroUnknownOutcome,
 )
-from target_dinero.files import AttachmentSpec
+from target_dinero.exactly_once import (
+    CheckByHand,
+    ExactlyOnce,
+    FileIndex,
+    confirmed,
+    receipt_pdf,
+    tagged_file_name,
+)
+from target_dinero.files import Attachment, AttachmentSpec
 from target_dinero.records import RecordRejected
 from target_dinero.remote_index import field_ci
 
@@ -70,24 +82,42 @@ class VoucherWriter:
         except DineroGone:
             return None
 
-    def _find_by_file(self, file_guid: str) -> str | None:
-        """VoucherGuid the uploaded file is linked to (GET /files), or None when it is unattached."""
-        page = 0
-        while True:
-            rows = (
-                self.run.gateway.get(
-                    "/v1/{org}/files",
-                    {"fileStatus": "All", "fields": "FileGuid,Linked", "page": page, "pageSize": 1000},
-                )
-                or []
-            )
-            for row in rows:
-                if str(field_ci(row, "FileGuid")) == file_guid:
-                    links = field_ci(row, "Linked") or []
-                    return str(field_ci(links[0], "VoucherGuid")) if links else None
-            if len(rows) < 1000:
-                return None
-            page += 1
+    @property
+    def files(self) -> FileIndex:
+        """The run's index of files linked to vouchers (shared by every voucher stream)."""
+        with self.run.journal_lock:
+            if self.run.file_index is None:
+                self.run.file_index = FileIndex(self.run)
+            return self.run.file_index
+
+    def find_in_dinero(
+        self, reference: str, file_guid: str | None = None, *, since: float | None = None
+    ) -> dict[str, Any] | None:
+        """The live voucher ``reference`` names, found through its file (tag or FileGuid), or None."""
+        for guid in sorted(self.files.candidates(reference, file_guid, since=since)):
+            current = self.get(guid)
+            if current is None or field_ci(current, "DeletedAt"):
+                continue  # a stale link: that voucher was deleted
+            if str(field_ci(current, "ExternalReference") or "") == reference:
+                return {
+                    **current,
+                    "Guid": field_ci(current, "VoucherGuid") or field_ci(current, "Guid") or guid,
+                }
+        return None
+
+    def _adopt(self, reference: str, current: dict[str, Any], file_guid: str | None) -> dict[str, Any]:
+        """Journal a voucher found in Dinero (created by an earlier run whose journal entry is lost)."""
+        status = "booked" if str(field_ci(current, "Status") or "").lower() == "booked" else "draft"
+        fields = {
+            "status": status,
+            "guid": str(field_ci(current, "Guid")),
+            "timestamp": field_ci(current, "Timestamp"),
+            "file_guid": field_ci(current, "FileGuid") or file_guid,
+            "kind": self.load_type,
+        }
+        if not self.run.dry_run:
+            self.run.journal.record(reference, **fields)
+        return {"ref": reference, **fields}
 
     # -- the protocol ----------------------------------------------------------------------------------
     def upsert(
@@ -111,6 +141,27 @@ class VoucherWriter:
         if entry is not None:
             entry = self.confirm_journal(reference, entry)
         status = (entry or {}).get("status")
+        if status in (None, "deleted") or (status == "failed" and not entry.get("sent_at")):
+            # The journal does not know it (new, or the journal is empty/lost, or another worker's):
+            # Dinero is asked before anything is created.
+            current = self.find_in_dinero(reference)
+            if current is not None and self.load_type == "daily_sales":
+                # The day's voucher exists, but only the journal says which sales it holds: adding these
+                # sales could count some twice, replacing them could drop some. Nothing is written.
+                self._count("check_by_hand")
+                raise CheckByHand(
+                    reference,
+                    "load of this day's sales",
+                    f"the day voucher {field_ci(current, 'Guid')} exists in Dinero but the journal "
+                    f"{self.run.journal.path} ({self.run.journal.namespace}) does not list its sales -- "
+                    "another worker with its own journal, or a lost journal. Compare the voucher's lines "
+                    "with these sales in Dinero; point every worker at one journal_store",
+                    "ExternalReference",
+                )
+            if current is not None:
+                entry = {**(entry or {}), **self._adopt(reference, current, None)}
+                status = entry["status"]
+                self._count("found_in_dinero")
         if status == "pending":
             entry = self._resolve_pending(reference, entry or {})
             status = (entry or {}).get("status")
@@ -159,30 +210,58 @@ class VoucherWriter:
     def _resolve_pending(self, reference: str, entry: dict[str, Any]) -> dict[str, Any] | None:
         file_guid = entry.get("file_guid")
         if not file_guid:
-            raise RecordRejected(
-                f"an earlier run sent the create of voucher {reference!r} but never learnt whether Dinero "
-                "created it (crash or lost answer), and Dinero cannot search manual vouchers. Check Dinero "
-                f"for ExternalReference {reference!r}; if it is absent, delete its lines from the journal "
-                f"{self.run.journal.path} and re-run.",
-                "ExternalReference",
+            # Only journals of earlier versions hold a pending voucher without a file.
+            self._count("check_by_hand")
+            raise CheckByHand(
+                reference,
+                "create of a manual voucher",
+                f"Dinero cannot search manual vouchers: open Dinero's voucher list and look for "
+                f"ExternalReference {reference!r}; the journal is {self.run.journal.path} "
+                f"({self.run.journal.namespace})",
             )
-        voucher_guid = self._find_by_file(str(file_guid))
-        if voucher_guid is None:  # the file was uploaded, the create never happened: create, reuse the file
+        current = ExactlyOnce(self.run).settle(
+            entry,
+            lambda: self.find_in_dinero(
+                reference, str(file_guid), since=float(entry.get("sent_at") or 0) or None
+            ),
+        )
+        if current is None:  # the file was uploaded, the create never happened: create, reuse the file
             if not self.run.dry_run:
                 self.run.journal.record(reference, status="failed")
             return {**entry, "status": "failed"}
-        current = self.get(voucher_guid) or {}
-        status = "booked" if str(field_ci(current, "Status") or "").lower() == "booked" else "draft"
-        fields = {"status": status, "guid": voucher_guid, "timestamp": field_ci(current, "Timestamp")}
-        if not self.run.dry_run:
-            self.run.journal.record(reference, **fields)
-        return {**entry, **fields}
+        self._count("recovered_after_unknown_outcome")
+        return {**entry, **self._adopt(reference, current, str(file_guid))}
 
-    def _upload(self, reference: str, attachment: AttachmentSpec, entry: dict[str, Any]) -> str:
-        content = attachment.read()
+    def _attachment(
+        self, reference: str, payload: dict[str, Any], spec: AttachmentSpec | None
+    ) -> Attachment | None:
+        """The file to attach: the record's (its name tagged), else a generated receipt, else None."""
+        if spec is not None:
+            content = spec.read()
+            return Attachment(
+                tagged_file_name(reference, content.file_name), content.content, content.content_type
+            )
+        if payload.get("FileGuid") or not self.run.voucher_receipts:
+            return None
+        pdf = receipt_pdf(reference, str(payload.get("VoucherDate") or ""))
+        return Attachment(tagged_file_name(reference, "receipt.pdf"), pdf, "application/pdf")
+
+    def _upload(self, reference: str, content: Attachment, entry: dict[str, Any]) -> str:
         if entry.get("file_guid") and entry.get("file_digest") == content.digest:
             return str(entry["file_guid"])  # uploaded by an earlier attempt: reuse, never upload twice
-        file_guid = self.run.gateway.upload_file(content.file_name, content.content, content.content_type)
+        for attempt in (1, 2):
+            try:
+                answer = self.run.gateway.upload_file(
+                    content.file_name, content.content, content.content_type
+                )
+                file_guid = str(field_ci(confirmed(answer, "FileGuid", "POST /files"), "FileGuid"))
+                break
+            except DineroUnknownOutcome:
+                # An upload cannot be looked up (Dinero keeps an unattached file invisible); sending it
+                # again leaves at most an invisible unattached file, never a second voucher.
+                self._count("upload_repeated_after_unknown_outcome")
+                if attempt == 2:
+                    raise
         self.run.journal.record(reference, file_guid=file_guid, file_digest=content.digest)
         return file_guid
 
@@ -202,26 +281,67 @@ class VoucherWriter:
                 self._count("would_book")
             return None
         body = dict(payload)
-        if attachment is not None:
+        content = self._attachment(reference, payload, attachment)
+        if content is not None:
             # Uploaded first (journaled with its FileGuid, reused by a retry), then the create follows at
             # once: a crash in between leaves at worst an unattached, invisible file, never a twin.
-            body["FileGuid"] = self._upload(reference, attachment, entry)
-        self.run.journal.record(
-            reference, status="pending", digest=digest, kind=self.load_type, file_guid=body.get("FileGuid")
-        )
+            body["FileGuid"] = self._upload(reference, content, entry)
+        file_guid = body.get("FileGuid")
+        sent: dict[str, float] = {}
+
+        def find() -> dict[str, Any] | None:
+            return self.find_in_dinero(reference, str(file_guid), since=sent.get("at") or time.time())
+
+        lookup = find if file_guid else None
+
+        def send() -> Any:
+            sent["at"] = time.time()
+            return self.run.gateway.post(PATH, body)
+
+        if not file_guid:
+            lookup_text = "nothing (no file to look it up by)"
+        else:
+            lookup_text = f"GET /v1/{{org}}/files (file {file_guid}) and the voucher it is linked to"
         try:
-            answer = self.run.gateway.post(PATH, body) or {}
-        except DineroUnknownOutcome:
-            raise  # stays "pending": the next run resolves it (file link) or reports it
-        except Exception:
-            self.run.journal.record(reference, status="failed")  # Dinero said no: nothing was created
+            answer, _ = ExactlyOnce(self.run).create(
+                stream=self.stream,
+                journal=self.run.journal,
+                key=reference,
+                reference=reference,
+                what="create of a manual voucher",
+                send=send,
+                expect="Guid",
+                lookup=lookup,
+                lookup_text=lookup_text,
+                pending_fields={"digest": digest, "kind": self.load_type, "file_guid": file_guid},
+                done_fields=lambda found: {
+                    "status": "booked"
+                    if str(field_ci(found, "Status") or "").lower() == "booked"
+                    else "draft",
+                    "guid": str(field_ci(found, "Guid")),
+                    "timestamp": field_ci(found, "Timestamp"),
+                },
+            )
+        except RecordRejected:
+            if not file_guid:
+                self._count("check_by_hand")
+                raise CheckByHand(
+                    reference,
+                    "create of a manual voucher",
+                    "Dinero cannot search manual vouchers without a file: look in Dinero for "
+                    f"ExternalReference {reference!r}; the journal is {self.run.journal.path} "
+                    f"({self.run.journal.namespace})",
+                ) from None
             raise
         guid = str(field_ci(answer, "Guid"))
         timestamp = field_ci(answer, "Timestamp")
-        self.run.journal.record(reference, status="draft", guid=guid, timestamp=timestamp, digest=digest)
+        if file_guid:
+            self.files.remember(reference, str(file_guid), guid)
+        status = "booked" if str(field_ci(answer, "Status") or "").lower() == "booked" else "draft"
+        self.run.journal.record(reference, status=status, guid=guid, timestamp=timestamp, digest=digest)
         self._count("created")
-        entry = {"status": "draft", "guid": guid, "timestamp": timestamp, "digest": digest}
-        if book:
+        entry = {"status": status, "guid": guid, "timestamp": timestamp, "digest": digest}
+        if book and status != "booked":
             entry = self._book(reference, entry)
         return entry
 
@@ -242,8 +362,9 @@ class VoucherWriter:
             self.run.plan("update", self.load_type, self.stream, reference, payload)
         else:
             body = dict(payload)
-            if attachment is not None:
-                body["FileGuid"] = self._upload(reference, attachment, entry)
+            content = self._attachment(reference, payload, attachment) if attachment is not None else None
+            if content is not None:
+                body["FileGuid"] = self._upload(reference, content, entry)
             elif entry.get("file_guid"):
                 body["FileGuid"] = entry["file_guid"]
             try:
@@ -281,15 +402,29 @@ class VoucherWriter:
         return entry
 
     def _book(self, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Book; any answer that is not a confirmed success is checked by reading the voucher's Status.
+
+        Booking cannot duplicate anything (a booked voucher cannot be booked again), so after an unknown
+        outcome or a stale Timestamp the voucher is read and, if still a draft, booked with its fresh
+        Timestamp (at most three tries).
+        """
         guid = str(entry["guid"])
         path = f"{PATH}/{guid}/book"
-        try:
-            answer = self.run.gateway.post(path, {"Timestamp": entry.get("timestamp")}) or {}
-        except (DineroTimestampConflict, DineroUnknownOutcome):
-            current = self.get(guid) or {}
-            answer = current
-            if str(field_ci(current, "Status") or "").lower() != "booked":
-                answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "Timestamp")}) or {}
+        timestamp = entry.get("timestamp")
+        for attempt in range(3):
+            try:
+                answer = confirmed(
+                    self.run.gateway.post(path, {"Timestamp": timestamp}), "Timestamp", f"POST {PATH}/book"
+                )
+                break
+            except (DineroTimestampConflict, DineroUnknownOutcome):
+                current = self.get(guid) or {}
+                answer = current
+                if str(field_ci(current, "Status") or "").lower() == "booked":
+                    break
+                if attempt == 2:
+                    raise
+                timestamp = field_ci(current, "Timestamp")
         self.run.journal.record(reference, status="booked", timestamp=field_ci(answer, "Timestamp"))
         self._count("booked")
         return {**entry, "status": "booked"}
@@ -303,3 +438,8 @@ class VoucherWriter:
             self.run.plan("book", self.load_type, self.stream, reference, {"Guid": entry.get("guid")})
             return
         self._book(reference, entry)
+
+
+def _status(voucher: dict[str, Any]) -> str:
+    """The journal status of a voucher Dinero answered or showed."""
+    return "booked" if str(field_ci(voucher, "Status") or "").lower() == "booked" else "draft"

@@ -135,6 +135,9 @@ class DineroSink(BatchSink):
                 self.tally_duplicate_merged()
             prepared[item.reference] = item
         if prepared:
+            # Look-ups and writes of every load type happen under the organization's lock in the journal
+            # store: an overlapping run (or another worker) waits instead of creating the same objects.
+            self.run.hold_run_lock()
             self.load(list(prepared.values()))
 
     # -- for subclasses -----------------------------------------------------------------------------

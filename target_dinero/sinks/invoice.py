@@ -43,6 +43,7 @@ from dinero_api.errors import (
 from target_dinero.amounts import InvoiceLineMoney, invoice_money, invoice_money_is_certain
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
+from target_dinero.exactly_once import ExactlyOnce, confirmed, get_or_none
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -350,6 +351,13 @@ class InvoiceSink(DineroSink):
         return payload
 
     def _create(self, item: Prepared, payload: dict[str, Any]) -> None:
+        """Create under the exactly-once protocol (:mod:`target_dinero.exactly_once`).
+
+        The create carries ``Guid = uuid5(organization, reference)`` but is *not* replayed blindly: an
+        unknown outcome (5xx, reset, timeout, a 2xx without the Guid) is resolved by GET /invoices/{Guid}
+        first; only when Dinero does not show it once it can no longer commit it is it sent again, with
+        the same Guid. A refusal is followed by the same look-up only when it may mean "Guid taken".
+        """
         guid = item.extra["guid"]
         body = {**payload, "Guid": guid}
         if self.run.dry_run:
@@ -358,67 +366,69 @@ class InvoiceSink(DineroSink):
                 self.count("would_book")
             return
         self.run.invoice_index.mark_writing()
+        protocol = ExactlyOnce(self.run)
         try:
-            answer = self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
-        except _OUTCOME_UNKNOWN as exc:  # a lost answer, or replays of a Guid-carrying POST all 5xx
-            answer = self._resolve_refused_create(item, guid, body, payload, exc)
+            answer, _ = protocol.create(
+                stream=self.stream_name,
+                journal=self.run.markers,
+                key=f"invoice:{item.reference}",
+                reference=item.reference,
+                what="create of an invoice",
+                send=lambda: self.run.gateway.post("/v1/{org}/invoices", body),
+                expect="Guid",
+                lookup=lambda: self._ours(guid, item.reference),
+                lookup_text=f"GET /v1/{{org}}/invoices/{guid}",
+                same_identity_on_resend=True,
+            )
         except DineroValidationError as exc:
             if not _may_be_guid_taken(exc):
                 raise  # a plain validation error: no look-up request, it becomes a reject as it is
-            answer = self._resolve_refused_create(item, guid, body, payload, exc)
-        if answer is None:
-            return
-        created_guid = str(field_ci(answer, "Guid") or guid)
-        timestamp = field_ci(answer, "TimeStamp")
-        self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": "Draft"})
-        self.count("created")
-        timestamp = self._settle_total(item, created_guid, payload, timestamp)
-        if item.book:
-            self._book(item, created_guid, timestamp)
-
-    def _resolve_refused_create(
-        self,
-        item: Prepared,
-        guid: str,
-        body: dict[str, Any],
-        payload: dict[str, Any],
-        refusal: Exception,
-    ) -> dict[str, Any] | None:
-        """After a create whose answer was lost, or refused in a way that may mean "Guid taken": find out
-        who holds our Guid. Returns the create answer, or None when an existing invoice was carried on.
-
-        Dinero's answer to a taken Guid is undocumented (REFERENCE §7.5: 400 naming the field, a bare
-        message, 409, or a 500), and so is its answer to a GET of a deleted invoice (200 with
-        ``DeletedAt``, 400 code 63/65, or 404). Whatever the mix: a live invoice with our reference is
-        carried on (never created twice); when nothing live holds the Guid, the create is tried once
-        more with it (an unknown outcome may have been a passing failure), and a second refusal, or a
-        deleted invoice holding the Guid, means creating with a server-chosen Guid.
-        """
-        for attempt in range(2):
-            current = self._get(guid)  # None: never created, or deleted (404 / 63 / 65)
-            if current is not None and not field_ci(current, "DeletedAt"):
-                if field_ci(current, "ExternalReference") != item.reference:
-                    raise refusal
-                # Created by an earlier attempt whose answer never arrived: carry on from what exists.
+            current = self._get(guid)
+            if current is None or field_ci(current, "ExternalReference") != item.reference:
+                raise
+            if not field_ci(current, "DeletedAt"):
+                # Created by an earlier attempt the journal does not know about: carry on from what exists.
                 self.run.invoice_index.remember(item.reference, current)
                 if str(field_ci(current, "Status") or "").lower() == _DRAFT:
                     self._update_draft(item, guid, payload, current=current, just_created=True)
                 else:
                     self.count("skipped_booked")
-                return None
-            if current is not None or attempt == 1:
-                break
-            try:
-                return self.run.gateway.post("/v1/{org}/invoices", body, retry_safe=True) or {}
-            except _OUTCOME_UNKNOWN as exc:
-                refusal = exc
-            except DineroValidationError as exc:
-                if not _may_be_guid_taken(exc):
-                    raise
-                refusal = exc
-        # Our Guid belongs to a deleted invoice (or is refused though no live invoice holds it): create
-        # anew with a server-chosen Guid.
-        return self.run.gateway.post("/v1/{org}/invoices", payload) or {}
+                return
+            # Our Guid belongs to an invoice someone deleted: create anew with a server-chosen Guid, found
+            # after an unknown outcome by its ExternalReference.
+            answer, _ = protocol.create(
+                stream=self.stream_name,
+                journal=self.run.markers,
+                key=f"invoice:{item.reference}#recreated",
+                reference=item.reference,
+                what="create of an invoice",
+                send=lambda: self.run.gateway.post("/v1/{org}/invoices", payload),
+                expect="Guid",
+                lookup=lambda: self._live_by_reference(item.reference),
+                lookup_text=f"GET /v1/{{org}}/invoices?queryFilter=ExternalReference eq '{item.reference}'",
+            )
+        created_guid = str(field_ci(answer, "Guid") or guid)
+        timestamp = field_ci(answer, "TimeStamp")
+        status = str(field_ci(answer, "Status") or "Draft")
+        self.run.invoice_index.remember(item.reference, {"Guid": created_guid, "Status": status})
+        self.count("created")
+        if status.lower() == _DRAFT:
+            timestamp = self._settle_total(item, created_guid, payload, timestamp)
+        if item.book and status.lower() == _DRAFT:
+            self._book(item, created_guid, timestamp)
+
+    def _ours(self, guid: str, reference: str) -> dict[str, Any] | None:
+        """The live invoice with our Guid and reference (a fresh GET), or None."""
+        current = get_or_none(self.run, f"/v1/{{org}}/invoices/{guid}")
+        if current is None or field_ci(current, "ExternalReference") != reference:
+            return None
+        return {**current, "Guid": guid}
+
+    def _live_by_reference(self, reference: str) -> dict[str, Any] | None:
+        row = self.run.invoice_index.recheck(reference)
+        if row is None or field_ci(row, "DeletedAt"):
+            return None
+        return row
 
     def _get(self, guid: str) -> dict[str, Any] | None:
         try:
@@ -464,22 +474,34 @@ class InvoiceSink(DineroSink):
         path = f"/v1.2/{{org}}/invoices/{guid}"
         try:
             answer = self.run.gateway.put(path, {**payload, "Timestamp": timestamp}) or {}
+        except DineroUnknownOutcome:
+            # A PUT is a full replacement: read what Dinero holds; equal -> done, else send it again.
+            fresh = self._get(guid) or {}
+            if not differences(payload, fresh, lines_field="ProductLines"):
+                return field_ci(fresh, "TimeStamp")
+            answer = self.run.gateway.put(path, {**payload, "Timestamp": field_ci(fresh, "TimeStamp")}) or {}
         except DineroTimestampConflict:
             fresh = self._get(guid) or {}
             answer = self.run.gateway.put(path, {**payload, "Timestamp": field_ci(fresh, "TimeStamp")}) or {}
         return field_ci(answer, "TimeStamp")
 
     def _book(self, item: Prepared, guid: str, timestamp: Any) -> None:
+        """Book; anything but a confirmed answer is checked by reading the Status (booking cannot twin)."""
         if self.run.dry_run:
             self.run.plan("book", self.load_type, self.stream_name, item.reference, {"Guid": guid})
             return
         path = f"/v1/{{org}}/invoices/{guid}/book"
-        try:
-            self.run.gateway.post(path, {"Timestamp": timestamp})
-        except (DineroTimestampConflict, DineroUnknownOutcome):
-            current = self._get(guid) or {}
-            if str(field_ci(current, "Status") or "").lower() == _DRAFT:
-                self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
+        for attempt in range(3):
+            try:
+                confirmed(self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}")
+                break
+            except (DineroTimestampConflict, DineroUnknownOutcome):
+                current = self._get(guid) or {}
+                if str(field_ci(current, "Status") or "").lower() not in ("", _DRAFT):
+                    break
+                if attempt == 2:
+                    raise
+                timestamp = field_ci(current, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
         self.count("booked")
 

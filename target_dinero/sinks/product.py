@@ -1,8 +1,11 @@
 """Products (ProductCreateModel): matched on ExternalReference through the run's product index.
 
-Products have no client-chosen Guid and no Timestamp: a create whose answer was lost is checked with a
-filtered look-up by ExternalReference before the record is reported; an existing product that differs
-from the record is updated with PUT (full replacement).
+Products have no client-chosen Guid and no Timestamp. Creates follow the exactly-once protocol
+(:mod:`target_dinero.exactly_once`): a ``pending`` marker in the shared journal before the create, and
+after an unknown outcome (lost answer, timeout, unreadable 2xx, a commit after the client gave up) a
+filtered look-up by ExternalReference, repeated until Dinero can no longer commit the lost create, before
+anything is sent again. Overlapping runs take turns through the journal store's lock. An existing
+product that differs from the record is updated with PUT (full replacement).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from dinero_api.errors import DineroUnknownOutcome
 from target_dinero.compare import differences
+from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.records import RecordRejected, to_decimal, to_int, validate_shape
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
@@ -63,7 +67,11 @@ class ProductSink(DineroSink):
                 self.run.plan("update", self.load_type, self.stream_name, item.reference, item.payload)
             else:
                 guid = str(field_ci(row, "ProductGuid"))
-                self.run.gateway.put(f"{PATH}/{guid}", item.payload)
+                try:
+                    self.run.gateway.put(f"{PATH}/{guid}", item.payload)
+                except DineroUnknownOutcome:
+                    # A product PUT is a full replacement without a Timestamp: sending it again is safe.
+                    self.run.gateway.put(f"{PATH}/{guid}", item.payload)
                 index.remember(item.reference, {**item.payload, "ProductGuid": guid})
                 self.count("updated")
             return
@@ -71,11 +79,21 @@ class ProductSink(DineroSink):
             self.run.plan("create", self.load_type, self.stream_name, item.reference, item.payload)
             return
         index.mark_writing()
-        try:
-            answer = self.run.gateway.post(PATH, item.payload) or {}
-        except DineroUnknownOutcome:
-            answer = index.recheck(item.reference)
-            if answer is None:
-                raise
+        answer, _ = ExactlyOnce(self.run).create(
+            stream=self.stream_name,
+            journal=self.run.markers,
+            key=f"product:{item.reference}",
+            reference=item.reference,
+            what="create of a product",
+            send=lambda: self.run.gateway.post(PATH, item.payload),
+            expect="ProductGuid",
+            lookup=lambda: self._live(item.reference),
+            lookup_text=f"GET /v1/{{org}}/products?queryFilter=ExternalReference eq '{item.reference}'",
+        )
         index.remember(item.reference, {**item.payload, "ProductGuid": field_ci(answer, "ProductGuid")})
         self.count("created")
+
+    def _live(self, reference: str) -> dict[str, Any] | None:
+        """A fresh filtered look-up of the product by its ExternalReference."""
+        row = self.run.product_index.recheck(reference)
+        return None if row is None or field_ci(row, "DeletedAt") else row

@@ -222,7 +222,7 @@ def test_no_secret_in_any_output_of_tap_and_target_runs(sandbox, credentials, tm
         for p in tmp_path.rglob("*")
         if p.is_file() and not p.name.endswith("config.json") and not p.name.startswith(token_file.name)
     ]
-    assert {p.name for p in outputs} >= {"tap.stdout", "tap.stderr", "rejects.jsonl", "ledger.jsonl"}
+    assert {p.name for p in outputs} >= {"tap.stdout", "tap.stderr", "rejects.jsonl", "ledger.sqlite3"}
     assert (tmp_path / "rejects.jsonl").read_text().count("\n") == 6  # 3 bad orders, run and dry run
     assert _leaks(outputs) == []
     assert "RECORD" in (tmp_path / "tap.stdout").read_text()  # the grep looked at real output

@@ -90,6 +90,7 @@ def config(fast_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
         },
         "rejects_file": str(tmp_path / "rejects.jsonl"),
         "ledger_file": str(tmp_path / "ledger.jsonl"),
+        "commit_horizon_seconds": 3,
     }
 
 
@@ -208,13 +209,35 @@ def test_lost_answer_on_voucher_writes_never_creates_twice(sandbox, config, mode
 
 
 @pytest.mark.parametrize("mode", ["commit_then_500", "slow"])
-def test_voucher_without_file_whose_create_answer_was_lost_is_never_created_twice(
+def test_voucher_without_file_whose_create_answer_was_lost_is_found_through_its_receipt(
     sandbox, config, mode
 ) -> None:
-    """Without a file nothing in Dinero's API can tell whether the create happened: the target refuses
-    to guess. The voucher exists once; every re-run rejects it with a reason naming its reference."""
+    """A voucher without a file gets a generated receipt: a lost create answer, or a create Dinero
+    commits after the client gave up, is found through the receipt's link in the same run."""
     receipts = [receipt(1, with_file=False), receipt(2, with_file=False)]
     config = {**config, "request_timeout": 0.5}
+    sandbox.set_fault(mode, count=1, path_contains="/vouchers/manuel", method="POST", seconds=1.0)
+
+    first = run_target(sandbox, config, messages([], receipts))
+    second = run_target(sandbox, config, messages([], receipts))
+
+    assert sandbox.faults()[0]["fired"] == 1
+    assert first.error is None and second.error is None, first.stderr[-3000:]
+    assert read_rejects(Path(config["rejects_file"])) == []
+    held = vouchers(sandbox)
+    assert count_by(held, "ExternalReference") == {"FLT-RCPT-1": 1, "FLT-RCPT-2": 1}
+    assert all(v["FileGuid"] and v["Status"] == "Booked" for v in held)
+    assert second.writes == []  # nothing is created again
+
+
+@pytest.mark.parametrize("mode", ["commit_then_500", "slow"])
+def test_voucher_without_file_or_receipt_whose_create_answer_was_lost_is_never_created_twice(
+    sandbox, config, mode
+) -> None:
+    """With voucher_receipts off nothing in Dinero's API can tell whether the create happened: the target
+    refuses to guess. The voucher exists once; every re-run rejects it as "check by hand"."""
+    receipts = [receipt(1, with_file=False), receipt(2, with_file=False)]
+    config = {**config, "request_timeout": 0.5, "voucher_receipts": False}
     sandbox.set_fault(mode, count=1, path_contains="/vouchers/manuel", method="POST", seconds=1.0)
 
     first = run_target(sandbox, config, messages([], receipts))
@@ -225,7 +248,7 @@ def test_voucher_without_file_whose_create_answer_was_lost_is_never_created_twic
     assert first.error is not None and second.error is not None  # one reject each, max_rejects 0
     rejects = read_rejects(Path(config["rejects_file"]))
     assert [r["record"]["ExternalReference"] for r in rejects] == ["FLT-RCPT-1", "FLT-RCPT-1"]
-    assert "FLT-RCPT-1" in rejects[1]["reason"] and rejects[1]["field"] == "ExternalReference"
+    assert "check by hand" in rejects[1]["reason"] and rejects[1]["field"] == "ExternalReference"
     assert sandbox.faults()[0]["fired"] == 1
     held = count_by(vouchers(sandbox), "ExternalReference")
     assert held == {"FLT-RCPT-1": 1, "FLT-RCPT-2": 1}

@@ -103,6 +103,8 @@ def _config(sandbox_settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
         },
         "rejects_file": str(workdir / "rejects.jsonl"),
         "ledger_file": str(workdir / "ledger.jsonl"),
+        # a killed create is looked up until this long after it was sent (the sandbox commits at once)
+        "commit_horizon_seconds": 2,
     }
 
 

@@ -7,6 +7,7 @@ Guarantee: exactly-once loading by external reference (docs/GUARANTEES.md).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -100,7 +101,7 @@ def test_two_overlapping_runs_create_each_voucher_once(sandbox, sandbox_settings
 
 
 def test_a_run_that_cannot_get_the_journal_stops_with_a_clear_error(tmp_path: Path) -> None:
-    journal = tmp_path / "ledger.jsonl"
+    journal = tmp_path / "journal.sqlite3"
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +116,7 @@ def test_a_run_that_cannot_get_the_journal_stops_with_a_clear_error(tmp_path: Pa
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-        with pytest.raises(JournalBusyError, match=str(journal)):
+        with pytest.raises(JournalBusyError, match=re.escape(str(journal))):
             VoucherJournal(journal, lock_timeout=0.3).get("held")
     finally:
         holder.kill()

@@ -84,7 +84,10 @@ def record_cassette(api_url: str, path: Path, quota_dir: Path) -> SyncResult:
     """Sync every stream from the sandbox at ``api_url`` into a new cassette at ``path``."""
     path.unlink(missing_ok=True)
     with cassette_vcr("all").use_cassette(str(path)):
-        return run_tap(tap_config(api_url, quota_dir))
+        result = run_tap(tap_config(api_url, quota_dir))
+    if result.error is not None:
+        raise result.error
+    return result
 
 
 def assert_no_secrets(path: Path, extra: tuple[str, ...] = ()) -> None:

@@ -79,8 +79,15 @@ def run_tap(
     streams: t.Iterable[str] | None = None,
     state: dict[str, t.Any] | None = None,
     kill_after: tuple[str, int] | None = None,
+    reraise: bool = False,
 ) -> SyncResult:
-    """Sync the tap in-process; ``streams`` limits the selection (children need their parent listed)."""
+    """Sync the tap in-process; ``streams`` limits the selection (children need their parent listed).
+
+    Any exception of the run -- a simulated kill or a real failure -- is returned in ``result.error``, so
+    an ``assert result.error is None`` after the call decides whether the run succeeded (every call site
+    asserts it, or expects an error). ``reraise=True`` raises a real failure instead (for
+    ``pytest.raises``).
+    """
     writer = CollectingWriter(kill_after=kill_after)
     tap = TapDinero(config=config, state=copy.deepcopy(state) if state else None, message_writer=writer)
     if streams is not None:
@@ -93,5 +100,9 @@ def run_tap(
     try:
         tap.sync_all()
     except Killed as exc:
+        error = exc
+    except Exception as exc:
+        if reraise:
+            raise
         error = exc
     return SyncResult(messages=writer.messages, tap=tap, error=error)

@@ -53,6 +53,7 @@ def test_catalog_selection_stream_maps_and_flattening(sandbox, tap_config):
         "flattening_max_depth": 1,
     }
     result = run_tap(config, streams=["contacts", "files"])
+    assert result.error is None, result.error
     assert set(result.records) == {"customers", "files"}
     assert all("Email" not in c for c in result.stream("customers"))
     linked = [f for f in result.stream("files") if f.get("Linked")]
@@ -63,6 +64,7 @@ def test_server_errors_are_retried_by_the_shared_session_only(sandbox, tap_confi
     sandbox.set_fault("5xx", count=2, path_contains=f"/v1/{ORG}/products")
     config = {**tap_config, "retry_backoff_seconds": 0}
     result = run_tap(config, streams=["products"])
+    assert result.error is None, result.error
     assert len(result.stream("products")) == len(sandbox.dump(ORG, "products"))
     calls = [r for r in sandbox_requests() if r["path"] == f"/v1/{ORG}/products"]
     assert [r["status"] for r in calls] == [500, 500, 200, 200]  # 2 retries, then the deletion pass
@@ -72,13 +74,23 @@ def test_exhausted_retries_fail_once_with_dinero_message(sandbox, tap_config, sa
     sandbox.set_fault("5xx", count=50, path_contains=f"/v1/{ORG}/products")
     config = {**tap_config, "retry_backoff_seconds": 0, "max_retries": 2}
     with pytest.raises(FatalAPIError, match="HTTP 500"):
-        run_tap(config, streams=["products"])
+        run_tap(config, streams=["products"], reraise=True)
     assert len([r for r in sandbox_requests() if r["path"] == f"/v1/{ORG}/products"]) == 3  # not 3 x 5
+
+
+def test_a_failed_run_is_reported_in_result_error_so_the_assertions_after_run_tap_decide(
+    sandbox, tap_config
+) -> None:
+    """issue 11 item 8: run_tap used to raise on every error but a kill, so ``assert result.error is None``
+    after it could never fail; a failed run must come back in ``error``."""
+    sandbox.set_fault("5xx", count=50, path_contains=f"/v1/{ORG}/products")
+    result = run_tap({**tap_config, "retry_backoff_seconds": 0, "max_retries": 1}, streams=["products"])
+    assert isinstance(result.error, FatalAPIError) and "HTTP 500" in str(result.error)
 
 
 def test_client_errors_are_fatal_and_quote_dinero(sandbox, tap_config, sandbox_requests):
     config = {**tap_config, "organization_id": "100001"}  # the API key belongs to 100000
     with pytest.raises(Exception, match="100001") as failure:
-        run_tap(config, streams=["contacts"])
+        run_tap(config, streams=["contacts"], reraise=True)
     assert "sandbox-api-key" not in str(failure.value)
     assert len([r for r in sandbox_requests() if r["path"].endswith("/contacts")]) <= 2

@@ -40,6 +40,7 @@ def test_list_that_never_settles_does_not_move_the_bookmark(sandbox, tap_config)
 
     sandbox.clear_faults()
     second = run_tap(tap_config, streams=["contacts"], state=first.final_state)
+    assert second.error is None, second.error
     assert {c["ContactGuid"] for c in second.stream("contacts")} == {
         c["ContactGuid"] for c in sandbox.dump(ORG, "contacts")
     }

@@ -138,6 +138,7 @@ def test_full_sync_matches_sandbox_per_stream(sandbox, tap_config):
 
 def test_records_carry_only_schema_fields(sandbox, tap_config):
     result = run_tap(tap_config, streams=["contacts", "entries", "invoices", "invoice_lines"])
+    assert result.error is None, result.error
     schemas = {m["stream"]: m["schema"] for m in result.messages if m["type"] == "SCHEMA"}
     assert sum(1 for m in result.messages if m["type"] == "SCHEMA" and m["stream"] == "invoice_lines") == 1
     for stream, records in result.records.items():

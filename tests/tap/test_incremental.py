@@ -43,6 +43,7 @@ def _book_manual_voucher(config: dict) -> str:
 
 def test_second_run_returns_only_changes_and_deletions(sandbox, tap_config, sandbox_requests):
     first = run_tap(tap_config)
+    assert first.error is None, first.error
     state = first.final_state
 
     contact_updated, contact_deleted = _live(sandbox, "contacts")[:2]
@@ -99,17 +100,20 @@ def test_second_run_returns_only_changes_and_deletions(sandbox, tap_config, sand
 
     # a third run right away re-reads the overlap but emits nothing twice
     third = run_tap(tap_config, state=second.final_state)
+    assert third.error is None, third.error
     for stream in (*INCREMENTAL, "invoice_lines"):
         assert not third.stream(stream), stream
 
 
 def test_booked_voucher_arrives_through_entry_changes(sandbox, tap_config, sandbox_requests):
     first = run_tap(tap_config, streams=["entries", "manual_vouchers", "purchase_vouchers"])
+    assert first.error is None, first.error
     voucher_guid = _book_manual_voucher(tap_config)
     mark = sandbox.requests()[-1]["id"]
     second = run_tap(
         tap_config, streams=["entries", "manual_vouchers", "purchase_vouchers"], state=first.final_state
     )
+    assert second.error is None, second.error
     known = {e["EntryGuid"] for e in first.stream("entries")}
     new_entries = [e for e in second.stream("entries") if e["EntryGuid"] not in known]
     assert {e["VoucherGuid"] for e in new_entries} == {voucher_guid}
@@ -127,6 +131,7 @@ def test_booked_voucher_arrives_through_entry_changes(sandbox, tap_config, sandb
 
 def test_entry_change_windows_are_at_most_31_days(sandbox, tap_config, sandbox_requests):
     first = run_tap(tap_config, streams=["entries"])
+    assert first.error is None, first.error
     state = first.final_state
     partition = next(p for p in state["bookmarks"]["entries"]["partitions"])
     partition["replication_key_value"] = (
@@ -152,14 +157,17 @@ def test_start_date_bounds_the_first_run(sandbox, tap_config, sandbox_requests):
     expected = {c["ContactGuid"] for c in contacts if parse_api_datetime(c["UpdatedAt"]) >= start}
     assert 0 < len(expected) < len(contacts)
     result = run_tap({**tap_config, "start_date": start_text}, streams=["contacts"])
+    assert result.error is None, result.error
     assert {c["ContactGuid"] for c in result.stream("contacts")} == expected
     assert {r["params"].get("changesSince") for r in sandbox_requests()} == {start_text}
 
 
 def test_lookback_is_configurable(sandbox, tap_config, sandbox_requests):
     first = run_tap(tap_config, streams=["products"])
+    assert first.error is None, first.error
     mark = sandbox.requests()[-1]["id"]
-    run_tap({**tap_config, "lookback_seconds": 0}, streams=["products"], state=first.final_state)
+    again = run_tap({**tap_config, "lookback_seconds": 0}, streams=["products"], state=first.final_state)
+    assert again.error is None, again.error
     bookmark = parse_api_datetime(first.partition_state("products", ORG)["replication_key_value"])
     asked = {r["params"].get("changesSince") for r in sandbox_requests(mark)}
     assert asked == {bookmark.strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -169,6 +177,7 @@ def test_entries_start_date_bounds_the_first_ledger_load(sandbox, tap_config, sa
     years = sorted(sandbox.dump(ORG, "accountingyears"), key=lambda y: y["FromDate"])
     first_day = years[1]["FromDate"]
     result = run_tap({**tap_config, "entries_start_date": first_day}, streams=["entries"])
+    assert result.error is None, result.error
     assert result.stream("entries")
     assert min(e["Date"] for e in result.stream("entries")) >= first_day
     windows = [r["params"] for r in sandbox_requests() if r["path"] == f"/v1/{ORG}/entries"]

@@ -56,6 +56,7 @@ def test_each_organization_is_a_partition_with_its_own_bookmark(
     contact = sandbox.dump("100001", "contacts")[0]
     sandbox.mutate("100001", "contacts", "update", contact["ContactGuid"], {"Name": "Omdøbt ApS"})
     second = run_tap(config, streams=streams, state=first.final_state)
+    assert second.error is None, second.error
     assert [(c["organization_id"], c["ContactGuid"]) for c in second.stream("contacts")] == [
         ("100001", contact["ContactGuid"])
     ]
@@ -71,6 +72,8 @@ def test_each_organization_is_a_partition_with_its_own_bookmark(
 def test_adding_an_organization_backfills_it_and_keeps_the_others_incremental(sandbox, tap_config, tmp_path):
     config = _config(sandbox, tap_config, tmp_path)
     first = run_tap({**config, "organization_ids": ["100000"]}, streams=["contacts"])
+    assert first.error is None, first.error
     second = run_tap(config, streams=["contacts"], state=first.final_state)
+    assert second.error is None, second.error
     assert {c["organization_id"] for c in second.stream("contacts")} == {"100001"}
     assert len(second.stream("contacts")) == len(sandbox.dump("100001", "contacts"))

@@ -29,6 +29,7 @@ def test_one_request_per_page_and_no_empty_page(sandbox, tap_config, sandbox_req
     result = run_tap(
         {**tap_config, "page_size": page_size}, streams=["contacts", "products", "invoices", "files"]
     )
+    assert result.error is None, result.error
     log = sandbox_requests()
     assert all(r["status"] == 200 for r in log)
 
@@ -58,6 +59,7 @@ def test_exact_multiple_of_page_size_ends_without_extra_request(sandbox, tap_con
     live, _ = _live_and_deleted(sandbox, "contacts")
     page_size = next(size for size in range(5, live) if live % size == 0)
     result = run_tap({**tap_config, "page_size": page_size, "include_deleted": False}, streams=["contacts"])
+    assert result.error is None, result.error
     assert len(result.stream("contacts")) == live
     calls = _requests_to(sandbox_requests(), "contacts")
     assert len(calls) == live // page_size
@@ -70,6 +72,7 @@ def test_exact_multiple_after_a_mutation(sandbox, tap_config, sandbox_requests):
     for i in range(24 - live):
         sandbox.mutate(ORG, "products", "create", fields={"Name": f"Extra {i}", "BaseAmountValue": 10.0})
     result = run_tap({**tap_config, "page_size": 12, "include_deleted": False}, streams=["products"])
+    assert result.error is None, result.error
     assert len(result.stream("products")) == 24
     assert len(_requests_to(sandbox_requests(), "products")) == 2
 
@@ -122,6 +125,7 @@ def test_one_detail_get_per_live_document_feeds_record_and_line_stream(
 
 def test_records_carry_lines_without_the_line_stream_selected(sandbox, tap_config, sandbox_requests):
     result = run_tap(tap_config, streams=["invoices"])
+    assert result.error is None, result.error
     live = [i for i in result.stream("invoices") if not i["DeletedAt"]]
     assert all(i["ProductLines"] for i in live)
     assert "invoice_lines" not in result.records
@@ -137,6 +141,7 @@ def test_documents_a_stream_map_filters_out_are_not_read_in_detail(sandbox, tap_
         "stream_maps": {"invoices": {"__filter__": f"Guid in {wanted!r}"}},
     }
     result = run_tap(config, streams=["invoices", "invoice_lines"])
+    assert result.error is None, result.error
     assert sorted(i["Guid"] for i in result.stream("invoices")) == sorted(wanted)
     assert {line["InvoiceGuid"] for line in result.stream("invoice_lines")} == set(wanted)
     assert _detail_gets(sandbox_requests(), "invoices") == Counter(wanted)
@@ -144,6 +149,7 @@ def test_documents_a_stream_map_filters_out_are_not_read_in_detail(sandbox, tap_
 
 def test_lines_off_means_no_detail_calls(sandbox, tap_config, sandbox_requests):
     result = run_tap({**tap_config, "include_lines": False}, streams=["invoices", "sales_credit_notes"])
+    assert result.error is None, result.error
     assert result.stream("invoices")
     for stream in ("invoices", "sales_credit_notes"):
         assert all(not {"ProductLines", "TotalLines"} & set(d) for d in result.stream(stream))
@@ -163,6 +169,7 @@ def test_a_detail_that_vanished_is_skipped_not_fatal(sandbox, tap_config, sandbo
 
 def test_include_deleted_false_skips_the_deletion_pass(sandbox, tap_config, sandbox_requests):
     result = run_tap({**tap_config, "include_deleted": False}, streams=["contacts"])
+    assert result.error is None, result.error
     assert result.stream("contacts")
     assert all(c["DeletedAt"] is None and c["_sdc_deleted_at"] is None for c in result.stream("contacts"))
     assert all("deletedOnly" not in r["params"] for r in sandbox_requests())

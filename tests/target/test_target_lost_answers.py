@@ -41,7 +41,12 @@ def test_invoice_create_whose_answer_is_lost_is_not_duplicated(
     invoices = by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")
     assert sorted(i["ExternalReference"] for i in invoices) == ["SHOP-1", "SHOP-2"]
     assert all(i["Status"] != "Draft" for i in invoices)
-    assert result.counts("orders") == {"created": 2, "booked": 2}
+    assert result.counts("orders") == {
+        "created": 2,
+        "booked": 2,
+        "unknown_outcome": 1,
+        "recovered_after_unknown_outcome": 1,
+    }
 
 
 def test_stale_timestamp_on_booking_is_reread_and_retried_once(
@@ -70,7 +75,8 @@ def test_voucher_with_file_whose_create_answer_is_lost_is_found_by_its_file(
 
     first = run_target(sandbox, config, messages)
     assert first.error is None, first.stderr
-    assert "answer was lost" in read_rejects(tmp_path / "rejects.jsonl")[0]["reason"]
+    assert read_rejects(tmp_path / "rejects.jsonl") == []  # resolved in the run, through the file's link
+    assert first.counts("je")["recovered_after_unknown_outcome"] == 1
 
     second = run_target(sandbox, config, messages)
 
@@ -80,12 +86,36 @@ def test_voucher_with_file_whose_create_answer_is_lost_is_found_by_its_file(
     assert second.counts("je") == {"unchanged": 1}
 
 
-def test_voucher_without_file_whose_answer_is_lost_is_reported_not_recreated(
+def test_voucher_without_file_whose_answer_is_lost_is_found_through_its_generated_receipt(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=5)
     messages = [schema("je"), record("je", voucher(1)), state({"je": 1})]
     sandbox.set_fault("commit_then_500", count=1, path_contains="/vouchers/manuel", method="POST")
+    first = run_target(sandbox, config, messages)
+    assert first.error is None, first.stderr
+    assert read_rejects(tmp_path / "rejects.jsonl") == []
+
+    second = run_target(sandbox, config, messages)
+
+    assert second.error is None, second.stderr
+    assert len(by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")) == 1
+    assert second.writes == []
+
+
+def test_voucher_without_file_or_receipt_whose_answer_is_lost_is_rejected_for_a_check_by_hand(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    config = make_config(
+        sandbox_settings,
+        tmp_path,
+        {"je": {"load_as": "manual_voucher"}},
+        max_rejects=5,
+        voucher_receipts=False,
+        commit_horizon_seconds=0,
+    )
+    messages = [schema("je"), record("je", voucher(1)), state({"je": 1})]
+    sandbox.set_fault("commit_then_500", count=2, path_contains="/vouchers/manuel", method="POST")
     assert run_target(sandbox, config, messages).error is None
 
     second = run_target(sandbox, config, messages)
@@ -94,7 +124,7 @@ def test_voucher_without_file_whose_answer_is_lost_is_reported_not_recreated(
     assert len(by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")) == 1
     assert second.writes == []
     reason = read_rejects(tmp_path / "rejects.jsonl")[-1]["reason"]
-    assert "JE-1" in reason and "journal" in reason
+    assert "check by hand" in reason and "JE-1" in reason and "journal" in reason
 
 
 def test_parallel_streams_share_contacts_without_duplicates(

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
 
+from target_dinero.exactly_once import file_tag
+
 STREAM = "journal_entries"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -57,12 +59,12 @@ def test_vouchers_carry_their_attached_files(sandbox: Any, config: dict[str, Any
     assert result.error is None, result.stderr
     stored = {v["ExternalReference"]: v for v in by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")}
     assert set(stored) == {"JE-1", "JE-2", "JE-3"}
-    assert stored["JE-3"].get("FileGuid") is None
     files = {f["FileGuid"]: f for f in sandbox.dump(ORG, "files")}
-    for ref, name in (("JE-1", "kvittering.pdf"), ("JE-2", "bon.png")):
+    # a voucher without a file gets a generated receipt: Dinero can then find it through GET /files
+    for ref, name in (("JE-1", "kvittering.pdf"), ("JE-2", "bon.png"), ("JE-3", "receipt.pdf")):
         file_guid = stored[ref]["FileGuid"]
         assert file_guid in files, f"{ref}'s file was not uploaded"
-        assert files[file_guid]["Name"].startswith(name.rsplit(".", 1)[0])
+        assert files[file_guid]["Name"] == f"{file_tag(ref)}-{name}"
     line = stored["JE-1"]["Lines"][0]
     assert (line["AccountNumber"], line["BalancingAccountNumber"], line["AmountInclVatValue"]) == (
         5000,
@@ -72,7 +74,7 @@ def test_vouchers_carry_their_attached_files(sandbox: Any, config: dict[str, Any
     # each upload is immediately followed by the create that attaches it
     paths = [w["path"] for w in result.writes]
     upload_positions = [i for i, p in enumerate(paths) if p.endswith("/files")]
-    assert len(upload_positions) == 2
+    assert len(upload_positions) == 3
     assert all(paths[i + 1].endswith("/vouchers/manuel") for i in upload_positions)
 
 
@@ -187,7 +189,7 @@ def test_file_given_as_url_is_fetched_and_attached(sandbox: Any, config: dict[st
     [stored] = by_reference(sandbox.dump(ORG, "manual_vouchers"), "JE-")
     assert stored["ExternalReference"] == "JE-1"
     [file] = [f for f in sandbox.dump(ORG, "files") if f["FileGuid"] == stored["FileGuid"]]
-    assert file["Name"].startswith("faktura")
+    assert file["Name"] == f"{file_tag('JE-1')}-faktura.pdf"
     assert len(result.writes) == 2  # the missing URL was rejected before any Dinero request for it
 
 

@@ -1,0 +1,337 @@
+"""The one exactly-once protocol of every write the target makes (create, book, upload, update).
+
+Rule: only a *parsed, confirmed* answer proves what Dinero did -- a 2xx whose JSON names the object
+(its Guid). Everything else that is not a refusal (a 5xx or a reset after the request left, a timeout,
+a 2xx whose body is not JSON or lacks the Guid, a commit after the client gave up) is an **unknown
+outcome**, and is resolved by *looking the object up in Dinero* before anything is written again:
+
+==============  ===================================================================================
+object          look-up after an unknown outcome (and when the journal does not know the object)
+==============  ===================================================================================
+invoice         GET /invoices/{Guid} -- the Guid is chosen by the target (uuid5 of the reference)
+contact         GET /contacts/{ContactGuid} -- client-chosen as well
+product         GET /products?queryFilter=ExternalReference eq '...' (no client Guid exists)
+manual voucher  through its file: GET /files (Name carries a tag of the reference, ``Linked`` names
+                the voucher) then GET /vouchers/manuel/{Guid} to confirm its ExternalReference.
+                Every voucher has a file: the record's own, or a generated one-page receipt
+                (:func:`receipt_pdf`), so every voucher is findable
+booking         GET the object: its Status says whether the book happened
+update (PUT)    a full replacement with a Timestamp: re-read and re-send is safe (a stale Timestamp
+                means it happened; the comparison with the record decides)
+upload          not searchable (Dinero keeps an unattached file invisible, REFERENCE §2.14): a
+                repeated upload leaves at most an invisible, unattached file -- never a twin voucher
+==============  ===================================================================================
+
+Before a create is sent, a ``pending`` marker with ``sent_at`` is made durable in the shared journal
+(:mod:`target_dinero.journal`). A look-up that finds nothing is only believed once
+``commit_horizon_seconds`` have passed since ``sent_at`` -- a request Dinero received may be committed
+after the client gave up -- so until then the target polls; after it, the create is sent again.
+Invoices and contacts carry a client-chosen Guid (Dinero's key of the object): for them one look-up
+decides, and the create is sent again at once with the *same* Guid -- a lost create committed later and
+the resend cannot both exist, and a refused resend (however Dinero words "Guid taken") is looked up
+again before it is called a refusal.
+Where nothing can tell (a pending voucher whose file Dinero does not show and whose journal entry has
+no file), the record is rejected as ``outcome unknown -- check by hand`` naming the exact look-up, and
+never created blindly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dinero_api.errors import (
+    DineroNotFound,
+    DineroUnknownOutcome,
+    DineroUnreadableWriteAnswer,
+    DineroValidationError,
+)
+from target_dinero.records import RecordRejected
+from target_dinero.remote_index import field_ci
+
+if TYPE_CHECKING:
+    from target_dinero.journal import VoucherJournal
+    from target_dinero.run import RunContext
+
+__all__ = [
+    "CHECK_BY_HAND",
+    "CheckByHand",
+    "ExactlyOnce",
+    "FileIndex",
+    "OutcomeStillUnknown",
+    "confirmed",
+    "file_tag",
+    "receipt_pdf",
+    "tagged_file_name",
+]
+
+CHECK_BY_HAND = "outcome unknown — check by hand"
+POLL_SECONDS = 0.5
+
+
+class CheckByHand(RecordRejected):
+    """Neither the journal nor Dinero can tell whether the object exists: a human must look."""
+
+    def __init__(
+        self, reference: str, what: str, lookup: str, field: str | None = "ExternalReference"
+    ) -> None:
+        super().__init__(
+            f"{CHECK_BY_HAND}: an earlier {what} of {reference!r} may or may not have been stored by Dinero, "
+            f"and nothing the API offers can tell. Look it up: {lookup}. If it is absent, mark it failed "
+            "in the journal (or delete its entry) and re-run; if present, leave it.",
+            field,
+        )
+
+
+class OutcomeStillUnknown(RecordRejected):
+    """The create's outcome is unknown and Dinero does not show the object yet; a re-run looks again."""
+
+    def __init__(self, reference: str, what: str, lookup: str, exc: BaseException) -> None:
+        super().__init__(
+            f"Dinero's answer to the {what} of {reference!r} was lost ({exc}); {lookup} does not show it "
+            "yet. The journal keeps it pending: a re-run looks it up again (waiting until Dinero can no "
+            "longer commit it) before creating anything.",
+            None,
+        )
+
+
+def confirmed(answer: Any, key: str, where: str) -> dict[str, Any]:
+    """``answer`` when it is a JSON object naming ``key``; otherwise the outcome is unknown."""
+    if isinstance(answer, dict) and field_ci(answer, key):
+        return answer
+    raise DineroUnreadableWriteAnswer(
+        f"Dinero API {where} answered 2xx without {key} ({type(answer).__name__}): the write may have been "
+        "stored; the outcome is unknown."
+    )
+
+
+def file_tag(reference: str) -> str:
+    """The tag in an uploaded file's name that names its voucher's reference (20 hex of sha256)."""
+    return "td-" + hashlib.sha256(reference.encode("utf-8")).hexdigest()[:20]
+
+
+def tagged_file_name(reference: str, name: str) -> str:
+    """``td-<tag>-<name>``: the voucher can be found through GET /files by its reference."""
+    return f"{file_tag(reference)}-{name}"[:255]
+
+
+def receipt_pdf(reference: str, voucher_date: str, lines: list[dict[str, Any]] | None = None) -> bytes:
+    """A one-page PDF receipt for a voucher without a file (so Dinero can find it through the file).
+
+    It names the reference and date only: the voucher's lines live in Dinero, and a receipt that does
+    not change with the lines is never uploaded again when a draft is updated.
+    """
+
+    def esc(text: str) -> str:
+        ascii_text = text.encode("ascii", "replace").decode("ascii")
+        return ascii_text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    rows = [
+        "Bilag / receipt generated by target-dinero",
+        f"ExternalReference: {reference}",
+        f"VoucherDate: {voucher_date}",
+        "The voucher lines are in Dinero; this page lets the loader find the voucher again.",
+    ]
+    text = "BT /F1 11 Tf 50 790 Td 14 TL " + " ".join(f"({esc(r)}) '" for r in rows) + " ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(text) + text.encode("ascii") + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+class FileIndex:
+    """Which vouchers Dinero's files are linked to, by reference tag and by FileGuid (GET /files).
+
+    Read once per run (one request per 1 000 visible files) the first time the journal does not know a
+    voucher; :meth:`refresh` re-reads only files uploaded since a day before a pending create.
+    """
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self._by_tag: dict[str, set[str]] = {}
+        self._by_file: dict[str, set[str]] = {}
+        self._read = False
+
+    def _scan(self, uploaded_after: str | None = None) -> None:
+        page = 0
+        while True:
+            params: dict[str, Any] = {
+                "fileStatus": "Used",
+                "fields": "FileGuid,Name,Linked",
+                "page": page,
+                "pageSize": 1000,
+            }
+            if uploaded_after:
+                params["uploadedAfter"] = uploaded_after
+            rows = self.run.gateway.get("/v1/{org}/files", params) or []
+            for row in rows:
+                guids = {
+                    str(field_ci(link, "VoucherGuid"))
+                    for link in field_ci(row, "Linked") or []
+                    if field_ci(link, "VoucherGuid")
+                }
+                name = str(field_ci(row, "Name") or "")
+                if name.startswith("td-") and len(name) > 23:
+                    self._by_tag.setdefault(name[:23], set()).update(guids)
+                self._by_file.setdefault(str(field_ci(row, "FileGuid")), set()).update(guids)
+            if len(rows) < 1000:
+                return
+            page += 1
+
+    def candidates(self, reference: str, file_guid: str | None, *, since: float | None = None) -> set[str]:
+        """Voucher Guids that may be ``reference``'s; ``since`` (epoch seconds) forces a fresh read."""
+        if since is not None:
+            day = time.strftime("%Y/%m/%d", time.gmtime(since - 86400))
+            self._scan(day)
+        elif not self._read:
+            self._scan()
+            self._read = True
+        found = set(self._by_tag.get(file_tag(reference), set()))
+        if file_guid:
+            found |= self._by_file.get(str(file_guid), set())
+        return found
+
+    def remember(self, reference: str, file_guid: str | None, voucher_guid: str) -> None:
+        """A voucher this run created (no request)."""
+        self._by_tag.setdefault(file_tag(reference), set()).add(voucher_guid)
+        if file_guid:
+            self._by_file.setdefault(str(file_guid), set()).add(voucher_guid)
+
+
+class ExactlyOnce:
+    """Send one create under the protocol above; every sink's creates go through :meth:`create`."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+
+    def _count(self, stream: str | None, outcome: str) -> None:
+        self.run.report.count(stream or "_contacts", outcome)
+
+    def settle(
+        self, entry: dict[str, Any], lookup: Callable[[], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Look the object up until found, or until the commit horizon after ``sent_at`` has passed."""
+        sent_at = float(entry.get("sent_at") or 0)
+        deadline = sent_at + self.run.commit_horizon
+        while True:
+            found = lookup()
+            if found is not None:
+                return found
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                return None
+            time.sleep(min(POLL_SECONDS, remaining))
+
+    def create(
+        self,
+        *,
+        stream: str | None,
+        journal: VoucherJournal,
+        key: str,
+        reference: str,
+        what: str,
+        send: Callable[[], Any],
+        expect: str,
+        lookup: Callable[[], dict[str, Any] | None] | None,
+        lookup_text: str,
+        pending_fields: dict[str, Any] | None = None,
+        done_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        same_identity_on_resend: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
+        """Create once; returns (the object's answer or looked-up row, whether this call created it).
+
+        * a ``pending`` marker left by an earlier attempt is settled first (look-up, horizon);
+        * the create is sent after ``pending`` is durable; a confirmed answer records ``done``;
+        * an unknown outcome is looked up at once, then settled; found -> ``done`` (``recovered``);
+          not found after the horizon -> sent once more (``same_identity_on_resend`` says the object
+          carries a client-chosen Guid) and, if that too is unknown and unseen, the record is rejected
+          with the look-up to make, the marker stays ``pending`` for the next run;
+        * a refusal (4xx) records ``failed``: nothing was created.
+        """
+        done_fields = done_fields or (lambda answer: {})
+        entry = journal.get(key) or {}
+        if entry.get("status") == "pending" and lookup is None:
+            raise OutcomeStillUnknown(reference, what, lookup_text, RuntimeError("an earlier attempt"))
+        if entry.get("status") == "pending":
+            assert lookup is not None
+            found = lookup() if same_identity_on_resend else self.settle(entry, lookup)
+            if found is not None:
+                journal.record(key, **{"status": "done", **done_fields(found)})
+                self._count(stream, "recovered_after_unknown_outcome")
+                return found, False
+        for attempt in (1, 2):
+            sent_at = time.time()
+            journal.record(key, status="pending", sent_at=sent_at, **(pending_fields or {}))
+            try:
+                answer = confirmed(send(), expect, f"{what} of {reference!r}")
+            except DineroUnknownOutcome as exc:
+                self._count(stream, "unknown_outcome")
+                if lookup is None:  # nothing can tell: never sent again blindly (the caller reports it)
+                    raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
+                # With a client-chosen Guid one look-up decides: if a lost create commits later anyway, the
+                # resend and it cannot both exist (the Guid is the object's key), and a refused resend is
+                # looked up again below. Without one, the look-up is repeated until the horizon.
+                found = lookup() if same_identity_on_resend else self.settle({"sent_at": sent_at}, lookup)
+                if found is not None:
+                    journal.record(key, **{"status": "done", **done_fields(found)})
+                    self._count(stream, "recovered_after_unknown_outcome")
+                    return found, True
+                if attempt == 2:
+                    raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
+                self.run.logger.warning(
+                    "%s of %r: outcome unknown and not found by %s; sending it again%s",
+                    what,
+                    reference,
+                    lookup_text,
+                    " with the same Guid" if same_identity_on_resend else " (commit horizon passed)",
+                )
+                continue
+            except DineroValidationError:
+                if lookup is not None and (attempt == 2 or entry.get("status") == "pending"):
+                    # Refused after an unknown outcome: perhaps because the first attempt exists after all
+                    # (a "Guid taken" answer, in whatever words) -- look it up before calling it refused.
+                    found = lookup()
+                    if found is not None:
+                        journal.record(key, **{"status": "done", **done_fields(found)})
+                        self._count(stream, "recovered_after_unknown_outcome")
+                        return found, True
+                journal.record(key, status="failed")
+                raise
+            except Exception:
+                journal.record(key, status="failed")
+                raise
+            journal.record(key, **{"status": "done", **done_fields(answer)})
+            return answer, True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def get_or_none(run: RunContext, path: str) -> dict[str, Any] | None:
+    """GET one object; None when Dinero says it does not exist (404, or codes 63/65 for deleted)."""
+    try:
+        row = run.gateway.get(path)
+    except DineroNotFound:
+        return None
+    except DineroValidationError as exc:
+        if exc.code in (63, 65):
+            return None
+        raise
+    if not isinstance(row, dict) or field_ci(row, "DeletedAt"):
+        return None
+    return row
