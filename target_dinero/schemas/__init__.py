@@ -19,7 +19,15 @@ from referencing import Registry, Resource
 
 __all__ = ["LOAD_TYPES", "load_schema", "load_validator"]
 
-LOAD_TYPES: tuple[str, ...] = ("invoice", "manual_voucher", "daily_sales", "contact", "product")
+LOAD_TYPES: tuple[str, ...] = (
+    "invoice",
+    "manual_voucher",
+    "daily_sales",
+    "contact",
+    "product",
+    "invoice_payment",
+    "sales_credit_note",
+)
 
 
 @cache

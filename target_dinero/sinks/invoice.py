@@ -54,6 +54,7 @@ from target_dinero.records import (
 from target_dinero.reference_data import check_currency
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
+from target_dinero.sinks.settlement import document_payments, invoice_payments, pay_invoice
 
 __all__ = ["InvoiceSink"]
 
@@ -155,6 +156,7 @@ class InvoiceSink(DineroSink):
             day = dt.date.fromisoformat(payload["Date"]) if payload["Date"] else dt.date.today()
             self.run.reference.check_bookable_date(day, "Date")
         guid = deterministic_guid(self.run.organization_id, "invoice", reference)
+        payments = invoice_payments(record, reference, self.options, book)
         return Prepared(
             record=record,
             reference=reference,
@@ -165,6 +167,7 @@ class InvoiceSink(DineroSink):
                 "contact": contact,
                 "contact_name": contact_name,
                 "verify_total": verify_total,
+                "payments": payments,
             },
         )
 
@@ -311,7 +314,15 @@ class InvoiceSink(DineroSink):
         """Look every reference up in the run's invoice index (few requests), then write each."""
         existing = self.run.invoice_index.lookup([item.reference for item in items])
         for item in items:
-            self.guarded(item.record, lambda item=item: self._load(item, existing.get(item.reference)))
+            self.guarded(
+                item.record, lambda item=item: self._load_and_pay(item, existing.get(item.reference))
+            )
+
+    def _load_and_pay(self, item: Prepared, existing: dict[str, Any] | None) -> None:
+        """Write the invoice, then register its ``Payments`` (see :mod:`.settlement`)."""
+        self._load(item, existing)
+        if item.extra.get("payments"):
+            pay_invoice(self, item)
 
     def _load(self, item: Prepared, existing: dict[str, Any] | None) -> None:
         if existing is not None:
@@ -356,6 +367,8 @@ class InvoiceSink(DineroSink):
             self.run.plan("create", self.load_type, self.stream_name, item.reference, body)
             if item.book:
                 self.count("would_book")
+                self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
+                document_payments(self.run).booked_now("invoice", guid, "dry-run")
             return
         self.run.invoice_index.mark_writing()
         try:
@@ -472,14 +485,19 @@ class InvoiceSink(DineroSink):
     def _book(self, item: Prepared, guid: str, timestamp: Any) -> None:
         if self.run.dry_run:
             self.run.plan("book", self.load_type, self.stream_name, item.reference, {"Guid": guid})
+            self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
+            document_payments(self.run).booked_now("invoice", guid, "dry-run")
             return
         path = f"/v1/{{org}}/invoices/{guid}/book"
         try:
-            self.run.gateway.post(path, {"Timestamp": timestamp})
+            answer = self.run.gateway.post(path, {"Timestamp": timestamp})
         except (DineroTimestampConflict, DineroUnknownOutcome):
+            answer = None
             current = self._get(guid) or {}
             if str(field_ci(current, "Status") or "").lower() == _DRAFT:
-                self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
+                answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")})
+        if isinstance(answer, dict):  # booked by this run: no payments yet, and its TimeStamp is known
+            document_payments(self.run).booked_now("invoice", guid, field_ci(answer, "TimeStamp"))
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
         self.count("booked")
 
