@@ -27,7 +27,7 @@ class InvoicePaymentSink(DineroSink):
     """Registers invoice payments."""
 
     load_type = "invoice_payment"
-    #: drained after the document sinks (TargetDinero._drain_all): the invoice it names may be in the same input
+    #: drained after the document sinks (TargetDinero._drain_all): its invoice may be in the same input
     drains_after_documents = True
 
     def prepare(self, record: dict[str, Any]) -> Prepared:

@@ -64,7 +64,7 @@ class SalesCreditNoteSink(DineroSink):
     """Credit notes for refunds."""
 
     load_type = "sales_credit_note"
-    #: drained after the document sinks (TargetDinero._drain_all): the invoice it names may be in the same input
+    #: drained after the document sinks (TargetDinero._drain_all): its invoice may be in the same input
     drains_after_documents = True
 
     def prepare(self, record: dict[str, Any]) -> Prepared:
