@@ -105,6 +105,13 @@ _STREAM_OPTIONS = th.ObjectType(
         th.StringType,
         description="name of a deposit account the target creates (default 'Clearing <number>')",
     ),
+    th.Property(
+        "send",
+        th.StringType,
+        allowed_values=["email", "einvoice"],
+        description="invoice: after booking, send each invoice by e-mail or as an e-invoice (NemHandel), "
+        "never twice (Dinero's mailouts of the invoice are read first); a record's Send overrides it",
+    ),
     *_DAILY_SALES_PROPERTIES,
     additional_properties=False,
 )
@@ -196,6 +203,7 @@ class StreamOptions:
     deposit_account: int | None = None
     create_deposit_account: bool = False
     deposit_account_name: str | None = None
+    send: str | None = None
 
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
@@ -270,6 +278,7 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
             deposit_account=_optional_account(stream, raw, "deposit_account", errors),
             create_deposit_account=bool(raw.get("create_deposit_account", False)),
             deposit_account_name=raw.get("deposit_account_name"),
+            send=raw.get("send") or None,
         )
     return result, errors
 

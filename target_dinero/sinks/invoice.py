@@ -54,7 +54,7 @@ from target_dinero.records import (
 from target_dinero.reference_data import check_currency
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.sinks.settlement import document_payments, invoice_payments, pay_invoice
+from target_dinero.sinks.settlement import document_payments, invoice_payments, invoice_send, pay_invoice
 
 __all__ = ["InvoiceSink"]
 
@@ -157,6 +157,7 @@ class InvoiceSink(DineroSink):
             self.run.reference.check_bookable_date(day, "Date")
         guid = deterministic_guid(self.run.organization_id, "invoice", reference)
         payments = invoice_payments(record, reference, self.options, book)
+        send = invoice_send(record, self.options, book)
         return Prepared(
             record=record,
             reference=reference,
@@ -168,6 +169,7 @@ class InvoiceSink(DineroSink):
                 "contact_name": contact_name,
                 "verify_total": verify_total,
                 "payments": payments,
+                "send": send,
             },
         )
 
@@ -321,7 +323,7 @@ class InvoiceSink(DineroSink):
     def _load_and_pay(self, item: Prepared, existing: dict[str, Any] | None) -> None:
         """Write the invoice, then register its ``Payments`` (see :mod:`.settlement`)."""
         self._load(item, existing)
-        if item.extra.get("payments"):
+        if item.extra.get("payments") or item.extra.get("send"):
             pay_invoice(self, item)
 
     def _load(self, item: Prepared, existing: dict[str, Any] | None) -> None:

@@ -194,6 +194,12 @@ class DocumentPayments:
         self._known[(kind, guid.lower())] = known
         return known
 
+    def timestamp(self, kind: str, guid: str) -> Any:
+        """The document's Timestamp as last seen by this run (None when unknown)."""
+        with self._lock:
+            known = self._known.get((kind, guid.lower()))
+            return known.timestamp if known is not None else None
+
     # -- deposit accounts ----------------------------------------------------------------------------
     def check_deposit(self, number: int, options: StreamOptions, plan_stream: str) -> None:
         """Make sure ``number`` is a deposit account (create it when the stream allows), once per run."""
@@ -337,14 +343,38 @@ def invoice_payments(
     return specs
 
 
+def invoice_send(record: dict[str, Any], options: StreamOptions, book: bool) -> str | None:
+    """How a booked invoice is sent after booking (record's ``Send``, else the stream's ``send``): email,
+    einvoice or None. Sending needs a booked invoice: refused before any request otherwise."""
+    value = record.get("Send")
+    how = options.send if value is None else (value or None)
+    if how is True:
+        how = "email"
+    if how in (None, False, ""):
+        return None
+    if how not in ("email", "einvoice"):
+        raise RecordRejected(f"Send is {how!r}; expected email, einvoice or false", "Send")
+    if not book:
+        raise RecordRejected("sending an invoice needs it booked: set Book (or the stream's book)", "Send")
+    return str(how)
+
+
 def pay_invoice(sink: Any, item: Any) -> None:
-    """Register an invoice record's ``Payments`` once each (after the invoice was written/booked)."""
+    """Register an invoice record's ``Payments`` once each, then send it when asked (``Send`` / the
+    stream's ``send``) -- after the invoice was written and booked."""
     row = sink.run.invoice_index.lookup([item.reference]).get(normalize_reference(item.reference))
     if row is None:
         return  # dry run of a create that was not booked, or nothing written
     if str(field_ci(row, "Status") or "").lower() == "draft":
         raise RecordRejected("the invoice is still a draft: its Payments were not registered", "Payments")
     payments = document_payments(sink.run)
-    for spec in item.extra["payments"]:
+    for spec in item.extra.get("payments") or []:
         outcome = payments.pay("invoice", str(field_ci(row, "Guid")), spec, sink.stream_name, sink.options)
         sink.count("payment_exists" if outcome == "payment_exists" else outcome)
+    how = item.extra.get("send")
+    if how:
+        from target_dinero.sinks.mailout import send_once
+
+        guid = str(field_ci(row, "Guid"))
+        known = payments.timestamp("invoice", guid)
+        sink.count(send_once(sink.run, guid, how, sink.stream_name, item.reference, known))

@@ -225,3 +225,43 @@ def test_dry_run_plans_payments_and_refunds_without_writing(sandbox: Any, config
     assert result.error is None, result.stderr
     assert result.writes == []
     assert '"action": "pay"' in result.stderr
+
+
+def mailouts_of(sandbox: Any, guid: str) -> list[dict[str, Any]]:
+    return [m for m in sandbox.dump(ORG, "mailouts") if m.get("VoucherGuid") == guid.lower()]
+
+
+def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_reruns(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(
+        sandbox_settings, tmp_path, streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}})
+    )
+    rows = [order(n, Payments=[{"Amount": 125.0, "DepositAccountNumber": 55000}]) for n in range(1, 4)]
+    rows.append(order(4, Send=False))
+    sandbox.set_fault("commit_then_500", count=1, path_contains="/email", method="POST")
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert first.error is None, first.stderr
+    held = invoices(sandbox)
+    for n in range(1, 4):
+        sent = mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])
+        assert [m["Type"] for m in sent] == ["Email"], sent
+        assert sent[0]["Receiver"] == f"kunde{n}@example.dk"
+    assert mailouts_of(sandbox, held["PAY-4"]["Guid"]) == []
+    assert first.counts(ORDERS)["sent"] == 3
+
+    again = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert again.error is None, again.stderr
+    assert again.writes == [] and again.counts(ORDERS)["already_sent"] == 3
+    assert all(len(mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])) == 1 for n in range(1, 4))
+
+
+def test_sending_an_invoice_that_is_not_booked_is_refused_before_any_request(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    result = run_target(
+        sandbox, {**config, "max_rejects": 5}, msgs(ORDERS, [order(1, Book=False, Send="email")])
+    )
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert "booked" in read_rejects(config_path(config))[0]["reason"]
