@@ -27,6 +27,8 @@ LOAD_TYPES: tuple[str, ...] = (
     "product",
     "invoice_payment",
     "sales_credit_note",
+    "purchase_voucher",
+    "ledger_item",
 )
 
 

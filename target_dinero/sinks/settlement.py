@@ -69,6 +69,11 @@ _PATHS = {
         "/v2/{{org}}/invoices/{g}/payments",
         "/v1/{{org}}/invoices/{g}/payments",
     ),
+    "purchase": (
+        "/v1/{{org}}/vouchers/purchase/{g}",
+        "/v1/{{org}}/purchase-vouchers/{g}/payments",
+        "/v1/{{org}}/purchase-vouchers/{g}/payments",
+    ),
     "creditnote": (
         "/v1/{{org}}/sales/creditnotes/{g}",
         "/v1/{{org}}/sales/creditnotes/{g}/payments",
