@@ -120,7 +120,9 @@ class LedgerItemSink(DineroSink):
 
     def _create(self, chunk: list[Prepared], existing: dict[str, str]) -> None:
         for item in chunk:
-            self.run.journal.record(self._key(item.reference), status="pending", id=item.payload["Id"])
+            self.run.journal.record(
+                self._key(item.reference), status="pending", stream=self.stream_name, id=item.payload["Id"]
+            )
         for attempt in range(3):
             try:
                 self.run.gateway.post("/v1.2/{org}/ledgeritems", [i.payload for i in chunk])

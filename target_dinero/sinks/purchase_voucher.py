@@ -243,7 +243,13 @@ class PurchaseVoucherSink(DineroSink):
             body["ContactGuid"] = self.run.contacts.resolve(contact)
         if attachment is not None:
             body["FileGuid"] = self._upload(key, attachment, entry)
-        self.run.journal.record(key, status="pending", kind=self.load_type, file_guid=body.get("FileGuid"))
+        self.run.journal.record(
+            key,
+            status="pending",
+            kind=self.load_type,
+            stream=self.stream_name,
+            file_guid=body.get("FileGuid"),
+        )
         try:
             answer = self.run.gateway.post(CREATE_PATH, body) or {}
         except UNKNOWN_OUTCOME:

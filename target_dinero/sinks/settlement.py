@@ -168,6 +168,8 @@ class _Known:
     timestamp: Any
     status: str
     payments: list[dict[str, Any]]
+    #: what is still owed (document currency) as Dinero last said; None when not read in this run
+    remaining: Decimal | None = None
 
 
 class DocumentPayments:
@@ -191,10 +193,12 @@ class DocumentPayments:
         document = self.run.gateway.get(doc_path) or {}
         answer = self.run.gateway.get(list_path) or {}
         rows = field_ci(answer, "Payments") if isinstance(answer, dict) else answer
+        remaining = field_ci(answer, "RemainingAmount") if isinstance(answer, dict) else None
         known = _Known(
             field_ci(document, "TimeStamp") or field_ci(document, "Timestamp"),
             str(field_ci(document, "Status") or ""),
             [dict(r) for r in rows or []],
+            Decimal(str(remaining)) if remaining is not None else None,
         )
         self._known[(kind, guid.lower())] = known
         return known
@@ -257,6 +261,14 @@ class DocumentPayments:
                 return "payment_exists"
             if known.status.lower() == "draft":
                 raise RecordRejected(f"the {kind} is a draft: only booked documents can be paid", "Book")
+            if known.remaining is not None and known.remaining <= 0:
+                # Paid in full by payments that do not carry this reference (by hand, another tool): a
+                # payment now would pay twice. Dinero is not touched; the reason says what to check.
+                raise RecordRejected(
+                    f"the {kind} is already fully paid in Dinero (remaining {known.remaining}) by payments "
+                    f"without this payment's reference {spec.reference!r}; not paid again",
+                    "Amount",
+                )
             if self.run.dry_run:
                 self.run.plan("pay", f"{kind}_payment", stream, spec.reference, spec.body(known.timestamp))
                 known.payments.append({"ExternalReference": spec.reference})
@@ -283,6 +295,10 @@ class DocumentPayments:
                     self._known.pop(key, None)
                 else:
                     known.timestamp = field_ci(answer, "TimeStamp")
+                    if known.remaining is not None:
+                        known.remaining -= (
+                            spec.foreign_amount if spec.foreign_amount is not None else spec.amount
+                        )
                     known.payments.append(
                         {"ExternalReference": spec.reference, "Guid": field_ci(answer, "Guid")}
                     )

@@ -265,3 +265,26 @@ def test_sending_an_invoice_that_is_not_booked_is_refused_before_any_request(
     assert result.error is None, result.stderr
     assert result.writes == []
     assert "booked" in read_rejects(config_path(config))[0]["reason"]
+
+
+def test_an_invoice_paid_in_full_by_other_payments_is_not_paid_again(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    by_hand = [
+        {"id": "manual", "InvoiceExternalReference": "PAY-1", "Amount": 125.0, "DepositAccountNumber": 55000}
+    ]
+    assert run_target(sandbox, config, msgs(PAYMENTS, by_hand)).error is None
+    other = [
+        {
+            "id": "ch_other",
+            "InvoiceExternalReference": "PAY-1",
+            "Amount": 125.0,
+            "DepositAccountNumber": 55000,
+        }
+    ]
+    result = run_target(sandbox, {**config, "max_rejects": 1}, msgs(PAYMENTS, other))
+    assert result.error is None, result.stderr
+    assert [r for r in result.writes if r["path"].endswith("/payments")] == []
+    assert len(live_payments(sandbox, invoices(sandbox)["PAY-1"]["Guid"])) == 1
+    assert "already fully paid" in read_rejects(config_path(config))[-1]["reason"]
