@@ -23,7 +23,7 @@ import weakref
 from decimal import Decimal
 from typing import Any
 
-from dinero_api.errors import DineroTimestampConflict, DineroValidationError
+from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroValidationError
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -146,7 +146,22 @@ class SalesCreditNoteSink(DineroSink):
             row = index.recheck(ref) if fresh else index.lookup([ref]).get(ref)
             if row is not None and not field_ci(row, "DeletedAt"):
                 return row
+        if "ProductLines" in item.payload or self.run.dry_run:
+            return None
+        # A generated note that does not carry the invoice's reference (should Dinero not copy it): the
+        # journal knows its Guid from the generate answer; read it (only in this case).
+        entry = self.run.journal.get(self._key(item.reference)) or {}
+        if entry.get("guid"):
+            try:
+                current = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{entry['guid']}")
+            except DineroGone:
+                current = None
+            if current and not field_ci(current, "DeletedAt"):
+                return current
         return None
+
+    def _key(self, reference: str) -> str:
+        return f"sales_credit_note:{reference}"
 
     def load_one(self, item: Prepared) -> None:
         """Find or make the credit note, book it when asked, pay it back when asked."""
@@ -234,6 +249,8 @@ class SalesCreditNoteSink(DineroSink):
                 self.count("created")
                 return str(field_ci(again, "Guid")), None
             guid = str(field_ci(answer, "Guid"))
+            if full:
+                self.run.journal.record(self._key(item.reference), stream=self.stream_name, guid=guid)
             ref = invoice_ref if full and invoice_ref else item.reference
             credit_index.remember(ref, {"Guid": guid, "Status": "Draft"})
             self.count("created")

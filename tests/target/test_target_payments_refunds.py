@@ -288,3 +288,26 @@ def test_an_invoice_paid_in_full_by_other_payments_is_not_paid_again(
     assert [r for r in result.writes if r["path"].endswith("/payments")] == []
     assert len(live_payments(sandbox, invoices(sandbox)["PAY-1"]["Guid"])) == 1
     assert "already fully paid" in read_rejects(config_path(config))[-1]["reason"]
+
+
+def test_a_generated_credit_note_without_the_invoices_reference_is_found_through_the_journal(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """Should Dinero not copy the invoice's ExternalReference into a generated credit note, a re-run must
+    still find the note (the Guid the generate answer gave is journaled) and not credit the invoice twice."""
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    refund = [{"id": "re_1", "InvoiceExternalReference": "PAY-1", "Book": False}]
+    assert run_target(sandbox, config, msgs(REFUNDS, refund)).error is None
+    guid = invoices(sandbox)["PAY-1"]["Guid"].lower()
+    (note,) = [n for n in sandbox.dump(ORG, "creditnotes") if str(n.get("CreditNoteFor")).lower() == guid]
+    sandbox.mutate(ORG, "creditnotes", "update", note["Guid"], {"ExternalReference": None})
+
+    again = run_target(sandbox, config, msgs(REFUNDS, [{**refund[0], "Book": True}]))
+    assert again.error is None, again.stderr
+    mine = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
+    ]
+    assert len(mine) == 1 and mine[0]["Status"] == "Booked"
+    assert not [r for r in again.writes if r["path"].endswith("/generate-creditnote")]
