@@ -4,7 +4,9 @@
   invoice's lines, contact and ExternalReference and sets ``CreditNoteFor``; then booked with the
   TimeStamp the generate answer returned (2 requests, plus the shared credit-note listing: one request
   per 1 000 credit notes per run). Identity: a credit note whose ExternalReference is the invoice's (what
-  generate copies) or the record's own; one full credit note per invoice.
+  generate copies) or the record's own; one full credit note per invoice. The Guid the generate answer
+  gave is also journaled (``ledger_file``, key ``sales_credit_note:<ref>``): should Dinero not copy the
+  reference, a re-run still finds the note by that Guid.
 * **partial** (``ProductLines``): ``POST /sales/creditnotes`` with ``CreditNoteFor``, the invoice's
   contact and currency (one GET of the invoice), the record's ExternalReference and a deterministic Guid
   (a replayed create cannot make a twin); then booked with the create's TimeStamp.
