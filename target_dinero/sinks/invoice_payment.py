@@ -64,4 +64,5 @@ class InvoicePaymentSink(DineroSink):
         outcome = document_payments(self.run).pay(
             "invoice", guid, item.extra["spec"], self.stream_name, self.options
         )
-        self.count("unchanged" if outcome == "payment_exists" else outcome)
+        if outcome:
+            self.count("unchanged" if outcome == "payment_exists" else outcome)

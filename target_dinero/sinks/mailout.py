@@ -32,12 +32,12 @@ def _sent(run: Any, guid: str, mail_type: str) -> bool:
 
 def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timestamp: Any = None) -> str:
     """Send invoice ``guid`` by ``how`` (email / einvoice) unless it was sent that way; returns the
-    outcome counted (``sent``, ``already_sent``, ``would_send``)."""
+    outcome counted (``sent``, ``already_sent``; empty in dry run, where the plan counts)."""
     template, mail_type = SEND_KINDS[how]
     path = template.format(g=guid)
     if run.dry_run:
         run.plan("send", f"invoice_{how}", stream, reference, {"Guid": guid})
-        return "would_send"
+        return ""  # counted by the plan
     if _sent(run, guid, mail_type):
         return "already_sent"
     body: dict[str, Any] = {"Timestamp": timestamp} if timestamp and timestamp != "dry-run" else {}

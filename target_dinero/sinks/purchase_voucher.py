@@ -194,7 +194,8 @@ class PurchaseVoucherSink(DineroSink):
             payments = document_payments(self.run)
             for spec in item.extra["payments"]:
                 outcome = payments.pay("purchase", str(entry["guid"]), spec, self.stream_name, self.options)
-                self._count("payment_exists" if outcome == "payment_exists" else outcome)
+                if outcome:
+                    self._count(outcome)
 
     def _confirm(self, key: str, entry: dict[str, Any]) -> dict[str, Any]:
         """The journal describes this organization (checked once per run by reading one voucher)."""

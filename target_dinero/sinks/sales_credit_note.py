@@ -198,7 +198,8 @@ class SalesCreditNoteSink(DineroSink):
             outcome = document_payments(self.run).pay(
                 "creditnote", guid, payment, self.stream_name, self.options
             )
-            self.count("refund_exists" if outcome == "payment_exists" else f"refund_{outcome}")
+            if outcome:
+                self.count("refund_exists" if outcome == "payment_exists" else f"refund_{outcome}")
 
     def _create(self, item: Prepared, invoice_guid: str, invoice_ref: str | None) -> tuple[str | None, Any]:
         full = "ProductLines" not in item.payload

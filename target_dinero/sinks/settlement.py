@@ -247,7 +247,7 @@ class DocumentPayments:
     # -- the write ----------------------------------------------------------------------------------
     def pay(self, kind: str, guid: str, spec: PaymentSpec, stream: str, options: StreamOptions) -> str:
         """Register ``spec`` on the booked document ``guid`` unless it is there; returns the outcome
-        counted (``paid``, ``payment_exists``, ``would_pay``)."""
+        counted (``paid``, ``payment_exists``; empty in dry run, where the plan counts)."""
         self.check_deposit(spec.deposit_account, options, stream)
         key = (kind, guid.lower())
         with self._lock:
@@ -272,7 +272,7 @@ class DocumentPayments:
             if self.run.dry_run:
                 self.run.plan("pay", f"{kind}_payment", stream, spec.reference, spec.body(known.timestamp))
                 known.payments.append({"ExternalReference": spec.reference})
-                return "would_pay"
+                return ""  # counted by the plan
             create_path = _PATHS[kind][2].format(g=guid)
             for attempt in range(2):
                 try:
@@ -391,11 +391,14 @@ def pay_invoice(sink: Any, item: Any) -> None:
     payments = document_payments(sink.run)
     for spec in item.extra.get("payments") or []:
         outcome = payments.pay("invoice", str(field_ci(row, "Guid")), spec, sink.stream_name, sink.options)
-        sink.count("payment_exists" if outcome == "payment_exists" else outcome)
+        if outcome:
+            sink.count(outcome)
     how = item.extra.get("send")
     if how:
         from target_dinero.sinks.mailout import send_once
 
         guid = str(field_ci(row, "Guid"))
         known = payments.timestamp("invoice", guid)
-        sink.count(send_once(sink.run, guid, how, sink.stream_name, item.reference, known))
+        sent = send_once(sink.run, guid, how, sink.stream_name, item.reference, known)
+        if sent:
+            sink.count(sent)

@@ -311,3 +311,39 @@ def test_a_generated_credit_note_without_the_invoices_reference_is_found_through
     ]
     assert len(mine) == 1 and mine[0]["Status"] == "Booked"
     assert not [r for r in again.writes if r["path"].endswith("/generate-creditnote")]
+
+
+def test_dry_run_of_payment_and_refund_records_reads_but_never_writes(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1), order(2)])).error is None
+    payments = [
+        {"id": "ch_1", "InvoiceExternalReference": "PAY-1", "Amount": 125.0, "DepositAccountNumber": 55000}
+    ]
+    refunds = [
+        {"id": "re_2", "InvoiceExternalReference": "PAY-2", "Book": True, "Payment": {"Amount": 125.0}}
+    ]
+    result = run_target(
+        sandbox, {**config, "dry_run": True}, msgs(PAYMENTS, payments) + msgs(REFUNDS, refunds)
+    )
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert '"action": "pay"' in result.stderr and '"load_as": "sales_credit_note"' in result.stderr
+    assert result.counts(PAYMENTS) == {"would_pay": 1}  # once: planned, not counted twice
+
+
+def test_einvoice_is_sent_once_to_a_contact_with_an_ean(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(
+        sandbox_settings, tmp_path, {ORDERS: {"load_as": "invoice", "book": True, "send": "einvoice"}}
+    )
+    row = order(
+        1,
+        Contact={"Name": "Region Nord", "EanNumber": "5798000000001", "CountryKey": "DK", "IsPerson": False},
+    )
+    for _ in range(2):
+        result = run_target(sandbox, config, msgs(ORDERS, [row]))
+        assert result.error is None, result.stderr
+    sent = mailouts_of(sandbox, invoices(sandbox)["PAY-1"]["Guid"])
+    assert [m["Type"] for m in sent] == ["EInvoice"]
