@@ -87,6 +87,31 @@ _STREAM_OPTIONS = th.ObjectType(
         "rounding would make the invoice's total differ from the record's (its TotalInclVat, or the sum of "
         "its lines when ShowLinesInclVat); without it such a record is rejected",
     ),
+    th.Property(
+        "deposit_account",
+        th.IntegerType,
+        description="invoice_payment / Payments / sales_credit_note refunds: deposit (bank or clearing) "
+        "account of a payment that names none",
+    ),
+    th.Property(
+        "create_deposit_account",
+        th.BooleanType,
+        default=False,
+        description="create a payment's deposit account (number >= 50000) when the organization lacks it, "
+        "before the first payment that uses it; without it such a payment is rejected",
+    ),
+    th.Property(
+        "deposit_account_name",
+        th.StringType,
+        description="name of a deposit account the target creates (default 'Clearing <number>')",
+    ),
+    th.Property(
+        "send",
+        th.StringType,
+        allowed_values=["email", "einvoice"],
+        description="invoice: after booking, send each invoice by e-mail or as an e-invoice (NemHandel), "
+        "never twice (Dinero's mailouts of the invoice are read first); a record's Send overrides it",
+    ),
     *_DAILY_SALES_PROPERTIES,
     additional_properties=False,
 )
@@ -200,6 +225,10 @@ class StreamOptions:
     update_drafts: bool = True
     daily_sales: DailySalesOptions | None = None
     rounding_account: int | None = None
+    deposit_account: int | None = None
+    create_deposit_account: bool = False
+    deposit_account_name: str | None = None
+    send: str | None = None
 
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
@@ -271,6 +300,10 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
             update_drafts=bool(raw.get("update_drafts", True)),
             daily_sales=daily,
             rounding_account=_rounding_account(stream, raw, errors),
+            deposit_account=_optional_account(stream, raw, "deposit_account", errors),
+            create_deposit_account=bool(raw.get("create_deposit_account", False)),
+            deposit_account_name=raw.get("deposit_account_name"),
+            send=raw.get("send") or None,
         )
     return result, errors
 
@@ -283,6 +316,17 @@ def _rounding_account(stream: str, raw: Mapping[str, Any], errors: list[str]) ->
         return int(value)
     except (TypeError, ValueError):
         errors.append(f"streams.{stream}.rounding_account must be an account number")
+        return None
+
+
+def _optional_account(stream: str, raw: Mapping[str, Any], name: str, errors: list[str]) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        errors.append(f"streams.{stream}.{name} must be an account number")
         return None
 
 

@@ -159,6 +159,8 @@ class TargetDinero(DineroPluginMixin, Target):
             sink._after_process_record(context)
             if sink.is_full:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
+                if getattr(sink, "drains_after_documents", False):
+                    self._drain_all(self._documents(self._sinks_active.values()), self.max_parallelism)
                 self.drain_one(sink)
         self._handle_max_record_age()
 
@@ -285,6 +287,18 @@ class TargetDinero(DineroPluginMixin, Target):
         if not path.is_file():
             raise BadInputLine(line, f"BATCH manifest entry {entry!r} does not exist")
         return path
+
+    @staticmethod
+    def _documents(sinks: Any) -> list[Any]:
+        return [s for s in sinks if not getattr(s, "drains_after_documents", False)]
+
+    def _drain_all(self, sink_list: Any, parallelism: int) -> None:
+        """Drain the sinks that write documents first, then those that act on documents (payments, credit
+        notes): a payment of an invoice in the same input finds the invoice written and booked."""
+        sinks = list(sink_list)
+        first = self._documents(sinks)
+        super()._drain_all(first, parallelism)
+        super()._drain_all([s for s in sinks if s not in first], parallelism)
 
     def get_sink_class(self, stream_name: str) -> type[DineroSink]:
         """The sink of the stream's load type; an unmapped stream stops the run with a clear error."""

@@ -1,6 +1,7 @@
 """JSON schemas of target-dinero's load types (the record shape each load type accepts).
 
-One file per load type: ``invoice``, ``manual_voucher``, ``daily_sales``, ``contact``, ``product``.
+One file per load type: ``invoice``, ``manual_voucher``, ``daily_sales``, ``contact``, ``product``,
+``invoice_payment``, ``sales_credit_note``, ``purchase_voucher``, ``ledger_item``.
 They use Dinero's create-model field names so that tap-dinero's own output loads back, plus a few
 documented target extensions (``Contact``, ``Book``, ``File``). Schemas reference each other by
 relative ``$ref`` (``invoice.json`` embeds ``contact.json``); :func:`load_validator` resolves them.
@@ -19,7 +20,17 @@ from referencing import Registry, Resource
 
 __all__ = ["LOAD_TYPES", "load_schema", "load_validator"]
 
-LOAD_TYPES: tuple[str, ...] = ("invoice", "manual_voucher", "daily_sales", "contact", "product")
+LOAD_TYPES: tuple[str, ...] = (
+    "invoice",
+    "manual_voucher",
+    "daily_sales",
+    "contact",
+    "product",
+    "invoice_payment",
+    "sales_credit_note",
+    "purchase_voucher",
+    "ledger_item",
+)
 
 
 @cache

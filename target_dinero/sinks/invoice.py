@@ -55,6 +55,7 @@ from target_dinero.records import (
 from target_dinero.reference_data import check_currency
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
+from target_dinero.sinks.settlement import document_payments, invoice_payments, invoice_send, pay_invoice
 
 __all__ = ["InvoiceSink"]
 
@@ -156,6 +157,8 @@ class InvoiceSink(DineroSink):
             day = dt.date.fromisoformat(payload["Date"]) if payload["Date"] else dt.date.today()
             self.run.reference.check_bookable_date(day, "Date")
         guid = deterministic_guid(self.run.organization_id, "invoice", reference)
+        payments = invoice_payments(record, reference, self.options, book)
+        send = invoice_send(record, self.options, book)
         return Prepared(
             record=record,
             reference=reference,
@@ -166,6 +169,8 @@ class InvoiceSink(DineroSink):
                 "contact": contact,
                 "contact_name": contact_name,
                 "verify_total": verify_total,
+                "payments": payments,
+                "send": send,
             },
         )
 
@@ -312,7 +317,15 @@ class InvoiceSink(DineroSink):
         """Look every reference up in the run's invoice index (few requests), then write each."""
         existing = self.run.invoice_index.lookup([item.reference for item in items])
         for item in items:
-            self.guarded(item.record, lambda item=item: self._load(item, existing.get(item.reference)))
+            self.guarded(
+                item.record, lambda item=item: self._load_and_pay(item, existing.get(item.reference))
+            )
+
+    def _load_and_pay(self, item: Prepared, existing: dict[str, Any] | None) -> None:
+        """Write the invoice, then register its ``Payments`` (see :mod:`.settlement`)."""
+        self._load(item, existing)
+        if item.extra.get("payments") or item.extra.get("send"):
+            pay_invoice(self, item)
 
     def _load(self, item: Prepared, existing: dict[str, Any] | None) -> None:
         if existing is not None:
@@ -364,6 +377,8 @@ class InvoiceSink(DineroSink):
             self.run.plan("create", self.load_type, self.stream_name, item.reference, body)
             if item.book:
                 self.count("would_book")
+                self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
+                document_payments(self.run).booked_now("invoice", guid, "dry-run")
             return
         self.run.invoice_index.mark_writing()
         protocol = ExactlyOnce(self.run)
@@ -489,11 +504,17 @@ class InvoiceSink(DineroSink):
         """Book; anything but a confirmed answer is checked by reading the Status (booking cannot twin)."""
         if self.run.dry_run:
             self.run.plan("book", self.load_type, self.stream_name, item.reference, {"Guid": guid})
+            self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})
+            document_payments(self.run).booked_now("invoice", guid, "dry-run")
             return
         path = f"/v1/{{org}}/invoices/{guid}/book"
         for attempt in range(3):
             try:
-                confirmed(self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}")
+                answer = confirmed(
+                    self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}"
+                )
+                # booked by this run: no payments yet, and its TimeStamp is known
+                document_payments(self.run).booked_now("invoice", guid, field_ci(answer, "TimeStamp"))
                 break
             except (DineroTimestampConflict, DineroUnknownOutcome):
                 current = self._get(guid) or {}

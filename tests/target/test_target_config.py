@@ -31,7 +31,7 @@ def test_unmapped_stream_is_an_error_naming_stream_and_options(
 @pytest.mark.parametrize(
     ("streams", "expected"),
     [
-        ({"s": {"load_as": "purchase_voucher"}}, "load_as"),
+        ({"s": {"load_as": "bank_transfer"}}, "load_as"),
         ({"s": {"load_as": "daily_sales"}}, "payment_accounts"),
         (
             {"s": {"load_as": "daily_sales", "payment_accounts": {"card": 55030}, "revenue_account": 1000}},

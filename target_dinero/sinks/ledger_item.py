@@ -1,0 +1,175 @@
+"""``load_as: ledger_item``: journal lines as unbooked kassekladde items for the bookkeeper to approve.
+
+Each record becomes one ledger item (``POST /v1.2/{org}/ledgeritems``: a voucher date, balanced lines in the
+manual-voucher form) -- unbooked by default, booked when the record's ``Book`` (or the stream's ``book``)
+asks (``POST ledgeritems/book`` starts Dinero's asynchronous booking).
+
+Exactly once through client-chosen Ids: an item's ``Id`` is ``uuid5(organization, reference)``, so the same
+record always names the same item. Before writing, the organization's unbooked items are read once per run
+(``POST ledgeritems/ledgers`` with an empty list: all of them); items the journal (``ledger_file``) says
+this target created are asked about by Id (``POST ledgeritems/status``) -- a booked item is no longer
+listed as unbooked. Only items found nowhere are created, up to 1 000 per request. A create whose answer is
+lost, or refused because an Id exists, is followed by the same look-up before anything is sent again; an
+Id that exists is never created a second time (Dinero refuses a taken Id: code 42).
+
+Requests: about 1/1000 per item (one create per 1 000 items, plus the look-ups), +1 per 1 000 to book.
+Dinero cannot list booked items; the README says what the tap can read back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dinero_api.errors import DineroValidationError
+from target_dinero.records import (
+    RecordRejected,
+    deterministic_guid,
+    json_value,
+    to_date,
+    to_int,
+    validate_shape,
+)
+from target_dinero.sinks.base import DineroSink, Prepared
+from target_dinero.sinks.manual_voucher import voucher_lines
+from target_dinero.sinks.settlement import UNKNOWN_OUTCOME
+
+__all__ = ["LedgerItemSink"]
+
+MAX_ITEMS = 1000
+
+
+class LedgerItemSink(DineroSink):
+    """Kassekladde lines."""
+
+    load_type = "ledger_item"
+
+    def prepare(self, record: dict[str, Any]) -> Prepared:
+        """Validate locally: date in an accounting year, lines on the chart, balanced, whole øre."""
+        validate_shape("ledger_item", record)
+        reference = self.reference_for(record)
+        day = to_date(record["VoucherDate"], "VoucherDate")
+        self.run.reference.check_bookable_date(day, "VoucherDate")
+        item_id = deterministic_guid(self.run.organization_id, "ledger_item", reference)
+        lines = voucher_lines(self, record["Lines"])
+        sign = str(self.run.config.get("manual_voucher_amount_sign") or "")
+        if sign == "credit_account":  # what the user means stays a debit of AccountNumber
+            lines = [{**line, "Amount": -line["Amount"]} for line in lines]
+        payload: dict[str, Any] = {"Id": item_id, "VoucherDate": day.isoformat(), "Lines": lines}
+        if record.get("VoucherNumber") not in (None, ""):
+            payload["VoucherNumber"] = to_int(record["VoucherNumber"], "VoucherNumber")
+        if record.get("FileGuid"):
+            payload["FileGuid"] = str(record["FileGuid"])
+        return Prepared(record=record, reference=reference, payload=payload, book=self.book_wanted(record))
+
+    # -- look-ups --------------------------------------------------------------------------------------
+    def _read(self, path: str, body: Any) -> Any:
+        """A read that Dinero serves as POST (``ledgers``, ``status``): allowed in dry run, safe to replay."""
+        gateway = self.run.gateway
+        return gateway._call(gateway.client.post_json, path, json_value(body), retry_safe=True)
+
+    def _key(self, reference: str) -> str:
+        return f"ledger_item:{reference}"
+
+    def _existing(self, items: list[Prepared]) -> dict[str, str]:
+        """Id -> status (Draft, PendingBooking, Booked) of the items of ``items`` that exist in Dinero."""
+        unbooked = self._read("/v1/{org}/ledgeritems/ledgers", []) or []
+        found = {str(row.get("Id")).lower(): "Draft" for row in unbooked if isinstance(row, dict)}
+        journaled = [
+            i.payload["Id"]
+            for i in items
+            if i.payload["Id"].lower() not in found
+            and (self.run.journal.get(self._key(i.reference)) or {}).get("status") in ("created", "pending")
+        ]
+        for start in range(0, len(journaled), MAX_ITEMS):
+            chunk = journaled[start : start + MAX_ITEMS]
+            try:
+                rows = self._read("/v1/{org}/ledgeritems/status", [{"Id": i} for i in chunk])
+            except DineroValidationError:
+                rows = []  # one of them does not exist (a pending create never happened): ask one by one
+                for item_id in chunk:
+                    try:
+                        rows += self._read("/v1/{org}/ledgeritems/status", [{"Id": item_id}])
+                    except DineroValidationError:
+                        continue
+            for row in rows or []:
+                found[str(row.get("Id")).lower()] = str(row.get("Status") or "Booked")
+        return found
+
+    # -- loading --------------------------------------------------------------------------------------
+    def load(self, items: list[Prepared]) -> None:
+        """Look the batch up, create what is missing (≤ 1 000 per request), start booking when asked."""
+        if self.run.dry_run:
+            existing = self._existing(items) if items else {}
+            for item in items:
+                if item.payload["Id"].lower() in existing:
+                    self.count("unchanged")
+                else:
+                    self.run.plan("create", self.load_type, self.stream_name, item.reference, item.payload)
+            return
+        existing = self._existing(items)
+        missing = [i for i in items if i.payload["Id"].lower() not in existing]
+        for start in range(0, len(missing), MAX_ITEMS):
+            self._create(missing[start : start + MAX_ITEMS], existing)
+        for item in items:
+            if item.payload["Id"].lower() in existing and item not in missing:
+                self.count("unchanged")
+        to_book = [i for i in items if i.book and existing.get(i.payload["Id"].lower()) == "Draft"]
+        for start in range(0, len(to_book), MAX_ITEMS):
+            chunk = to_book[start : start + MAX_ITEMS]
+            self.guarded(chunk[0].record, lambda chunk=chunk: self._book(chunk))
+
+    def _create(self, chunk: list[Prepared], existing: dict[str, str]) -> None:
+        for item in chunk:
+            self.run.journal.record(
+                self._key(item.reference), status="pending", stream=self.stream_name, id=item.payload["Id"]
+            )
+        for attempt in range(3):
+            try:
+                self.run.gateway.post("/v1.2/{org}/ledgeritems", [i.payload for i in chunk])
+                break
+            except (*UNKNOWN_OUTCOME, DineroValidationError) as exc:
+                # Look again: the create may have got through, or an Id exists already.
+                now = self._existing(chunk)
+                taken = [i for i in chunk if i.payload["Id"].lower() in now]
+                for item in taken:
+                    existing[item.payload["Id"].lower()] = now[item.payload["Id"].lower()]
+                    self.run.journal.record(self._key(item.reference), status="created")
+                    self.count("created" if isinstance(exc, UNKNOWN_OUTCOME) else "unchanged")
+                chunk = [i for i in chunk if i not in taken]
+                if not chunk:
+                    return
+                if isinstance(exc, DineroValidationError) and not taken:
+                    if len(chunk) == 1:
+                        self.run.journal.record(self._key(chunk[0].reference), status="failed")
+                        self.run.reject(self.stream_name, chunk[0].record, f"Dinero refused it: {exc}")
+                        return
+                    for item in chunk:  # find the one Dinero refuses: the others are created
+                        self._create([item], existing)
+                    return
+                if attempt == 2:
+                    for item in chunk:
+                        self.run.reject(
+                            self.stream_name,
+                            item.record,
+                            f"Dinero's answer was lost ({exc}) and the item is not listed; a re-run looks "
+                            "again before creating it",
+                        )
+                    return
+        for item in chunk:
+            existing[item.payload["Id"].lower()] = "Draft"
+            self.run.journal.record(self._key(item.reference), status="created")
+            self.count("created")
+
+    def _book(self, chunk: list[Prepared]) -> None:
+        try:
+            self.run.gateway.post("/v1/{org}/ledgeritems/book", [{"Id": i.payload["Id"]} for i in chunk])
+        except UNKNOWN_OUTCOME:
+            states = self._existing(chunk)
+            rest = [i for i in chunk if states.get(i.payload["Id"].lower()) == "Draft"]
+            if rest:
+                self.run.gateway.post("/v1/{org}/ledgeritems/book", [{"Id": i.payload["Id"]} for i in rest])
+        self.count("booking_started", len(chunk))
+
+    def load_one(self, item: Prepared) -> None:  # pragma: no cover - load() writes in batches
+        """Unused: items are written in batches."""
+        raise RecordRejected("internal: ledger items load in batches", None)

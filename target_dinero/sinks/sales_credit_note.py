@@ -1,0 +1,293 @@
+"""``load_as: sales_credit_note``: refunds as credit notes of booked invoices, exactly once.
+
+* **full** (no ``ProductLines``): ``POST /invoices/{guid}/generate-creditnote`` -- Dinero copies the
+  invoice's lines, contact and ExternalReference and sets ``CreditNoteFor``; then booked with the
+  TimeStamp the generate answer returned (2 requests, plus the shared credit-note listing: one request
+  per 1 000 credit notes per run). Identity: a credit note whose ExternalReference is the invoice's (what
+  generate copies) or the record's own; one full credit note per invoice. The Guid the generate answer
+  gave is also journaled (``ledger_file``, key ``sales_credit_note:<ref>``): should Dinero not copy the
+  reference, a re-run still finds the note by that Guid.
+* **partial** (``ProductLines``): ``POST /sales/creditnotes`` with ``CreditNoteFor``, the invoice's
+  contact and currency (one GET of the invoice), the record's ExternalReference and a deterministic Guid
+  (a replayed create cannot make a twin); then booked with the create's TimeStamp.
+* ``Book`` (or the stream's ``book``) books it; ``Payment`` pays the refund back (reconciled against the
+  credit note's payments like every payment: :mod:`target_dinero.sinks.settlement`).
+
+Before every write the credit note is looked up (the run's credit-note index); after an unknown outcome
+of generate/create it is looked up again (by reference, fresh from Dinero) before anything is sent again.
+An existing booked credit note is never changed; an existing draft is booked when asked.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from decimal import Decimal
+from typing import Any
+
+from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroValidationError
+from target_dinero.records import (
+    RecordRejected,
+    deterministic_guid,
+    normalize_reference,
+    to_date,
+    to_decimal,
+    to_int,
+    validate_shape,
+)
+from target_dinero.remote_index import RemoteIndex, field_ci
+from target_dinero.sinks.base import DineroSink, Prepared
+from target_dinero.sinks.settlement import (
+    UNKNOWN_OUTCOME,
+    document_payments,
+    invoice_key,
+    parse_payment,
+    resolve_invoice,
+)
+
+__all__ = ["SalesCreditNoteSink"]
+
+_INDEXES: weakref.WeakKeyDictionary[Any, RemoteIndex] = weakref.WeakKeyDictionary()
+_INDEX_LOCK = threading.Lock()
+
+
+def credit_note_index(run: Any) -> RemoteIndex:
+    """The run's index of existing sales credit notes by ExternalReference."""
+    with _INDEX_LOCK:
+        found = _INDEXES.get(run)
+        if found is None:
+            found = _INDEXES[run] = RemoteIndex(
+                run.gateway, "/v1/{org}/sales/creditnotes", ("Guid", "Status", "DeletedAt")
+            )
+        return found
+
+
+class SalesCreditNoteSink(DineroSink):
+    """Credit notes for refunds."""
+
+    load_type = "sales_credit_note"
+    #: drained after the document sinks (TargetDinero._drain_all): its invoice may be in the same input
+    drains_after_documents = True
+
+    def prepare(self, record: dict[str, Any]) -> Prepared:
+        """Validate locally: invoice key, lines (accounts of the chart, finite amounts), payment."""
+        validate_shape("sales_credit_note", record)
+        invoice_key(record)
+        reference = self.reference_for(record)
+        lines = None
+        if record.get("ProductLines"):
+            lines = []
+            for index, raw in enumerate(record["ProductLines"]):
+                where = f"ProductLines[{index}]"
+                account = to_int(raw.get("AccountNumber"), f"{where}.AccountNumber")
+                self.run.reference.check_account(account, f"{where}.AccountNumber")
+                quantity = to_decimal(raw.get("Quantity"), f"{where}.Quantity")
+                price = to_decimal(raw.get("BaseAmountValue"), f"{where}.BaseAmountValue")
+                if not quantity or price is None or price < 0:
+                    raise RecordRejected(
+                        f"{where}: Quantity must be non-zero and the price not negative", where
+                    )
+                lines.append(
+                    {
+                        "Description": raw["Description"],
+                        "Quantity": quantity,
+                        "BaseAmountValue": price,
+                        "AccountNumber": account,
+                        "Unit": raw.get("Unit") or "parts",
+                        "Discount": to_decimal(raw.get("Discount"), f"{where}.Discount", required=False)
+                        or Decimal(0),
+                        "LineType": "Product",
+                    }
+                )
+        day = to_date(record["Date"], "Date").isoformat() if record.get("Date") else None
+        book = self.book_wanted(record)
+        payment = None
+        if record.get("Payment"):
+            if not book:
+                raise RecordRejected("a credit note is paid back only when booked (set Book)", "Payment")
+            raw = dict(record["Payment"])
+            payment = parse_payment(
+                raw, str(raw.get("ExternalReference") or f"{reference}/refund"), self.options, "Payment"
+            )
+        payload = {"Date": day, "Description": record.get("Description"), "Comment": record.get("Comment")}
+        if lines is not None:
+            payload["ProductLines"] = lines
+        return Prepared(
+            record=record,
+            reference=reference,
+            payload=payload,
+            book=book,
+            extra={
+                "payment": payment,
+                "guid": deterministic_guid(self.run.organization_id, "creditnote", reference),
+            },
+        )
+
+    def load(self, items: list[Prepared]) -> None:
+        """Look invoices and credit notes up in one go each, then write each refund."""
+        refs = [
+            str(i.record.get("InvoiceExternalReference")) for i in items if not i.record.get("InvoiceGuid")
+        ]
+        if refs:
+            self.run.invoice_index.lookup(refs)
+        credit_note_index(self.run).lookup(
+            [i.reference for i in items] + [normalize_reference(r) for r in refs]
+        )
+        for item in items:
+            self.guarded(item.record, lambda item=item: self.load_one(item))
+
+    # -- one refund ----------------------------------------------------------------------------------
+    def _existing(
+        self, item: Prepared, invoice_ref: str | None, fresh: bool = False
+    ) -> dict[str, Any] | None:
+        index = credit_note_index(self.run)
+        refs = [item.reference] + (
+            [invoice_ref] if invoice_ref and "ProductLines" not in item.payload else []
+        )
+        for ref in refs:
+            row = index.recheck(ref) if fresh else index.lookup([ref]).get(ref)
+            if row is not None and not field_ci(row, "DeletedAt"):
+                return row
+        if "ProductLines" in item.payload or self.run.dry_run:
+            return None
+        # A generated note that does not carry the invoice's reference (should Dinero not copy it): the
+        # journal knows its Guid from the generate answer; read it (only in this case).
+        entry = self.run.journal.get(self._key(item.reference)) or {}
+        if entry.get("guid"):
+            try:
+                current = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{entry['guid']}")
+            except DineroGone:
+                current = None
+            if current and not field_ci(current, "DeletedAt"):
+                return current
+        return None
+
+    def _key(self, reference: str) -> str:
+        return f"sales_credit_note:{reference}"
+
+    def load_one(self, item: Prepared) -> None:
+        """Find or make the credit note, book it when asked, pay it back when asked."""
+        found = resolve_invoice(self, item.record)
+        if found is None:
+            raise RecordRejected(
+                f"invoice {item.record.get('InvoiceExternalReference')!r} does not exist in Dinero",
+                "InvoiceExternalReference",
+            )
+        invoice_guid, row = found
+        invoice_ref = normalize_reference(field_ci(row, "ExternalReference")) or None
+        existing = self._existing(item, invoice_ref)
+        timestamp = None
+        if existing is None:
+            if str(field_ci(row, "Status") or "").lower() == "draft":
+                raise RecordRejected(
+                    "the invoice is a draft: only a booked invoice can be credited",
+                    "InvoiceExternalReference",
+                )
+            guid, timestamp = self._create(item, invoice_guid, invoice_ref)
+            if guid is None:
+                return
+            status = "draft"
+        else:
+            guid = str(field_ci(existing, "Guid"))
+            status = str(field_ci(existing, "Status") or "").lower()
+            self.count("unchanged")
+        if item.book and status == "draft":
+            self._book(item, guid, timestamp)
+        payment = item.extra["payment"]
+        if payment is not None and (item.book or status != "draft"):
+            outcome = document_payments(self.run).pay(
+                "creditnote", guid, payment, self.stream_name, self.options
+            )
+            if outcome:
+                self.count("refund_exists" if outcome == "payment_exists" else f"refund_{outcome}")
+
+    def _create(self, item: Prepared, invoice_guid: str, invoice_ref: str | None) -> tuple[str | None, Any]:
+        full = "ProductLines" not in item.payload
+        if self.run.dry_run:
+            self.run.plan(
+                "create",
+                self.load_type,
+                self.stream_name,
+                item.reference,
+                {**item.payload, "CreditNoteFor": invoice_guid},
+            )
+            if item.book:
+                self.count("would_book")
+                document_payments(self.run).booked_now("creditnote", item.extra["guid"], "dry-run")
+            return None if not item.extra["payment"] else item.extra["guid"], None
+        credit_index = credit_note_index(self.run)
+        credit_index.mark_writing()
+        for attempt in range(2):
+            try:
+                if full:
+                    answer = (
+                        self.run.gateway.post(f"/v1/{{org}}/invoices/{invoice_guid}/generate-creditnote", {})
+                        or {}
+                    )
+                else:
+                    answer = (
+                        self.run.gateway.post(
+                            "/v1/{org}/sales/creditnotes",
+                            self._partial_body(item, invoice_guid),
+                            retry_safe=True,
+                        )
+                        or {}
+                    )
+            except UNKNOWN_OUTCOME as exc:
+                again = self._existing(item, invoice_ref, fresh=True)
+                if again is not None:
+                    self.count("created")
+                    return str(field_ci(again, "Guid")), None
+                if attempt == 1:
+                    raise exc
+                continue
+            except DineroValidationError:
+                if full:
+                    raise
+                again = self._existing(
+                    item, invoice_ref, fresh=True
+                )  # our Guid may be taken by an earlier try
+                if again is None:
+                    raise
+                self.count("created")
+                return str(field_ci(again, "Guid")), None
+            guid = str(field_ci(answer, "Guid"))
+            if full:
+                self.run.journal.record(self._key(item.reference), stream=self.stream_name, guid=guid)
+            ref = invoice_ref if full and invoice_ref else item.reference
+            credit_index.remember(ref, {"Guid": guid, "Status": "Draft"})
+            self.count("created")
+            return guid, field_ci(answer, "TimeStamp")
+        return None, None  # pragma: no cover
+
+    def _partial_body(self, item: Prepared, invoice_guid: str) -> dict[str, Any]:
+        invoice = self.run.gateway.get(f"/v1/{{org}}/invoices/{invoice_guid}") or {}
+        body = {
+            "Guid": item.extra["guid"],
+            "CreditNoteFor": invoice_guid,
+            "ContactGuid": field_ci(invoice, "ContactGuid"),
+            "Currency": field_ci(invoice, "Currency") or "DKK",
+            "Language": field_ci(invoice, "Language") or "da-DK",
+            "ShowLinesInclVat": bool(field_ci(invoice, "ShowLinesInclVat")),
+            "ExternalReference": item.reference,
+            **{k: v for k, v in item.payload.items() if v is not None},
+        }
+        return body
+
+    def _book(self, item: Prepared, guid: str, timestamp: Any) -> None:
+        if self.run.dry_run:
+            return
+        path = f"/v1/{{org}}/sales/creditnotes/{guid}/book"
+        if timestamp is None:
+            timestamp = field_ci(
+                self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}, "TimeStamp"
+            )
+        try:
+            answer = self.run.gateway.post(path, {"Timestamp": timestamp}) or {}
+        except (DineroTimestampConflict, *UNKNOWN_OUTCOME):
+            current = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}
+            answer = current
+            if str(field_ci(current, "Status") or "").lower() == "draft":
+                answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")}) or {}
+        self.count("booked")
+        document_payments(self.run).booked_now("creditnote", guid, field_ci(answer, "TimeStamp"))

@@ -1,0 +1,404 @@
+"""Payments on booked documents (invoices, sales credit notes), registered exactly once.
+
+Shared by the ``invoice_payment`` and ``sales_credit_note`` sinks and by ``Payments`` on an invoice record.
+
+The rule every write here follows (the same as the target's exactly-once protocol): **look the payment up
+in Dinero before writing it, and again after any outcome that is not a parsed, confirmed success**.
+
+* A payment carries the target's reference in its ``ExternalReference`` (and in its Description, as
+  ``[reference]``, in case Dinero drops the field); the document's payments list
+  (``GET /v2/{org}/invoices/{guid}/payments``, ``GET /v1/{org}/sales/creditnotes/{guid}/payments``) is
+  compared with it before the first payment on a document in a run;
+* a document the target booked in this very run has no payments (a draft cannot be paid, and nothing
+  else knew it was booked): the booking answer's TimeStamp is kept, so its first payment costs one
+  request; every payment answer carries the document's new TimeStamp, so the next one costs one too;
+* after a lost answer (5xx, timeout, reset, unparsable 2xx) or a stale Timestamp, the document and its
+  payments are read again: a payment that got through is counted, never sent twice; one that did not is
+  sent once more; a second lost answer rejects the record (a re-run looks again first).
+
+Requests per payment: 1 on a document booked in the same run; 3 on a document from an earlier run
+(GET document for its Timestamp, GET its payments, POST) -- the check against existing payments is
+never skipped to save a request.
+
+Deposit accounts: the account of a payment is checked against ``GET /accounts/deposit`` (once per run)
+before the first payment that uses it, and created (``POST /accounts/deposit``) when the stream's
+``create_deposit_account`` allows; otherwise the payment is rejected before any write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import weakref
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from dinero_api.errors import (
+    DineroConnectionError,
+    DineroMalformedResponse,
+    DineroServerError,
+    DineroTimestampConflict,
+    DineroUnknownOutcome,
+)
+from target_dinero.records import (
+    MAX_EXTERNAL_REFERENCE,
+    RecordRejected,
+    normalize_reference,
+    to_date,
+    to_decimal,
+    to_int,
+)
+from target_dinero.remote_index import field_ci
+
+if TYPE_CHECKING:
+    from target_dinero.config import StreamOptions
+    from target_dinero.run import RunContext
+
+__all__ = ["UNKNOWN_OUTCOME", "DocumentPayments", "PaymentSpec", "document_payments", "parse_payment"]
+
+#: Errors after which a write may or may not have happened.
+UNKNOWN_OUTCOME = (DineroUnknownOutcome, DineroServerError, DineroConnectionError, DineroMalformedResponse)
+
+MIN_DEPOSIT_ACCOUNT = 50000
+
+#: kind -> (document path, payments list path, payments create path)
+_PATHS = {
+    "invoice": (
+        "/v1/{{org}}/invoices/{g}",
+        "/v2/{{org}}/invoices/{g}/payments",
+        "/v1/{{org}}/invoices/{g}/payments",
+    ),
+    "purchase": (
+        "/v1/{{org}}/vouchers/purchase/{g}",
+        "/v1/{{org}}/purchase-vouchers/{g}/payments",
+        "/v1/{{org}}/purchase-vouchers/{g}/payments",
+    ),
+    "creditnote": (
+        "/v1/{{org}}/sales/creditnotes/{g}",
+        "/v1/{{org}}/sales/creditnotes/{g}/payments",
+        "/v1/{{org}}/sales/creditnotes/{g}/payments",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PaymentSpec:
+    """One validated payment: what is sent, and the reference that identifies it in Dinero."""
+
+    reference: str
+    amount: Decimal
+    deposit_account: int
+    payment_date: str | None
+    remainder_is_fee: bool
+    foreign_amount: Decimal | None
+    description: str
+
+    def body(self, timestamp: Any) -> dict[str, Any]:
+        """The payment create body (``CreatePaymentModel``)."""
+        body: dict[str, Any] = {
+            "Timestamp": timestamp,
+            "Amount": self.amount,
+            "DepositAccountNumber": self.deposit_account,
+            "Description": self.description,
+            "RemainderIsFee": self.remainder_is_fee,
+            "ExternalReference": self.reference,
+        }
+        if self.payment_date:
+            body["PaymentDate"] = self.payment_date
+        if self.foreign_amount is not None:
+            body["AmountInForeignCurrency"] = self.foreign_amount
+        return body
+
+
+def parse_payment(
+    raw: dict[str, Any], reference: str, options: StreamOptions, where: str = ""
+) -> PaymentSpec:
+    """Validate a payment locally (no request): positive whole-øre amounts, a date, a deposit account."""
+    prefix = f"{where}." if where else ""
+    amount = to_decimal(raw.get("Amount"), f"{prefix}Amount")
+    assert amount is not None
+    if amount <= 0:
+        raise RecordRejected(f"{prefix}Amount must be positive, got {amount}", f"{prefix}Amount")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise RecordRejected(f"{prefix}Amount {amount} has a fraction of an øre", f"{prefix}Amount")
+    foreign = to_decimal(
+        raw.get("AmountInForeignCurrency"), f"{prefix}AmountInForeignCurrency", required=False
+    )
+    if foreign is not None and foreign <= 0:
+        raise RecordRejected(
+            f"{prefix}AmountInForeignCurrency must be positive", f"{prefix}AmountInForeignCurrency"
+        )
+    day = raw.get("PaymentDate")
+    payment_date = to_date(day, f"{prefix}PaymentDate").isoformat() if day not in (None, "") else None
+    account_raw = raw.get("DepositAccountNumber")
+    if account_raw in (None, ""):
+        if options.deposit_account is None:
+            raise RecordRejected(
+                f"{prefix}DepositAccountNumber is missing and streams.{options.stream}.deposit_account "
+                "is not set",
+                f"{prefix}DepositAccountNumber",
+            )
+        account = options.deposit_account
+    else:
+        account = to_int(account_raw, f"{prefix}DepositAccountNumber")
+    reference = normalize_reference(reference)
+    if not reference or len(reference) > MAX_EXTERNAL_REFERENCE:
+        raise RecordRejected(f"{prefix}ExternalReference is blank or too long", f"{prefix}ExternalReference")
+    text = str(raw.get("Description") or "Betaling").strip() or "Betaling"
+    description = f"{text} [{reference}]"
+    if len(description) > 255:
+        raise RecordRejected(
+            f"{prefix}Description with the payment's reference is longer than 255 characters",
+            f"{prefix}Description",
+        )
+    fee = raw.get("RemainderIsFee")
+    return PaymentSpec(reference, amount, account, payment_date, bool(fee), foreign, description)
+
+
+def _matches(payment: dict[str, Any], reference: str) -> bool:
+    own = field_ci(payment, "ExternalReference")
+    if own is not None and normalize_reference(own) == reference:
+        return True
+    return f"[{reference}]" in str(field_ci(payment, "Description") or "")
+
+
+@dataclasses.dataclass
+class _Known:
+    timestamp: Any
+    status: str
+    payments: list[dict[str, Any]]
+    #: what is still owed (document currency) as Dinero last said; None when not read in this run
+    remaining: Decimal | None = None
+
+
+class DocumentPayments:
+    """Per run: what the target knows of documents' Timestamps and payments, and the payment writes."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self._known: dict[tuple[str, str], _Known] = {}
+        self._lock = threading.RLock()
+        self._deposit_checked: set[int] = set()
+
+    # -- what is known -------------------------------------------------------------------------------
+    def booked_now(self, kind: str, guid: str, timestamp: Any) -> None:
+        """The target just booked this document: it has no payments, its Timestamp is ``timestamp``."""
+        if timestamp:
+            with self._lock:
+                self._known[(kind, guid.lower())] = _Known(timestamp, "Booked", [])
+
+    def _read(self, kind: str, guid: str) -> _Known:
+        doc_path, list_path, _ = (p.format(g=guid) for p in _PATHS[kind])
+        document = self.run.gateway.get(doc_path) or {}
+        answer = self.run.gateway.get(list_path) or {}
+        rows = field_ci(answer, "Payments") if isinstance(answer, dict) else answer
+        remaining = field_ci(answer, "RemainingAmount") if isinstance(answer, dict) else None
+        known = _Known(
+            field_ci(document, "TimeStamp") or field_ci(document, "Timestamp"),
+            str(field_ci(document, "Status") or ""),
+            [dict(r) for r in rows or []],
+            Decimal(str(remaining)) if remaining is not None else None,
+        )
+        self._known[(kind, guid.lower())] = known
+        return known
+
+    def timestamp(self, kind: str, guid: str) -> Any:
+        """The document's Timestamp as last seen by this run (None when unknown)."""
+        with self._lock:
+            known = self._known.get((kind, guid.lower()))
+            return known.timestamp if known is not None else None
+
+    # -- deposit accounts ----------------------------------------------------------------------------
+    def check_deposit(self, number: int, options: StreamOptions, plan_stream: str) -> None:
+        """Make sure ``number`` is a deposit account (create it when the stream allows), once per run."""
+        with self._lock:
+            if number in self._deposit_checked:
+                return
+            if number in self.run.reference.deposit_accounts():
+                self._deposit_checked.add(number)
+                return
+            if not options.create_deposit_account:
+                raise RecordRejected(
+                    f"DepositAccountNumber {number} is not a deposit account of the organization (set "
+                    f"streams.{options.stream}.create_deposit_account to create it)",
+                    "DepositAccountNumber",
+                )
+            if number < MIN_DEPOSIT_ACCOUNT or number in self.run.reference.accounts():
+                raise RecordRejected(
+                    f"DepositAccountNumber {number} cannot be created as a deposit account (it must be "
+                    f"{MIN_DEPOSIT_ACCOUNT} or more and not an existing entry account)",
+                    "DepositAccountNumber",
+                )
+            body = {"Number": number, "Name": options.deposit_account_name or f"Clearing {number}"}
+            if self.run.dry_run:
+                self.run.plan("create", "deposit_account", plan_stream, str(number), body)
+            else:
+                # an unknown outcome is looked up just below: the account exists or the error stands
+                with contextlib.suppress(*UNKNOWN_OUTCOME):
+                    self.run.gateway.post("/v1/{org}/accounts/deposit", body)
+                fresh = self.run.reference._load_accounts("/v1/{org}/accounts/deposit", "AccountNumber,Name")
+                if number not in fresh:
+                    raise RecordRejected(f"creating deposit account {number} failed", "DepositAccountNumber")
+                self.run.reference.deposit_accounts()[number] = fresh[number]
+                self.run.report.count(plan_stream, "deposit_account_created")
+            self._deposit_checked.add(number)
+
+    # -- the write ----------------------------------------------------------------------------------
+    def pay(self, kind: str, guid: str, spec: PaymentSpec, stream: str, options: StreamOptions) -> str:
+        """Register ``spec`` on the booked document ``guid`` unless it is there; returns the outcome
+        counted (``paid``, ``payment_exists``; empty in dry run, where the plan counts)."""
+        self.check_deposit(spec.deposit_account, options, stream)
+        key = (kind, guid.lower())
+        with self._lock:
+            known = self._known.get(key)
+            if known is None:
+                if self.run.dry_run and guid.startswith("dry-run:"):
+                    known = _Known(None, "Booked", [])
+                else:
+                    known = self._read(kind, guid)
+            if any(_matches(p, spec.reference) for p in known.payments):
+                return "payment_exists"
+            if known.status.lower() == "draft":
+                raise RecordRejected(f"the {kind} is a draft: only booked documents can be paid", "Book")
+            if known.remaining is not None and known.remaining <= 0:
+                # Paid in full by payments that do not carry this reference (by hand, another tool): a
+                # payment now would pay twice. Dinero is not touched; the reason says what to check.
+                raise RecordRejected(
+                    f"the {kind} is already fully paid in Dinero (remaining {known.remaining}) by payments "
+                    f"without this payment's reference {spec.reference!r}; not paid again",
+                    "Amount",
+                )
+            if self.run.dry_run:
+                self.run.plan("pay", f"{kind}_payment", stream, spec.reference, spec.body(known.timestamp))
+                known.payments.append({"ExternalReference": spec.reference})
+                return ""  # counted by the plan
+            create_path = _PATHS[kind][2].format(g=guid)
+            for attempt in range(2):
+                try:
+                    answer = self.run.gateway.post(create_path, spec.body(known.timestamp)) or {}
+                except (DineroTimestampConflict, *UNKNOWN_OUTCOME) as exc:
+                    # the payment may have got through (or someone changed the document): look again
+                    known = self._read(kind, guid)
+                    if any(_matches(p, spec.reference) for p in known.payments):
+                        return "paid"
+                    if attempt == 1:
+                        if isinstance(exc, DineroTimestampConflict):
+                            raise
+                        raise DineroUnknownOutcome(
+                            f"payment {spec.reference}: Dinero's answer was lost twice and the payment is "
+                            "not listed on the document; a re-run looks again before paying"
+                        ) from exc
+                    continue
+                if not isinstance(answer, dict) or not field_ci(answer, "TimeStamp"):
+                    # a 2xx without the new TimeStamp: the next payment must re-read the document
+                    self._known.pop(key, None)
+                else:
+                    known.timestamp = field_ci(answer, "TimeStamp")
+                    if known.remaining is not None:
+                        known.remaining -= (
+                            spec.foreign_amount if spec.foreign_amount is not None else spec.amount
+                        )
+                    known.payments.append(
+                        {"ExternalReference": spec.reference, "Guid": field_ci(answer, "Guid")}
+                    )
+                return "paid"
+        return "paid"  # pragma: no cover
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, DocumentPayments] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def document_payments(run: RunContext) -> DocumentPayments:
+    """The run's one :class:`DocumentPayments` (shared by the sinks flushing in parallel)."""
+    with _SHARED_LOCK:
+        found = _SHARED.get(run)
+        if found is None:
+            found = _SHARED[run] = DocumentPayments(run)
+        return found
+
+
+def resolve_invoice(sink: Any, record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(Guid, index row) of the invoice a payment / credit note record names, or None when absent.
+
+    By ``InvoiceGuid`` (no request), else by ``InvoiceExternalReference`` through the run's invoice index
+    (one list request per 1 000 invoices, shared with the invoice sink: an invoice the target created in
+    this run is known without a request).
+    """
+    guid = record.get("InvoiceGuid")
+    if guid:
+        return str(guid), {"Guid": str(guid)}
+    ref = normalize_reference(record.get("InvoiceExternalReference"))
+    row = sink.run.invoice_index.lookup([ref]).get(ref)
+    if row is None or field_ci(row, "DeletedAt"):
+        return None
+    return str(field_ci(row, "Guid")), row
+
+
+def invoice_key(record: dict[str, Any]) -> None:
+    """Reject a record that names no invoice (before any request)."""
+    ref = record.get("InvoiceExternalReference")
+    if not record.get("InvoiceGuid") and (ref in (None, "") or not normalize_reference(ref)):
+        raise RecordRejected(
+            "InvoiceExternalReference or InvoiceGuid is required", "InvoiceExternalReference"
+        )
+
+
+def invoice_payments(
+    record: dict[str, Any], reference: str, options: StreamOptions, book: bool
+) -> list[PaymentSpec]:
+    """The validated ``Payments`` of an invoice record (``<reference>/payment/<n>`` when they have no
+    ExternalReference of their own). Paying needs a booked invoice: payments on a record that is not
+    booked are refused before any request."""
+    raw_payments = record.get("Payments") or []
+    if raw_payments and not book:
+        raise RecordRejected("Payments need a booked invoice: set Book (or the stream's book)", "Payments")
+    specs = []
+    for index, raw in enumerate(raw_payments):
+        own = raw.get("ExternalReference")
+        ref = str(own) if own not in (None, "") else f"{reference}/payment/{index + 1}"
+        specs.append(parse_payment(dict(raw), ref, options, f"Payments[{index}]"))
+    if len({s.reference for s in specs}) != len(specs):
+        raise RecordRejected("two Payments carry the same ExternalReference", "Payments")
+    return specs
+
+
+def invoice_send(record: dict[str, Any], options: StreamOptions, book: bool) -> str | None:
+    """How a booked invoice is sent after booking (record's ``Send``, else the stream's ``send``): email,
+    einvoice or None. Sending needs a booked invoice: refused before any request otherwise."""
+    value = record.get("Send")
+    how = options.send if value is None else (value or None)
+    if how is True:
+        how = "email"
+    if how in (None, False, ""):
+        return None
+    if how not in ("email", "einvoice"):
+        raise RecordRejected(f"Send is {how!r}; expected email, einvoice or false", "Send")
+    if not book:
+        raise RecordRejected("sending an invoice needs it booked: set Book (or the stream's book)", "Send")
+    return str(how)
+
+
+def pay_invoice(sink: Any, item: Any) -> None:
+    """Register an invoice record's ``Payments`` once each, then send it when asked (``Send`` / the
+    stream's ``send``) -- after the invoice was written and booked."""
+    row = sink.run.invoice_index.lookup([item.reference]).get(normalize_reference(item.reference))
+    if row is None:
+        return  # dry run of a create that was not booked, or nothing written
+    if str(field_ci(row, "Status") or "").lower() == "draft":
+        raise RecordRejected("the invoice is still a draft: its Payments were not registered", "Payments")
+    payments = document_payments(sink.run)
+    for spec in item.extra.get("payments") or []:
+        outcome = payments.pay("invoice", str(field_ci(row, "Guid")), spec, sink.stream_name, sink.options)
+        if outcome:
+            sink.count(outcome)
+    how = item.extra.get("send")
+    if how:
+        from target_dinero.sinks.mailout import send_once
+
+        guid = str(field_ci(row, "Guid"))
+        known = payments.timestamp("invoice", guid)
+        sent = send_once(sink.run, guid, how, sink.stream_name, item.reference, known)
+        if sent:
+            sink.count(sent)

@@ -1,0 +1,117 @@
+"""The README's stream-map recipes, run on sample upstream records (tests/target/samples/): a web-shop
+order with transactions and refunds, Stripe-like invoices and charges. Dinero ends up holding the invoices
+paid, the refunds as booked credit notes, each payment once -- and a re-run writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from target_harness import ORG, make_config, read_rejects, record, run_target, schema, state
+
+SAMPLES = Path(__file__).parent / "samples"
+
+#: The recipes as printed in README.md ("Recipes: web-shop orders, payments and refunds").
+STREAM_MAPS: dict[str, Any] = {
+    "shop_orders": {
+        "ExternalReference": "'SHOP-' + str(id)",
+        "Date": "created_at[:10]",
+        "Book": "True",
+        "Contact": "{'Name': customer['first_name'] + ' ' + customer['last_name'], "
+        "'Email': customer['email'], 'CountryKey': 'DK'}",
+        "ProductLines": "[{'Description': li['title'], 'Quantity': li['quantity'], "
+        "'BaseAmountValue': float(li['price']) / 1.25, 'AccountNumber': 1000} for li in line_items]",
+        "Payments": "[{'ExternalReference': 'shop-tx-' + str(t['id']), 'Amount': float(t['amount']), "
+        "'PaymentDate': t['processed_at'][:10]} for t in transactions "
+        "if t['kind'] == 'sale' and t['status'] == 'success']",
+    },
+    "shop_refunds": {
+        "InvoiceExternalReference": "'SHOP-' + str(order_id)",
+        "Date": "created_at[:10]",
+        "Description": "note",
+        "Book": "True",
+        "ProductLines": "[{'Description': r['title'], 'Quantity': r['quantity'], "
+        "'BaseAmountValue': float(r['subtotal']) / r['quantity'] / 1.25, 'AccountNumber': 1000} "
+        "for r in refund_line_items] if refund_line_items else None",
+        "Payment": "{'Amount': float(transactions[0]['amount']), 'PaymentDate': created_at[:10]}",
+    },
+    "stripe_invoices": {
+        "ExternalReference": "number",
+        "Date": "created",
+        "Book": "True",
+        "Contact": "{'Name': customer_name, 'Email': customer_email, 'CountryKey': 'DK'}",
+        "ProductLines": "[{'Description': ln['description'], 'Quantity': ln['quantity'], "
+        "'BaseAmountValue': ln['amount'] / 100 / ln['quantity'], 'AccountNumber': 1000} for ln in lines]",
+    },
+    "stripe_charges": {
+        "InvoiceExternalReference": "invoice",
+        "Amount": "(amount - fee) / 100",
+        "RemainderIsFee": "fee > 0",
+        "PaymentDate": "created[:10]",
+        "Description": "'Stripe ' + id",
+    },
+}
+
+STREAMS = {
+    "shop_orders": {"load_as": "invoice", "deposit_account": 55000},
+    "shop_refunds": {"load_as": "sales_credit_note", "deposit_account": 55000},
+    "stripe_invoices": {"load_as": "invoice"},
+    "stripe_charges": {
+        "load_as": "invoice_payment",
+        "deposit_account": 55910,
+        "create_deposit_account": True,
+    },
+}
+
+
+def sample_messages() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for stream in STREAMS:
+        rows = [json.loads(line) for line in (SAMPLES / f"{stream}.jsonl").read_text().splitlines() if line]
+        props = {k: {} for k in rows[0]}
+        out.append(schema(stream, ("id",), props))
+        out.extend(record(stream, r) for r in rows)
+    out.append(state({"bookmarks": {"done": True}}))
+    return out
+
+
+@pytest.fixture
+def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    return make_config(sandbox_settings, tmp_path, STREAMS, stream_maps=STREAM_MAPS)
+
+
+def test_recipes_load_orders_refunds_invoices_and_charges(sandbox: Any, config: dict[str, Any]) -> None:
+    first = run_target(sandbox, config, sample_messages())
+    assert first.error is None, first.stderr
+    assert read_rejects(Path(config["rejects_file"])) == []
+    invoices = {
+        r["ExternalReference"]: r
+        for r in sandbox.dump(ORG, "invoices")
+        if str(r.get("ExternalReference") or "").startswith(("SHOP-", "ABO-")) and not r.get("DeletedAt")
+    }
+    assert set(invoices) == {"SHOP-5001", "SHOP-5002", "SHOP-5003", "ABO-0042", "ABO-0043"}
+    assert invoices["SHOP-5001"]["TotalInclVat"] == pytest.approx(300.0)
+    assert invoices["SHOP-5001"]["PaymentStatus"] == "Paid"
+    assert invoices["ABO-0042"]["PaymentStatus"] == "Paid"  # 498.30 net of the card fee, fee written off
+    assert invoices["ABO-0043"]["PaymentStatus"] == "Paid"  # two charges
+    payments = [p for p in sandbox.dump(ORG, "payments") if not p.get("DeletedAt")]
+    mine = {p["VoucherGuid"]: [] for p in payments}
+    for p in payments:
+        mine[p["VoucherGuid"]].append(p)
+    assert len(mine[invoices["ABO-0043"]["Guid"].lower()]) == 2
+    assert len(mine[invoices["SHOP-5003"]["Guid"].lower()]) == 1  # the failed transaction is not a payment
+    notes = [n for n in sandbox.dump(ORG, "creditnotes") if not n.get("DeletedAt")]
+    refund_for = {str(n.get("CreditNoteFor")).lower(): n for n in notes}
+    partial = refund_for[invoices["SHOP-5002"]["Guid"].lower()]
+    full = refund_for[invoices["SHOP-5003"]["Guid"].lower()]
+    assert partial["TotalInclVat"] == pytest.approx(62.5)
+    assert full["TotalInclVat"] == pytest.approx(500.0)
+    for note in (partial, full):
+        assert (note["Status"], note["PaymentStatus"]) == ("Booked", "Paid")  # booked, refund paid back
+    assert len(mine[full["Guid"].lower()]) == 1
+
+    again = run_target(sandbox, config, sample_messages())
+    assert again.error is None, again.stderr
+    assert again.writes == []

@@ -1,0 +1,104 @@
+"""Requests per object of the commerce load types, counted from the sandbox's request log (the figures the
+README's Performance section quotes; run with ``-s`` to see them). Every count includes the run's shared
+look-ups (invoice and credit-note listings, accounts, VAT codes, accounting years) spread over N objects."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from target_harness import make_config, record, run_target, schema, state
+
+N = 50
+
+
+def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
+
+
+def order(n: int, **over: Any) -> dict[str, Any]:
+    return {
+        "id": n,
+        "ExternalReference": f"REQ-{n}",
+        "Date": "2026-11-02",
+        "ContactGuid": None,
+        "Contact": {"Name": "Kunde", "Email": "kunde@example.dk", "CountryKey": "DK"},
+        "ProductLines": [{"Description": "Te", "Quantity": 1, "BaseAmountValue": 100, "AccountNumber": 1000}],
+        **over,
+    }
+
+
+@pytest.fixture
+def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    return make_config(
+        sandbox_settings,
+        tmp_path,
+        {
+            "orders": {"load_as": "invoice", "book": True, "deposit_account": 55000},
+            "paid_orders": {"load_as": "invoice", "book": True, "deposit_account": 55000},
+            "payments": {"load_as": "invoice_payment", "deposit_account": 55000},
+            "refunds": {"load_as": "sales_credit_note", "book": True},
+            "bills": {"load_as": "purchase_voucher", "book": True, "deposit_account": 55000},
+            "cashbook": {"load_as": "ledger_item"},
+        },
+    )
+
+
+def per_object(result: Any) -> float:
+    assert result.error is None, result.stderr[-2000:]
+    return len(result.api_requests) / N
+
+
+def test_requests_per_object_are_at_or_under_the_floors(sandbox: Any, config: dict[str, Any]) -> None:
+    booked = per_object(run_target(sandbox, config, msgs("orders", [order(n) for n in range(N)])))
+    paid = per_object(
+        run_target(
+            sandbox,
+            config,
+            msgs(
+                "paid_orders",
+                [order(n, ExternalReference=f"PAID-{n}", Payments=[{"Amount": 125}]) for n in range(N)],
+            ),
+        )
+    )
+    payment_same_run = paid - booked
+    payments = [{"id": n, "InvoiceExternalReference": f"REQ-{n}", "Amount": 100} for n in range(N)]
+    payment_earlier = per_object(run_target(sandbox, config, msgs("payments", payments)))
+    refunds = [{"id": n, "InvoiceExternalReference": f"PAID-{n}"} for n in range(N)]
+    credit_note = per_object(run_target(sandbox, config, msgs("refunds", refunds)))
+    pdf = b"%PDF-1.4\n%bill\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    bills = [
+        {
+            "id": n,
+            "PurchaseType": "cash",
+            "VoucherDate": "2026-11-03",
+            "Lines": [{"AccountNumber": 2000, "Amount": 125, "VatCode": "I25"}],
+            "File": {
+                "content_base64": base64.b64encode(pdf + str(n).encode()).decode(),
+                "FileName": f"{n}.pdf",
+            },
+        }
+        for n in range(N)
+    ]
+    bill = per_object(run_target(sandbox, config, msgs("bills", bills)))
+    items = [
+        {
+            "id": n,
+            "VoucherDate": "2026-11-02",
+            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10 + n}],
+        }
+        for n in range(N)
+    ]
+    item = per_object(run_target(sandbox, config, msgs("cashbook", items)))
+    print(
+        f"requests per object (N={N}): payment on an invoice booked in the same run {payment_same_run:.3f}; "
+        f"payment on an invoice from an earlier run {payment_earlier:.3f}; credit note generated and booked "
+        f"{credit_note:.3f}; purchase voucher with file, booked {bill:.3f}; kassekladde item {item:.3f}"
+    )
+    assert payment_same_run <= 1.05
+    assert payment_earlier <= 3 + 3 / N  # GET invoice + GET payments + POST; shared: index, deposit accounts
+    assert credit_note <= 2.05 + 2 / N  # generate + book; shared: invoice and credit-note listings
+    assert bill <= 3.05 + 3 / N  # upload + create + book; shared: accounts, VAT codes, accounting years
+    assert item <= 0.1

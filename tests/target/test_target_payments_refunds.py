@@ -1,0 +1,349 @@
+"""Invoice payments and refunds (credit notes): registered exactly once, statuses as Dinero computes them,
+requests per object counted from the sandbox log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
+
+ORDERS, PAYMENTS, REFUNDS = "orders", "order_payments", "order_refunds"
+CLEARING = 55900  # a card provider's clearing account: not in the demo chart, created on first use
+
+
+def order(n: int, **over: Any) -> dict[str, Any]:
+    data = {
+        "id": n,
+        "ExternalReference": f"PAY-{n}",
+        "Date": "2026-11-02",
+        "Contact": {"Name": f"Kunde {n}", "Email": f"kunde{n}@example.dk", "CountryKey": "DK"},
+        "ProductLines": [
+            {
+                "Description": "Te",
+                "Quantity": 1,
+                "BaseAmountValue": 100.0,
+                "AccountNumber": 1000,
+                "Unit": "parts",
+            }
+        ],
+    }  # 125.00 incl. VAT
+    data.update(over)
+    return data
+
+
+def streams(**extra: Any) -> dict[str, Any]:
+    return {
+        ORDERS: {"load_as": "invoice", "book": True, "deposit_account": 55000},
+        PAYMENTS: {"load_as": "invoice_payment", "deposit_account": CLEARING, "create_deposit_account": True},
+        REFUNDS: {"load_as": "sales_credit_note", "book": True, "deposit_account": 55000},
+        **extra,
+    }
+
+
+def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
+
+
+def invoices(sandbox: Any) -> dict[str, dict[str, Any]]:
+    return {r["ExternalReference"]: r for r in by_reference(sandbox.dump(ORG, "invoices"), "PAY-")}
+
+
+def live_payments(sandbox: Any, guid: str) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in sandbox.dump(ORG, "payments")
+        if p.get("VoucherGuid") == guid.lower() and not p.get("DeletedAt")
+    ]
+
+
+@pytest.fixture
+def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
+    return make_config(sandbox_settings, tmp_path, streams())
+
+
+def test_payments_on_an_invoice_record_are_registered_once_and_make_it_paid(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    rows = [
+        order(n, Payments=[{"Amount": 100.0, "PaymentDate": "2026-11-03"}, {"Amount": 25.0}])
+        for n in range(1, 21)
+    ]
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert first.error is None, first.stderr
+    held = invoices(sandbox)
+    assert len(held) == 20 and {r["PaymentStatus"] for r in held.values()} == {"Paid"}
+    pays = live_payments(sandbox, held["PAY-1"]["Guid"])
+    assert sorted(p["ExternalReference"] for p in pays) == ["PAY-1/payment/1", "PAY-1/payment/2"]
+    payment_posts = [r for r in first.writes if r["path"].endswith("/payments")]
+    assert len(payment_posts) == 40
+    # a payment on an invoice booked in the same run costs its POST and nothing else
+    payment_reads = [r for r in first.api_requests if "/payments" in r["path"] and r["method"] == "GET"]
+    assert payment_reads == []
+
+    again = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert again.error is None, again.stderr
+    assert again.writes == []
+    assert again.counts(ORDERS).get("payment_exists") == 40
+    assert all(len(live_payments(sandbox, r["Guid"])) == 2 for r in invoices(sandbox).values())
+
+
+def test_invoice_payment_records_reconcile_after_a_lost_answer_and_create_the_clearing_account(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    first = run_target(sandbox, config, msgs(ORDERS, [order(n) for n in range(1, 4)]))
+    assert first.error is None, first.stderr
+    sandbox.set_fault("commit_then_500", count=1, path_contains="/payments", method="POST")
+    payments = [
+        {
+            "id": f"ch_{n}",
+            "InvoiceExternalReference": f"PAY-{n}",
+            "Amount": 122.5,
+            "RemainderIsFee": True,
+            "PaymentDate": "2026-11-04",
+            "Description": "Stripe payout",
+        }
+        for n in range(1, 4)
+    ]
+    second = run_target(sandbox, config, msgs(PAYMENTS, payments))
+    assert second.error is None, second.stderr
+    held = invoices(sandbox)
+    for n in range(1, 4):
+        pays = live_payments(sandbox, held[f"PAY-{n}"]["Guid"])
+        assert len(pays) == 1, pays  # the lost answer was looked up, not paid twice
+        assert pays[0]["DepositAccountNumber"] == CLEARING and pays[0]["RemainderIsFee"] is True
+        assert held[f"PAY-{n}"]["PaymentStatus"] == "Paid"  # 2.50 card fee written off
+    deposit = [a for a in sandbox.dump(ORG, "accounts") if a.get("AccountNumber") == CLEARING]
+    assert len(deposit) == 1
+    # invoices from an earlier run: GET invoice (Timestamp) + GET payments + POST, at most 3 per payment
+    # (plus the run's shared look-ups: invoice index, deposit accounts, the lost answer's re-read)
+    per_invoice = [r for r in second.api_requests if "/invoices/" in r["path"]]
+    # 3 per payment + the lost answer's re-read (GET invoice + GET payments); the POST is not resent
+    assert len(per_invoice) == 3 * 3 + 2, [r["path"] for r in per_invoice]
+    assert len([r for r in second.writes if r["path"].endswith("/payments")]) == 3
+
+    third = run_target(sandbox, config, msgs(PAYMENTS, payments))
+    assert third.error is None and third.writes == []
+    assert third.counts(PAYMENTS) == {"unchanged": 3}
+
+
+def test_payment_records_are_validated_before_any_request(sandbox: Any, config: dict[str, Any]) -> None:
+    bad = [
+        {"id": "a", "InvoiceExternalReference": "PAY-1", "Amount": -5},
+        {"id": "b", "Amount": 10},
+        {"id": "c", "InvoiceExternalReference": "PAY-1", "Amount": 10.001},
+        {"id": "d", "InvoiceExternalReference": "PAY-1", "Amount": 10, "PaymentDate": "2026-13-40"},
+    ]
+    result = run_target(sandbox, {**config, "max_rejects": 10}, msgs(PAYMENTS, bad))
+    assert result.error is None, result.stderr
+    reasons = [r["reason"] for r in read_rejects(config_path(config))]
+    assert result.api_requests == [], reasons
+    assert len(reasons) == 4 and "positive" in reasons[0] and "InvoiceExternalReference" in reasons[1]
+
+
+def config_path(config: dict[str, Any]) -> Any:
+    from pathlib import Path
+
+    return Path(config["rejects_file"])
+
+
+def test_refunds_full_and_partial_credit_notes_booked_and_paid_back_once(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    rows = [order(n, Payments=[{"Amount": 125.0}]) for n in range(1, 22)]
+    assert run_target(sandbox, config, msgs(ORDERS, rows)).error is None
+    refunds = [{"id": f"re_{n}", "InvoiceExternalReference": f"PAY-{n}", "Book": True} for n in range(1, 21)]
+    partial = {
+        "id": "re_partial",
+        "InvoiceExternalReference": "PAY-21",
+        "Book": True,
+        "ProductLines": [
+            {"Description": "Te (returneret)", "Quantity": 1, "BaseAmountValue": 40.0, "AccountNumber": 1000}
+        ],
+        "Payment": {"Amount": 50.0, "PaymentDate": "2026-11-05"},
+    }
+    first = run_target(sandbox, config, msgs(REFUNDS, [*refunds, partial]))
+    assert first.error is None, first.stderr
+    notes = [n for n in sandbox.dump(ORG, "creditnotes") if not n.get("DeletedAt")]
+    held = invoices(sandbox)
+    by_invoice: dict[str, list[dict[str, Any]]] = {}
+    for note in notes:
+        by_invoice.setdefault(str(note.get("CreditNoteFor")).lower(), []).append(note)
+    for n in range(1, 22):
+        mine = by_invoice.get(held[f"PAY-{n}"]["Guid"].lower(), [])
+        assert len(mine) == 1 and mine[0]["Status"] != "Draft", (n, mine)
+    partial_note = by_invoice[held["PAY-21"]["Guid"].lower()][0]
+    assert partial_note["TotalInclVat"] == pytest.approx(50.0)
+    assert (
+        partial_note["ExternalReference"] == "order_refunds-re_partial" or partial_note["ExternalReference"]
+    )
+    assert len(live_payments(sandbox, partial_note["Guid"])) == 1
+    # full credit note generated and booked: generate + book, nothing else per note; the partial one costs
+    # GET invoice + POST + book + POST payment; shared per run: invoice and credit-note listings, accounts
+    generate_and_book = [
+        r
+        for r in first.api_requests
+        if r["path"].endswith("/generate-creditnote") or r["path"].endswith("/book")
+    ]
+    assert len(generate_and_book) == 20 * 2 + 1
+    listings = {
+        f"/v1/{ORG}/{p}" for p in ("invoices", "sales/creditnotes", "accounts/entry", "accounts/deposit")
+    }
+    shared = [r for r in first.api_requests if r["method"] == "GET" and r["path"] in listings]
+    assert len(first.api_requests) == 20 * 2 + 4 + len(shared), [r["path"] for r in first.api_requests]
+    assert (
+        len(shared) <= 4
+    )  # 1 request per 1 000 invoices/credit notes, accounts once: <= 0.05 per note at scale
+
+    again = run_target(sandbox, config, msgs(REFUNDS, [*refunds, partial]))
+    assert again.error is None, again.stderr
+    assert again.writes == []
+    assert len([n for n in sandbox.dump(ORG, "creditnotes") if not n.get("DeletedAt")]) == len(notes)
+
+
+def test_a_lost_generate_answer_is_looked_up_not_generated_twice(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    sandbox.set_fault("commit_then_500", count=1, path_contains="/generate-creditnote", method="POST")
+    refund = [{"id": "re_1", "InvoiceExternalReference": "PAY-1", "Book": True}]
+    result = run_target(sandbox, config, msgs(REFUNDS, refund))
+    assert result.error is None, result.stderr
+    guid = invoices(sandbox)["PAY-1"]["Guid"].lower()
+    mine = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
+    ]
+    assert len(mine) == 1 and mine[0]["Status"] == "Booked"
+    assert invoices(sandbox)["PAY-1"]["PaymentStatus"] in ("Paid", "Booked")
+
+
+def test_dry_run_plans_payments_and_refunds_without_writing(sandbox: Any, config: dict[str, Any]) -> None:
+    rows = [order(1, Payments=[{"Amount": 125.0}])]
+    result = run_target(sandbox, {**config, "dry_run": True}, msgs(ORDERS, rows))
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert '"action": "pay"' in result.stderr
+
+
+def mailouts_of(sandbox: Any, guid: str) -> list[dict[str, Any]]:
+    return [m for m in sandbox.dump(ORG, "mailouts") if m.get("VoucherGuid") == guid.lower()]
+
+
+def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_reruns(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(
+        sandbox_settings, tmp_path, streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}})
+    )
+    rows = [order(n, Payments=[{"Amount": 125.0, "DepositAccountNumber": 55000}]) for n in range(1, 4)]
+    rows.append(order(4, Send=False))
+    sandbox.set_fault("commit_then_500", count=1, path_contains="/email", method="POST")
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert first.error is None, first.stderr
+    held = invoices(sandbox)
+    for n in range(1, 4):
+        sent = mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])
+        assert [m["Type"] for m in sent] == ["Email"], sent
+        assert sent[0]["Receiver"] == f"kunde{n}@example.dk"
+    assert mailouts_of(sandbox, held["PAY-4"]["Guid"]) == []
+    assert first.counts(ORDERS)["sent"] == 3
+
+    again = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert again.error is None, again.stderr
+    assert again.writes == [] and again.counts(ORDERS)["already_sent"] == 3
+    assert all(len(mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])) == 1 for n in range(1, 4))
+
+
+def test_sending_an_invoice_that_is_not_booked_is_refused_before_any_request(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    result = run_target(
+        sandbox, {**config, "max_rejects": 5}, msgs(ORDERS, [order(1, Book=False, Send="email")])
+    )
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert "booked" in read_rejects(config_path(config))[0]["reason"]
+
+
+def test_an_invoice_paid_in_full_by_other_payments_is_not_paid_again(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    by_hand = [
+        {"id": "manual", "InvoiceExternalReference": "PAY-1", "Amount": 125.0, "DepositAccountNumber": 55000}
+    ]
+    assert run_target(sandbox, config, msgs(PAYMENTS, by_hand)).error is None
+    other = [
+        {
+            "id": "ch_other",
+            "InvoiceExternalReference": "PAY-1",
+            "Amount": 125.0,
+            "DepositAccountNumber": 55000,
+        }
+    ]
+    result = run_target(sandbox, {**config, "max_rejects": 1}, msgs(PAYMENTS, other))
+    assert result.error is None, result.stderr
+    assert [r for r in result.writes if r["path"].endswith("/payments")] == []
+    assert len(live_payments(sandbox, invoices(sandbox)["PAY-1"]["Guid"])) == 1
+    assert "already fully paid" in read_rejects(config_path(config))[-1]["reason"]
+
+
+def test_a_generated_credit_note_without_the_invoices_reference_is_found_through_the_journal(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """Should Dinero not copy the invoice's ExternalReference into a generated credit note, a re-run must
+    still find the note (the Guid the generate answer gave is journaled) and not credit the invoice twice."""
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    refund = [{"id": "re_1", "InvoiceExternalReference": "PAY-1", "Book": False}]
+    assert run_target(sandbox, config, msgs(REFUNDS, refund)).error is None
+    guid = invoices(sandbox)["PAY-1"]["Guid"].lower()
+    (note,) = [n for n in sandbox.dump(ORG, "creditnotes") if str(n.get("CreditNoteFor")).lower() == guid]
+    sandbox.mutate(ORG, "creditnotes", "update", note["Guid"], {"ExternalReference": None})
+
+    again = run_target(sandbox, config, msgs(REFUNDS, [{**refund[0], "Book": True}]))
+    assert again.error is None, again.stderr
+    mine = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
+    ]
+    assert len(mine) == 1 and mine[0]["Status"] == "Booked"
+    assert not [r for r in again.writes if r["path"].endswith("/generate-creditnote")]
+
+
+def test_dry_run_of_payment_and_refund_records_reads_but_never_writes(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1), order(2)])).error is None
+    payments = [
+        {"id": "ch_1", "InvoiceExternalReference": "PAY-1", "Amount": 125.0, "DepositAccountNumber": 55000}
+    ]
+    refunds = [
+        {"id": "re_2", "InvoiceExternalReference": "PAY-2", "Book": True, "Payment": {"Amount": 125.0}}
+    ]
+    result = run_target(
+        sandbox, {**config, "dry_run": True}, msgs(PAYMENTS, payments) + msgs(REFUNDS, refunds)
+    )
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    assert '"action": "pay"' in result.stderr and '"load_as": "sales_credit_note"' in result.stderr
+    assert result.counts(PAYMENTS) == {"would_pay": 1}  # once: planned, not counted twice
+
+
+def test_einvoice_is_sent_once_to_a_contact_with_an_ean(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(
+        sandbox_settings, tmp_path, {ORDERS: {"load_as": "invoice", "book": True, "send": "einvoice"}}
+    )
+    row = order(
+        1,
+        Contact={"Name": "Region Nord", "EanNumber": "5798000000001", "CountryKey": "DK", "IsPerson": False},
+    )
+    for _ in range(2):
+        result = run_target(sandbox, config, msgs(ORDERS, [row]))
+        assert result.error is None, result.stderr
+    sent = mailouts_of(sandbox, invoices(sandbox)["PAY-1"]["Guid"])
+    assert [m["Type"] for m in sent] == ["EInvoice"]
