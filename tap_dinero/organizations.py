@@ -29,8 +29,9 @@ if they are read at the same time. :class:`OrganizationRun` does that inside one
   that failed last time are started after the healthy ones (fewest consecutive failures first), so a
   lapsed organization never holds a worker a healthy one is waiting for.
 
-Errors of the message writer itself (stdout closed because the target died) are not an organization's
-failure: they stop every worker and end the run with that error.
+Errors of the message writer itself (stdout closed because the target died) and refused credentials
+(401, the token endpoint's refusal: the same login serves every organization) are not an organization's
+failure: they stop every worker and end the run with that error, as a single-organization run ends.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage, StateMessage
 
-from dinero_api.errors import redact
+from dinero_api.errors import DineroAuthError, DineroConfigError, redact
 
 if t.TYPE_CHECKING:
     from tap_dinero.tap import TapDinero
@@ -101,6 +102,23 @@ def cause_of(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     text = redact(text)
     return text if len(text) <= MAX_CAUSE_CHARS else text[: MAX_CAUSE_CHARS - 1] + "…"
+
+
+def is_run_fatal(exc: BaseException) -> bool:
+    """Whether an error concerns every organization, not one: refused credentials (401, the token
+    endpoint's refusal, an unreadable token file) or a configuration error. Those stop the whole run at
+    once, as in a single-organization run, so Dinero does not see one refused login per organization.
+    A 403 belongs to one organization (no Pro subscription, deleted, not granted) and is isolated."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DineroConfigError):
+            return True
+        if isinstance(current, DineroAuthError) and current.status_code != 403:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def organization_of(partition: t.Mapping[str, t.Any]) -> str | None:
@@ -304,6 +322,12 @@ class OrganizationRun:
             return
         except Exception as exc:
             if self.fatal is not None:
+                return
+            if is_run_fatal(exc):
+                with self.lock:
+                    if self.fatal is None:
+                        self.fatal = exc
+                    self._stopping = True
                 return
             cause = cause_of(exc)
             self.tap.logger.error(

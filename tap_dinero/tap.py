@@ -13,6 +13,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from dinero_api.auth import token_provider_for
 from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
@@ -233,6 +234,9 @@ class TapDinero(Tap):
                 stream.sync()
                 stream.finalize_state_progress_markers()
                 stream.log_sync_costs()
+        # One login serves every organization: refused credentials stop the run after one request
+        # instead of once per organization.
+        token_provider_for(self.dinero_settings).get_token()
         run = OrganizationRun(self, self.max_parallel_organizations)
         self._organization_run = run
         try:

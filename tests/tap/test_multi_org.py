@@ -10,6 +10,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from dinero_api.auth import forget_cached_tokens
 from dinero_sandbox.constants import DEMO_REFRESH_TOKEN
 from tap_dinero.organizations import EXIT_PARTIAL, OrganizationsFailed
 from tap_dinero.tap import TapDinero
@@ -292,3 +295,21 @@ def test_parallel_output_is_valid_singer(sandbox, tap_config, tmp_path):
         assert len(lines) == stored
         for stream in ("contacts", "invoices", "entries"):
             assert result.partition_state(stream, org)["replication_key_value"]
+
+
+def test_refused_credentials_stop_a_multi_organization_run_after_one_request(
+    sandbox, tap_config, tmp_path, sandbox_requests
+):
+    """The login is shared by every organization: a refused client secret is not one organization's
+    failure to isolate, it ends the run at once, with one refused token request in Dinero's log."""
+    forget_cached_tokens()
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "client_secret": "wrong-secret",
+        "organization_ids": ["100000", "100001", MISSING_ORG],
+    }
+    with pytest.raises(Exception, match=r"invalid_client|401|refused") as raised:
+        _run_partial(config, streams=["contacts", "products"])
+    assert not isinstance(raised.value, OrganizationsFailed)
+    log = sandbox_requests()
+    assert len(log) == 1 and log[0]["path"].endswith("/token")
