@@ -58,6 +58,7 @@ from org_fanout import (
     ORGANIZATIONS_FILE,
     ORGANIZATIONS_VARIABLE,
     POOL,
+    SCHEDULE,
     isolated_sys_dir,
     meltano_command,
     meltano_database_env,
@@ -72,7 +73,7 @@ from org_fanout import (
 @dag(
     dag_id="dinero_multi_org",
     description="One `meltano run` per Dinero organization (dynamic task mapping), each with its own state",
-    schedule="@daily",
+    schedule=SCHEDULE,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,

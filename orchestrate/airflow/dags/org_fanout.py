@@ -46,6 +46,10 @@ _PER_TASK = frozenset(
     {"run", "logs", "tasks", "meltano.db", "meltano.db-journal", ".gitignore", "CACHEDIR.TAG"}
 )
 POOL = os.environ.get("DINERO_AIRFLOW_POOL", "default_pool")
+#: The DAG's schedule (cron or preset); ``none`` for runs triggered only by hand or by the API.
+SCHEDULE: str | None = os.environ.get("DINERO_MULTI_ORG_SCHEDULE", "@daily")
+if SCHEDULE is not None and SCHEDULE.strip().lower() in ("", "none"):
+    SCHEDULE = None
 DEFAULT_JOB = "dinero-to-local"
 PLUGIN_ENV_PREFIXES = ("TAP_DINERO_", "TARGET_DINERO_")
 _SETTING_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
