@@ -257,7 +257,9 @@ class OrganizationRun:
         merged = self.merged_state()
         self.tap.replace_state(merged)  # what a termination signal writes, too
         try:
-            self.tap.state_writer.write_state(merged)
+            # Written as is: each worker already writes a STATE only when its own state changed, and the
+            # SDK's StateWriter would deep-copy and compare the whole merged state on every write.
+            self.tap.message_writer.write_message(StateMessage(value=merged))
         except BaseException as exc:
             if self.fatal is None:
                 self.fatal = exc
