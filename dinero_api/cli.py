@@ -54,6 +54,7 @@ class ExitCode(enum.IntEnum):
     REFUSED = 7
     REJECTS = 8
     INPUT = 9
+    PARTIAL = 10
 
 
 #: (code, what it means, what to do) -- rendered into the README by scripts/render_readme.py.
@@ -102,6 +103,12 @@ EXIT_CODE_TABLE: tuple[tuple[ExitCode, str, str], ...] = (
         "target: a line of the Singer input names no record and is not a valid message (not JSON, cut "
         "short, an unknown type, a BATCH outside `batch_config.storage.root`); the line number is given",
         "fix the upstream tap or stream maps; everything before that line was loaded and its STATE emitted",
+    ),
+    (
+        ExitCode.PARTIAL,
+        "tap with `organization_ids`: some organizations failed (each named with its cause), the others "
+        "were synced and their state advanced",
+        "fix or remove the named organizations; the next run starts them after the healthy ones",
     ),
 )
 

@@ -19,6 +19,17 @@ if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null 2>&1 \
     || echo "note: could not install redis-server; the Redis quota test will be skipped"
 fi
+# The deployment test (two Meltano workers sharing one Postgres system database) starts a Postgres of its
+# own in a temporary folder and stops it; it needs the server binaries. Installed like redis-server; the
+# cluster apt may start is stopped again (the test never uses it).
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1; then
+    (service postgresql stop || pg_ctlcluster --force "$(ls /usr/lib/postgresql | tail -1)" main stop) >/dev/null 2>&1 || true
+  else
+    echo "note: could not install postgresql; the shared-state deployment test will be skipped"
+  fi
+fi
 redis_dir=""
 cleanup() { if [ -n "$redis_dir" ]; then redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$redis_dir"; fi; }
 trap cleanup EXIT

@@ -65,7 +65,7 @@ TOOLS: dict[str, Tool] = {
         name="meltano",
         default_dir=ROOT / ".meltano" / "cli-venv",
         env_var="DINERO_MELTANO_VENV",
-        requirements=(f"meltano=={MELTANO_VERSION}",),
+        requirements=(f"meltano[postgres]=={MELTANO_VERSION}",),  # psycopg: a shared Postgres system DB
         executable="meltano",
     ),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import sys
 import threading
 import typing as t
 from functools import cached_property
@@ -11,21 +13,28 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from dinero_api.auth import token_provider_for
 from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
 from dinero_api.logs import LOG_SETTINGS
 from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
+from tap_dinero.organizations import HEALTH_KEY, OrganizationRun, OrganizationsFailed
 from tap_dinero.streams import LINE_STREAM_TYPES, STREAM_TYPES
 from tap_dinero.writer import DineroMessageWriter
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
 __all__ = ["TapDinero"]
 
 DEFAULT_LOOKBACK_SECONDS = 300
 MAX_ENTRY_WINDOW_DAYS = 31
+#: Organizations synced at the same time by one tap process (see tap_dinero.organizations and the
+#: README's "Many organizations" section for the measurements behind it).
+DEFAULT_MAX_PARALLEL_ORGANIZATIONS = 8
 
 TAP_SETTINGS = th.PropertiesList(
     th.Property(
@@ -33,6 +42,14 @@ TAP_SETTINGS = th.PropertiesList(
         th.ArrayType(th.StringType),
         description="Several Dinero organization ids (partners): every stream syncs each organization as "
         "its own partition with its own bookmark and quota. Replaces organization_id when set.",
+    ),
+    th.Property(
+        "max_parallel_organizations",
+        th.IntegerType(minimum=1),
+        default=DEFAULT_MAX_PARALLEL_ORGANIZATIONS,
+        description="With organization_ids: how many organizations one tap process syncs at the same time, "
+        "each on its own quota. An organization that fails (403, outage) stops only itself; the run then "
+        "exits 10 (partly failed) after syncing the others.",
     ),
     th.Property(
         "start_date",
@@ -98,6 +115,10 @@ class TapDinero(DineroPluginMixin, Tap):
         """Set up the lazily created per-organization clients."""
         self._clients: dict[str, DineroClient] = {}
         self._clients_lock = threading.Lock()
+        self.input_organization_health: dict[str, t.Any] = {}
+        #: True in the per-organization worker taps of a multi-organization run.
+        self.is_organization_worker = False
+        self._organization_run: OrganizationRun | None = None
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------------------ settings
@@ -127,6 +148,12 @@ class TapDinero(DineroPluginMixin, Tap):
             msg = "Set organization_id (or organization_ids, a list) to the Dinero organization(s) to sync."
             raise ConfigValidationError(msg, errors=[msg])
         return ids
+
+    @property
+    def max_parallel_organizations(self) -> int:
+        """Organizations synced at once by this process (``max_parallel_organizations``)."""
+        value = self.config.get("max_parallel_organizations")
+        return max(1, int(value)) if value else DEFAULT_MAX_PARALLEL_ORGANIZATIONS
 
     @property
     def page_size(self) -> int:
@@ -173,6 +200,96 @@ class TapDinero(DineroPluginMixin, Tap):
             counts[org] = len(years or [])
             self.logger.info("Connected to Dinero organization %s (%d accounting years).", org, counts[org])
         return counts
+
+    # ------------------------------------------------------------------------------ state
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """The SDK's bookmarks, plus the per-organization health record (tap_dinero.organizations)."""
+        super().load_state(state)
+        health = state.get(HEALTH_KEY)
+        if isinstance(health, dict):
+            self.input_organization_health = copy.deepcopy(health)
+            self.state[HEALTH_KEY] = copy.deepcopy(health)
+
+    def replace_state(self, state: dict[str, t.Any]) -> None:
+        """Make ``state`` the tap's state (the merged state of a multi-organization run)."""
+        self._state = state
+
+    # ------------------------------------------------------------------------------ sync
+    def sync_all(self) -> None:
+        """Sync every selected stream; several organizations side by side (tap_dinero.organizations).
+
+        One organization: the SDK's sync. Several: the organization-free streams here, then one worker
+        per organization, at most ``max_parallel_organizations`` at a time; an organization that fails
+        does not stop the others (:class:`~tap_dinero.organizations.OrganizationsFailed` at the end).
+        """
+        if self.is_organization_worker or len(self.organization_ids) == 1:
+            super().sync_all()
+            return
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        if self.state:
+            self.state_writer.write_state(self.state)
+        for stream in self.streams.values():
+            if getattr(stream, "org_scoped", True) or stream.parent_stream_type:
+                continue
+            if stream.selected or stream.has_selected_descendents:
+                stream.sync()
+                stream.finalize_state_progress_markers()
+                stream.log_sync_costs()
+        # One login serves every organization: refused credentials stop the run after one request
+        # instead of once per organization.
+        token_provider_for(self.dinero_settings).get_token()
+        run = OrganizationRun(self, self.max_parallel_organizations)
+        self._organization_run = run
+        try:
+            run.run()
+        finally:
+            self._organization_run = None
+
+    def organization_worker(
+        self, organization_id: str, *, state: dict[str, t.Any], writer: t.Any
+    ) -> TapDinero:
+        """A tap for one organization of this run: same config and selection, that organization's state.
+
+        Built in the worker's thread (the SDK installs signal handlers only from the main thread).
+        """
+        catalog = copy.deepcopy(self._singer_catalog)  # the selection as it stands, set in code or not
+        if self.input_catalog is not None:
+            for stream_id, entry in catalog.items():
+                given = self.input_catalog.get_stream(stream_id)
+                if given is not None:
+                    entry.schema = copy.deepcopy(given.schema)
+        config = {
+            **dict(self.config),
+            "organization_ids": [organization_id],
+            "organization_id": organization_id,
+        }
+        worker = type(self)(config=config, catalog=catalog, state=state, message_writer=writer)
+        worker.is_organization_worker = True
+        for stream in worker.streams.values():
+            stream._initialized_at = self.initialized_at  # one ACTIVATE_VERSION for every organization
+            if not getattr(stream, "org_scoped", True) and not stream.parent_stream_type:
+                stream.selected = False  # organization-free streams are the parent's
+        return worker
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        """Stop the organization workers and write the latest merged state under the writer's lock."""
+        run = self._organization_run
+        if run is None:
+            super()._handle_termination(signum, frame)
+            return
+        run.stop()
+        with run.lock:
+            super()._handle_termination(signum, frame)
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """The SDK's run; a run in which some organizations failed exits 10 after naming them."""
+        try:
+            super().invoke(*args, **kwargs)
+        except OrganizationsFailed as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(exc.exit_code)
 
     # ------------------------------------------------------------------------------ streams
     def discover_streams(self) -> list[Stream]:

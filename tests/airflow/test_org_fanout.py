@@ -69,3 +69,44 @@ def test_each_organization_runs_with_its_own_settings_state_and_output() -> None
     assert command[1:] == ["run", "--state-id-suffix", "org-123456", "dinero-to-local"]
     # the secret's Variable name travels through XCom, never the secret itself
     assert "the-key" not in json.dumps(organization)
+
+
+def test_each_task_gets_its_own_meltano_run_folder_and_shares_plugins_and_state(
+    tmp_path, monkeypatch
+) -> None:
+    """Parallel `meltano run`s must not share `.meltano/run/<plugin>/` (they delete each other's catalog
+    and config files): every task has a system directory of its own, plugins linked, database shared."""
+    project = tmp_path / "project"
+    for folder in ("extractors/tap-dinero/venv", "loaders/target-jsonl/venv", "run/tap-dinero", "logs"):
+        (project / ".meltano" / folder).mkdir(parents=True)
+    (project / ".meltano" / "meltano.db").write_text("")
+    monkeypatch.setattr(org_fanout, "TASK_DIRS", project / ".meltano" / "tasks")
+    monkeypatch.delenv("MELTANO_DATABASE_URI", raising=False)
+
+    first = org_fanout.isolated_sys_dir("100000", 1, project)
+    second = org_fanout.isolated_sys_dir("100001", 1, project)
+    retry = org_fanout.isolated_sys_dir("100000", 2, project)
+    assert len({first, second, retry}) == 3
+    for task_dir in (first, second, retry):
+        assert (task_dir / "extractors").resolve() == (project / ".meltano" / "extractors").resolve()
+        assert (task_dir / "loaders" / "target-jsonl" / "venv").is_dir()
+        assert not (task_dir / "run").exists() and not (task_dir / "logs").exists()
+        assert not (task_dir / "meltano.db").exists()
+    (first / "run" / "tap-dinero").mkdir(parents=True)
+    assert not (second / "run").exists()
+    assert org_fanout.meltano_database_env(project) == {
+        "MELTANO_DATABASE_URI": f"sqlite:///{project / '.meltano' / 'meltano.db'}"
+    }
+    monkeypatch.setenv("MELTANO_DATABASE_URI", "postgresql://meltano@db/meltano")
+    assert org_fanout.meltano_database_env(project) == {}
+    org_fanout.remove_sys_dir(first)
+    assert not first.exists() and (project / ".meltano" / "extractors" / "tap-dinero" / "venv").is_dir()
+
+
+def test_retries_are_staggered_per_organization() -> None:
+    assert org_fanout.retry_jitter_seconds("100000", 1) == 0.0
+    delays = [org_fanout.retry_jitter_seconds(str(100000 + i), 2, spread=30) for i in range(50)]
+    assert all(0 <= d < 30 for d in delays)
+    assert len({round(d, 3) for d in delays}) == 50  # no two organizations come back at the same moment
+    assert max(delays) - min(delays) > 20
+    assert org_fanout.retry_jitter_seconds("100000", 2) != org_fanout.retry_jitter_seconds("100000", 3)

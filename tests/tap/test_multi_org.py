@@ -3,10 +3,22 @@ bookmark and its own quota key (Visma Connect refresh token: one login reaches s
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
+import pytest
+
+from dinero_api.auth import forget_cached_tokens
 from dinero_sandbox.constants import DEMO_REFRESH_TOKEN
-from tests.tap.helpers import run_tap
+from tap_dinero.organizations import EXIT_PARTIAL, OrganizationsFailed
+from tap_dinero.tap import TapDinero
+from tests.tap.helpers import CollectingWriter, SyncResult, run_tap
+
+REPO = Path(__file__).resolve().parents[2]
 
 ORGS = ["100000", "100001"]
 
@@ -77,3 +89,230 @@ def test_adding_an_organization_backfills_it_and_keeps_the_others_incremental(sa
     assert second.error is None, second.error
     assert {c["organization_id"] for c in second.stream("contacts")} == {"100001"}
     assert len(second.stream("contacts")) == len(sandbox.dump("100001", "contacts"))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Isolation (issue 17, class 4) and organizations side by side in one process (issue 14, item 4)
+
+MISSING_ORG = "999999"  # not in the sandbox: Dinero answers 403 code 41, as for a deleted organization
+
+
+def _run_partial(config, *, streams, state=None):
+    """Sync in-process; returns (SyncResult, OrganizationsFailed or None)."""
+    writer = CollectingWriter()
+    tap = TapDinero(config=config, state=copy.deepcopy(state) if state else None, message_writer=writer)
+    for name, stream in tap.streams.items():
+        stream.selected = name in set(streams)
+    failed = None
+    try:
+        tap.sync_all()
+    except OrganizationsFailed as exc:
+        failed = exc
+    return SyncResult(messages=writer.messages, tap=tap), failed
+
+
+def _partitions(state, stream):
+    return {p["context"]["organization_id"]: p for p in state["bookmarks"][stream].get("partitions", [])}
+
+
+def _contact_keys(result, org):
+    return {c["ContactGuid"] for c in result.stream("contacts") if c["organization_id"] == org}
+
+
+def _live_contacts(sandbox, org):
+    return {c["ContactGuid"] for c in sandbox.dump(org, "contacts")}
+
+
+def test_a_refused_organization_does_not_stop_the_others(sandbox, tap_config, tmp_path):
+    """A deleted organization (403) listed between two healthy ones: both healthy ones are synced in
+    full, their bookmarks advance, the failure names the organization and Dinero's answer."""
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "organization_ids": ["100000", MISSING_ORG, "100001"],
+        "max_parallel_organizations": 1,  # one after another: the old order, the failing one in the middle
+    }
+    result, failed = _run_partial(config, streams=["contacts", "products", "invoices"])
+
+    assert failed is not None and [f.organization_id for f in failed.failures] == [MISSING_ORG]
+    assert "403" in failed.failures[0].cause and MISSING_ORG in str(failed)
+    assert sorted(failed.synced) == ORGS
+    for org in ORGS:
+        assert _contact_keys(result, org) == _live_contacts(sandbox, org)
+        invoices = [i for i in result.stream("invoices") if i["organization_id"] == org]
+        assert len(invoices) == len(sandbox.dump(org, "invoices"))
+    state = result.final_state
+    for stream in ("contacts", "products", "invoices"):
+        partitions = _partitions(state, stream)
+        assert all(partitions[org]["replication_key_value"] for org in ORGS)
+        assert not partitions.get(MISSING_ORG, {}).get("replication_key_value")
+    health = state["organization_runs"]
+    assert health[MISSING_ORG]["consecutive_failures"] == 1 and "403" in health[MISSING_ORG]["last_cause"]
+    assert health["100000"]["consecutive_failures"] == 0
+    assert DEMO_REFRESH_TOKEN not in json.dumps(state)
+
+
+def test_an_outage_of_one_organization_keeps_its_bookmark_and_lets_the_others_advance(
+    sandbox, tap_config, tmp_path, sandbox_requests
+):
+    config = {**_config(sandbox, tap_config, tmp_path), "max_retries": 1, "retry_backoff_seconds": 0}
+    streams = ["contacts", "products"]
+    first, failed = _run_partial(config, streams=streams)
+    assert failed is None
+    changed = {}
+    for org in ORGS:
+        contact = sandbox.dump(org, "contacts")[0]
+        sandbox.mutate(org, "contacts", "update", contact["ContactGuid"], {"Name": f"Ændret {org}"})
+        changed[org] = contact["ContactGuid"]
+
+    # organization 100001 answers 500 to everything, longer than the retries last
+    sandbox.set_fault("5xx", count=1_000_000, path_contains="/v1/100001/")
+    second, failed = _run_partial(config, streams=streams, state=first.final_state)
+    sandbox.clear_faults()
+
+    assert failed is not None and [f.organization_id for f in failed.failures] == ["100001"]
+    assert "500" in failed.failures[0].cause
+    assert _contact_keys(second, "100000") == {changed["100000"]}
+    before, after = _partitions(first.final_state, "contacts"), _partitions(second.final_state, "contacts")
+    assert after["100000"]["replication_key_value"] > before["100000"]["replication_key_value"]
+    assert after["100001"]["replication_key_value"] == before["100001"]["replication_key_value"]
+    assert (
+        _partitions(second.final_state, "products")["100001"]
+        == _partitions(first.final_state, "products")["100001"]
+    )
+
+    # the outage is over: the next run reads what 100001 missed, nothing of 100000 again
+    third, failed = _run_partial(config, streams=streams, state=second.final_state)
+    assert failed is None
+    assert _contact_keys(third, "100001") == {changed["100001"]}
+    assert _contact_keys(third, "100000") == set()
+    assert third.final_state["organization_runs"]["100001"]["consecutive_failures"] == 0
+
+
+def test_organizations_that_failed_before_go_last(sandbox, tap_config, tmp_path, sandbox_requests):
+    """A lapsed organization never delays the healthy ones: it is started after them."""
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "organization_ids": [MISSING_ORG, *ORGS],
+        "max_parallel_organizations": 1,
+    }
+    first, failed = _run_partial(config, streams=["contacts"])
+    assert failed is not None
+    sandbox.clear_requests()
+    second, failed = _run_partial(config, streams=["contacts"], state=first.final_state)
+    assert [f.organization_id for f in failed.failures] == [MISSING_ORG]
+    orgs_in_order = [r["org"] for r in sandbox_requests() if "/contacts" in r["path"]]
+    assert orgs_in_order[-1] == MISSING_ORG and orgs_in_order[0] == "100000"
+    assert second.final_state["organization_runs"][MISSING_ORG]["consecutive_failures"] == 2
+
+
+def test_the_cli_exits_10_naming_the_failed_organization(sandbox, tap_config, tmp_path):
+    config = {**_config(sandbox, tap_config, tmp_path), "organization_ids": ["100000", MISSING_ORG]}
+    catalog = tmp_path / "catalog.json"
+    tap = TapDinero(config=config)
+    for name, stream in tap.streams.items():
+        stream.selected = name == "contacts"
+    catalog.write_text(json.dumps(tap.catalog_dict))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tap_dinero.tap import TapDinero; TapDinero.cli()",
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(catalog),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == EXIT_PARTIAL, proc.stderr[-3000:]
+    failure_lines = [line for line in proc.stderr.splitlines() if "partly failed" in line]
+    assert failure_lines and MISSING_ORG in failure_lines[-1] and "403" in failure_lines[-1]
+    assert "Traceback" not in proc.stderr
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    synced = {m["record"]["ContactGuid"] for m in messages if m["type"] == "RECORD"}
+    assert synced == _live_contacts(sandbox, "100000")
+    assert _partitions(messages[-1]["value"], "contacts")["100000"]["replication_key_value"]
+
+
+def test_organizations_are_synced_side_by_side(sandbox, tap_config, tmp_path, sandbox_requests):
+    """One slow organization does not hold up the other: with max_parallel_organizations 2 the other's
+    whole sync happens while the first waits for its answer; with 1, it waits its turn."""
+    config = _config(sandbox, tap_config, tmp_path)
+    timings = {}
+    for parallel in (1, 2):
+        sandbox.clear_requests()
+        sandbox.set_fault("slow", count=1, path_contains="/v1/100000/contacts", seconds=1.5)
+        result, failed = _run_partial(
+            {**config, "max_parallel_organizations": parallel}, streams=["contacts", "products"]
+        )
+        assert failed is None
+        for org in ORGS:
+            assert _contact_keys(result, org) == _live_contacts(sandbox, org)
+        log = sandbox_requests()
+        slow = next(r for r in log if r["org"] == "100000" and "/contacts" in r["path"])
+        other = [r for r in log if r["org"] == "100001"]
+        timings[parallel] = (slow["ts"], max(r["ts"] for r in other))
+    slow_answered, other_done = timings[2]
+    assert other_done < slow_answered  # 100001 finished while 100000's first answer was on its way
+    slow_answered, other_done = timings[1]
+    assert other_done > slow_answered
+
+
+def test_parallel_output_is_valid_singer(sandbox, tap_config, tmp_path):
+    """Messages of organizations synced side by side: whole lines, each stream's SCHEMA once and before
+    its records, every STATE holding each organization's partition once, bookmarks never going back."""
+    config = {**_config(sandbox, tap_config, tmp_path), "max_parallel_organizations": 2}
+    streams = ["contacts", "products", "invoices", "invoice_lines", "entries", "vat_types", "organizations"]
+    result, failed = _run_partial(config, streams=streams)
+    assert failed is None
+    seen_schema: set[str] = set()
+    last_value: dict[tuple[str, str], str] = {}
+    for message in result.messages:
+        if message["type"] == "SCHEMA":
+            assert message["stream"] not in seen_schema
+            seen_schema.add(message["stream"])
+        elif message["type"] == "RECORD":
+            assert message["stream"] in seen_schema
+        elif message["type"] == "STATE":
+            for stream, stream_state in message["value"]["bookmarks"].items():
+                orgs = [p["context"]["organization_id"] for p in stream_state.get("partitions", [])]
+                assert len(orgs) == len(set(orgs)), (stream, orgs)
+                for partition in stream_state.get("partitions", []):
+                    value = partition.get("replication_key_value")
+                    key = (stream, partition["context"]["organization_id"])
+                    if value:
+                        assert value >= last_value.get(key, ""), key
+                        last_value[key] = value
+    assert seen_schema == set(streams)
+    for org in ORGS:
+        assert _contact_keys(result, org) == _live_contacts(sandbox, org)
+        lines = [r for r in result.stream("invoice_lines") if r["organization_id"] == org]
+        stored = sum(
+            len(i.get("ProductLines") or []) for i in sandbox.dump(org, "invoices") if not i.get("DeletedAt")
+        )
+        assert len(lines) == stored
+        for stream in ("contacts", "invoices", "entries"):
+            assert result.partition_state(stream, org)["replication_key_value"]
+
+
+def test_refused_credentials_stop_a_multi_organization_run_after_one_request(
+    sandbox, tap_config, tmp_path, sandbox_requests
+):
+    """The login is shared by every organization: a refused client secret is not one organization's
+    failure to isolate, it ends the run at once, with one refused token request in Dinero's log."""
+    forget_cached_tokens()
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "client_secret": "wrong-secret",
+        "organization_ids": ["100000", "100001", MISSING_ORG],
+    }
+    with pytest.raises(Exception, match=r"invalid_client|401|refused") as raised:
+        _run_partial(config, streams=["contacts", "products"])
+    assert not isinstance(raised.value, OrganizationsFailed)
+    log = sandbox_requests()
+    assert len(log) == 1 and log[0]["path"].endswith("/token")

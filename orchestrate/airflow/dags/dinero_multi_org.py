@@ -7,13 +7,20 @@ running ``meltano run --state-id-suffix org-<id> <job>`` with that organization'
 environment, so every organization keeps its own Meltano state (state ID
 ``<env>:<tap>-to-<target>:org-<id>``) and its own output directory.
 
+Parallel tasks never share Meltano's files: each runs ``meltano run`` with a Meltano system directory of
+its own (``MELTANO_SYS_DIR_ROOT``; plugins linked from the project, ``run``/``logs`` its own, removed
+after the task) and the project's shared system database, so state stays in one place (see
+``org_fanout``).
+
 Quota safety: Dinero's quota is per (client id, organization). Within a run each organization appears
 exactly once (duplicates are refused), runs never overlap (``max_active_runs=1``), and Meltano itself
 refuses a second concurrent run of the same state ID, so no two tasks ever share an organization's quota.
 How many organizations run side by side is bounded by ``max_active_tis_per_dagrun`` and an Airflow pool
-(``DINERO_MAX_PARALLEL_ORGS``, default 4; ``DINERO_AIRFLOW_POOL``, default ``default_pool``). Failed
-tasks retry with exponential back-off (1, 2, 4, 8 minutes), which also rides out a quota-exhausted or
-briefly unavailable API.
+(``DINERO_MAX_PARALLEL_ORGS``, default 8; ``DINERO_AIRFLOW_POOL``, default ``default_pool``); the
+executor's ``parallelism`` must be at least as large. Failed tasks retry with exponential back-off
+(1, 2, 4, 8 minutes) plus a jitter of up to ``DINERO_RETRY_JITTER_SECONDS`` (30) spread per organization
+and try, so organizations that failed together come back at different moments. Each mapped task is
+independent: one organization failing (403, an outage) fails only its own task; the others run on.
 
 The organization list: the Airflow Variable ``dinero_organizations`` (JSON) if set, else the file
 ``orchestrate/airflow/dinero_organizations.json`` (or ``DINERO_ORGANIZATIONS_FILE``). Format::
@@ -35,7 +42,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,16 +58,22 @@ from org_fanout import (
     ORGANIZATIONS_FILE,
     ORGANIZATIONS_VARIABLE,
     POOL,
+    SCHEDULE,
+    isolated_sys_dir,
     meltano_command,
+    meltano_database_env,
     organization_env,
     parse_organizations,
+    remove_sys_dir,
+    retry_jitter_seconds,
+    tree_rss_mib,
 )
 
 
 @dag(
     dag_id="dinero_multi_org",
     description="One `meltano run` per Dinero organization (dynamic task mapping), each with its own state",
-    schedule="@daily",
+    schedule=SCHEDULE,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
@@ -102,21 +118,70 @@ def dinero_multi_org() -> None:
             mask_secret(value, name=variable)
             secrets[setting] = value
         job = context["params"].get("job") or organization["job"] or DEFAULT_JOB
+        org_id = organization["organization_id"]
+        try_number = int(getattr(context["ti"], "try_number", 1) or 1)
+        jitter = retry_jitter_seconds(org_id, try_number)
+        if jitter:
+            print(f"Retry {try_number} of organization {org_id}: starting in {jitter:.1f} s", flush=True)
+            time.sleep(jitter)
         command = meltano_command(organization, job)
-        env = {**os.environ, **meltano_base_env(), **organization_env(organization, secrets)}
-        print(f"Running {' '.join(command)} for organization {organization['organization_id']}", flush=True)
-        with subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as process:
-            assert process.stdout is not None
-            for line in process.stdout:
-                print(line, end="", flush=True)
+        sys_dir = isolated_sys_dir(org_id, try_number)
+        env = {
+            **os.environ,
+            **meltano_base_env(),
+            **meltano_database_env(),
+            "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+            **organization_env(organization, secrets),
+        }
+        print(f"Running {' '.join(command)} for organization {org_id} in {sys_dir}", flush=True)
+        started = time.monotonic()
+        try:
+            with subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ) as process:
+                assert process.stdout is not None
+                peak = [0.0]
+                done = threading.Event()
+
+                def sample() -> None:
+                    while not done.wait(0.5):
+                        peak[0] = max(peak[0], tree_rss_mib(process.pid))
+
+                threading.Thread(target=sample, daemon=True).start()
+                try:
+                    for line in process.stdout:
+                        print(line, end="", flush=True)
+                except BaseException:  # timeout, task killed: never leave Meltano running behind
+                    process.terminate()
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                    raise
+                finally:
+                    done.set()
+        finally:
+            remove_sys_dir(sys_dir)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        report = {
+            "organization_id": org_id,
+            "job": job,
+            "wall_seconds": round(time.monotonic() - started, 2),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "largest_process_mib": round(usage.ru_maxrss / 1024, 1),
+            "peak_task_rss_mib": round(peak[0], 1),
+        }
+        print("DINERO-TASK-USAGE " + json.dumps(report), flush=True)
         if process.returncode != 0:
             raise RuntimeError(
-                f"meltano run {job} failed for organization {organization['organization_id']} "
-                f"(exit {process.returncode})"
+                f"meltano run {job} failed for organization {org_id} (exit {process.returncode})"
             )
-        return {"organization_id": organization["organization_id"], "job": job}
+        return report
 
     run_organization.expand(organization=list_organizations())
 
