@@ -55,16 +55,19 @@ from tap_dinero.streams.organization import (
     VatTypesStream,
 )
 from tap_dinero.streams.registers import ContactsStream, FilesStream, ProductsStream
+from tap_dinero.streams.reports import LedgerItemsStream, ReportsStream
 from tap_dinero.streams.sales import (
     CreditNoteLinesStream,
+    CreditNotePaymentsStream,
     CreditNotesStream,
     InvoiceLinesStream,
+    InvoicePaymentsStream,
     InvoicesStream,
     TradeOfferLinesStream,
     TradeOffersStream,
 )
 
-__all__ = ["LINE_STREAM_TYPES", "STREAM_TYPES"]
+__all__ = ["LINE_STREAM_TYPES", "PAYMENT_STREAM_TYPES", "STREAM_TYPES"]
 
 #: Every stream class except the document line streams (those depend on ``include_lines``).
 STREAM_TYPES = (
@@ -83,7 +86,12 @@ STREAM_TYPES = (
     ManualVouchersStream,
     PurchaseVouchersStream,
     FilesStream,
+    ReportsStream,
+    LedgerItemsStream,
 )
 
 #: Detail-line child streams, present when ``include_lines`` is true (the default).
 LINE_STREAM_TYPES = (InvoiceLinesStream, CreditNoteLinesStream, TradeOfferLinesStream)
+
+#: Payment child streams, present when ``include_payments`` is true (the default).
+PAYMENT_STREAM_TYPES = (InvoicePaymentsStream, CreditNotePaymentsStream)
