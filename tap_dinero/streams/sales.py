@@ -336,7 +336,7 @@ class InvoicePaymentsStream(_PaymentsStream):
 
 
 class CreditNotePaymentsStream(_PaymentsStream):
-    """Refunds paid on changed booked sales credit notes: ``GET /v1/{org}/sales/creditnotes/{guid}/payments``."""
+    """Refunds paid on changed booked credit notes: ``GET /v1/{org}/sales/creditnotes/{guid}/payments``."""
 
     name = "sales_credit_note_payments"
     path = "/v1/{organization_id}/sales/creditnotes/{document_guid}/payments"
