@@ -183,14 +183,20 @@ def fields_options(contract: dict[str, Any], path: str) -> list[str]:
     return []
 
 
+def primary_key(spec: dict[str, Any]) -> list[str]:
+    """The schema's required key: the parent document's Guid (child rows), the tap's columns, then the
+    row's own key (``LinePosition`` for lines, which have none)."""
+    parent = [spec["parent"]] if "parent" in spec else []
+    return parent + list(spec.get("columns", [])) + list(spec.get("key", ["LinePosition"]))
+
+
 def stream_schema(contract: dict[str, Any], name: str) -> dict[str, Any]:
     """The tap schema of one stream."""
     spec = STREAMS[name]
     schemas = contract["components"]["schemas"]
     model = schemas[spec["model"]]
-    own_key = list(spec.get("key", ["LinePosition"]))
     columns = list(spec.get("columns", []))
-    key: list[str] = ([spec["parent"]] if "parent" in spec else []) + columns + own_key
+    key = primary_key(spec)
     properties: dict[str, Any] = {}
     if "parent" in spec:
         properties[spec["parent"]] = {

@@ -26,10 +26,17 @@ BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- END (
 DISCOVERY_CONFIG = {"client_id": "x", "client_secret": "x", "api_key": "x", "organization_id": "1"}
 
 
+#: The console scripts, run from this checkout's packages (the venv's scripts may point at another one).
+ENTRY_POINTS = {
+    "tap-dinero": "from tap_dinero.tap import TapDinero; TapDinero.cli()",
+    "target-dinero": "from target_dinero.target import TargetDinero; TargetDinero.cli()",
+}
+
+
 def _run(args: list[str]) -> str:
-    bin_dir = Path(sys.executable).parent
-    exe = bin_dir / args[0]
-    result = subprocess.run([str(exe), *args[1:]], check=True, capture_output=True, text=True)
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-c", ENTRY_POINTS[args[0]], *args[1:]]
+    result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root)
     return result.stdout
 
 
@@ -42,6 +49,15 @@ def settings_table(executable: str) -> str:
     return match.group(1).strip() + "\n"
 
 
+def _stream_parents() -> dict[str, str]:
+    """Child stream -> parent stream, from the stream classes (the SDK's catalog does not say)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tap_dinero import streams
+
+    types = streams.STREAM_TYPES + streams.LINE_STREAM_TYPES + streams.PAYMENT_STREAM_TYPES
+    return {cls.name: f"`{cls.parent_stream_type.name}`" for cls in types if cls.parent_stream_type}
+
+
 def streams_table() -> str:
     """One row per stream of the tap's discovered catalog."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as config:
@@ -49,6 +65,7 @@ def streams_table() -> str:
         config.flush()
         catalog = json.loads(_run(["tap-dinero", "--config", config.name, "--discover"]))
     rows = ["| Stream | Primary key | Replication | Bookmark | Parent |", "|:--|:--|:--|:--|:--|"]
+    parents = _stream_parents()
     for stream in sorted(catalog["streams"], key=lambda s: s["tap_stream_id"]):
         top = next(m["metadata"] for m in stream["metadata"] if m["breadcrumb"] == [])
         rows.append(
@@ -57,7 +74,7 @@ def streams_table() -> str:
                 ", ".join(f"`{k}`" for k in stream.get("key_properties") or []),
                 stream.get("replication_method") or top.get("forced-replication-method") or "FULL_TABLE",
                 f"`{stream['replication_key']}`" if stream.get("replication_key") else "",
-                top.get("parent-tap-stream-id") or "",
+                top.get("parent-tap-stream-id") or parents.get(stream["tap_stream_id"], ""),
             )
         )
     return "\n".join(rows) + "\n"

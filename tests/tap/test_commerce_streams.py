@@ -17,7 +17,13 @@ from tests.tap.helpers import run_tap
 
 ORG = "100000"
 PAYMENT_STREAMS = {
-    "invoice_payments": ("invoices", "invoices", "invoice", "InvoiceGuid", "/v2/{org}/invoices/{guid}/payments"),
+    "invoice_payments": (
+        "invoices",
+        "invoices",
+        "invoice",
+        "InvoiceGuid",
+        "/v2/{org}/invoices/{guid}/payments",
+    ),
     "sales_credit_note_payments": (
         "sales_credit_notes",
         "creditnotes",
@@ -120,7 +126,9 @@ def test_second_run_reads_payments_only_of_the_document_that_changed(sandbox, ta
     assert 10 in [r["Amount"] for r in rows]
 
 
-def test_include_payments_false_means_no_payment_streams_and_no_requests(sandbox, tap_config, sandbox_requests):
+def test_include_payments_false_means_no_payment_streams_and_no_requests(
+    sandbox, tap_config, sandbox_requests
+):
     result = run_tap({**tap_config, "include_payments": False}, streams=["invoices", "sales_credit_notes"])
     assert result.stream("invoices")
     assert "invoice_payments" not in result.tap.streams
@@ -136,7 +144,9 @@ def test_unselected_payment_streams_cost_nothing(sandbox, tap_config, sandbox_re
 
 def test_payments_without_lines_still_read(sandbox, tap_config, sandbox_requests):
     result = run_tap({**tap_config, "include_lines": False}, streams=["invoices", "invoice_payments"])
-    booked = {i["Guid"] for i in sandbox.dump(ORG, "invoices") if not i["DeletedAt"] and i["Status"] != "Draft"}
+    booked = {
+        i["Guid"] for i in sandbox.dump(ORG, "invoices") if not i["DeletedAt"] and i["Status"] != "Draft"
+    }
     assert {r["InvoiceGuid"] for r in result.stream("invoice_payments")} <= booked
     assert _payment_gets(sandbox_requests(), "invoice_payments") == Counter(booked)
 
@@ -203,10 +213,13 @@ def test_closed_years_are_read_once_open_years_every_run(sandbox, tap_config, sa
     paths = [r["path"] for r in sandbox_requests()[mark:]]
     assert not [p for p in paths if any(f"/{year}/reports/" in p for year in closed)]
     assert len([p for p in paths if "/reports/" in p]) == 4 * len(open_years)
+
     # the open years' rows are the same rows again (same keys): targets upsert them in place
     def keys(rows, wanted):
         return sorted(
-            (r["AccountingYear"], r["Report"], r["AccountNumber"]) for r in rows if r["AccountingYear"] in wanted
+            (r["AccountingYear"], r["Report"], r["AccountNumber"])
+            for r in rows
+            if r["AccountingYear"] in wanted
         )
 
     assert keys(second.stream("reports"), open_years) == keys(first.stream("reports"), open_years)
@@ -230,7 +243,12 @@ def _wait_booked(client: DineroClient, item: str) -> dict:
 def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, sandbox_requests):
     client = _client(tap_config)
     draft, booked, deleted = (str(uuid.uuid4()) for _ in range(3))
-    line = {"Description": "Dagens salg", "Amount": 500, "AccountNumber": 58000, "BalancingAccountNumber": 1010}
+    line = {
+        "Description": "Dagens salg",
+        "Amount": 500,
+        "AccountNumber": 58000,
+        "BalancingAccountNumber": 1010,
+    }
     today = date.today().isoformat()
     client.post_json(
         f"/v1.2/{ORG}/ledgeritems",
@@ -248,7 +266,9 @@ def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, 
     held = {i["Id"]: i for i in sandbox.dump(ORG, "ledger_items")}
     assert rows[draft]["Status"] == "Draft" and rows[draft]["Version"] == held[draft]["Version"]
     assert [ln["Amount"] for ln in rows[draft]["Lines"]] == [500]
-    assert rows[booked]["Status"] == "Booked" and rows[booked]["VoucherNumber"] == held[booked]["VoucherNumber"]
+    assert (
+        rows[booked]["Status"] == "Booked" and rows[booked]["VoucherNumber"] == held[booked]["VoucherNumber"]
+    )
     assert "Lines" not in rows[booked]  # booked: its lines are the manual voucher's (manual_vouchers)
     log = [r for r in sandbox_requests()[mark:] if r["path"].startswith("/v1")]
     # status of the batch (refused: one id is deleted), then id by id, then the unbooked content
