@@ -81,8 +81,9 @@ TAP_SETTINGS = th.PropertiesList(
         "reports_open_years",
         th.IntegerType(minimum=1),
         default=DEFAULT_OPEN_YEARS,
-        description="How many of the latest accounting years the reports stream re-reads on every run; "
-        "older years are read once more, then kept as closed in the state and never read again.",
+        description="How many of the latest begun accounting years (plus any not yet begun) the reports "
+        "stream re-reads on every run; older years are read once more, then kept as closed in the state "
+        "and never read again.",
     ),
     th.Property(
         "ledger_item_ids",

@@ -8,8 +8,9 @@ year in place.
 
 Replication: FULL_TABLE per accounting year, all years of an organization in its one partition. A year
 changes while bookings can still land in it; Dinero does not say when a year is closed, so the latest
-``reports_open_years`` years (default 2: the current one and the previous one, whose annual accounts are
-done months after it ends) are re-read on every run. An older year is read once more and its name is then
+``reports_open_years`` years that have begun (default 2: the current one and the previous one, whose
+annual accounts are done months after it ends) and any year that has not begun yet are re-read on every
+run. An older year is read once more and its name is then
 kept in the partition state (``closed_years``); later runs skip it without a request. A correction booked
 into a year the state calls closed is therefore not seen: raise ``reports_open_years`` or drop
 ``closed_years`` from the state to read it again. Cost per run: 1 request (the accounting years) + 4 per
@@ -25,11 +26,13 @@ unbooked ones. A booked item becomes a manual voucher with the item's Id as its 
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
 
+from dinero_api.dates import utc_now
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, raise_for_response
 from tap_dinero.client import DineroStream
@@ -38,7 +41,7 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-__all__ = ["REPORTS", "LedgerItemsStream", "ReportsStream"]
+__all__ = ["REPORTS", "LedgerItemsStream", "ReportsStream", "open_accounting_years"]
 
 #: The reports read for each accounting year, in this order.
 REPORTS = ("saldo", "result", "balance", "primo")
@@ -46,6 +49,15 @@ REPORTS = ("saldo", "result", "balance", "primo")
 CLOSED_YEARS_KEY = "closed_years"
 #: Most ids Dinero takes in one ledger-item request ("maximum number of ledger items in a ledger").
 LEDGER_BATCH = 1000
+
+
+def open_accounting_years(dated: list[tuple[str, str]], count: int, today: dt.date) -> set[str]:
+    """Names of the years re-read every run: the latest ``count`` that have begun, and any that has not
+    (a year Dinero created early because a voucher was dated into it does not push the previous one,
+    still being closed, out of the open years)."""
+    begun = [name for start, name in dated if not start or start <= today.isoformat()]
+    future = {name for start, name in dated if start and start > today.isoformat()}
+    return set(begun[-count:]) | future
 
 
 class ReportsStream(DineroStream):
@@ -67,12 +79,13 @@ class ReportsStream(DineroStream):
         state = self.get_context_state(context)
         closed = {str(name) for name in state.get(CLOSED_YEARS_KEY) or []}
         years = self.fetch_json(context, "/v1/{organization_id}/accountingyears") or []
-        names = [
-            str(year["Name"])
-            for year in sorted(years, key=lambda y: str(y.get("FromDate") or ""))
+        dated = sorted(
+            (str(year.get("FromDate") or "")[:10], str(year["Name"]))
+            for year in years
             if isinstance(year, dict) and year.get("Name")
-        ]
-        open_years = set(names[-self.dinero_tap.reports_open_years :])
+        )
+        names = [name for _, name in dated]
+        open_years = open_accounting_years(dated, self.dinero_tap.reports_open_years, utc_now().date())
         for name in names:
             if name in closed and name not in open_years:
                 continue
@@ -104,7 +117,7 @@ class LedgerItemsStream(DineroStream):
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "Id"]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Start strict: a refused batch fails the sync unless it is being split (see _post_ids)."""
+        """Start outside a ledger-item request."""
         super().__init__(*args, **kwargs)
         self._tolerate_refusal = False
 
@@ -130,26 +143,28 @@ class LedgerItemsStream(DineroStream):
         with a warning, so one deleted item does not stop every run."""
         if not ids:
             return []
-        answer = self._post(context, path, ids, tolerate=len(ids) > 1)
+        answer = self._post(context, path, ids)
         if answer is not None:
             return answer
+        if len(ids) == 1:
+            self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", ids[0])
+            return []
         out: list[dict[str, t.Any]] = []
         for item in ids:
-            single = self._post(context, path, [item], tolerate=True)
+            single = self._post(context, path, [item])
             if single is None:
                 self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", item)
                 continue
             out.extend(single)
         return out
 
-    def _post(
-        self, context: Context | None, path: str, ids: list[str], *, tolerate: bool
-    ) -> list[dict[str, t.Any]] | None:
+    def _post(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]] | None:
+        """The answer's objects, or None when Dinero refused the ids (400)."""
         url = self.url_base + path.replace("{organization_id}", self.organization_for(context))
         prepared = self.build_prepared_request(
             method="POST", url=url, json=[{"Id": item} for item in ids], headers=self.http_headers
         )
-        self._tolerate_refusal = tolerate
+        self._tolerate_refusal = True
         try:
             response = self.send_prepared(prepared, context)
         finally:
@@ -160,7 +175,8 @@ class LedgerItemsStream(DineroStream):
         return [item for item in body or [] if isinstance(item, dict) and item.get("Id")]
 
     def validate_response(self, response: requests.Response) -> None:
-        """A refused batch (400) is let through while it can be split; anything else fails as usual."""
+        """A refused batch (400: an id that does not exist) is let through to be split or skipped;
+        anything else fails as usual."""
         try:
             raise_for_response(response)
         except DineroAPIError as exc:

@@ -292,3 +292,18 @@ def test_accounts_carry_their_category(sandbox, tap_config, stream):
         assert row["Category"] == held[row["AccountNumber"]]["Category"], row
         assert row["CategoryName"] == held[row["AccountNumber"]]["CategoryName"], row
     assert all(row["Category"] for row in rows)
+
+
+def test_a_single_deleted_ledger_item_id_is_skipped_not_fatal(sandbox, tap_config, sandbox_requests):
+    result = run_tap({**tap_config, "ledger_item_ids": [str(uuid.uuid4())]}, streams=["ledger_items"])
+    assert result.error is None and not result.stream("ledger_items")
+    assert [r["status"] for r in sandbox_requests() if "ledgeritems" in r["path"]] == [400]
+
+
+def test_a_year_created_early_does_not_close_the_previous_one():
+    from tap_dinero.streams.reports import open_accounting_years
+
+    dated = [("2024-01-01", "2024"), ("2025-01-01", "2025"), ("2026-01-01", "2026"), ("2027-01-01", "2027")]
+    # in March 2026 with 2027 created by a voucher dated into it, 2025 (being closed) stays open
+    assert open_accounting_years(dated, 2, date(2026, 3, 1)) == {"2025", "2026", "2027"}
+    assert open_accounting_years(dated, 1, date(2027, 6, 1)) == {"2027"}
