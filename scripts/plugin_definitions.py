@@ -15,7 +15,7 @@ Usage::
     python scripts/plugin_definitions.py --check   # exit 1 and name what is out of date
     python scripts/plugin_definitions.py --write   # rewrite what is out of date
 
-The plugin executables are taken from the directory of the running interpreter (the project's venv).
+The plugins run with the running interpreter (the project's venv), importing this checkout's packages.
 """
 
 from __future__ import annotations
@@ -76,11 +76,23 @@ PLUGINS = (
 )
 
 
+#: The console scripts' entry points, run from this checkout's packages: the venv's scripts may import an
+#: editable install of another checkout, whose settings are not the ones being rendered here.
+ENTRY_POINTS = {
+    "tap-dinero": "from tap_dinero.tap import TapDinero; TapDinero.cli()",
+    "target-dinero": "from target_dinero.target import TargetDinero; TargetDinero.cli()",
+}
+
+
 def run_about(plugin: str, fmt: str) -> str:
-    """``<plugin> --about --format=<fmt>`` from the running interpreter's bin directory."""
-    executable = Path(sys.executable).parent / plugin
+    """``<plugin> --about --format=<fmt>`` with the running interpreter, from this checkout."""
+    root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [str(executable), "--about", f"--format={fmt}"], capture_output=True, text=True, check=False
+        [sys.executable, "-c", ENTRY_POINTS[plugin], "--about", f"--format={fmt}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{plugin} --about failed: {result.stderr[-2000:]}")
