@@ -16,7 +16,7 @@ invoice_lines               (the invoices detail, no request of its own)   child
 invoice_payments            GET /v2/{org}/invoices/{guid}/payments         child of invoices
 sales_credit_notes          GET /v1/{org}/sales/creditnotes (+ /{guid})    INCREMENTAL (UpdatedAt)
 credit_note_lines           (the credit notes detail, no own request)      child of sales_credit_notes
-sales_credit_note_payments  GET /v1/{org}/sales/creditnotes/{guid}/payments child of sales_credit_notes
+sales_credit_note_payments  GET .../sales/creditnotes/{guid}/payments      child of sales_credit_notes
 trade_offers                GET /v1/{org}/tradeoffers (+ /{guid})          INCREMENTAL (UpdatedAt)
 trade_offer_lines           (the trade offers detail, no own request)      child of trade_offers
 entries                     GET /v1/{org}/entries, /entries/changes        INCREMENTAL (_sdc_synced_at)

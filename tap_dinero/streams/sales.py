@@ -67,6 +67,8 @@ class _SalesDocumentStream(ChangesSinceStream):
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "Guid"]
     #: ``GET`` path of one document (``{organization_id}`` and ``{guid}`` are filled in).
     detail_path: t.ClassVar[str]
+    #: True for documents that can be paid (invoices, credit notes): they have a payment child stream.
+    has_payment_stream: t.ClassVar[bool] = False
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Start outside a detail read."""
@@ -173,9 +175,6 @@ class _SalesDocumentStream(ChangesSinceStream):
         if has_payments:
             child[STATUS_KEY] = record.get("Status")
         yield child
-
-    #: True for documents that can be paid (invoices, credit notes), not trade offers.
-    has_payment_stream: t.ClassVar[bool] = False
 
 
 class _LinesStream(DineroStream):
