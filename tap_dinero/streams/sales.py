@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
 
+from dinero_api.dates import utc_now
 from dinero_api.errors import DineroAPIError, DineroGone, raise_for_response
 from tap_dinero.client import DetailStream, DineroStream
 from tap_dinero.incremental import ChangesSinceStream
@@ -293,10 +294,23 @@ class _PaymentsStream(DetailStream):
     parent_key: t.ClassVar[str]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Start with no document."""
+        """Start with no document; every row of this run carries the same read time."""
         super().__init__(*args, **kwargs)
         self._document_guid: str | None = None
         self._document_status: str | None = None
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The payment read model plus ``_sdc_synced_at``: the rows of a document's latest read are its
+        current payments (Dinero does not list deleted ones)."""
+        schema = super().build_schema()
+        schema["properties"]["_sdc_synced_at"] = {
+            "type": "string",
+            "format": "date-time",
+            "description": "Start (UTC) of the sync run that read the document's payments (tap-added)",
+        }
+        return schema
 
     def preprocess_context(self, context: Context) -> Context:
         """Keep the document's status aside (and drop the lines meant for the line stream)."""
@@ -320,7 +334,12 @@ class _PaymentsStream(DetailStream):
         totals = {key: value for key, value in detail.items() if key != "Payments"}
         for payment in detail.get("Payments") or []:
             if isinstance(payment, dict):
-                yield {**totals, **payment, self.parent_key: self._document_guid}
+                yield {
+                    **totals,
+                    **payment,
+                    self.parent_key: self._document_guid,
+                    "_sdc_synced_at": self._synced_at,
+                }
 
 
 class InvoicePaymentsStream(_PaymentsStream):

@@ -124,6 +124,10 @@ def test_second_run_reads_payments_only_of_the_document_that_changed(sandbox, ta
     rows = changed.stream("invoice_payments")
     assert {r["InvoiceGuid"] for r in rows} == {open_invoice["Guid"]}
     assert 10 in [r["Amount"] for r in rows]
+    # the document's rows of this read are newer than its earlier ones: they are its current payments
+    earlier = [r for r in first.stream("invoice_payments") if r["InvoiceGuid"] == open_invoice["Guid"]]
+    assert len({r["_sdc_synced_at"] for r in rows}) == 1
+    assert all(r["_sdc_synced_at"] > e["_sdc_synced_at"] for r in rows for e in earlier)
 
 
 def test_include_payments_false_means_no_payment_streams_and_no_requests(
