@@ -20,7 +20,7 @@ from dinero_api.logs import LOG_SETTINGS
 from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
 from tap_dinero.organizations import HEALTH_KEY, OrganizationRun, OrganizationsFailed
-from tap_dinero.streams import LINE_STREAM_TYPES, STREAM_TYPES
+from tap_dinero.streams import LINE_STREAM_TYPES, PAYMENT_STREAM_TYPES, STREAM_TYPES
 from tap_dinero.writer import DineroMessageWriter
 
 if t.TYPE_CHECKING:
@@ -35,6 +35,8 @@ MAX_ENTRY_WINDOW_DAYS = 31
 #: Organizations synced at the same time by one tap process (see tap_dinero.organizations and the
 #: README's "Many organizations" section for the measurements behind it).
 DEFAULT_MAX_PARALLEL_ORGANIZATIONS = 8
+#: The current accounting year and the previous one, which stays open until its annual accounts are done.
+DEFAULT_OPEN_YEARS = 2
 
 TAP_SETTINGS = th.PropertiesList(
     th.Property(
@@ -85,6 +87,28 @@ TAP_SETTINGS = th.PropertiesList(
         description="Read one detail per changed invoice/credit note/trade offer: its ProductLines, "
         "TotalLines and ShowLinesInclVat go into the document record and feed the line streams. False: no "
         "detail requests, no ProductLines, no line streams.",
+    ),
+    th.Property(
+        "include_payments",
+        th.BooleanType,
+        default=True,
+        description="Read the payments of every changed booked invoice and sales credit note (one GET per "
+        "document, only while invoice_payments / sales_credit_note_payments is selected). False: no "
+        "payment requests and no payment streams.",
+    ),
+    th.Property(
+        "reports_open_years",
+        th.IntegerType(minimum=1),
+        default=DEFAULT_OPEN_YEARS,
+        description="How many of the latest begun accounting years (plus any not yet begun) the reports "
+        "stream re-reads on every run; older years are read once more, then kept as closed in the state "
+        "and never read again.",
+    ),
+    th.Property(
+        "ledger_item_ids",
+        th.ArrayType(th.StringType),
+        description="Ids of ledger items (kassekladde lines) to read: Dinero cannot list them. Each is read "
+        "with its status; unbooked ones with their lines.",
     ),
     th.Property(
         "entries_start_date",
@@ -175,6 +199,27 @@ class TapDinero(DineroPluginMixin, Tap):
     def include_lines(self) -> bool:
         """Whether the document line streams exist."""
         return bool(self.config.get("include_lines", True))
+
+    @cached_property
+    def include_payments(self) -> bool:
+        """Whether the payment streams exist."""
+        return bool(self.config.get("include_payments", True))
+
+    @property
+    def reports_open_years(self) -> int:
+        """How many of the latest accounting years count as open (re-read every run)."""
+        value = self.config.get("reports_open_years")
+        return DEFAULT_OPEN_YEARS if value is None else max(1, int(value))
+
+    @property
+    def ledger_item_ids(self) -> list[str]:
+        """The configured ledger item ids, deduplicated, in order."""
+        ids: list[str] = []
+        for value in self.config.get("ledger_item_ids") or []:
+            item = str(value).strip().lower()
+            if item and item not in ids:
+                ids.append(item)
+        return ids
 
     @property
     def entries_window_days(self) -> int:
@@ -293,8 +338,9 @@ class TapDinero(DineroPluginMixin, Tap):
 
     # ------------------------------------------------------------------------------ streams
     def discover_streams(self) -> list[Stream]:
-        """Every stream (line streams only with ``include_lines``)."""
+        """Every stream (line streams only with ``include_lines``, payments with ``include_payments``)."""
         types = STREAM_TYPES + (LINE_STREAM_TYPES if self.include_lines else ())
+        types += PAYMENT_STREAM_TYPES if self.include_payments else ()
         return [stream_type(tap=self) for stream_type in types]
 
     @classmethod

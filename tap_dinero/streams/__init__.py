@@ -13,14 +13,18 @@ contacts                    GET /v1/{org}/contacts                         INCRE
 products                    GET /v1/{org}/products                         INCREMENTAL (UpdatedAt)
 invoices                    GET /v1/{org}/invoices (+ /{guid} per change)  INCREMENTAL (UpdatedAt)
 invoice_lines               (the invoices detail, no request of its own)   child of invoices
+invoice_payments            GET /v2/{org}/invoices/{guid}/payments         child of invoices
 sales_credit_notes          GET /v1/{org}/sales/creditnotes (+ /{guid})    INCREMENTAL (UpdatedAt)
 credit_note_lines           (the credit notes detail, no own request)      child of sales_credit_notes
+sales_credit_note_payments  GET .../sales/creditnotes/{guid}/payments      child of sales_credit_notes
 trade_offers                GET /v1/{org}/tradeoffers (+ /{guid})          INCREMENTAL (UpdatedAt)
 trade_offer_lines           (the trade offers detail, no own request)      child of trade_offers
 entries                     GET /v1/{org}/entries, /entries/changes        INCREMENTAL (_sdc_synced_at)
 manual_vouchers             GET /v1/{org}/vouchers/manuel/{guid}           child of entries
 purchase_vouchers           GET /v1/{org}/vouchers/purchase/{guid}         child of entries
 files                       GET /v1/{org}/files                            FULL_TABLE
+reports                     GET /v1/{org}/{year}/reports/{report}          FULL_TABLE per open year
+ledger_items                POST /v1/{org}/ledgeritems/status, /ledgers    FULL_TABLE (given ids)
 ==========================  =============================================  ===========================
 
 Child streams are read only for the parent rows emitted in the run (documents that changed, vouchers
@@ -30,14 +34,14 @@ as FULL_TABLE (they have no replication key of their own).
 Endpoints left out, and why:
 
 * ``/v1/{org}/sales`` -- the same rows as invoices + sales credit notes together ("lengthy and demanding").
-* Ledger items (kassekladde, ``/ledgeritems``) -- no list or GET endpoint, only writes and status by id.
+* Ledger items (kassekladde) not named in ``ledger_item_ids`` -- no list endpoint, only reads by id.
 * Purchase credit notes (``/vouchers/purchase/creditnotes/{guid}``) -- GET by guid only; entries do not
   tell them apart from purchase vouchers, so they cannot be discovered.
-* Contact notes (``/contacts/{guid}/notes``), invoice payments (``/v2/.../payments``), mailouts and
-  reminders -- one request per contact/document on every run (no change filter across documents):
-  a 1 000-invoice organization would spend ten minutes of quota per run on them.
-* State of account (``/state-of-account/{guid}``) and the reports (``/{year}/reports/...``) -- derived
-  from entries, which the tap emits in full.
+* Contact notes (``/contacts/{guid}/notes``), mailouts and reminders -- one request per contact/document
+  on every run (no change filter across documents): a 1 000-invoice organization would spend ten
+  minutes of quota per run on them. (Payments change their document, so they are read for changed
+  documents only.)
+* State of account (``/state-of-account/{guid}``) -- derived from entries, which the tap emits in full.
 * Countries, invoice templates, sales settings, webhooks, attachments -- static or configuration data,
   not part of the books; ``/unifiedvouchers`` has no documented operation.
 * Contact persons -- no such endpoint exists (a company contact has ``AttPerson`` only).
@@ -55,16 +59,19 @@ from tap_dinero.streams.organization import (
     VatTypesStream,
 )
 from tap_dinero.streams.registers import ContactsStream, FilesStream, ProductsStream
+from tap_dinero.streams.reports import LedgerItemsStream, ReportsStream
 from tap_dinero.streams.sales import (
     CreditNoteLinesStream,
+    CreditNotePaymentsStream,
     CreditNotesStream,
     InvoiceLinesStream,
+    InvoicePaymentsStream,
     InvoicesStream,
     TradeOfferLinesStream,
     TradeOffersStream,
 )
 
-__all__ = ["LINE_STREAM_TYPES", "STREAM_TYPES"]
+__all__ = ["LINE_STREAM_TYPES", "PAYMENT_STREAM_TYPES", "STREAM_TYPES"]
 
 #: Every stream class except the document line streams (those depend on ``include_lines``).
 STREAM_TYPES = (
@@ -83,7 +90,12 @@ STREAM_TYPES = (
     ManualVouchersStream,
     PurchaseVouchersStream,
     FilesStream,
+    ReportsStream,
+    LedgerItemsStream,
 )
 
 #: Detail-line child streams, present when ``include_lines`` is true (the default).
 LINE_STREAM_TYPES = (InvoiceLinesStream, CreditNoteLinesStream, TradeOfferLinesStream)
+
+#: Payment child streams, present when ``include_payments`` is true (the default).
+PAYMENT_STREAM_TYPES = (InvoicePaymentsStream, CreditNotePaymentsStream)

@@ -13,6 +13,13 @@ changed, never for deleted ones -- the parent stream reads ``GET .../{guid}`` ex
 A document a stream map filters out (on its list fields) is not read in detail. Set
 ``include_lines: false`` to skip the detail calls altogether: document records then have no
 ``ProductLines`` and the line streams do not exist.
+
+Payments (``invoice_payments``, ``sales_credit_note_payments``) are child streams too, read for the same
+documents (live, kept by the stream maps, emitted in this run) that are booked: one ``GET .../payments``
+per document, made by the payment stream itself, so it costs nothing when the stream is not selected or
+``include_payments`` is false. Drafts are skipped without a request (Dinero pays booked vouchers only).
+Registering or deleting a payment changes the document (Timestamp, ``PaymentStatus``, ``UpdatedAt``), so
+the changed documents are exactly the ones whose payments can have changed.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
 
+from dinero_api.dates import utc_now
 from dinero_api.errors import DineroAPIError, DineroGone, raise_for_response
-from tap_dinero.client import DineroStream
+from tap_dinero.client import DetailStream, DineroStream
 from tap_dinero.incremental import ChangesSinceStream
 from tap_dinero.pagination import page_records
 
@@ -35,8 +43,10 @@ if t.TYPE_CHECKING:
 __all__ = [
     "DETAIL_FIELDS",
     "CreditNoteLinesStream",
+    "CreditNotePaymentsStream",
     "CreditNotesStream",
     "InvoiceLinesStream",
+    "InvoicePaymentsStream",
     "InvoicesStream",
     "TradeOfferLinesStream",
     "TradeOffersStream",
@@ -46,6 +56,10 @@ __all__ = [
 DETAIL_FIELDS = ("ShowLinesInclVat", "ProductLines", "TotalLines")
 #: Child-context key carrying the document's lines to its line stream (removed before the child syncs).
 LINES_KEY = "product_lines"
+#: Child-context key carrying the document's ``Status`` to its payment stream (removed likewise).
+STATUS_KEY = "document_status"
+#: Every payload key a parent puts in the child context; each child stream removes them all.
+PAYLOAD_KEYS = (LINES_KEY, STATUS_KEY)
 
 
 class _SalesDocumentStream(ChangesSinceStream):
@@ -54,6 +68,8 @@ class _SalesDocumentStream(ChangesSinceStream):
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "Guid"]
     #: ``GET`` path of one document (``{organization_id}`` and ``{guid}`` are filled in).
     detail_path: t.ClassVar[str]
+    #: True for documents that can be paid (invoices, credit notes): they have a payment child stream.
+    has_payment_stream: t.ClassVar[bool] = False
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Start outside a detail read."""
@@ -96,7 +112,11 @@ class _SalesDocumentStream(ChangesSinceStream):
 
     def _wants_detail(self, row: dict[str, t.Any]) -> bool:
         """Lines are on, the row is live, and some stream map keeps it (a filter on list fields)."""
-        if not self.dinero_tap.include_lines or self._deleted_pass or row.get("DeletedAt"):
+        return self.dinero_tap.include_lines and self._live_and_kept(row)
+
+    def _live_and_kept(self, row: dict[str, t.Any]) -> bool:
+        """The row is live (not from the deletion pass) and some stream map keeps it."""
+        if self._deleted_pass or row.get("DeletedAt"):
             return False
         for stream_map in self.stream_maps:
             try:
@@ -142,14 +162,20 @@ class _SalesDocumentStream(ChangesSinceStream):
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
     ) -> t.Iterable[Context | None]:
-        """One line-stream context per document read in detail, carrying its lines."""
-        if "ProductLines" not in record:
-            return  # lines off, a deleted document, a filtered-out one, or a detail that vanished
-        yield {
+        """One child context per live document emitted in this run: its lines (when read in detail)
+        for the line stream, its ``Status`` for the payment stream."""
+        has_payments = self.has_payment_stream and self.dinero_tap.include_payments
+        if "ProductLines" not in record and not (has_payments and self._live_and_kept(record)):
+            return  # a deleted document, a filtered-out one, or a detail that vanished (and no payments)
+        child: dict[str, t.Any] = {
             "organization_id": self.organization_for(context),
             "document_guid": str(record["Guid"]),
-            LINES_KEY: list(record.get("ProductLines") or []),
         }
+        if "ProductLines" in record:
+            child[LINES_KEY] = list(record.get("ProductLines") or [])
+        if has_payments:
+            child[STATUS_KEY] = record.get("Status")
+        yield child
 
 
 class _LinesStream(DineroStream):
@@ -178,6 +204,8 @@ class _LinesStream(DineroStream):
         """Keep the document's lines aside; the context keeps the organization and document Guid."""
         context = dict(context)
         self._lines = list(context.pop(LINES_KEY, None) or [])
+        for key in PAYLOAD_KEYS:
+            context.pop(key, None)
         self._document_guid = str(context.get("document_guid"))
         return context
 
@@ -197,6 +225,7 @@ class InvoicesStream(_SalesDocumentStream):
     path = "/v1/{organization_id}/invoices"
     detail_path = "/v1/{organization_id}/invoices/{guid}"
     schema_name = "invoice"
+    has_payment_stream = True
 
 
 class InvoiceLinesStream(_LinesStream):
@@ -217,6 +246,7 @@ class CreditNotesStream(_SalesDocumentStream):
     path = "/v1/{organization_id}/sales/creditnotes"
     detail_path = "/v1/{organization_id}/sales/creditnotes/{guid}"
     schema_name = "sales_credit_note"
+    has_payment_stream = True
 
 
 class CreditNoteLinesStream(_LinesStream):
@@ -248,3 +278,87 @@ class TradeOfferLinesStream(_LinesStream):
     parent_stream_type = TradeOffersStream
     parent_key = "TradeOfferGuid"
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "TradeOfferGuid", "LinePosition"]
+
+
+class _PaymentsStream(DetailStream):
+    """Payments of one booked document, one row per payment: ``GET .../{guid}/payments``.
+
+    The answer (``InvoicePaymentsModel``) is one object per document: its ``Payments`` become rows, each
+    carrying the document's Guid and the answer's totals (``PaidAmount``, ``RemainingAmount``,
+    ``InvoiceTotalIncludingReminderExpenses``, ``RemainderAsFeeAvailable``) as of this read. Dinero
+    answers live payments only: a payment deleted later is not emitted as deleted (the document's
+    ``PaymentStatus`` and the totals on its other rows show it; see the README).
+    """
+
+    #: Column naming the parent document in each payment row.
+    parent_key: t.ClassVar[str]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start with no document; every row of this run carries the same read time."""
+        super().__init__(*args, **kwargs)
+        self._document_guid: str | None = None
+        self._document_status: str | None = None
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The payment read model plus ``_sdc_synced_at``: the rows of a document's latest read are its
+        current payments (Dinero does not list deleted ones)."""
+        schema = super().build_schema()
+        schema["properties"]["_sdc_synced_at"] = {
+            "type": "string",
+            "format": "date-time",
+            "description": "Start (UTC) of the sync run that read the document's payments (tap-added)",
+        }
+        return schema
+
+    def preprocess_context(self, context: Context) -> Context:
+        """Keep the document's status aside (and drop the lines meant for the line stream)."""
+        context = dict(context)
+        self._document_status = context.get(STATUS_KEY)
+        for key in PAYLOAD_KEYS:
+            context.pop(key, None)
+        self._document_guid = str(context.get("document_guid"))
+        return context
+
+    def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The document's payments; nothing (and no request) for a draft, which cannot be paid."""
+        if not self.dinero_tap.include_payments or str(self._document_status or "").lower() == "draft":
+            return
+        yield from self.request_records(context)
+
+    def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
+        """One row per payment with the document Guid and the answer's totals."""
+        if not isinstance(detail, dict):
+            return
+        totals = {key: value for key, value in detail.items() if key != "Payments"}
+        for payment in detail.get("Payments") or []:
+            if isinstance(payment, dict):
+                yield {
+                    **totals,
+                    **payment,
+                    self.parent_key: self._document_guid,
+                    "_sdc_synced_at": self._synced_at,
+                }
+
+
+class InvoicePaymentsStream(_PaymentsStream):
+    """Payments registered on changed booked invoices: ``GET /v2/{org}/invoices/{guid}/payments``."""
+
+    name = "invoice_payments"
+    path = "/v2/{organization_id}/invoices/{document_guid}/payments"
+    schema_name = "invoice_payment"
+    parent_stream_type = InvoicesStream
+    parent_key = "InvoiceGuid"
+    primary_keys: t.ClassVar[list[str]] = ["organization_id", "InvoiceGuid", "Guid"]
+
+
+class CreditNotePaymentsStream(_PaymentsStream):
+    """Refunds paid on changed booked credit notes: ``GET /v1/{org}/sales/creditnotes/{guid}/payments``."""
+
+    name = "sales_credit_note_payments"
+    path = "/v1/{organization_id}/sales/creditnotes/{document_guid}/payments"
+    schema_name = "sales_credit_note_payment"
+    parent_stream_type = CreditNotesStream
+    parent_key = "CreditNoteGuid"
+    primary_keys: t.ClassVar[list[str]] = ["organization_id", "CreditNoteGuid", "Guid"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import tempfile
+import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from dinero_api.client import DineroClient
+from dinero_api.settings import DineroSettings
 from dinero_sandbox.constants import DEMO_API_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ORG_MAIN
 from tap_dinero.tap import TapDinero
 from tests.tap.conftest import FAST_QUOTA
@@ -46,3 +50,22 @@ class TestTapDineroStandard(StandardTests):  # type: ignore[misc, valid-type]
             token_url=sandbox_server.token_url,
             quota_cache_dir=str(tmp_path_factory.mktemp("quota")),
         )
+        SUITE_CONFIG["ledger_item_ids"] = _write_ledger_items(SUITE_CONFIG)
+
+
+def _write_ledger_items(config: dict[str, Any]) -> list[str]:
+    """Two unbooked ledger items (the demo seed has none, and Dinero cannot list them: the tap reads the
+    ids it is given), so the ledger_items stream has records for the suite."""
+    client = DineroClient(DineroSettings.from_config(config), organization_id=ORG_MAIN)
+    ids = [str(uuid.uuid4()) for _ in range(2)]
+    line = {
+        "Description": "Dagens salg",
+        "Amount": 250,
+        "AccountNumber": 58000,
+        "BalancingAccountNumber": 1010,
+    }
+    client.post_json(
+        f"/v1.2/{ORG_MAIN}/ledgeritems",
+        [{"Id": item, "VoucherDate": date.today().isoformat(), "Lines": [line]} for item in ids],
+    )
+    return ids

@@ -1,0 +1,185 @@
+"""Dinero's own reports per accounting year, and ledger items (kassekladde) read by id.
+
+Reports: ``GET /v1/{org}/{accountingYear}/reports/saldo|result|balance|primo`` -- the trial balance
+(saldo), the profit and loss (result), the balance sheet (balance) and the opening balances (primo), one
+row per account (``result`` and ``balance`` add Dinero's summary row "Årets resultat" as account 0). The
+rows are keyed ``(organization_id, AccountingYear, Report, AccountNumber)`` so targets upsert a re-read
+year in place.
+
+Replication: FULL_TABLE per accounting year, all years of an organization in its one partition. A year
+changes while bookings can still land in it; Dinero does not say when a year is closed, so the latest
+``reports_open_years`` years that have begun (default 2: the current one and the previous one, whose
+annual accounts are done months after it ends) and any year that has not begun yet are re-read on every
+run. An older year is read once more and its name is then
+kept in the partition state (``closed_years``); later runs skip it without a request. A correction booked
+into a year the state calls closed is therefore not seen: raise ``reports_open_years`` or drop
+``closed_years`` from the state to read it again. Cost per run: 1 request (the accounting years) + 4 per
+open year; a closed year costs 4 requests once.
+
+Ledger items: Dinero has no list of them. ``POST /v1/{org}/ledgeritems/status`` answers the status of
+given ids (Draft, PendingBooking, Booked + VoucherNumber), ``POST .../ledgeritems/ledgers`` the content of
+given ids that are still unbooked. The stream reads the ids of the ``ledger_item_ids`` setting (e.g. the
+Ids target-dinero chose when it wrote them): 1 status request per 1000 ids + 1 content request per 1000
+unbooked ones. A booked item becomes a manual voucher with the item's Id as its Guid, which the
+``manual_vouchers`` stream reads through its entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from urllib.parse import quote
+
+from singer_sdk.exceptions import FatalAPIError
+
+from dinero_api.dates import utc_now
+from dinero_api.envelope import decode_json
+from dinero_api.errors import DineroAPIError, raise_for_response
+from tap_dinero.client import DineroStream
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+__all__ = ["REPORTS", "LedgerItemsStream", "ReportsStream", "open_accounting_years"]
+
+#: The reports read for each accounting year, in this order.
+REPORTS = ("saldo", "result", "balance", "primo")
+#: Partition-state key listing the accounting years read as closed (never read again).
+CLOSED_YEARS_KEY = "closed_years"
+#: Most ids Dinero takes in one ledger-item request ("maximum number of ledger items in a ledger").
+LEDGER_BATCH = 1000
+
+
+def open_accounting_years(dated: list[tuple[str, str]], count: int, today: dt.date) -> set[str]:
+    """Names of the years re-read every run: the latest ``count`` that have begun, and any that has not
+    (a year Dinero created early because a voucher was dated into it does not push the previous one,
+    still being closed, out of the open years)."""
+    begun = [name for start, name in dated if not start or start <= today.isoformat()]
+    future = {name for start, name in dated if start and start > today.isoformat()}
+    return set(begun[-count:]) | future
+
+
+class ReportsStream(DineroStream):
+    """Saldo, result, balance and primo reports of each accounting year (see the module docstring)."""
+
+    name = "reports"
+    path = "/v1/{organization_id}/accountingyears"
+    schema_name = "report"
+    primary_keys: t.ClassVar[list[str]] = ["organization_id", "AccountingYear", "Report", "AccountNumber"]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start outside any report."""
+        super().__init__(*args, **kwargs)
+        self._year: str | None = None
+        self._report: str | None = None
+
+    def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Every report of the open years and of closed years not yet read as closed."""
+        state = self.get_context_state(context)
+        closed = {str(name) for name in state.get(CLOSED_YEARS_KEY) or []}
+        years = self.fetch_json(context, "/v1/{organization_id}/accountingyears") or []
+        dated = sorted(
+            (str(year.get("FromDate") or "")[:10], str(year["Name"]))
+            for year in years
+            if isinstance(year, dict) and year.get("Name")
+        )
+        names = [name for _, name in dated]
+        open_years = open_accounting_years(dated, self.dinero_tap.reports_open_years, utc_now().date())
+        for name in names:
+            if name in closed and name not in open_years:
+                continue
+            for report in REPORTS:
+                self._year, self._report = name, report
+                self.path = f"/v1/{{organization_id}}/{quote(name, safe='')}/reports/{report}"
+                yield from self.request_records(context)
+            if name not in open_years:
+                closed.add(name)
+        self._year = self._report = None
+        self.path = type(self).path
+        if closed:
+            state[CLOSED_YEARS_KEY] = sorted(closed)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Tag the row with its year and report."""
+        row = super().post_process(row, context) or row
+        row["AccountingYear"] = self._year
+        row["Report"] = self._report
+        return row
+
+
+class LedgerItemsStream(DineroStream):
+    """Ledger items named by ``ledger_item_ids``: status of each, content of the unbooked ones."""
+
+    name = "ledger_items"
+    path = "/v1/{organization_id}/ledgeritems/status"
+    schema_name = "ledger_item"
+    primary_keys: t.ClassVar[list[str]] = ["organization_id", "Id"]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start outside a ledger-item request."""
+        super().__init__(*args, **kwargs)
+        self._tolerate_refusal = False
+
+    def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Status (+ content while unbooked) of each configured id; no request without ids."""
+        ids = self.dinero_tap.ledger_item_ids
+        known = self.schema["properties"]
+        for start in range(0, len(ids), LEDGER_BATCH):
+            batch = ids[start : start + LEDGER_BATCH]
+            statuses = self._post_ids(context, "/v1/{organization_id}/ledgeritems/status", batch)
+            drafts = [str(s["Id"]).lower() for s in statuses if str(s.get("Status") or "").lower() == "draft"]
+            content = {
+                str(item.get("Id")).lower(): item
+                for item in self._post_ids(context, "/v1/{organization_id}/ledgeritems/ledgers", drafts)
+            }
+            for status in statuses:
+                row = {**content.get(str(status["Id"]).lower(), {}), **status}
+                yield {key: value for key, value in row.items() if key in known}
+
+    def _post_ids(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]]:
+        """POST ``[{Id}]`` and return the answer's objects. Dinero refuses a whole batch (400) when one id
+        does not exist (a deleted item): the batch is then asked id by id and the refused ids are skipped
+        with a warning, so one deleted item does not stop every run."""
+        if not ids:
+            return []
+        answer = self._post(context, path, ids)
+        if answer is not None:
+            return answer
+        if len(ids) == 1:
+            self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", ids[0])
+            return []
+        out: list[dict[str, t.Any]] = []
+        for item in ids:
+            single = self._post(context, path, [item])
+            if single is None:
+                self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", item)
+                continue
+            out.extend(single)
+        return out
+
+    def _post(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]] | None:
+        """The answer's objects, or None when Dinero refused the ids (400)."""
+        url = self.url_base + path.replace("{organization_id}", self.organization_for(context))
+        prepared = self.build_prepared_request(
+            method="POST", url=url, json=[{"Id": item} for item in ids], headers=self.http_headers
+        )
+        self._tolerate_refusal = True
+        try:
+            response = self.send_prepared(prepared, context)
+        finally:
+            self._tolerate_refusal = False
+        if response.status_code == 400:
+            return None
+        body = decode_json(response.content)
+        return [item for item in body or [] if isinstance(item, dict) and item.get("Id")]
+
+    def validate_response(self, response: requests.Response) -> None:
+        """A refused batch (400: an id that does not exist) is let through to be split or skipped;
+        anything else fails as usual."""
+        try:
+            raise_for_response(response)
+        except DineroAPIError as exc:
+            if self._tolerate_refusal and response.status_code == 400:
+                return
+            raise FatalAPIError(str(exc)) from exc
