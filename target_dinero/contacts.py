@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from dinero_api.envelope import has_more, parse_page
 from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import lookup, searchable
 from target_dinero.exactly_once import ExactlyOnce, confirmed
@@ -271,21 +272,19 @@ class ContactResolver:
         identity rule (a reference: NFC and trimmed; a name: case-insensitive).
         """
         query, exact = lookup(field, value)
-        if exact:
-            body = self._gateway.get(
-                "/v1/{org}/contacts", {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": 100}
-            )
-            return list((field_ci(body, "Collection") if isinstance(body, Mapping) else body) or [])
+        page_size = 100 if exact else 1000  # eq matches few rows; a contains fragment may match many
         found: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = self._gateway.get(
-                "/v1/{org}/contacts",
-                {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": 1000, "page": page},
+            parsed = parse_page(
+                self._gateway.get(
+                    "/v1/{org}/contacts",
+                    {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": page_size, "page": page},
+                )
             )
-            rows = list((field_ci(body, "Collection") if isinstance(body, Mapping) else body) or [])
-            found.extend(rows)
-            if len(rows) < 1000:
+            found.extend(parsed.rows)
+            # every row the filter selects is read: a look-up must not miss one (count not trusted)
+            if not has_more(parsed, page_size=page_size, rows_seen=len(found), trust_total=False):
                 return found
             page += 1
 

@@ -22,35 +22,14 @@ import threading
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from dinero_api.envelope import field_ci, has_more, parse_page
 from dinero_api.filters import lookup
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import normalize_reference
 
-__all__ = ["RemoteIndex"]
+__all__ = ["RemoteIndex", "field_ci"]
 
 PAGE_SIZE = 1000
-
-
-def field_ci(row: dict[str, Any], name: str) -> Any:
-    """Case-insensitive field access (Dinero echoes the casing of the requested field names)."""
-    if name in row:
-        return row[name]
-    lowered = name.lower()
-    for key, value in row.items():
-        if key.lower() == lowered:
-            return value
-    return None
-
-
-def _rows_and_total(body: Any) -> tuple[list[dict[str, Any]], int | None]:
-    if isinstance(body, list):
-        return body, None
-    rows = field_ci(body, "Collection") or []
-    pagination = field_ci(body, "Pagination") or {}
-    total = field_ci(pagination, "ResultWithoutFilter")
-    if total is None:
-        total = field_ci(pagination, "Result")
-    return rows, int(total) if total is not None else None
 
 
 class RemoteIndex:
@@ -76,26 +55,27 @@ class RemoteIndex:
 
     def _read_page(self, page: int) -> int:
         body = self._gateway.get(self._path, {"fields": self._fields, "page": page, "pageSize": PAGE_SIZE})
-        rows, total = _rows_and_total(body)
-        self._remember_rows(rows)
-        if len(rows) < PAGE_SIZE:
+        parsed = parse_page(body)
+        self._remember_rows(parsed.rows)
+        # The plain list is the one the count describes under either reading (dinero_api.envelope).
+        if not has_more(parsed, page_size=PAGE_SIZE, rows_seen=page * PAGE_SIZE + len(parsed.rows)):
             self._complete = True
             self._remaining_pages = 0
-        elif total is not None:
-            self._remaining_pages = max(0, math.ceil(total / PAGE_SIZE) - page - 1)
-            self._complete = self._remaining_pages == 0
-        return len(rows)
+        elif parsed.total is not None:
+            self._remaining_pages = max(0, math.ceil(parsed.total / PAGE_SIZE) - page - 1)
+        return len(parsed.rows)
 
     def _query_one(self, ref: str) -> None:
         # A reference with a quote or backslash is found with `contains` on a fragment (no escaping, which
         # Dinero may do either way: dinero_api.filters.lookup); then every page is read.
-        query, exact = lookup("ExternalReference", ref)
+        query, _exact = lookup("ExternalReference", ref)
         page = 0
+        seen = 0
         while True:
-            params = {"fields": self._fields, "queryFilter": query, "pageSize": PAGE_SIZE}
-            if not exact:
-                params["page"] = page
-            rows, _ = _rows_and_total(self._gateway.get(self._path, params))
+            params = {"fields": self._fields, "queryFilter": query, "pageSize": PAGE_SIZE, "page": page}
+            parsed = parse_page(self._gateway.get(self._path, params))
+            rows = parsed.rows
+            seen += len(rows)
             # Dinero matches case-insensitively (and may match more loosely): keep the rows whose
             # reference is this one by the identity rule, never what the filter alone selected.
             self._remember_rows(
@@ -104,7 +84,8 @@ class RemoteIndex:
                 if field_ci(r, "ExternalReference") is not None
                 and normalize_reference(field_ci(r, "ExternalReference")) == ref
             )
-            if exact or len(rows) < PAGE_SIZE:
+            # every row the filter selects is read: a look-up must not miss one (count not trusted)
+            if not has_more(parsed, page_size=PAGE_SIZE, rows_seen=seen, trust_total=False):
                 break
             page += 1
         self._checked.add(ref)
