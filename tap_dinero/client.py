@@ -8,7 +8,6 @@ its retries (429 waits, 5xx backoff). The SDK's own backoff is switched off to a
 from __future__ import annotations
 
 import logging
-import sys
 import typing as t
 from functools import cached_property
 
@@ -24,6 +23,7 @@ from tap_dinero.pagination import DineroPaginator, page_records, page_total
 from tap_dinero.progress import StreamProgress
 from tap_dinero.schemas import list_fields, load_schema
 from tap_dinero.sdk_adapter import SdkAdapterStream
+from tap_dinero.writer import flush_output
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
@@ -143,7 +143,7 @@ class DineroStream(SdkAdapterStream):
         def counted(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             stats = self.dinero_tap.client_for(self._active_org or self.organization_for(context)).stats
             waited_before = stats.quota_wait_seconds
-            sys.stdout.flush()  # rows already written never wait in our buffer for a request or the quota
+            flush_output()  # rows already written never wait in our block for a request or the quota
             try:
                 response = func(prepared_request, context)
             finally:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from functools import cached_property
 from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
@@ -159,11 +160,18 @@ class _SalesDocumentStream(ChangesSinceStream):
             raise FatalAPIError(str(exc)) from exc
 
     # ------------------------------------------------------------------------------ children
+    @cached_property
+    def _any_child_selected(self) -> bool:
+        """Whether a child stream (lines, payments) is selected: read once, the selection is fixed."""
+        return any(child.selected or child.has_selected_descendents for child in self.child_streams)
+
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
     ) -> t.Iterable[Context | None]:
         """One child context per live document emitted in this run: its lines (when read in detail)
         for the line stream, its ``Status`` for the payment stream."""
+        if not self._any_child_selected:
+            return  # no line or payment stream selected: no child context per row (and no SDK walk)
         has_payments = self.has_payment_stream and self.dinero_tap.include_payments
         if "ProductLines" not in record and not (has_payments and self._live_and_kept(record)):
             return  # a deleted document, a filtered-out one, or a detail that vanished (and no payments)
