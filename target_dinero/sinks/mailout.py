@@ -18,10 +18,12 @@ from target_dinero.sinks.settlement import UNKNOWN_OUTCOME
 
 __all__ = ["SEND_KINDS", "send_once"]
 
-#: stream/record setting -> (path, mailout Type)
-SEND_KINDS = {
-    "email": ("/v1/{{org}}/invoices/{g}/email", "Email"),
-    "einvoice": ("/v3/{{org}}/invoices/{g}/e-invoice", "EInvoice"),
+#: stream/record setting -> (path, mailout Type, the body's fields Dinero requires besides the Timestamp)
+SEND_KINDS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # ApiMailoutModel requires ShouldAddTrustPilotEmailAsBcc; Dinero's defaults apply to the rest.
+    "email": ("/v1/{{org}}/invoices/{g}/email", "Email", {"ShouldAddTrustPilotEmailAsBcc": False}),
+    # EInvoiceSendModel requires PaymentMeanEnum; Domestic is what Dinero documents as its default.
+    "einvoice": ("/v3/{{org}}/invoices/{g}/e-invoice", "EInvoice", {"PaymentMeanEnum": "Domestic"}),
 }
 
 
@@ -33,14 +35,16 @@ def _sent(run: Any, guid: str, mail_type: str) -> bool:
 def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timestamp: Any = None) -> str:
     """Send invoice ``guid`` by ``how`` (email / einvoice) unless it was sent that way; returns the
     outcome counted (``sent``, ``already_sent``; empty in dry run, where the plan counts)."""
-    template, mail_type = SEND_KINDS[how]
+    template, mail_type, required = SEND_KINDS[how]
     path = template.format(g=guid)
     if run.dry_run:
         run.plan("send", f"invoice_{how}", stream, reference, {"Guid": guid})
         return ""  # counted by the plan
     if _sent(run, guid, mail_type):
         return "already_sent"
-    body: dict[str, Any] = {"Timestamp": timestamp} if timestamp and timestamp != "dry-run" else {}
+    body: dict[str, Any] = dict(required)
+    if timestamp and timestamp != "dry-run":
+        body["Timestamp"] = timestamp
     for attempt in range(2):
         try:
             run.gateway.post(path, body)
@@ -50,5 +54,5 @@ def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timest
                 return "sent"
             if attempt == 1:
                 raise
-            body = {}  # the Timestamp may have moved with the send that failed
+            body = dict(required)  # the Timestamp may have moved with the send that failed
     return "sent"  # pragma: no cover
