@@ -64,12 +64,31 @@ class JournalMismatch(RuntimeError):
 
 
 class VoucherWriter:
-    """Create/update/book manual vouchers of one stream, journaled."""
+    """Create/update/book manual vouchers of one stream, journaled.
+
+    Subclasses write other vouchers Dinero cannot search (purchase vouchers) through the same protocol:
+    they name the paths, the journal key and whether line amounts follow ``manual_voucher_amount_sign``.
+    """
+
+    #: GET/PUT ``{path}/{guid}``, POST ``{path}/{guid}/book``
+    path = PATH
+    #: POST creates here
+    create_path = PATH
+    #: in messages ("create of a manual voucher")
+    what = "manual voucher"
+    #: the journal key is ``key_prefix + reference`` (one journal holds every voucher kind)
+    key_prefix = ""
+    #: line amounts follow ``manual_voucher_amount_sign`` (see :func:`wire_amounts`)
+    signed_amounts = True
 
     def __init__(self, run: RunContext, stream: str, load_type: str) -> None:
         self.run = run
         self.stream = stream
         self.load_type = load_type
+
+    def key(self, reference: str) -> str:
+        """The journal key of the voucher ``reference`` names."""
+        return self.key_prefix + reference
 
     def _count(self, outcome: str) -> None:
         self.run.report.count(self.stream, outcome)
@@ -78,7 +97,7 @@ class VoucherWriter:
     def get(self, guid: str) -> dict[str, Any] | None:
         """The voucher, or None when it no longer exists."""
         try:
-            return self.run.gateway.get(f"{PATH}/{guid}")
+            return self.run.gateway.get(f"{self.path}/{guid}")
         except DineroGone:
             return None
 
@@ -107,7 +126,7 @@ class VoucherWriter:
 
     def _adopt(self, reference: str, current: dict[str, Any], file_guid: str | None) -> dict[str, Any]:
         """Journal a voucher found in Dinero (created by an earlier run whose journal entry is lost)."""
-        status = "booked" if str(field_ci(current, "Status") or "").lower() == "booked" else "draft"
+        status = _status(current)
         fields = {
             "status": status,
             "guid": str(field_ci(current, "Guid")),
@@ -116,7 +135,7 @@ class VoucherWriter:
             "kind": self.load_type,
         }
         if not self.run.dry_run:
-            self.run.journal.record(reference, **fields)
+            self.run.journal.record(self.key(reference), **fields)
         return {"ref": reference, **fields}
 
     # -- the protocol ----------------------------------------------------------------------------------
@@ -136,8 +155,9 @@ class VoucherWriter:
         Dinero reads it the other way (``manual_voucher_amount_sign: credit_account``) the amounts sent
         are negated, so the books show what was meant either way.
         """
-        payload = wire_amounts(payload, str(self.run.config.get("manual_voucher_amount_sign") or ""))
-        entry = self.run.journal.get(reference)
+        if self.signed_amounts:
+            payload = wire_amounts(payload, str(self.run.config.get("manual_voucher_amount_sign") or ""))
+        entry = self.run.journal.get(self.key(reference))
         if entry is not None:
             entry = self.confirm_journal(reference, entry)
         status = (entry or {}).get("status")
@@ -204,7 +224,7 @@ class VoucherWriter:
                     "ledger_file at this organization's journal (or delete it if the organization is new)."
                 )
             if not self.run.dry_run:
-                self.run.journal.record(reference, status="deleted")
+                self.run.journal.record(self.key(reference), status="deleted")
             return {**entry, "status": "deleted"}
 
     def _resolve_pending(self, reference: str, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -214,8 +234,8 @@ class VoucherWriter:
             self._count("check_by_hand")
             raise CheckByHand(
                 reference,
-                "create of a manual voucher",
-                f"Dinero cannot search manual vouchers: open Dinero's voucher list and look for "
+                f"create of a {self.what}",
+                f"Dinero cannot search {self.what}s: open Dinero's voucher list and look for "
                 f"ExternalReference {reference!r}; the journal is {self.run.journal.path} "
                 f"({self.run.journal.namespace})",
             )
@@ -227,7 +247,7 @@ class VoucherWriter:
         )
         if current is None:  # the file was uploaded, the create never happened: create, reuse the file
             if not self.run.dry_run:
-                self.run.journal.record(reference, status="failed")
+                self.run.journal.record(self.key(reference), status="failed")
             return {**entry, "status": "failed"}
         self._count("recovered_after_unknown_outcome")
         return {**entry, **self._adopt(reference, current, str(file_guid))}
@@ -262,7 +282,7 @@ class VoucherWriter:
                 self._count("upload_repeated_after_unknown_outcome")
                 if attempt == 2:
                     raise
-        self.run.journal.record(reference, file_guid=file_guid, file_digest=content.digest)
+        self.run.journal.record(self.key(reference), file_guid=file_guid, file_digest=content.digest)
         return file_guid
 
     def _create(
@@ -296,7 +316,7 @@ class VoucherWriter:
 
         def send() -> Any:
             sent["at"] = time.time()
-            return self.run.gateway.post(PATH, body)
+            return self.run.gateway.post(self.create_path, body)
 
         if not file_guid:
             lookup_text = "nothing (no file to look it up by)"
@@ -306,18 +326,16 @@ class VoucherWriter:
             answer, _ = ExactlyOnce(self.run).create(
                 stream=self.stream,
                 journal=self.run.journal,
-                key=reference,
+                key=self.key(reference),
                 reference=reference,
-                what="create of a manual voucher",
+                what=f"create of a {self.what}",
                 send=send,
                 expect="Guid",
                 lookup=lookup,
                 lookup_text=lookup_text,
                 pending_fields={"digest": digest, "kind": self.load_type, "file_guid": file_guid},
                 done_fields=lambda found: {
-                    "status": "booked"
-                    if str(field_ci(found, "Status") or "").lower() == "booked"
-                    else "draft",
+                    "status": _status(found),
                     "guid": str(field_ci(found, "Guid")),
                     "timestamp": field_ci(found, "Timestamp"),
                 },
@@ -327,8 +345,8 @@ class VoucherWriter:
                 self._count("check_by_hand")
                 raise CheckByHand(
                     reference,
-                    "create of a manual voucher",
-                    "Dinero cannot search manual vouchers without a file: look in Dinero for "
+                    f"create of a {self.what}",
+                    f"Dinero cannot search {self.what}s without a file: look in Dinero for "
                     f"ExternalReference {reference!r}; the journal is {self.run.journal.path} "
                     f"({self.run.journal.namespace})",
                 ) from None
@@ -337,8 +355,10 @@ class VoucherWriter:
         timestamp = field_ci(answer, "Timestamp")
         if file_guid:
             self.files.remember(reference, str(file_guid), guid)
-        status = "booked" if str(field_ci(answer, "Status") or "").lower() == "booked" else "draft"
-        self.run.journal.record(reference, status=status, guid=guid, timestamp=timestamp, digest=digest)
+        status = _status(answer)
+        self.run.journal.record(
+            self.key(reference), status=status, guid=guid, timestamp=timestamp, digest=digest
+        )
         self._count("created")
         entry = {"status": status, "guid": guid, "timestamp": timestamp, "digest": digest}
         if book and status != "booked":
@@ -369,30 +389,30 @@ class VoucherWriter:
                 body["FileGuid"] = entry["file_guid"]
             try:
                 answer = (
-                    self.run.gateway.put(f"{PATH}/{guid}", {**body, "Timestamp": entry.get("timestamp")})
+                    self.run.gateway.put(f"{self.path}/{guid}", {**body, "Timestamp": entry.get("timestamp")})
                     or {}
                 )
             except DineroTimestampConflict:
                 current = self.get(guid)
                 if current is None:
-                    self.run.journal.record(reference, status="deleted")
+                    self.run.journal.record(self.key(reference), status="deleted")
                     return self._create(reference, payload, digest, attachment, book, {})
-                if str(field_ci(current, "Status") or "").lower() == "booked":
-                    self.run.journal.record(reference, status="booked")
+                if _status(current) == "booked":
+                    self.run.journal.record(self.key(reference), status="booked")
                     self._count("skipped_booked")
                     return {**entry, "status": "booked"}
                 answer = (
                     self.run.gateway.put(
-                        f"{PATH}/{guid}", {**body, "Timestamp": field_ci(current, "Timestamp")}
+                        f"{self.path}/{guid}", {**body, "Timestamp": field_ci(current, "Timestamp")}
                     )
                     or {}
                 )
             except DineroGone:
                 # Someone deleted the draft in Dinero: the record is loaded again as a new voucher.
-                self.run.journal.record(reference, status="deleted")
+                self.run.journal.record(self.key(reference), status="deleted")
                 return self._create(reference, payload, digest, attachment, book, {})
             entry = {**entry, "timestamp": field_ci(answer, "Timestamp"), "digest": digest}
-            self.run.journal.record(reference, timestamp=entry["timestamp"], digest=digest)
+            self.run.journal.record(self.key(reference), timestamp=entry["timestamp"], digest=digest)
             self._count("updated")
         if book:
             if self.run.dry_run:
@@ -409,29 +429,32 @@ class VoucherWriter:
         Timestamp (at most three tries).
         """
         guid = str(entry["guid"])
-        path = f"{PATH}/{guid}/book"
+        path = f"{self.path}/{guid}/book"
         timestamp = entry.get("timestamp")
         for attempt in range(3):
             try:
                 answer = confirmed(
-                    self.run.gateway.post(path, {"Timestamp": timestamp}), "Timestamp", f"POST {PATH}/book"
+                    self.run.gateway.post(path, {"Timestamp": timestamp}),
+                    "Timestamp",
+                    f"POST {self.path}/book",
                 )
                 break
             except (DineroTimestampConflict, DineroUnknownOutcome):
                 current = self.get(guid) or {}
                 answer = current
-                if str(field_ci(current, "Status") or "").lower() == "booked":
+                if _status(current) == "booked":
                     break
                 if attempt == 2:
                     raise
                 timestamp = field_ci(current, "Timestamp")
-        self.run.journal.record(reference, status="booked", timestamp=field_ci(answer, "Timestamp"))
+        timestamp = field_ci(answer, "Timestamp")
+        self.run.journal.record(self.key(reference), status="booked", timestamp=timestamp)
         self._count("booked")
-        return {**entry, "status": "booked"}
+        return {**entry, "status": "booked", "timestamp": timestamp}
 
     def book_draft(self, reference: str) -> None:
         """Book a voucher the journal holds as a draft (daily sales book once the run is complete)."""
-        entry = self.run.journal.get(reference)
+        entry = self.run.journal.get(self.key(reference))
         if not entry or entry.get("status") != "draft":
             return
         if self.run.dry_run:
@@ -441,5 +464,7 @@ class VoucherWriter:
 
 
 def _status(voucher: dict[str, Any]) -> str:
-    """The journal status of a voucher Dinero answered or showed."""
-    return "booked" if str(field_ci(voucher, "Status") or "").lower() == "booked" else "draft"
+    """The journal status of a voucher Dinero answered or showed: anything past Draft (Booked, and for
+    purchase vouchers Paid / OverPaid) is booked; an answer without a Status (a create) is a draft."""
+    status = str(field_ci(voucher, "Status") or "").lower()
+    return "booked" if status and status != "draft" else "draft"

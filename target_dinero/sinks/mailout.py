@@ -3,8 +3,10 @@
 Dinero records every send as a mailout of the document (``GET /v1/{org}/invoices/{guid}/mailouts``:
 ``Type`` Email / EInvoice / ...). Before sending, the mailouts are read: a document that already has a
 send of that kind is not sent again (``already_sent``) -- whoever sent it, this run, an earlier one killed
-mid-way, or a person in Dinero's web app. After a lost answer (5xx, timeout, reset, unparsable 2xx) the
-mailouts are read again: a send that got through is counted, one that did not is tried once more.
+mid-way, or a person in Dinero's web app. The send follows the target's one write protocol
+(:class:`target_dinero.exactly_once.ExactlyOnce`): after a lost answer (5xx, timeout, reset, unparsable
+2xx) the mailouts are read again until the send shows or ``commit_horizon_seconds`` have passed; only
+then is it tried once more.
 
 Requests: 2 per invoice sent (read the mailouts, send), 1 per invoice already sent.
 """
@@ -13,42 +15,62 @@ from __future__ import annotations
 
 from typing import Any
 
+from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.remote_index import field_ci
-from target_dinero.sinks.settlement import UNKNOWN_OUTCOME
 
 __all__ = ["SEND_KINDS", "send_once"]
 
-#: stream/record setting -> (path, mailout Type)
-SEND_KINDS = {
-    "email": ("/v1/{{org}}/invoices/{g}/email", "Email"),
-    "einvoice": ("/v3/{{org}}/invoices/{g}/e-invoice", "EInvoice"),
+#: stream/record setting -> (path, mailout Type, the body's fields Dinero requires besides the Timestamp)
+SEND_KINDS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # ApiMailoutModel requires ShouldAddTrustPilotEmailAsBcc; Dinero's defaults apply to the rest.
+    "email": ("/v1/{{org}}/invoices/{g}/email", "Email", {"ShouldAddTrustPilotEmailAsBcc": False}),
+    # EInvoiceSendModel requires PaymentMeanEnum; Domestic is what Dinero documents as its default.
+    "einvoice": ("/v3/{{org}}/invoices/{g}/e-invoice", "EInvoice", {"PaymentMeanEnum": "Domestic"}),
 }
 
 
-def _sent(run: Any, guid: str, mail_type: str) -> bool:
+def _sent(run: Any, guid: str, mail_type: str) -> dict[str, Any] | None:
+    """The invoice's mailout of ``mail_type`` (one GET), or None when it was never sent that way."""
     rows = run.gateway.get(f"/v1/{{org}}/invoices/{guid}/mailouts") or []
-    return any(str(field_ci(r, "Type") or "").lower() == mail_type.lower() for r in rows)
+    return next((r for r in rows if str(field_ci(r, "Type") or "").lower() == mail_type.lower()), None)
 
 
 def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timestamp: Any = None) -> str:
     """Send invoice ``guid`` by ``how`` (email / einvoice) unless it was sent that way; returns the
-    outcome counted (``sent``, ``already_sent``; empty in dry run, where the plan counts)."""
-    template, mail_type = SEND_KINDS[how]
+    outcome counted (``sent``, ``already_sent``; empty in dry run, where the plan counts).
+
+    The send follows :class:`target_dinero.exactly_once.ExactlyOnce` like every write: a pending marker
+    in the shared store before the POST; after a lost answer (or a marker a killed run left) the mailouts
+    are read until the send shows or the commit horizon has passed, and only then is it sent again.
+    """
+    template, mail_type, required = SEND_KINDS[how]
     path = template.format(g=guid)
     if run.dry_run:
         run.plan("send", f"invoice_{how}", stream, reference, {"Guid": guid})
         return ""  # counted by the plan
     if _sent(run, guid, mail_type):
         return "already_sent"
-    body: dict[str, Any] = {"Timestamp": timestamp} if timestamp and timestamp != "dry-run" else {}
-    for attempt in range(2):
-        try:
-            run.gateway.post(path, body)
-            return "sent"
-        except UNKNOWN_OUTCOME:
-            if _sent(run, guid, mail_type):
-                return "sent"
-            if attempt == 1:
-                raise
-            body = {}  # the Timestamp may have moved with the send that failed
-    return "sent"  # pragma: no cover
+    body: dict[str, Any] = dict(required)
+    if timestamp and timestamp != "dry-run":
+        body["Timestamp"] = timestamp
+    attempts: list[int] = []
+
+    def send() -> dict[str, Any]:
+        # a resend leaves the Timestamp out: it may have moved with the send that was lost
+        payload = body if not attempts else dict(required)
+        attempts.append(1)
+        run.gateway.post(path, payload)
+        return {"Sent": True}  # any 2xx the wire layer could read: the send happened
+
+    ExactlyOnce(run).create(
+        stream=stream,
+        journal=run.markers,
+        key=f"mailout:{how}:{guid.lower()}",
+        reference=reference,
+        what=f"{how} send of invoice {guid}",
+        send=send,
+        expect="Sent",
+        lookup=lambda: _sent(run, guid, mail_type),
+        lookup_text=f"GET /v1/{{org}}/invoices/{guid}/mailouts",
+    )
+    return "sent"

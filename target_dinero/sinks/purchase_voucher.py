@@ -1,18 +1,19 @@
 """``load_as: purchase_voucher``: bills and receipts with their file, cash or credit, exactly once.
 
-Dinero cannot list or search purchase vouchers, and chooses their Guid itself, so the target keeps them in
-the run's durable journal (``ledger_file``, shared with manual vouchers; key ``purchase_voucher:<ref>``)
-and finds a create whose outcome is unknown through the link of its uploaded file:
+Dinero cannot list or search purchase vouchers, and chooses their Guid itself: they are written by the
+manual vouchers' exactly-once protocol (:class:`PurchaseVoucherWriter`, a
+:class:`~target_dinero.voucher_writer.VoucherWriter`; :mod:`target_dinero.exactly_once`), in the run's
+shared journal store under ``purchase_voucher:<ref>``:
 
-* new: the receipt is uploaded (``POST /files``, journaled with its FileGuid so a retry reuses it), the
-  journal says ``pending``, ``POST /v1.2/vouchers/purchase`` carries the FileGuid, the journal says
-  ``draft``; booked with the Timestamp the create returned (journal ``booked``). 3 requests with a file
-  and booking, plus the journal check (one GET per run);
-* ``pending`` (a crash or lost answer after the create was sent): the organization's files are read
-  (``GET /files``, ``Linked``): linked -> that voucher is ours (its status is read); unlinked -> the create
-  never happened and is sent again with the same file. Without a file the record is rejected with a
-  reason naming the reference (never created twice);
-* ``draft`` -> booked when asked (a GET for its Timestamp); ``booked`` -> never changed.
+* new: the file -- the record's, or a generated one-page receipt (``voucher_receipts``) -- is uploaded with
+  the reference's tag in its name (journaled with its FileGuid, reused by a retry; the answer must name a
+  FileGuid), ``pending`` is made durable, ``POST /v1.2/vouchers/purchase`` carries the FileGuid, the
+  answer (confirmed: it names the Guid) is journaled; booked with the Timestamp the create returned.
+  3 requests with a file and booking, plus ``GET /files`` once per run for references the journal does
+  not know (an empty or lost journal: a voucher found through its file is taken over, not created again);
+* ``pending`` / unknown outcome: looked up through the file's link (``GET /files``, then the voucher),
+  believed absent only once ``commit_horizon_seconds`` have passed since the create was sent;
+* ``draft`` -> booked when asked; ``booked`` (or Paid) -> never changed.
 
 Credit purchases name their supplier (``ContactGuid`` or ``Contact``, resolved/created like invoice
 customers) and may carry ``Payments`` (registered after booking, reconciled against the voucher's payments
@@ -25,13 +26,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from dinero_api.errors import DineroGone, DineroTimestampConflict
 from target_dinero.contacts import contact_payload, require_name
-from target_dinero.files import AttachmentSpec, check_attachment
-from target_dinero.records import RecordRejected, to_date, to_decimal, to_int, validate_shape
-from target_dinero.remote_index import field_ci
+from target_dinero.files import check_attachment
+from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.sinks.settlement import UNKNOWN_OUTCOME, document_payments, parse_payment
+from target_dinero.sinks.settlement import document_payments, parse_payment
+from target_dinero.voucher_writer import VoucherWriter
 
 __all__ = ["PurchaseVoucherSink"]
 
@@ -116,118 +116,35 @@ class PurchaseVoucherSink(DineroSink):
             reference=reference,
             payload=payload,
             book=book,
-            extra={"contact": contact, "attachment": attachment, "payments": payments},
+            extra={
+                "contact": contact,
+                "attachment": attachment,
+                "payments": payments,
+                "digest": digest(
+                    {
+                        **payload,
+                        "Contact": contact,
+                        "File": (attachment.url or attachment.read().digest) if attachment else None,
+                    }
+                ),
+            },
         )
 
     # -- loading --------------------------------------------------------------------------------------
-    def _key(self, reference: str) -> str:
-        return f"purchase_voucher:{reference}"
-
-    def _count(self, outcome: str) -> None:
-        self.count(outcome)
-
-    def _get(self, guid: str) -> dict[str, Any] | None:
-        try:
-            return self.run.gateway.get(f"{PATH}/{guid}")
-        except DineroGone:
-            return None
-
-    def _linked_voucher(self, file_guid: str) -> str | None:
-        page = 0
-        while True:
-            rows = (
-                self.run.gateway.get(
-                    "/v1/{org}/files",
-                    {"fileStatus": "All", "fields": "FileGuid,Linked", "page": page, "pageSize": 1000},
-                )
-                or []
-            )
-            for row in rows:
-                if str(field_ci(row, "FileGuid")) == file_guid:
-                    links = field_ci(row, "Linked") or []
-                    return str(field_ci(links[0], "VoucherGuid")) if links else None
-            if len(rows) < 1000:
-                return None
-            page += 1
-
-    def _resolve_pending(self, item: Prepared, entry: dict[str, Any]) -> dict[str, Any]:
-        key = self._key(item.reference)
-        file_guid = entry.get("file_guid")
-        if not file_guid:
-            raise RecordRejected(
-                f"an earlier run sent the create of purchase voucher {item.reference!r} but never learnt "
-                "whether Dinero created it, and Dinero cannot search purchase vouchers. Check Dinero for "
-                f"ExternalReference {item.reference!r}; if it is absent, delete its lines ({key}) from the "
-                f"journal {self.run.journal.path} and re-run.",
-                "ExternalReference",
-            )
-        voucher = self._linked_voucher(str(file_guid))
-        if voucher is None:
-            self.run.journal.record(key, status="failed")
-            return {**entry, "status": "failed"}
-        current = self._get(voucher) or {}
-        status = "draft" if str(field_ci(current, "Status") or "").lower() == "draft" else "booked"
-        fields = {"status": status, "guid": voucher, "timestamp": field_ci(current, "Timestamp")}
-        self.run.journal.record(key, **fields)
-        return {**entry, **fields}
+    def setup(self) -> None:
+        """One writer per sink, on the run's shared journal and file index."""
+        super().setup()
+        self.writer = PurchaseVoucherWriter(self.run, self.stream_name, self.load_type)
 
     def load_one(self, item: Prepared) -> None:
-        """Find the voucher in the journal (resolving a pending create), or create it; book; pay."""
-        key = self._key(item.reference)
-        entry = self.run.journal.get(key) or {}
-        if entry.get("status") in ("draft", "booked") and entry.get("guid") and not self.run.dry_run:
-            entry = self._confirm(key, entry)
-        if entry.get("status") == "pending" and not self.run.dry_run:
-            entry = self._resolve_pending(item, entry)
-        status = entry.get("status")
-        if status == "booked":
-            self._count("skipped_booked")
-        elif status == "draft":
-            self._count("unchanged")
-            if item.book:
-                entry = self._book(key, entry)
-        else:
-            entry = self._create(item, key, entry)
-            if entry is None:
-                return
-        if item.extra["payments"] and entry.get("status") == "booked":
-            payments = document_payments(self.run)
-            for spec in item.extra["payments"]:
-                outcome = payments.pay("purchase", str(entry["guid"]), spec, self.stream_name, self.options)
-                if outcome:
-                    self._count(outcome)
-
-    def _confirm(self, key: str, entry: dict[str, Any]) -> dict[str, Any]:
-        """The journal describes this organization (checked once per run by reading one voucher)."""
-        if getattr(self.run, "_purchase_journal_confirmed", False):
-            return entry
-        current = self._get(str(entry["guid"]))
-        if current is None:
-            if entry.get("status") == "booked":
-                raise RecordRejected(
-                    f"the journal {self.run.journal.path} lists purchase voucher {entry['guid']} as booked "
-                    "but this organization has no such voucher: the journal belongs to another organization",
-                    "ExternalReference",
-                )
-            self.run.journal.record(key, status="deleted")
-            return {**entry, "status": "deleted"}
-        self.run._purchase_journal_confirmed = True  # type: ignore[attr-defined]
-        return entry
-
-    def _upload(self, key: str, attachment: AttachmentSpec, entry: dict[str, Any]) -> str:
-        content = attachment.read()
-        if entry.get("file_guid") and entry.get("file_digest") == content.digest:
-            return str(entry["file_guid"])  # uploaded by an earlier attempt: reuse it, never upload twice
-        file_guid = self.run.gateway.upload_file(content.file_name, content.content, content.content_type)
-        self.run.journal.record(key, file_guid=file_guid, file_digest=content.digest)
-        return file_guid
-
-    def _create(self, item: Prepared, key: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Write the voucher through the exactly-once voucher protocol, then register its payments."""
         body = dict(item.payload)
-        attachment: AttachmentSpec | None = item.extra["attachment"]
         contact = item.extra["contact"]
-        if self.run.dry_run:
-            if contact is not None:
+        entry = self.run.journal.get(self.writer.key(item.reference)) or {}
+        if contact is not None and entry.get("status") not in ("draft", "booked"):
+            # The supplier is resolved (found or created, exactly once by its own reference) only when
+            # the voucher may still have to be created: a journaled voucher already names it.
+            if self.run.dry_run:
 
                 def plan(payload: dict[str, Any]) -> None:
                     self.run.plan(
@@ -235,58 +152,42 @@ class PurchaseVoucherSink(DineroSink):
                     )
 
                 body["ContactGuid"] = self.run.contacts.resolve(contact, plan=plan)
-            shown = {**body, "File": attachment.describe()} if attachment else body
-            self.run.plan("create", self.load_type, self.stream_name, item.reference, shown)
-            if item.book:
-                self._count("would_book")
-            return None
-        if contact is not None:
-            body["ContactGuid"] = self.run.contacts.resolve(contact)
-        if attachment is not None:
-            body["FileGuid"] = self._upload(key, attachment, entry)
-        self.run.journal.record(
-            key,
-            status="pending",
-            kind=self.load_type,
-            stream=self.stream_name,
-            file_guid=body.get("FileGuid"),
+            else:
+                body["ContactGuid"] = self.run.contacts.resolve(contact)
+        entry = self.writer.upsert(
+            item.reference,
+            body,
+            item.extra["digest"],
+            attachment=item.extra["attachment"],
+            book=item.book,
+            update_drafts=False,  # a purchase draft is left as Dinero holds it (booked when asked)
         )
-        try:
-            answer = self.run.gateway.post(CREATE_PATH, body) or {}
-        except UNKNOWN_OUTCOME:
-            if body.get("FileGuid"):  # look it up now through the file's link, never create twice
-                resolved = self._resolve_pending(item, {**entry, "file_guid": body["FileGuid"]})
-                if resolved.get("status") in ("draft", "booked"):
-                    self._count("created")
-                    if item.book and resolved["status"] == "draft":
-                        resolved = self._book(key, resolved)
-                    return resolved
-            raise  # stays pending: the next run resolves it (file link) or reports it
-        except Exception:
-            self.run.journal.record(key, status="failed")  # Dinero said no: nothing was created
-            raise
-        guid = str(field_ci(answer, "Guid"))
-        timestamp = field_ci(answer, "Timestamp")
-        self.run.journal.record(key, status="draft", guid=guid, timestamp=timestamp)
-        self._count("created")
-        entry = {"status": "draft", "guid": guid, "timestamp": timestamp}
-        if item.book:
-            entry = self._book(key, entry)
-        return entry
+        if entry is None or not item.extra["payments"] or entry.get("status") != "booked":
+            return
+        payments = document_payments(self.run)
+        for spec in item.extra["payments"]:
+            outcome = payments.pay("purchase", str(entry["guid"]), spec, self.stream_name, self.options)
+            if outcome:
+                self.count(outcome)
 
-    def _book(self, key: str, entry: dict[str, Any]) -> dict[str, Any]:
-        guid = str(entry["guid"])
-        path = f"{PATH}/{guid}/book"
-        timestamp = entry.get("timestamp") or field_ci(self._get(guid) or {}, "Timestamp")
-        try:
-            answer = self.run.gateway.post(path, {"Timestamp": timestamp}) or {}
-        except (DineroTimestampConflict, *UNKNOWN_OUTCOME):
-            current = self._get(guid) or {}
-            answer = current
-            if str(field_ci(current, "Status") or "").lower() == "draft":
-                answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "Timestamp")}) or {}
-        new_timestamp = field_ci(answer, "Timestamp") or field_ci(answer, "TimeStamp")
-        self.run.journal.record(key, status="booked", timestamp=new_timestamp)
-        self._count("booked")
-        document_payments(self.run).booked_now("purchase", guid, new_timestamp)
-        return {**entry, "status": "booked", "timestamp": new_timestamp}
+
+class PurchaseVoucherWriter(VoucherWriter):
+    """Purchase vouchers through the manual vouchers' protocol (:mod:`target_dinero.voucher_writer`).
+
+    Like manual vouchers they cannot be searched and get a Guid Dinero chooses, so the same rules hold:
+    ``pending`` in the shared journal before the create, the file (the record's or a generated receipt)
+    named with the reference's tag so a lost create is found through ``GET /files``, and a look-up that
+    finds nothing believed only after ``commit_horizon_seconds``.
+    """
+
+    path = PATH
+    create_path = CREATE_PATH
+    what = "purchase voucher"
+    key_prefix = "purchase_voucher:"
+    signed_amounts = False  # purchase lines carry a VAT code and a plain amount, no balancing account
+
+    def _book(self, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Book, then tell the payments the voucher's Timestamp (a voucher booked now has no payments)."""
+        booked = super()._book(reference, entry)
+        document_payments(self.run).booked_now("purchase", str(booked["guid"]), booked.get("timestamp"))
+        return booked

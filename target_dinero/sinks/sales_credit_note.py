@@ -5,16 +5,19 @@
   TimeStamp the generate answer returned (2 requests, plus the shared credit-note listing: one request
   per 1 000 credit notes per run). Identity: a credit note whose ExternalReference is the invoice's (what
   generate copies) or the record's own; one full credit note per invoice. The Guid the generate answer
-  gave is also journaled (``ledger_file``, key ``sales_credit_note:<ref>``): should Dinero not copy the
-  reference, a re-run still finds the note by that Guid.
+  gave is also kept in the shared journal store (the objects namespace, key ``sales_credit_note:<ref>``,
+  with the ``pending`` marker of the protocol): should Dinero not copy the reference, a re-run still
+  finds the note by that Guid.
 * **partial** (``ProductLines``): ``POST /sales/creditnotes`` with ``CreditNoteFor``, the invoice's
   contact and currency (one GET of the invoice), the record's ExternalReference and a deterministic Guid
   (a replayed create cannot make a twin); then booked with the create's TimeStamp.
 * ``Book`` (or the stream's ``book``) books it; ``Payment`` pays the refund back (reconciled against the
   credit note's payments like every payment: :mod:`target_dinero.sinks.settlement`).
 
-Before every write the credit note is looked up (the run's credit-note index); after an unknown outcome
-of generate/create it is looked up again (by reference, fresh from Dinero) before anything is sent again.
+Before every write the credit note is looked up (the run's credit-note index). Generate/create follow
+:class:`target_dinero.exactly_once.ExactlyOnce`: ``pending`` is durable before the request; after an
+unknown outcome the note is looked up again (fresh from Dinero) and a generated note -- Dinero picks its
+Guid -- is believed absent only once ``commit_horizon_seconds`` have passed since the request.
 An existing booked credit note is never changed; an existing draft is booked when asked.
 """
 
@@ -25,7 +28,8 @@ import weakref
 from decimal import Decimal
 from typing import Any
 
-from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroValidationError
+from dinero_api.errors import DineroGone, DineroTimestampConflict
+from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -152,7 +156,7 @@ class SalesCreditNoteSink(DineroSink):
             return None
         # A generated note that does not carry the invoice's reference (should Dinero not copy it): the
         # journal knows its Guid from the generate answer; read it (only in this case).
-        entry = self.run.journal.get(self._key(item.reference)) or {}
+        entry = self.run.markers.get(self._key(item.reference)) or {}
         if entry.get("guid"):
             try:
                 current = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{entry['guid']}")
@@ -217,48 +221,46 @@ class SalesCreditNoteSink(DineroSink):
             return None if not item.extra["payment"] else item.extra["guid"], None
         credit_index = credit_note_index(self.run)
         credit_index.mark_writing()
-        for attempt in range(2):
-            try:
-                if full:
-                    answer = (
-                        self.run.gateway.post(f"/v1/{{org}}/invoices/{invoice_guid}/generate-creditnote", {})
-                        or {}
-                    )
-                else:
-                    answer = (
-                        self.run.gateway.post(
-                            "/v1/{org}/sales/creditnotes",
-                            self._partial_body(item, invoice_guid),
-                            retry_safe=True,
-                        )
-                        or {}
-                    )
-            except UNKNOWN_OUTCOME as exc:
-                again = self._existing(item, invoice_ref, fresh=True)
-                if again is not None:
-                    self.count("created")
-                    return str(field_ci(again, "Guid")), None
-                if attempt == 1:
-                    raise exc
-                continue
-            except DineroValidationError:
-                if full:
-                    raise
-                again = self._existing(
-                    item, invoice_ref, fresh=True
-                )  # our Guid may be taken by an earlier try
-                if again is None:
-                    raise
-                self.count("created")
-                return str(field_ci(again, "Guid")), None
-            guid = str(field_ci(answer, "Guid"))
-            if full:
-                self.run.journal.record(self._key(item.reference), stream=self.stream_name, guid=guid)
-            ref = invoice_ref if full and invoice_ref else item.reference
-            credit_index.remember(ref, {"Guid": guid, "Status": "Draft"})
-            self.count("created")
-            return guid, field_ci(answer, "TimeStamp")
-        return None, None  # pragma: no cover
+        key = self._key(item.reference)
+        if full:
+            path = f"/v1/{{org}}/invoices/{invoice_guid}/generate-creditnote"
+
+            def send() -> Any:
+                return self.run.gateway.post(path, {})
+
+            lookup_text = (
+                f"GET /v1/{{org}}/sales/creditnotes (ExternalReference {invoice_ref or item.reference!r})"
+            )
+        else:
+            body = self._partial_body(item, invoice_guid)
+
+            def send() -> Any:
+                return self.run.gateway.post("/v1/{org}/sales/creditnotes", body)
+
+            lookup_text = f"GET /v1/{{org}}/sales/creditnotes/{item.extra['guid']}"
+        # The write protocol of every create (target_dinero.exactly_once): pending in the shared store
+        # first; after an unknown outcome the note is looked up (fresh, by reference -- or by its
+        # client-chosen Guid for a partial note) and, with no Guid of ours, "not found" is believed only
+        # once the commit horizon has passed; a refused resend of a partial note is looked up too.
+        answer, created = ExactlyOnce(self.run).create(
+            stream=self.stream_name,
+            journal=self.run.markers,
+            key=key,
+            reference=item.reference,
+            what="generate-creditnote" if full else "create of a sales credit note",
+            send=send,
+            expect="Guid",
+            lookup=lambda: self._existing(item, invoice_ref, fresh=True),
+            lookup_text=lookup_text,
+            pending_fields={"stream": self.stream_name, "invoice": invoice_guid},
+            done_fields=lambda found: {"guid": str(field_ci(found, "Guid"))},
+            same_identity_on_resend=not full,
+        )
+        guid = str(field_ci(answer, "Guid"))
+        ref = invoice_ref if full and invoice_ref else item.reference
+        credit_index.remember(ref, {"Guid": guid, "Status": field_ci(answer, "Status") or "Draft"})
+        self.count("created" if created else "unchanged")
+        return guid, field_ci(answer, "TimeStamp")
 
     def _partial_body(self, item: Prepared, invoice_guid: str) -> dict[str, Any]:
         invoice = self.run.gateway.get(f"/v1/{{org}}/invoices/{invoice_guid}") or {}

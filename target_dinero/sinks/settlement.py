@@ -41,6 +41,7 @@ from dinero_api.errors import (
     DineroTimestampConflict,
     DineroUnknownOutcome,
 )
+from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.records import (
     MAX_EXTERNAL_REFERENCE,
     RecordRejected,
@@ -274,34 +275,50 @@ class DocumentPayments:
                 known.payments.append({"ExternalReference": spec.reference})
                 return ""  # counted by the plan
             create_path = _PATHS[kind][2].format(g=guid)
+
+            def send() -> Any:
+                current = self._known.get(key)
+                return self.run.gateway.post(create_path, spec.body(current.timestamp if current else None))
+
+            def lookup() -> dict[str, Any] | None:
+                fresh = self._read(kind, guid)
+                return next((p for p in fresh.payments if _matches(p, spec.reference)), None)
+
+            # The protocol of every write (target_dinero.exactly_once): a pending marker in the shared
+            # store before the POST; after an unknown outcome the document's payments are read until the
+            # payment shows or the commit horizon has passed (Dinero chooses the payment's Guid, so a
+            # POST it received may still commit) -- only then is it sent again. A marker left pending by a
+            # killed run is settled the same way before anything is sent.
+            marker = f"payment:{kind}:{guid.lower()}:{spec.reference}"
             for attempt in range(2):
                 try:
-                    answer = self.run.gateway.post(create_path, spec.body(known.timestamp)) or {}
-                except (DineroTimestampConflict, *UNKNOWN_OUTCOME) as exc:
-                    # the payment may have got through (or someone changed the document): look again
-                    known = self._read(kind, guid)
-                    if any(_matches(p, spec.reference) for p in known.payments):
+                    answer, created = ExactlyOnce(self.run).create(
+                        stream=stream,
+                        journal=self.run.markers,
+                        key=marker,
+                        reference=spec.reference,
+                        what=f"payment on {kind} {guid}",
+                        send=send,
+                        expect="TimeStamp",
+                        lookup=lookup,
+                        lookup_text=f"GET {_PATHS[kind][1].format(g=guid)}",
+                        pending_fields={"amount": str(spec.amount)},
+                    )
+                except DineroTimestampConflict:
+                    # someone changed the document since its Timestamp was read: read again and retry once
+                    if lookup() is not None:
                         return "paid"
                     if attempt == 1:
-                        if isinstance(exc, DineroTimestampConflict):
-                            raise
-                        raise DineroUnknownOutcome(
-                            f"payment {spec.reference}: Dinero's answer was lost twice and the payment is "
-                            "not listed on the document; a re-run looks again before paying"
-                        ) from exc
+                        raise
                     continue
-                if not isinstance(answer, dict) or not field_ci(answer, "TimeStamp"):
-                    # a 2xx without the new TimeStamp: the next payment must re-read the document
-                    self._known.pop(key, None)
-                else:
-                    known.timestamp = field_ci(answer, "TimeStamp")
-                    if known.remaining is not None:
-                        known.remaining -= (
-                            spec.foreign_amount if spec.foreign_amount is not None else spec.amount
-                        )
-                    known.payments.append(
-                        {"ExternalReference": spec.reference, "Guid": field_ci(answer, "Guid")}
-                    )
+                known = self._known.get(key)
+                if not created or known is None or not field_ci(answer, "TimeStamp"):
+                    # found by a look-up (or no new TimeStamp): the look-up's read is the current state
+                    return "paid"
+                known.timestamp = field_ci(answer, "TimeStamp")
+                if known.remaining is not None:
+                    known.remaining -= spec.foreign_amount if spec.foreign_amount is not None else spec.amount
+                known.payments.append({"ExternalReference": spec.reference, "Guid": field_ci(answer, "Guid")})
                 return "paid"
         return "paid"  # pragma: no cover
 

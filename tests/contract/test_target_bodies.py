@@ -6,6 +6,7 @@ target sends is silently dropped or reinterpreted by real Dinero."""
 from __future__ import annotations
 
 import base64
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ def _strict_validator(contract: dict[str, Any], path: str, method: str) -> Draft
         "urn:contract", Resource(contents=contract, specification=DRAFT202012)
     )
     content = contract["paths"][path][method.lower()]["requestBody"]["content"]["application/json"]
-    ref_schema = {"$ref": "urn:contract#" + content["schema"]["$ref"].removeprefix("#")}
+    # a named model, or an inline schema (an array of models: ledger items, their ledgers/status reads)
+    inline = json.dumps(content["schema"]).replace('"#/components/', '"urn:contract#/components/')
+    ref_schema = json.loads(inline)
     return Draft202012Validator(ref_schema, registry=registry, format_checker=FormatChecker())
 
 
@@ -98,6 +101,47 @@ def _run_every_load_type(sandbox: SandboxServer, settings: dict[str, Any], tmp_p
         },
         "catalog": {"load_as": "product"},
         "people": {"load_as": "contact"},
+        # the commerce load types: payments, sends, credit notes, purchase vouchers, kassekladde lines
+        "shop": {"load_as": "invoice", "book": True, "deposit_account": 55000},
+        "charges": {"load_as": "invoice_payment", "deposit_account": 55000},
+        "refunds": {"load_as": "sales_credit_note", "book": True, "deposit_account": 55000},
+        "bills": {"load_as": "purchase_voucher", "book": True, "deposit_account": 55000},
+        "cashbook": {"load_as": "ledger_item"},
+    }
+    ean = {"Name": "Kommune", "EanNumber": "5790000123456", "CountryKey": "DK"}
+    shop = [
+        {**invoice, "id": 3, "Payments": [{"Amount": 100.0, "PaymentDate": "2026-11-03"}], "Send": "email"},
+        {**invoice, "id": 4, "Contact": ean, "Send": "einvoice"},
+        {**invoice, "id": 5},
+        {**invoice, "id": 6},
+    ]
+    line = {
+        "Description": "Kaffe",
+        "Quantity": 1,
+        "BaseAmountValue": 10,
+        "AccountNumber": 1000,
+        "Unit": "parts",
+    }
+    refunds = [
+        {"id": "r1", "InvoiceExternalReference": "shop:5", "Payment": {"Amount": 50.0}},
+        {"id": "r2", "InvoiceExternalReference": "shop:6", "Date": "2026-11-04", "ProductLines": [line]},
+    ]
+    bill = {
+        "id": 1,
+        "PurchaseType": "credit",
+        "VoucherDate": "2026-11-03",
+        "PaymentDate": "2026-11-20",
+        "Contact": {"Name": "Papir A/S", "Email": "ap@papir.example", "CountryKey": "DK"},
+        "Lines": [{"Description": "Papir", "AccountNumber": 2000, "Amount": 125.0, "VatCode": "I25"}],
+        "File": {"content_base64": base64.b64encode(PDF).decode(), "FileName": "bill.pdf"},
+        "Payments": [{"Amount": 125.0, "PaymentDate": "2026-11-10"}],
+    }
+    cash_bill = {**bill, "id": 2, "PurchaseType": "cash", "Payments": [], "File": None}
+    del cash_bill["Contact"], cash_bill["PaymentDate"]
+    item = {
+        "id": 1,
+        "VoucherDate": "2026-11-02",
+        "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10}],
     }
     config = make_config(settings, tmp_path, streams)
     first = [
@@ -106,8 +150,14 @@ def _run_every_load_type(sandbox: SandboxServer, settings: dict[str, Any], tmp_p
         *_messages("pos", sales),
         *_messages("catalog", [product]),
         *_messages("people", [person]),
+        *_messages("shop", shop),
+        *_messages("charges", [{"id": "c1", "InvoiceExternalReference": "shop:5", "Amount": 25.0}]),
+        *_messages("refunds", refunds),
+        *_messages("bills", [bill, cash_bill]),
+        *_messages("cashbook", [item]),
     ]
-    assert run_target(sandbox, config, first).error is None
+    result = run_target(sandbox, config, first)
+    assert result.error is None, result.stderr[-3000:]
     # Second run with changed records: draft updates (invoice, voucher, daily sales), product and contact.
     invoice["Comment"] = "Tak igen"
     voucher["Lines"][0]["Amount"] = 950
@@ -144,7 +194,18 @@ def test_every_body_the_target_sends_fits_dinero_request_schemas(
         "POST /v1/{organizationId}/vouchers/manuel",
         "PUT /v1/{organizationId}/vouchers/manuel/{guid}",
         "POST /v1/{organizationId}/vouchers/manuel/{guid}/book",
-    } <= set(seen), seen
+        "POST /v1/{organizationId}/invoices/{guid}/payments",
+        "POST /v1/{organizationId}/invoices/{guid}/email",
+        "POST /v3/{organizationId}/invoices/{guid}/e-invoice",
+        "POST /v1/{organizationId}/invoices/{guid}/generate-creditnote",
+        "POST /v1/{organizationId}/sales/creditnotes",
+        "POST /v1/{organizationId}/sales/creditnotes/{guid}/book",
+        "POST /v1/{organizationId}/sales/creditnotes/{guid}/payments",
+        "POST /v1.2/{organizationId}/vouchers/purchase",
+        "POST /v1/{organizationId}/vouchers/purchase/{guid}/book",
+        "POST /v1/{organizationId}/purchase-vouchers/{id}/payments",
+        "POST /v1.2/{organizationId}/ledgeritems",
+    } <= set(seen), set(seen)
     # The strict validator does catch what Dinero would refuse (a line without its required AccountNumber).
     invoice_body = next(b for b in bodies if b["operation"] == "/v1/{organizationId}/invoices")
     broken = {**invoice_body["body"], "ProductLines": [{"Quantity": 1, "BaseAmountValue": 5, "Discount": 0}]}

@@ -100,5 +100,9 @@ def test_requests_per_object_are_at_or_under_the_floors(sandbox: Any, config: di
     assert payment_same_run <= 1.05
     assert payment_earlier <= 3 + 3 / N  # GET invoice + GET payments + POST; shared: index, deposit accounts
     assert credit_note <= 2.05 + 2 / N  # generate + book; shared: invoice and credit-note listings
-    assert bill <= 3.05 + 3 / N  # upload + create + book; shared: accounts, VAT codes, accounting years
+    # upload + create + book = 3 per bill; shared per run: accounts, VAT codes, accounting years and one
+    # GET /files -- the exactly-once look-up of references the journal does not know (a lost or empty
+    # journal finds its vouchers through their tagged files). 3.08 at N=50, 3.04 at N=100: the issue's
+    # 3.05 holds per bill, the shared look-up is the price of never creating a bill twice.
+    assert bill <= 3 + 4 / N
     assert item <= 0.1
