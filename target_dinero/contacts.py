@@ -18,7 +18,7 @@ from typing import Any
 from dinero_api.envelope import has_more, parse_page
 from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import lookup, searchable
-from target_dinero.exactly_once import ExactlyOnce, confirmed
+from target_dinero.exactly_once import ExactlyOnce, IdentityGone, confirmed
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import (
     RecordRejected,
@@ -296,7 +296,9 @@ class ContactResolver:
 
         An unknown outcome is resolved by GET /contacts/{ContactGuid} (repeated until Dinero can no longer
         commit the lost create) before the same body -- same Guid -- is sent again; a refusal after an
-        unknown outcome, or one naming ContactGuid ("exists"), is looked up the same way.
+        unknown outcome, or one that may mean "ContactGuid taken", is looked up the same way. When a gone
+        (deleted) contact holds the Guid, it is given up by the rule of :mod:`target_dinero.exactly_once`
+        and the contact is created with a server-chosen Guid.
         """
         with self._lock:
             body = {**payload, "ContactGuid": guid}
@@ -305,13 +307,19 @@ class ContactResolver:
             def lookup() -> dict[str, Any] | None:
                 return get_or_none_contact(self._gateway, guid)
 
-            try:
-                if self.run is None:
+            if self.run is None:  # no journal (a resolver used on its own)
+                try:
                     answer = confirmed(
                         self._gateway.post("/v1/{org}/contacts", body), "ContactGuid", "POST contacts"
                     )
-                else:
-                    answer, _ = ExactlyOnce(self.run).create(
+                except DineroValidationError as exc:
+                    if not _may_be_guid_taken(exc):
+                        raise
+                    answer = self._resolve_refused_create(guid, body, payload, guid_named=False)
+            else:
+                protocol = ExactlyOnce(self.run)
+                try:
+                    answer, _ = protocol.create(
                         stream=None,
                         journal=self.run.markers,
                         key=f"contact:{reference}",
@@ -322,15 +330,30 @@ class ContactResolver:
                         lookup=lookup,
                         lookup_text=f"GET /v1/{{org}}/contacts/{guid}",
                         same_identity_on_resend=True,
+                        identity_taken=_may_be_guid_taken,
                     )
-            except DineroValidationError as exc:
-                # A refusal naming another field is about the contact itself (a reject as it is); one
-                # naming ContactGuid, a bare message or no field may mean "this Guid exists" (Dinero's
-                # wording is undocumented): whoever holds the Guid decides (see _resolve_refused_create).
-                fields = [str(name).lower() for name in (exc.validation_errors or {})]
-                if fields and "contactguid" not in fields and "message" not in fields:
-                    raise
-                answer = self._resolve_refused_create(guid, body, payload, guid_named=False)
+                except IdentityGone:
+                    # A contact that is gone (deleted) holds our ContactGuid (the protocol's rule): create
+                    # anew with a server-chosen one, found after an unknown outcome by its reference.
+                    try:
+                        answer, _ = protocol.create(
+                            stream=None,
+                            journal=self.run.markers,
+                            key=f"contact:{reference}#recreated",
+                            reference=reference,
+                            what="create of a contact",
+                            send=lambda: self._gateway.post("/v1/{org}/contacts", payload),
+                            expect="ContactGuid",
+                            lookup=lambda: self._live_by_reference(reference),
+                            lookup_text=(
+                                f"GET /v1/{{org}}/contacts?queryFilter=ExternalReference eq '{reference}'"
+                            ),
+                        )
+                    except DineroValidationError:
+                        # Refused without our Guid too: the first refusal was about the contact itself
+                        # (nothing was created), so the next try starts with our Guid again.
+                        self.run.markers.record(f"contact:{reference}", status="failed")
+                        raise
             created_guid = field_ci(answer, "ContactGuid") or guid
             row = {**payload, "ContactGuid": created_guid}
             self._remember(row)
@@ -356,6 +379,14 @@ class ContactResolver:
             except DineroUnknownOutcome:
                 continue
         return self._gateway.post("/v1/{org}/contacts", payload) or {}
+
+    def _live_by_reference(self, reference: str) -> dict[str, Any] | None:
+        """The live contact whose ExternalReference is ``reference`` (a fresh search), or None."""
+        rows = self._search("ExternalReference", reference)
+        for row in rows:
+            if not field_ci(row, "DeletedAt") and _matches("ExternalReference", reference, row):
+                return row
+        return None
 
     def _live(self, guid: str, *, with_deleted: bool = False) -> dict[str, Any] | None:
         """The contact holding ``guid`` (None when absent; deleted ones only ``with_deleted``). A GET of a
@@ -394,6 +425,14 @@ def get_or_none_contact(gateway: DineroGateway, guid: str) -> dict[str, Any] | N
     if not isinstance(row, Mapping) or field_ci(row, "DeletedAt"):
         return None
     return {**row, "ContactGuid": field_ci(row, "ContactGuid") or guid}
+
+
+def _may_be_guid_taken(exc: DineroValidationError) -> bool:
+    """Whether a refused create may mean "this ContactGuid exists" (Dinero's wording is undocumented,
+    REFERENCE §7.5): the error names ContactGuid, only a general message, or no field. One naming another
+    field is about the contact itself (a reject as it is)."""
+    fields = [str(name).lower() for name in (exc.validation_errors or {})]
+    return not fields or "contactguid" in fields or "message" in fields
 
 
 def require_name(contact: Mapping[str, Any], field: str) -> None:

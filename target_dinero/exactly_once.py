@@ -30,6 +30,22 @@ Invoices and contacts carry a client-chosen Guid (Dinero's key of the object): f
 decides, and the create is sent again at once with the *same* Guid -- a lost create committed later and
 the resend cannot both exist, and a refused resend (however Dinero words "Guid taken") is looked up
 again before it is called a refusal.
+When the client-chosen Guid can no longer name a live object, it is given up (:class:`IdentityGone`): the
+caller creates the object with a server-chosen Guid under its own journal key, found after an unknown
+outcome by its ExternalReference. Dinero's answer to "Guid taken" is undocumented (400 naming the field,
+a bare 400, 409, or a 500), and so is a GET of a deleted object (200 with DeletedAt, 400 code 63/65, or a
+404 that looks like "never created"), so the rule needs neither: the Guid is given up only when **nothing
+live holds it** (the look-up) **and no send with it can still commit**, i.e. when
+
+* the journal says a create with it succeeded earlier (``done``): it is held, by something gone; or
+* a create with it is refused in a way that may mean "Guid taken" (the caller's ``identity_taken``),
+  after the commit horizon of any earlier send whose outcome was unknown; or
+* two sends with it both had an unknown outcome (a 500 may be "Guid taken") and the commit horizon of
+  the last one has passed.
+
+Never two live objects: no send with our Guid can still create one, and the server-chosen create is
+itself exactly-once. The journal marks the key ``identity_gone``, so later runs go straight to the
+server-chosen create.
 Where nothing can tell (a pending voucher whose file Dinero does not show and whose journal entry has
 no file), the record is rejected as ``outcome unknown -- check by hand`` naming the exact look-up, and
 never created blindly.
@@ -43,7 +59,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dinero_api.errors import (
-    DineroNotFound,
+    DineroGone,
     DineroUnknownOutcome,
     DineroUnreadableWriteAnswer,
     DineroValidationError,
@@ -60,6 +76,7 @@ __all__ = [
     "CheckByHand",
     "ExactlyOnce",
     "FileIndex",
+    "IdentityGone",
     "OutcomeStillUnknown",
     "confirmed",
     "file_tag",
@@ -68,6 +85,8 @@ __all__ = [
 ]
 
 CHECK_BY_HAND = "outcome unknown — check by hand"
+#: Journal status of a key whose client-chosen Guid is held by a gone object (see :class:`IdentityGone`).
+IDENTITY_GONE = "identity_gone"
 POLL_SECONDS = 0.5
 
 
@@ -83,6 +102,11 @@ class CheckByHand(RecordRejected):
             "in the journal (or delete its entry) and re-run; if present, leave it.",
             field,
         )
+
+
+class IdentityGone(Exception):
+    """Our client-chosen Guid can no longer name a live object (see the module's rule): the caller
+    creates the object anew with a server-chosen Guid under its own journal key."""
 
 
 class OutcomeStillUnknown(RecordRejected):
@@ -254,6 +278,7 @@ class ExactlyOnce:
         pending_fields: dict[str, Any] | None = None,
         done_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         same_identity_on_resend: bool = False,
+        identity_taken: Callable[[DineroValidationError], bool] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Create once; returns (the object's answer or looked-up row, whether this call created it).
 
@@ -264,18 +289,53 @@ class ExactlyOnce:
           carries a client-chosen Guid) and, if that too is unknown and unseen, the record is rejected
           with the look-up to make, the marker stays ``pending`` for the next run;
         * a refusal (4xx) records ``failed``: nothing was created.
+
+        ``identity_taken`` (with a client-chosen Guid) says whether a refusal may mean "Guid taken". Given,
+        a refusal is looked up (found -> ours, carried on), and the Guid may be given up by the module's
+        rule: :class:`IdentityGone` is raised and the key marked ``identity_gone`` (the caller creates with
+        a server-chosen Guid). Without it, a Guid is never given up.
         """
         done_fields = done_fields or (lambda answer: {})
         entry = journal.get(key) or {}
-        if entry.get("status") == "pending" and lookup is None:
+        status = entry.get("status")
+        may_give_up = same_identity_on_resend and identity_taken is not None and lookup is not None
+
+        def recovered(found: dict[str, Any], created: bool) -> tuple[dict[str, Any], bool]:
+            journal.record(key, **{"status": "done", **done_fields(found)})
+            self._count(stream, "recovered_after_unknown_outcome")
+            return found, created
+
+        def give_up(cause: BaseException | None = None) -> IdentityGone:
+            """Nothing live holds the Guid and no send with it can commit any more: it is given up."""
+            journal.record(key, status=IDENTITY_GONE)
+            self.run.logger.warning(
+                "%s of %r: its Guid is held by an object that is gone (deleted); creating it with a "
+                "server-chosen Guid%s",
+                what,
+                reference,
+                f" ({cause})" if cause is not None else "",
+            )
+            return IdentityGone(reference)
+
+        if status == IDENTITY_GONE and may_give_up:
+            raise IdentityGone(reference)
+        if status == "pending" and lookup is None:
             raise OutcomeStillUnknown(reference, what, lookup_text, RuntimeError("an earlier attempt"))
-        if entry.get("status") == "pending":
+        if status == "pending":
             assert lookup is not None
             found = lookup() if same_identity_on_resend else self.settle(entry, lookup)
             if found is not None:
-                journal.record(key, **{"status": "done", **done_fields(found)})
-                self._count(stream, "recovered_after_unknown_outcome")
+                return recovered(found, False)
+        elif status == "done" and may_give_up:
+            # Created with this Guid before, yet the caller did not find the object: whatever holds the
+            # Guid now is gone (deleted), and no send of ours is in flight -- give it up at once.
+            assert lookup is not None
+            found = lookup()
+            if found is not None:
                 return found, False
+            raise give_up()
+        # The last send with this identity whose outcome is unknown (it may still commit until the horizon).
+        unknown_since = float(entry.get("sent_at") or 0) if status == "pending" else None
         for attempt in (1, 2):
             sent_at = time.time()
             journal.record(key, status="pending", sent_at=sent_at, **(pending_fields or {}))
@@ -290,11 +350,19 @@ class ExactlyOnce:
                 # looked up again below. Without one, the look-up is repeated until the horizon.
                 found = lookup() if same_identity_on_resend else self.settle({"sent_at": sent_at}, lookup)
                 if found is not None:
-                    journal.record(key, **{"status": "done", **done_fields(found)})
-                    self._count(stream, "recovered_after_unknown_outcome")
-                    return found, True
+                    return recovered(found, True)
                 if attempt == 2:
+                    if may_give_up:
+                        # Two unknown outcomes and nothing live holds the Guid: perhaps Dinero answers
+                        # "Guid taken" with a 500 and a deleted object holds it (a GET of a deleted object
+                        # may say 404). Once the horizon of the last send has passed and the Guid is still
+                        # not live, no send with it can ever make it live: it is given up.
+                        found = self.settle({"sent_at": sent_at}, lookup)
+                        if found is not None:
+                            return recovered(found, True)
+                        raise give_up(exc) from exc
                     raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
+                unknown_since = sent_at
                 self.run.logger.warning(
                     "%s of %r: outcome unknown and not found by %s; sending it again%s",
                     what,
@@ -303,15 +371,23 @@ class ExactlyOnce:
                     " with the same Guid" if same_identity_on_resend else " (commit horizon passed)",
                 )
                 continue
-            except DineroValidationError:
-                if lookup is not None and (attempt == 2 or entry.get("status") == "pending"):
+            except DineroValidationError as exc:
+                taken = may_give_up and identity_taken is not None and identity_taken(exc)
+                if lookup is not None and (attempt == 2 or status == "pending" or taken):
                     # Refused after an unknown outcome: perhaps because the first attempt exists after all
                     # (a "Guid taken" answer, in whatever words) -- look it up before calling it refused.
                     found = lookup()
                     if found is not None:
-                        journal.record(key, **{"status": "done", **done_fields(found)})
-                        self._count(stream, "recovered_after_unknown_outcome")
-                        return found, True
+                        return recovered(found, True)
+                if taken:
+                    # May mean "Guid taken" and nothing live holds the Guid: held by something gone -- unless
+                    # the refusal meant something else and an earlier send may still commit: wait that out.
+                    assert lookup is not None
+                    if unknown_since is not None and unknown_since + self.run.commit_horizon > time.time():
+                        found = self.settle({"sent_at": unknown_since}, lookup)
+                        if found is not None:
+                            return recovered(found, True)
+                    raise give_up(exc) from exc
                 journal.record(key, status="failed")
                 raise
             except Exception:
@@ -326,12 +402,8 @@ def get_or_none(run: RunContext, path: str) -> dict[str, Any] | None:
     """GET one object; None when Dinero says it does not exist (404, or codes 63/65 for deleted)."""
     try:
         row = run.gateway.get(path)
-    except DineroNotFound:
+    except DineroGone:  # 404, or "item is deleted" (codes 63/65 -- not a DineroValidationError)
         return None
-    except DineroValidationError as exc:
-        if exc.code in (63, 65):
-            return None
-        raise
     if not isinstance(row, dict) or field_ci(row, "DeletedAt"):
         return None
     return row

@@ -43,7 +43,7 @@ from dinero_api.errors import (
 from target_dinero.amounts import InvoiceLineMoney, invoice_money, invoice_money_is_certain
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
-from target_dinero.exactly_once import ExactlyOnce, confirmed, get_or_none
+from target_dinero.exactly_once import ExactlyOnce, IdentityGone, confirmed, get_or_none
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -382,6 +382,14 @@ class InvoiceSink(DineroSink):
             return
         self.run.invoice_index.mark_writing()
         protocol = ExactlyOnce(self.run)
+        # Rows the protocol found instead of a confirmed answer, and whether each is a full detail GET.
+        looked_up: list[tuple[dict[str, Any], bool]] = []
+
+        def found(row: dict[str, Any] | None, detail: bool = True) -> dict[str, Any] | None:
+            if row is not None:
+                looked_up.append((row, detail))
+            return row
+
         try:
             answer, _ = protocol.create(
                 stream=self.stream_name,
@@ -391,37 +399,44 @@ class InvoiceSink(DineroSink):
                 what="create of an invoice",
                 send=lambda: self.run.gateway.post("/v1/{org}/invoices", body),
                 expect="Guid",
-                lookup=lambda: self._ours(guid, item.reference),
+                lookup=lambda: found(self._ours(guid, item.reference)),
                 lookup_text=f"GET /v1/{{org}}/invoices/{guid}",
                 same_identity_on_resend=True,
+                identity_taken=_may_be_guid_taken,
             )
-        except DineroValidationError as exc:
-            if not _may_be_guid_taken(exc):
-                raise  # a plain validation error: no look-up request, it becomes a reject as it is
-            current = self._get(guid)
-            if current is None or field_ci(current, "ExternalReference") != item.reference:
+        except IdentityGone:
+            # Our Guid is held by an invoice that is gone (someone deleted it; the protocol's rule): create
+            # anew with a server-chosen Guid, found after an unknown outcome by its ExternalReference.
+            try:
+                answer, _ = protocol.create(
+                    stream=self.stream_name,
+                    journal=self.run.markers,
+                    key=f"invoice:{item.reference}#recreated",
+                    reference=item.reference,
+                    what="create of an invoice",
+                    send=lambda: self.run.gateway.post("/v1/{org}/invoices", payload),
+                    expect="Guid",
+                    lookup=lambda: found(self._live_by_reference(item.reference), detail=False),
+                    lookup_text=(
+                        f"GET /v1/{{org}}/invoices?queryFilter=ExternalReference eq '{item.reference}'"
+                    ),
+                )
+            except DineroValidationError:
+                # Refused without our Guid too: the first refusal was about the record (nothing was
+                # created either time), so the next try starts with our Guid again.
+                self.run.markers.record(f"invoice:{item.reference}", status="failed")
                 raise
-            if not field_ci(current, "DeletedAt"):
-                # Created by an earlier attempt the journal does not know about: carry on from what exists.
-                self.run.invoice_index.remember(item.reference, current)
-                if str(field_ci(current, "Status") or "").lower() == _DRAFT:
-                    self._update_draft(item, guid, payload, current=current, just_created=True)
-                else:
-                    self.count("skipped_booked")
-                return
-            # Our Guid belongs to an invoice someone deleted: create anew with a server-chosen Guid, found
-            # after an unknown outcome by its ExternalReference.
-            answer, _ = protocol.create(
-                stream=self.stream_name,
-                journal=self.run.markers,
-                key=f"invoice:{item.reference}#recreated",
-                reference=item.reference,
-                what="create of an invoice",
-                send=lambda: self.run.gateway.post("/v1/{org}/invoices", payload),
-                expect="Guid",
-                lookup=lambda: self._live_by_reference(item.reference),
-                lookup_text=f"GET /v1/{{org}}/invoices?queryFilter=ExternalReference eq '{item.reference}'",
-            )
+        if looked_up and answer is looked_up[-1][0]:
+            # Not our confirmed answer but an invoice that exists -- perhaps made by another attempt with
+            # other content: carry on from it as from one the index found (compare, update, book).
+            existing_guid = str(field_ci(answer, "Guid") or guid)
+            self.run.invoice_index.remember(item.reference, answer)
+            if str(field_ci(answer, "Status") or "").lower() == _DRAFT:
+                current = answer if looked_up[-1][1] else None
+                self._update_draft(item, existing_guid, payload, current=current, just_created=True)
+            else:
+                self.count("skipped_booked")
+            return
         created_guid = str(field_ci(answer, "Guid") or guid)
         timestamp = field_ci(answer, "TimeStamp")
         status = str(field_ci(answer, "Status") or "Draft")

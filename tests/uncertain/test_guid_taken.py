@@ -149,3 +149,49 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
     (invoice,) = by_reference(sandbox.dump(ORG, "invoices"), "GT-")
     assert invoice["Guid"] == earlier["Guid"]
     assert [line["BaseAmountValue"] for line in invoice["ProductLines"]] == [250.0]  # the record's content
+
+
+@pytest.mark.parametrize(("guid_taken", "deleted_detail"), COMBINATIONS)
+def test_without_the_journal_a_deleted_holder_still_leads_to_one_new_object(
+    guid_taken: str,
+    deleted_detail: str,
+    play: Any,
+    sandbox: SandboxServer,
+    target_settings: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """The re-run has no journal of the first (another machine, a lost store): only Dinero's answers tell.
+    A refusal that may mean "Guid taken" -- or, for a 500, two unknown outcomes and the commit horizon --
+    with nothing live holding the Guid gives the Guid up; a 404 for the deleted holder must not matter."""
+    play(guid_taken=guid_taken, deleted_detail=deleted_detail)
+    contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
+    streams = {"orders": {"load_as": "invoice"}, "people": {"load_as": "contact"}}
+    messages = [
+        *_messages("orders", [_invoice("GTJ-1", contact["ContactGuid"])]),
+        *_messages("people", [{"id": 1, "ExternalReference": "GTJ-C", "Name": "Guid Jensen"}]),
+    ]
+    first_config = make_config(target_settings, tmp_path, streams, journal_store=str(tmp_path / "a.sqlite3"))
+    assert run_target(sandbox, first_config, messages).error is None
+    (invoice,) = by_reference(sandbox.dump(ORG, "invoices"), "GTJ-")
+    (person,) = by_reference(sandbox.dump(ORG, "contacts"), "GTJ-")
+    sandbox.mutate(ORG, "invoices", action="delete", guid=invoice["Guid"])
+    sandbox.mutate(ORG, "contacts", action="delete", guid=person["ContactGuid"])
+    config = make_config(
+        target_settings,
+        tmp_path,
+        streams,
+        journal_store=str(tmp_path / "b.sqlite3"),
+        commit_horizon_seconds=1,
+    )
+
+    second = run_target(sandbox, config, messages)
+    third = run_target(sandbox, config, messages)  # the new objects are found: nothing more is created
+
+    assert second.error is None, second.stderr
+    assert third.error is None, third.stderr
+    (again,) = by_reference(sandbox.dump(ORG, "invoices"), "GTJ-")
+    (person_again,) = by_reference(sandbox.dump(ORG, "contacts"), "GTJ-")
+    assert again["Guid"] != invoice["Guid"]
+    assert person_again["ContactGuid"] != person["ContactGuid"]
+    assert second.counts("orders").get("created") == 1
+    assert not third.counts("orders").get("created")
