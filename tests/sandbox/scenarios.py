@@ -338,7 +338,12 @@ def scenario_invoices(sandbox: SandboxServer, api: Api) -> None:
     # sends are recorded as mailouts, never sent
     template = ok(api.get(f"/v2/{{org}}/invoices/{inv['Guid']}/email/template"))
     assert template["Receiver"] == "bogholderi@acme.dk" and template["SendAsSms"] is False
-    sent = ok(api.post(f"/v1/{{org}}/invoices/{inv['Guid']}/email", {"Timestamp": over["TimeStamp"]}))
+    sent = ok(
+        api.post(
+            f"/v1/{{org}}/invoices/{inv['Guid']}/email",
+            {"Timestamp": over["TimeStamp"], "ShouldAddTrustPilotEmailAsBcc": False},
+        )
+    )
     assert sent["Recipients"] == [{"Email": "bogholderi@acme.dk"}]
     assert ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/email/pre-reminder/template"))["Subject"]
     ok(
@@ -795,7 +800,12 @@ def scenario_trade_offers(sandbox: SandboxServer, api: Api) -> None:
         ok(api.get(f"/v1/{{org}}/tradeoffers/{created['Guid']}/email/template"))["Receiver"]
         == "bogholderi@acme.dk"
     )
-    ok(api.post(f"/v1/{{org}}/tradeoffers/{created['Guid']}/email", {"Timestamp": updated["TimeStamp"]}))
+    ok(
+        api.post(
+            f"/v1/{{org}}/tradeoffers/{created['Guid']}/email",
+            {"Timestamp": updated["TimeStamp"], "ShouldAddTrustPilotEmailAsBcc": False},
+        )
+    )
     assert [m["Type"] for m in ok(api.get(f"/v1/{{org}}/tradeoffers/{created['Guid']}/mailouts"))] == [
         "TradeOffer"
     ]
