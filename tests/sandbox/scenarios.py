@@ -237,6 +237,7 @@ def scenario_contact_state_of_account(sandbox: SandboxServer, api: Api) -> None:
     assert state["Income"] == 1000.0 and state["Expenses"] == 0.0
     assert [e["Amount"] for e in state["Entries"]] == [1000.0, -400.0]
     assert state["Entries"][-1]["Balance"] == 600.0
+    assert state["Entries"][0]["Date"] == f"{date.today().isoformat()}T00:00:00"  # spec: date-time
     assert api.get(f"/v1/{{org}}/state-of-account/{guid}/pdf").content.startswith(b"%PDF")
     ok(api.post(f"/v1/{{org}}/state-of-account/{guid}/email", {"CCToSender": False, "HideClosed": True}))
     assert [m["Type"] for m in mailouts(sandbox, guid)] == ["StateOfAccount"]
