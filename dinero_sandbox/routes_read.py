@@ -200,12 +200,9 @@ def _detail(table_name: str, guid: str, fields: tuple[str, ...] | None) -> dict[
     row = find_row(table, guid)
     deleted_at = table.cols["DeletedAt"][row] if "DeletedAt" in table.cols else None
     check_deleted_detail(deleted_at, _WHAT[table_name])
-    record = table.get(row, list(fields) if fields else None)
-    if deleted_at is not None and "DeletedAt" not in record:
-        # "ok": a 200 that still says the object is deleted, also where the read model has no DeletedAt
-        # field of its own (manual and purchase vouchers) -- never a deleted object that looks live.
-        record["DeletedAt"] = deleted_at
-    return record
+    # "ok": the read model as it is -- with its DeletedAt where it has one; the manual and purchase voucher
+    # read models have none (``additionalProperties: false`` in the spec), so none is invented for them.
+    return table.get(row, list(fields) if fields else None)
 
 
 @bp.get("/v1/<org>/contacts/<guid>")

@@ -306,7 +306,30 @@ def _book(kind: str, guid: str) -> Response:
         when=now,
     )
     table.update(row, {"_BookedAt": table.cols["UpdatedAt"][row]})
-    return json_response(table.get(row, list(KINDS[kind][2])))
+    record = table.get(row, list(KINDS[kind][2]))
+    if kind == "creditnotes":
+        record = as_invoice_read_model(record)
+    return json_response(record)
+
+
+#: ``InvoiceReadModel`` fields a credit note has no value for, with the value a credit note implies.
+_INVOICE_ONLY_DEFAULTS = {
+    "IsMobilePayInvoiceEnabled": False,
+    "IsPensoPayEnabled": False,
+    "IsSentToDebtCollection": False,
+    "PaymentConditionNumberOfDays": 0,
+}
+
+
+def as_invoice_read_model(record: dict[str, Any]) -> dict[str, Any]:
+    """A booked credit note in the shape the spec gives the book answer: ``InvoiceReadModel`` (REFERENCE.md
+    §3: ``POST .../creditnotes/{guid}/book`` -> ``InvoiceReadModel``, as the public clients read it) -- the
+    invoice fields it shares, the invoice-only ones at their credit-note values, no ``CreditNoteFor``."""
+    out = {name: record.get(name) for name in models.INVOICE_DETAIL_FIELDS}
+    for name, default in _INVOICE_ONLY_DEFAULTS.items():
+        if out.get(name) is None:
+            out[name] = default
+    return out
 
 
 @bp.post("/v1/<org>/invoices")

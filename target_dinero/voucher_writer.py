@@ -93,6 +93,23 @@ class VoucherWriter:
     def _count(self, outcome: str) -> None:
         self.run.report.count(self.stream, outcome)
 
+    def mark_deleted(self, reference: str, guid: str | None = None) -> None:
+        """Journal that the voucher ``reference`` names is gone, remembering its Guid.
+
+        Dinero's answer to a detail GET of a deleted voucher is undocumented and its read model has no
+        ``DeletedAt``: a deleted voucher may read like a live one. Its file still links to it, so
+        :meth:`find_in_dinero` would find it again; the journal's list of Guids known to be deleted keeps
+        it from being taken for the live voucher of the reference.
+        """
+        if self.run.dry_run:
+            return
+        entry = self.run.journal.get(self.key(reference)) or {}
+        gone = list(entry.get("deleted_guids") or [])
+        guid = guid or entry.get("guid")
+        if guid and str(guid) not in gone:
+            gone.append(str(guid))
+        self.run.journal.record(self.key(reference), status="deleted", deleted_guids=gone)
+
     # -- reads --------------------------------------------------------------------------------------
     def get(self, guid: str) -> dict[str, Any] | None:
         """The voucher, or None when it no longer exists."""
@@ -113,7 +130,11 @@ class VoucherWriter:
         self, reference: str, file_guid: str | None = None, *, since: float | None = None
     ) -> dict[str, Any] | None:
         """The live voucher ``reference`` names, found through its file (tag or FileGuid), or None."""
+        entry = self.run.journal.get(self.key(reference)) or {}
+        deleted = {str(g) for g in entry.get("deleted_guids") or []}
         for guid in sorted(self.files.candidates(reference, file_guid, since=since)):
+            if str(guid) in deleted:
+                continue  # a voucher of this reference that was deleted (see mark_deleted)
             current = self.get(guid)
             if current is None or field_ci(current, "DeletedAt"):
                 continue  # a stale link: that voucher was deleted
@@ -223,8 +244,7 @@ class VoucherWriter:
                     "belongs to another organization or to a Dinero sandbox that was reset. Point "
                     "ledger_file at this organization's journal (or delete it if the organization is new)."
                 )
-            if not self.run.dry_run:
-                self.run.journal.record(self.key(reference), status="deleted")
+            self.mark_deleted(reference, entry.get("guid"))
             return {**entry, "status": "deleted"}
 
     def _resolve_pending(self, reference: str, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -395,7 +415,7 @@ class VoucherWriter:
             except DineroTimestampConflict:
                 current = self.get(guid)
                 if current is None:
-                    self.run.journal.record(self.key(reference), status="deleted")
+                    self.mark_deleted(reference, guid)
                     return self._create(reference, payload, digest, attachment, book, {})
                 if _status(current) == "booked":
                     self.run.journal.record(self.key(reference), status="booked")
@@ -409,7 +429,7 @@ class VoucherWriter:
                 )
             except DineroGone:
                 # Someone deleted the draft in Dinero: the record is loaded again as a new voucher.
-                self.run.journal.record(self.key(reference), status="deleted")
+                self.mark_deleted(reference, guid)
                 return self._create(reference, payload, digest, attachment, book, {})
             entry = {**entry, "timestamp": field_ci(answer, "Timestamp"), "digest": digest}
             self.run.journal.record(self.key(reference), timestamp=entry["timestamp"], digest=digest)

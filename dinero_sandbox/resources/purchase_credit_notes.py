@@ -131,7 +131,13 @@ def create(org: OrgData, fields: dict[str, Any], guid: str | None = None) -> dic
 
 
 def _out(table: Table, row: int) -> Response:
-    return json_response(table.get(row, list(READ_FIELDS)))
+    """``PurchaseCreditNoteReadModel``; its ``Date`` is ``format: date-time`` in the spec, so the stored day
+    is answered as Dinero's offset-less midnight (``2024-11-20T00:00:00``)."""
+    record = table.get(row, list(READ_FIELDS))
+    day = record.get("Date")
+    if isinstance(day, str) and len(day) == 10:
+        record["Date"] = f"{day}T00:00:00"
+    return json_response(record)
 
 
 @bp.post("/v1/<org>/vouchers/purchase/creditnotes")

@@ -45,6 +45,12 @@ def _day(name: str) -> str | None:
     return day.isoformat()
 
 
+def _date_time(day: str) -> str:
+    """An entry's day as Dinero's offset-less midnight timestamp (``ContactStateOfAccountEntry.Date`` is
+    ``format: date-time`` in the spec; the entries' own ``Date`` is a bare ``YYYY-MM-DD``)."""
+    return day if "T" in day else f"{day[:10]}T00:00:00"
+
+
 def _closed(org: OrgData, voucher_guid: str | None, vtype: str | None) -> bool:
     if vtype == "Payment":
         return True
@@ -94,7 +100,8 @@ def state_of(
             {
                 "RelatedVoucherGuid": e["VoucherGuid"],
                 "RelatedVoucherNumber": None if e["VoucherNumber"] is None else str(e["VoucherNumber"]),
-                "Date": e["Date"],
+                # The spec types it date-time (Dinero answers ``2024-11-20T00:00:00``), not a bare date.
+                "Date": _date_time(e["Date"]),
                 "DecayDate": None,
                 "Description": e["Description"],
                 "Type": vtype,

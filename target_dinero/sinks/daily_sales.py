@@ -531,7 +531,7 @@ class DailySalesSink(DineroSink):
                 if not _gone(exc):
                     raise
                 break  # deleted already
-        self.run.journal.record(ref, status="deleted")
+        self.writer.mark_deleted(ref, guid)
         self.count("deleted")
 
     def _lines(self, day: str, need: Totals) -> list[dict[str, Any]]:

@@ -237,6 +237,7 @@ def scenario_contact_state_of_account(sandbox: SandboxServer, api: Api) -> None:
     assert state["Income"] == 1000.0 and state["Expenses"] == 0.0
     assert [e["Amount"] for e in state["Entries"]] == [1000.0, -400.0]
     assert state["Entries"][-1]["Balance"] == 600.0
+    assert state["Entries"][0]["Date"] == f"{date.today().isoformat()}T00:00:00"  # spec: date-time
     assert api.get(f"/v1/{{org}}/state-of-account/{guid}/pdf").content.startswith(b"%PDF")
     ok(api.post(f"/v1/{{org}}/state-of-account/{guid}/email", {"CCToSender": False, "HideClosed": True}))
     assert [m["Type"] for m in mailouts(sandbox, guid)] == ["StateOfAccount"]
@@ -338,7 +339,12 @@ def scenario_invoices(sandbox: SandboxServer, api: Api) -> None:
     # sends are recorded as mailouts, never sent
     template = ok(api.get(f"/v2/{{org}}/invoices/{inv['Guid']}/email/template"))
     assert template["Receiver"] == "bogholderi@acme.dk" and template["SendAsSms"] is False
-    sent = ok(api.post(f"/v1/{{org}}/invoices/{inv['Guid']}/email", {"Timestamp": over["TimeStamp"]}))
+    sent = ok(
+        api.post(
+            f"/v1/{{org}}/invoices/{inv['Guid']}/email",
+            {"Timestamp": over["TimeStamp"], "ShouldAddTrustPilotEmailAsBcc": False},
+        )
+    )
     assert sent["Recipients"] == [{"Email": "bogholderi@acme.dk"}]
     assert ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/email/pre-reminder/template"))["Subject"]
     ok(
@@ -795,7 +801,12 @@ def scenario_trade_offers(sandbox: SandboxServer, api: Api) -> None:
         ok(api.get(f"/v1/{{org}}/tradeoffers/{created['Guid']}/email/template"))["Receiver"]
         == "bogholderi@acme.dk"
     )
-    ok(api.post(f"/v1/{{org}}/tradeoffers/{created['Guid']}/email", {"Timestamp": updated["TimeStamp"]}))
+    ok(
+        api.post(
+            f"/v1/{{org}}/tradeoffers/{created['Guid']}/email",
+            {"Timestamp": updated["TimeStamp"], "ShouldAddTrustPilotEmailAsBcc": False},
+        )
+    )
     assert [m["Type"] for m in ok(api.get(f"/v1/{{org}}/tradeoffers/{created['Guid']}/mailouts"))] == [
         "TradeOffer"
     ]
