@@ -21,10 +21,10 @@ import datetime as dt
 import typing as t
 
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._compat import datetime_fromisoformat
 
 from dinero_api.errors import DineroConfigError
 from dinero_api.logs import apply_log_settings, install_sdk_noise_filters
+from dinero_api.sdk_adapter import SdkConfigValidation, datetime_fromisoformat
 from dinero_api.settings import DineroSettings
 
 __all__ = ["DineroPluginMixin", "format_problems"]
@@ -63,30 +63,28 @@ def _required_named(error: str, ours: list[str]) -> bool:
     return any(f"`{name}`" in line for line in ours)
 
 
-class DineroPluginMixin:
+class DineroPluginMixin(SdkConfigValidation):
     """Start-up validation and log settings shared by ``TapDinero`` and ``TargetDinero``.
 
-    Put it before singer-sdk's base class: ``class TapDinero(DineroPluginMixin, Tap)``.
+    Put it before singer-sdk's base class: ``class TapDinero(DineroPluginMixin, Tap)``. The SDK calls
+    :meth:`validate_plugin_config` while building the plugin (see :mod:`dinero_api.sdk_adapter`).
     """
 
-    _config: dict[str, t.Any]
+    config: t.Mapping[str, t.Any]
     config_jsonschema: t.ClassVar[dict]
 
     def dinero_settings_config(self) -> dict[str, t.Any]:
         """The config ``DineroSettings`` is built from (the tap maps ``organization_ids`` here)."""
-        config = dict(self._config)
+        config = dict(self.config)
         ids = config.get("organization_ids")
         if not config.get("organization_id") and isinstance(ids, list) and ids:
             config["organization_id"] = str(ids[0])
         return config
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def validate_plugin_config(self, *, raise_errors: bool = True) -> list[str]:
         """singer-sdk's schema validation plus the Dinero checks, reported together."""
-        try:  # raise_errors=True: without it the SDK logs a WARNING of its own
-            errors = list(super()._validate_config(raise_errors=True))  # type: ignore[misc]
-        except ConfigValidationError as exc:
-            errors = list(exc.errors)
-        errors += format_problems(self._config, self.config_jsonschema)
+        errors = self.sdk_schema_errors()
+        errors += format_problems(self.config, self.config_jsonschema)
         try:
             DineroSettings.from_config(self.dinero_settings_config())
         except DineroConfigError as exc:
@@ -95,7 +93,7 @@ class DineroPluginMixin:
             # The SDK says "'client_id' is a required property"; ours says the same with the fix: keep ours.
             errors = [e for e in errors if not _required_named(e, ours)] + ours
         install_sdk_noise_filters()
-        apply_log_settings(self._config)
+        apply_log_settings(dict(self.config))
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors

@@ -90,7 +90,7 @@ class DineroStream(SdkAdapterStream):
     @property
     def dinero_tap(self) -> TapDinero:
         """The tap this stream belongs to."""
-        return t.cast("TapDinero", self._tap)
+        return t.cast("TapDinero", self.owning_tap)
 
     @property
     def url_base(self) -> str:

@@ -3,6 +3,8 @@
 The SDK offers no public hook for these, and each one is load-bearing, so they are gathered here and
 ``tests/tap/test_sdk_adapter.py`` pins them to the SDK version they were written against: an SDK
 upgrade that renames or reshapes one fails that test instead of silently changing what the tap emits.
+What both plugins share is in :mod:`dinero_api.sdk_adapter`; ``tests/test_sdk_adapters.py`` fails when a
+private SDK name is used anywhere but in these adapter modules.
 
 * ``PROGRESS_MARKERS`` / ``PROGRESS_MARKER_NOTE`` (``singer_sdk.helpers._state``): the incremental streams
   commit their request-clock bookmark through the SDK's own progress markers, so the SDK promotes it
@@ -16,13 +18,21 @@ upgrade that renames or reshapes one fails that test instead of silently changin
   ``max(replication key)`` bookmark per record; the first is skipped when nothing is deselected (the
   result is the same), the second for streams that set their own bookmark (``owns_bookmark``), whose
   SDK bookmark would be overwritten anyway. Together they were a quarter of the tap's CPU per row.
+* ``Stream._tap``: a stream's tap (the SDK keeps no public reference), for the per-organization clients.
+* :class:`SdkAdapterTap`, for the multi-organization run (``tap_dinero.tap`` / ``tap_dinero.organizations``),
+  which does by hand what ``Tap.sync_all`` does before syncing: ``Tap._reset_state_progress_markers`` and
+  ``Tap._set_compatible_replication_methods``; ``Tap._singer_catalog`` (the selection as it stands, set in
+  code or not) copied to each organization's worker; ``Tap._state`` replaced by the merged state; and
+  ``Tap._handle_termination`` (SIGINT/SIGTERM) routed to the public :meth:`SdkAdapterTap.handle_termination`.
+* :func:`share_run_version` sets ``Stream._initialized_at`` of a worker's stream to the parent tap's: one
+  table version (ACTIVATE_VERSION) for every organization of the run.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-import singer_sdk
+from singer_sdk import Tap
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._state import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
@@ -31,14 +41,25 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
+from dinero_api.sdk_adapter import SDK_SERIES, sdk_version
+
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     import requests
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib import Catalog
+    from singer_sdk.streams import Stream
 
-__all__ = ["PROGRESS_MARKERS", "PROGRESS_MARKER_NOTE", "SDK_SERIES", "SdkAdapterStream"]
-
-#: The singer-sdk minor series these overrides were written against (pyproject pins the same).
-SDK_SERIES = "0.54"
+__all__ = [
+    "PROGRESS_MARKERS",
+    "PROGRESS_MARKER_NOTE",
+    "SDK_SERIES",
+    "SdkAdapterStream",
+    "SdkAdapterTap",
+    "sdk_version",
+    "share_run_version",
+]
 
 
 class SdkAdapterStream(RESTStream):
@@ -50,6 +71,11 @@ class SdkAdapterStream(RESTStream):
 
     _schema_written = False
     _nothing_deselected: bool | None = None
+
+    @property
+    def owning_tap(self) -> Tap:
+        """The tap this stream belongs to."""
+        return self._tap
 
     def send_prepared(self, prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
         """Send an extra request the way the SDK sends a page (through ``request_decorator``)."""
@@ -92,12 +118,38 @@ class SdkAdapterStream(RESTStream):
                 )
 
 
-def sdk_version() -> str:
-    """The installed singer-sdk version."""
-    return str(getattr(singer_sdk, "__version__", "") or _dist_version())
+
+class SdkAdapterTap(Tap):
+    """A Tap with the SDK internals the multi-organization run needs (see the module docstring)."""
+
+    def prepare_sync_state(self) -> None:
+        """What ``Tap.sync_all`` does before the first stream: drop old progress markers, settle the
+        replication methods of child streams."""
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+
+    @property
+    def current_catalog(self) -> Catalog:
+        """The catalog with the selection as it stands (set in code or from the input catalog)."""
+        return self._singer_catalog
+
+    def replace_state(self, state: dict[str, t.Any]) -> None:
+        """Make ``state`` the tap's state (the merged state of a multi-organization run)."""
+        self._state = state
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        """The SDK's SIGINT/SIGTERM handler: routed to :meth:`handle_termination`."""
+        self.handle_termination(signum, frame)
+
+    def handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        """SIGINT/SIGTERM; override to act first, then call :meth:`sdk_handle_termination`."""
+        self.sdk_handle_termination(signum, frame)
+
+    def sdk_handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        """The SDK's handling: write the latest state, then exit."""
+        super()._handle_termination(signum, frame)
 
 
-def _dist_version() -> str:
-    from importlib.metadata import version
-
-    return version("singer-sdk")
+def share_run_version(stream: Stream, initialized_at: int) -> None:
+    """Give ``stream`` the table version of a run that started at ``initialized_at`` (ms)."""
+    stream._initialized_at = initialized_at

@@ -9,7 +9,6 @@ import typing as t
 from functools import cached_property
 
 import click
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -20,6 +19,7 @@ from dinero_api.logs import LOG_SETTINGS
 from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
 from tap_dinero.organizations import HEALTH_KEY, OrganizationRun, OrganizationsFailed
+from tap_dinero.sdk_adapter import SdkAdapterTap, share_run_version
 from tap_dinero.streams import LINE_STREAM_TYPES, PAYMENT_STREAM_TYPES, STREAM_TYPES
 from tap_dinero.writer import DineroMessageWriter
 
@@ -125,7 +125,7 @@ TAP_SETTINGS = th.PropertiesList(
 )
 
 
-class TapDinero(DineroPluginMixin, Tap):
+class TapDinero(DineroPluginMixin, SdkAdapterTap):
     """Singer tap for the Dinero accounting API (one partition per organization)."""
 
     name = "tap-dinero"
@@ -255,10 +255,6 @@ class TapDinero(DineroPluginMixin, Tap):
             self.input_organization_health = copy.deepcopy(health)
             self.state[HEALTH_KEY] = copy.deepcopy(health)
 
-    def replace_state(self, state: dict[str, t.Any]) -> None:
-        """Make ``state`` the tap's state (the merged state of a multi-organization run)."""
-        self._state = state
-
     # ------------------------------------------------------------------------------ sync
     def sync_all(self) -> None:
         """Sync every selected stream; several organizations side by side (tap_dinero.organizations).
@@ -270,8 +266,7 @@ class TapDinero(DineroPluginMixin, Tap):
         if self.is_organization_worker or len(self.organization_ids) == 1:
             super().sync_all()
             return
-        self._reset_state_progress_markers()
-        self._set_compatible_replication_methods()
+        self.prepare_sync_state()
         if self.state:
             self.state_writer.write_state(self.state)
         for stream in self.streams.values():
@@ -298,7 +293,7 @@ class TapDinero(DineroPluginMixin, Tap):
 
         Built in the worker's thread (the SDK installs signal handlers only from the main thread).
         """
-        catalog = copy.deepcopy(self._singer_catalog)  # the selection as it stands, set in code or not
+        catalog = copy.deepcopy(self.current_catalog)  # the selection as it stands, set in code or not
         if self.input_catalog is not None:
             for stream_id, entry in catalog.items():
                 given = self.input_catalog.get_stream(stream_id)
@@ -312,20 +307,20 @@ class TapDinero(DineroPluginMixin, Tap):
         worker = type(self)(config=config, catalog=catalog, state=state, message_writer=writer)
         worker.is_organization_worker = True
         for stream in worker.streams.values():
-            stream._initialized_at = self.initialized_at  # one ACTIVATE_VERSION for every organization
+            share_run_version(stream, self.initialized_at)  # one ACTIVATE_VERSION for every organization
             if not getattr(stream, "org_scoped", True) and not stream.parent_stream_type:
                 stream.selected = False  # organization-free streams are the parent's
         return worker
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+    def handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
         """Stop the organization workers and write the latest merged state under the writer's lock."""
         run = self._organization_run
         if run is None:
-            super()._handle_termination(signum, frame)
+            self.sdk_handle_termination(signum, frame)
             return
         run.stop()
         with run.lock:
-            super()._handle_termination(signum, frame)
+            self.sdk_handle_termination(signum, frame)
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]

@@ -22,6 +22,7 @@ from dinero_api.plugin import DineroPluginMixin
 from dinero_api.settings import SHARED_SETTINGS_SCHEMA
 from target_dinero.config import UnmappedStreamError, target_settings
 from target_dinero.run import RunContext
+from target_dinero.sdk_adapter import SdkAdapterTarget
 from target_dinero.singer_input import (
     MAX_RECORD_DEPTH,
     TOO_DEEP,
@@ -65,7 +66,7 @@ def _kind(value: Any) -> str:
     )
 
 
-class TargetDinero(DineroPluginMixin, Target):
+class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
     """Singer target for the Dinero accounting API: invoices, vouchers, daily sales, contacts, products."""
 
     # The docstring is what ``--about`` prints, so it stays one plain line (a multi-line docstring
@@ -106,7 +107,7 @@ class TargetDinero(DineroPluginMixin, Target):
     def _reject_message(self, stream: str, record: Any, reason: str, where: str) -> None:
         self.run.reject(stream, record, f"{reason} ({where})", None)
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def process_record_message(self, message_dict: dict) -> None:
         """A RECORD: reject what cannot be loaded (naming the line), hand the rest to the SDK's flow."""
         stream = message_dict.get("stream")
         if not isinstance(stream, str) or not stream:
@@ -143,28 +144,21 @@ class TargetDinero(DineroPluginMixin, Target):
                 continue
             if transformed is None:  # filtered out by the map
                 continue
-            self._assert_sink_exists(stream_map.stream_alias)
-            sink = self.get_sink(stream_map.stream_alias, record=transformed)
-            context = sink._get_context(transformed)
-            if sink.include_sdc_metadata_properties:
-                sink._add_sdc_metadata_to_record(transformed, message_dict, context)
-            else:
-                sink._remove_sdc_metadata_from_record(transformed)
-            sink._validate_and_parse(transformed)
-            transformed = sink.preprocess_record(transformed, context)
-            sink.tally_record_read()
-            sink.process_record(transformed, context)
-            context.setdefault("origins", []).append(where)  # for the reason of a later reject
-            sink.record_counter_metric.increment()
-            sink._after_process_record(context)
+            sink = self.sdk_record_to_sink(
+                stream_map.stream_alias,
+                transformed,
+                message_dict,
+                # where the record came from, for the reason of a later reject
+                lambda context: context.setdefault("origins", []).append(where),
+            )
             if sink.is_full:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
                 if getattr(sink, "drains_after_documents", False):
-                    self._drain_all(self._documents(self._sinks_active.values()), self.max_parallelism)
+                    self.drain_sinks(self._documents(self.active_sinks()), self.max_parallelism)
                 self.drain_one(sink)
-        self._handle_max_record_age()
+        self.sdk_handle_max_record_age()
 
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def process_schema_message(self, message_dict: dict) -> None:
         """A SCHEMA whose stream, schema or key properties are malformed stops the run at its line."""
         stream = message_dict.get("stream")
         schema = message_dict.get("schema")
@@ -182,19 +176,19 @@ class TargetDinero(DineroPluginMixin, Target):
                 self._line, f"key_properties of stream {stream!r} must be a list of field names, got {keys!r}"
             )
         try:
-            super()._process_schema_message(message_dict)
+            self.sdk_process_schema_message(message_dict)
         except UnmappedStreamError as exc:  # stop at this line, after loading what came before it
             raise UnmappedStreamLine(self._line, str(exc).rstrip(".")) from None
         except StreamMapConfigError as exc:  # the schema does not fit the stream maps (or vice versa)
             raise BadInputLine(self._line, f"stream {stream!r}: {exc}".rstrip(".")) from None
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def process_state_message(self, message_dict: dict) -> None:
         """A STATE without a value stops the run (what it should have said is unknown)."""
         if "value" not in message_dict:
             raise BadInputLine(self._line, 'a STATE message without a "value"')
-        super()._process_state_message(message_dict)
+        self.sdk_process_state_message(message_dict)
 
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def process_activate_version_message(self, message_dict: dict) -> None:
         """ACTIVATE_VERSION carries no data; a malformed one stops the run, one for an unknown stream is
         ignored with a warning."""
         stream, version = message_dict.get("stream"), message_dict.get("version")
@@ -209,9 +203,9 @@ class TargetDinero(DineroPluginMixin, Target):
                 stream,
             )
             return
-        super()._process_activate_version_message(message_dict)
+        self.sdk_process_activate_version_message(message_dict)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def process_batch_message(self, message_dict: dict) -> None:
         """BATCH: JSONL files from the configured local storage root only; each record goes the RECORD way.
 
         Every manifest entry is checked before any file is read: a file outside
@@ -292,13 +286,13 @@ class TargetDinero(DineroPluginMixin, Target):
     def _documents(sinks: Any) -> list[Any]:
         return [s for s in sinks if not getattr(s, "drains_after_documents", False)]
 
-    def _drain_all(self, sink_list: Any, parallelism: int) -> None:
+    def drain_sinks(self, sink_list: Any, parallelism: int) -> None:
         """Drain the sinks that write documents first, then those that act on documents (payments, credit
         notes): a payment of an invoice in the same input finds the invoice written and booked."""
         sinks = list(sink_list)
         first = self._documents(sinks)
-        super()._drain_all(first, parallelism)
-        super()._drain_all([s for s in sinks if s not in first], parallelism)
+        self.sdk_drain_all(first, parallelism)
+        self.sdk_drain_all([s for s in sinks if s not in first], parallelism)
 
     def get_sink_class(self, stream_name: str) -> type[DineroSink]:
         """The sink of the stream's load type; an unmapped stream stops the run with a clear error."""

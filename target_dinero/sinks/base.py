@@ -21,8 +21,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk.sinks import BatchSink
-
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
 from dinero_api.filters import searchable
 from target_dinero.records import (
@@ -33,6 +31,7 @@ from target_dinero.records import (
     plain,
     text_defect,
 )
+from target_dinero.sdk_adapter import SdkAdapterSink
 
 if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
@@ -71,8 +70,8 @@ def check_text(item: Prepared) -> None:
         raise RecordRejected(reason, field)
 
 
-class DineroSink(BatchSink):
-    """Base of the load-type sinks."""
+class DineroSink(SdkAdapterSink):
+    """Base of the load-type sinks (the SDK steps it changes are in ``target_dinero.sdk_adapter``)."""
 
     load_type: ClassVar[str] = ""
     #: Records per drain: bounds the work a crash replays and how long STATE waits.
@@ -90,25 +89,6 @@ class DineroSink(BatchSink):
         """No validation against the *tap's* schema: records are validated against the load type's
         schema in :meth:`prepare`, and a failure rejects that record instead of aborting the run."""
         return None
-
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
-        """Keep date strings as sent: the load types parse dates themselves and reject bad ones
-        (the SDK would abort the whole run on one unparsable date)."""
-        return
-
-    def _singer_validate_message(self, record: dict) -> None:
-        """No run-stopping key check (the SDK raises MissingKeyPropertiesError and the whole run fails at
-        that line, on every re-run): :meth:`reference_for` rejects a record without its key properties,
-        naming them, unless it carries its own ExternalReference."""
-        return
-
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
-        """Drop the SDK's metadata columns but keep ``_sdc_deleted_at``: it says the row was deleted
-        upstream, which every load type acts on (the SDK would strip it before the sink sees it)."""
-        deleted_at = record.get("_sdc_deleted_at")
-        super()._remove_sdc_metadata_from_record(record)
-        if deleted_at:
-            record["_sdc_deleted_at"] = deleted_at
 
     def process_batch(self, context: dict) -> None:
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""

@@ -86,7 +86,7 @@ def test_transient_fault_still_yields_exactly_the_sandbox_records(sandbox, fast_
     assert copy_problems(sandbox, ORG_SECOND, [run], STREAMS) == {}
     for stream in ("contacts", "invoices"):
         key = "ContactGuid" if stream == "contacts" else "Guid"
-        keys = [r[key] for r in run.records(stream)]
+        keys = [r[key] for r in run.stream(stream)]
         assert len(keys) == len(set(keys)), f"{stream}: a retried page emitted rows twice"
 
 
@@ -145,7 +145,7 @@ def test_records_changed_while_paging_are_not_lost(sandbox, fast_settings, path,
     assert first.error is None, first.error
     for stream, keys in stored_before.items():
         key = "ContactGuid" if stream == "contacts" else "ProductGuid" if stream == "products" else "Guid"
-        lost = keys - {r[key] for r in first.records(stream)}
+        lost = keys - {r[key] for r in first.stream(stream)}
         assert not lost, f"{stream}: rows that existed before the run were never emitted: {sorted(lost)}"
     second = run_tap(config, streams=streams, state=first.last_state)
     assert second.error is None, second.error

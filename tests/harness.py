@@ -1,0 +1,383 @@
+"""The one test harness: run tap-dinero and target-dinero (in-process or as processes) and read what they did.
+
+Every suite uses these definitions (``tests/tap/helpers.py``, ``tests/target/target_harness.py`` and
+``tests/reliability/helpers.py`` re-export them under the names their tests use), so a fix to how a run
+is captured -- like splitting the rejects file on ``\\n`` only -- reaches every test at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from singer_sdk.singerlib.encoding.simple import SimpleSingerWriter
+
+if t.TYPE_CHECKING:
+    from dinero_sandbox.testing import SandboxServer
+    from tap_dinero.tap import TapDinero
+
+ORG = "100000"
+REPO = Path(__file__).resolve().parents[1]
+#: The console scripts' entry points (what `tap-dinero` / `target-dinero` run), from this checkout.
+TAP_CODE = "from tap_dinero.cli import main; main()"
+TARGET_CODE = "from target_dinero.cli import main; main()"
+WRITE_METHODS = {"POST", "PUT", "DELETE"}
+
+
+def write_json(path: Path, value: t.Any) -> Path:
+    """Write ``value`` as JSON and return the path."""
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return path
+
+
+def live(rows: Iterable[Mapping[str, t.Any]]) -> list[Mapping[str, t.Any]]:
+    """Rows not deleted."""
+    return [r for r in rows if not r.get("DeletedAt")]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Singer messages
+# ------------------------------------------------------------------------------------------------------
+def singer_lines(messages: Iterable[Mapping[str, t.Any]]) -> str:
+    """Messages as Singer JSONL."""
+    return "".join(json.dumps(m, default=str) + "\n" for m in messages)
+
+
+def schema_message(
+    stream: str, key_properties: Sequence[str] = ("id",), properties: Mapping[str, t.Any] | None = None
+) -> dict[str, t.Any]:
+    """A SCHEMA message (the target validates against its load types, so properties may stay loose)."""
+    props = dict(properties or {k: {"type": ["string", "integer", "null"]} for k in key_properties})
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "key_properties": list(key_properties),
+        "schema": {"type": "object", "properties": props},
+    }
+
+
+def record_message(stream: str, record: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A RECORD message."""
+    return {"type": "RECORD", "stream": stream, "record": dict(record)}
+
+
+def state_message(value: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """A STATE message."""
+    return {"type": "STATE", "value": dict(value)}
+
+
+# ------------------------------------------------------------------------------------------------------
+# tap runs
+# ------------------------------------------------------------------------------------------------------
+class Killed(Exception):
+    """Raised by :class:`CollectingWriter` to simulate a tap killed mid-stream."""
+
+
+class CollectingWriter(SimpleSingerWriter):
+    """Keeps every message as the dict a target would read (serialized then parsed back)."""
+
+    def __init__(self, kill_after: tuple[str, int] | None = None) -> None:
+        self.messages: list[dict[str, t.Any]] = []
+        self._kill_after = kill_after
+        self._seen: dict[str, int] = defaultdict(int)
+
+    def write_message(self, message: t.Any) -> None:
+        parsed = json.loads(self.format_message(message))
+        self.messages.append(parsed)
+        if self._kill_after and parsed["type"] == "RECORD":
+            stream, limit = self._kill_after
+            if parsed["stream"] == stream:
+                self._seen[stream] += 1
+                if self._seen[stream] >= limit:
+                    raise Killed(f"killed after {limit} {stream} records")
+
+
+@dataclass
+class TapRun:
+    """What one tap run emitted (possibly cut short) and how it ended."""
+
+    messages: list[dict[str, t.Any]]
+    tap: TapDinero | None = None
+    error: BaseException | None = None
+    returncode: int | None = None
+    stderr: str = ""
+    records: dict[str, list[dict[str, t.Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[dict[str, t.Any]]] = defaultdict(list)
+        for message in self.messages:
+            if message.get("type") == "RECORD":
+                grouped[message["stream"]].append(message["record"])
+        self.records = dict(grouped)
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        return [m["value"] for m in self.messages if m.get("type") == "STATE"]
+
+    @property
+    def final_state(self) -> dict[str, t.Any]:
+        """The last STATE value ({} when none)."""
+        return copy.deepcopy(self.states[-1]) if self.states else {}
+
+    @property
+    def last_state(self) -> dict[str, t.Any] | None:
+        """The last STATE value (None when none)."""
+        return self.final_state if self.states else None
+
+    def stream(self, name: str) -> list[dict[str, t.Any]]:
+        """The records of one stream, in order."""
+        return self.records.get(name, [])
+
+    def keys(self, name: str, key: str) -> set[t.Any]:
+        return {record[key] for record in self.stream(name)}
+
+    def partition_state(self, stream: str, org: str) -> dict[str, t.Any]:
+        for partition in self.final_state["bookmarks"][stream].get("partitions", []):
+            if partition["context"] == {"organization_id": org}:
+                return partition
+        raise KeyError(f"no state partition for {stream} / {org}")
+
+
+def select_streams(tap: TapDinero, streams: Iterable[str]) -> None:
+    """Select exactly ``streams`` (children need their parent listed); an unknown name is a test bug."""
+    wanted = set(streams)
+    unknown = wanted - set(tap.streams)
+    assert not unknown, f"unknown streams {unknown}"
+    for name, stream in tap.streams.items():
+        stream.selected = name in wanted
+
+
+def run_tap(
+    config: Mapping[str, t.Any],
+    *,
+    streams: Iterable[str] | None = None,
+    state: Mapping[str, t.Any] | None = None,
+    kill_after: tuple[str, int] | None = None,
+    reraise: bool = False,
+) -> TapRun:
+    """Sync the tap in-process; ``streams`` limits the selection (children need their parent listed).
+
+    Any exception of the run -- a simulated kill, a refused config or a real failure -- is returned in
+    ``result.error``, so an ``assert result.error is None`` after the call decides whether the run
+    succeeded (every call site asserts it, or expects an error). ``reraise=True`` raises a real failure
+    instead (for ``pytest.raises``).
+    """
+    from tap_dinero.tap import TapDinero
+
+    writer = CollectingWriter(kill_after=kill_after)
+    try:
+        tap = TapDinero(
+            config=dict(config), state=copy.deepcopy(dict(state)) if state else None, message_writer=writer
+        )
+    except Exception as exc:
+        if reraise:
+            raise
+        return TapRun(writer.messages, error=exc)
+    if streams is not None:
+        select_streams(tap, streams)
+    error: BaseException | None = None
+    try:
+        tap.sync_all()
+    except Killed as exc:
+        error = exc
+    except Exception as exc:
+        if reraise:
+            raise
+        error = exc
+    return TapRun(writer.messages, tap=tap, error=error)
+
+
+def tap_catalog(config: Mapping[str, t.Any], streams: Iterable[str], path: Path) -> Path:
+    """A catalog file selecting ``streams`` (for tap processes)."""
+    from tap_dinero.tap import TapDinero
+
+    tap = TapDinero(config=dict(config))
+    select_streams(tap, streams)
+    return write_json(path, tap.catalog_dict)
+
+
+def spawn_tap(
+    config_path: Path, state_path: Path | None, catalog_path: Path | None, stderr: t.Any
+) -> subprocess.Popen:
+    """Start ``tap-dinero`` as its own process, STATE/RECORD lines on a pipe."""
+    args = [sys.executable, "-c", TAP_CODE, "--config", str(config_path)]
+    if catalog_path is not None:
+        args += ["--catalog", str(catalog_path)]
+    if state_path is not None:
+        args += ["--state", str(state_path)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, cwd=REPO)
+
+
+def run_tap_process(
+    config_path: Path,
+    state: Mapping[str, t.Any] | None,
+    workdir: Path,
+    *,
+    catalog_path: Path | None = None,
+    kill_after_lines: int | None = None,
+    name: str = "tap",
+) -> TapRun:
+    """Run the tap as a process; with ``kill_after_lines`` SIGKILL it once that many lines were read.
+
+    Only the lines read before the kill count as delivered (lines still in the pipe are lost, as they
+    would be for a downstream target that died with the pipeline).
+    """
+    state_path = write_json(workdir / f"{name}.state.json", state) if state else None
+    stderr_path = workdir / f"{name}.stderr.log"
+    with stderr_path.open("wb") as stderr:
+        proc = spawn_tap(config_path, state_path, catalog_path, stderr)
+        assert proc.stdout is not None
+        lines: list[bytes] = []
+        for line in proc.stdout:
+            lines.append(line)
+            if kill_after_lines is not None and len(lines) >= kill_after_lines:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        proc.stdout.close()
+        returncode = proc.wait(timeout=120)
+    messages = [json.loads(line) for line in lines if line.strip().startswith(b"{")]
+    return TapRun(messages, returncode=returncode, stderr=stderr_path.read_text(errors="replace"))
+
+
+# ------------------------------------------------------------------------------------------------------
+# target runs
+# ------------------------------------------------------------------------------------------------------
+@dataclass
+class TargetRun:
+    """One target run: its STATE output, log, error and the sandbox requests it caused."""
+
+    states: list[dict[str, t.Any]]
+    stderr: str
+    error: BaseException | None
+    requests: list[dict[str, t.Any]]
+    returncode: int | None = None
+    killed: bool = False
+    summary: dict[str, t.Any] = field(default_factory=dict)
+    target: t.Any = None  # the in-process TargetDinero (None for a process)
+
+    @property
+    def api_requests(self) -> list[dict[str, t.Any]]:
+        """Requests to the Dinero API (token endpoints excluded)."""
+        return [r for r in self.requests if str(r.get("path", "")).startswith("/v")]
+
+    @property
+    def writes(self) -> list[dict[str, t.Any]]:
+        """Write requests (POST/PUT/DELETE) to the API."""
+        return [r for r in self.api_requests if str(r.get("method", "")).upper() in WRITE_METHODS]
+
+    def counts(self, stream: str) -> dict[str, int]:
+        """Outcome counts of one stream (from the run summary)."""
+        return self.summary["streams"].get(stream, {})
+
+
+def _state_value(line: str) -> dict[str, t.Any]:
+    """A target's stdout line: the state value itself (singer-sdk targets print the bare value)."""
+    parsed = json.loads(line)
+    return parsed["value"] if parsed.get("type") == "STATE" and "value" in parsed else parsed
+
+
+def last_request_id(sandbox: SandboxServer) -> int:
+    """Id of the newest request in the sandbox log (0 when empty)."""
+    entries = sandbox.requests()
+    return entries[-1]["id"] if entries else 0
+
+
+def run_target(
+    sandbox: SandboxServer, config: Mapping[str, t.Any], messages: Iterable[Mapping[str, t.Any]]
+) -> TargetRun:
+    """Run TargetDinero in-process over ``messages``; STATE output, stderr, the summary and the sandbox
+    requests of the run are captured, errors are returned, not raised."""
+    from target_dinero.target import TargetDinero
+
+    mark = last_request_id(sandbox)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    target: TargetDinero | None = None
+    error: BaseException | None = None
+    summary: dict[str, t.Any] = {}
+    threads_before = set(threading.enumerate())
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            target = TargetDinero(config=dict(config))
+            try:
+                target.listen(io.StringIO(singer_lines(messages)))
+            finally:
+                summary = target.run.summary()
+        except Exception as exc:  # the tests assert on it
+            error = exc
+        # When one sink's drain fails, the SDK's other drain threads run on (a process would wait for
+        # them before exiting): let them finish, so the next run does not overlap this one.
+        for thread in set(threading.enumerate()) - threads_before:
+            if "worker" in thread.name:
+                thread.join(timeout=120)
+    states = [_state_value(x) for x in stdout.getvalue().splitlines() if x.strip().startswith("{")]
+    return TargetRun(states, stderr.getvalue(), error, sandbox.requests(mark), summary=summary, target=target)
+
+
+def run_target_process(
+    sandbox: SandboxServer,
+    config_path: Path,
+    input_path: Path,
+    workdir: Path,
+    *,
+    kill_after_requests: int | None = None,
+    name: str = "target",
+    timeout: float = 120.0,
+) -> TargetRun:
+    """Run ``target-dinero`` as a process reading ``input_path``; with ``kill_after_requests``, SIGKILL it
+    as soon as the sandbox has logged that many requests from this run."""
+    mark = last_request_id(sandbox)
+    stdout_path, stderr_path = workdir / f"{name}.stdout", workdir / f"{name}.stderr.log"
+    killed = False
+    with input_path.open("rb") as stdin, stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", TARGET_CODE, "--config", str(config_path)],
+            stdin=stdin,
+            stdout=out,
+            stderr=err,
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            if kill_after_requests is not None and len(sandbox.requests(mark)) >= kill_after_requests:
+                os.kill(proc.pid, signal.SIGKILL)
+                killed = True
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"{name} did not finish within {timeout} s")
+            time.sleep(0.003)
+        returncode = proc.wait(timeout=30)
+    states = [
+        _state_value(x)
+        for x in stdout_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if x.startswith("{")
+    ]
+    return TargetRun(
+        states,
+        stderr_path.read_text(encoding="utf-8", errors="replace"),
+        None,
+        sandbox.requests(mark),
+        returncode=returncode,
+        killed=killed,
+    )
+
+
+def read_rejects(path: Path) -> list[dict[str, t.Any]]:
+    """Lines of a rejects file."""
+    if not path.exists():
+        return []
+    # split on "\n" only: str.splitlines() also splits on U+2028, U+0085 ..., which JSON leaves unescaped
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
