@@ -84,6 +84,9 @@ def test_dinero_to_local_copies_every_stream_then_syncs_incrementally(
     for stream in ("contacts", "invoices", "invoice_lines", "products", "entries", "sales_credit_notes"):
         assert second[stream] == len(first[stream]), stream
     for stream, n in second.items():
+        if stream == "reports":  # a closed accounting year is never read again; the open ones are
+            assert len(first[stream]) < n < 2 * len(first[stream]), stream
+            continue
         assert n in (len(first[stream]), 2 * len(first[stream])), stream
 
     # A contact changes in Dinero: the next run brings exactly that contact, with its new name.

@@ -99,7 +99,11 @@ def _check_rejections(run, rejects, records: list[dict[str, Any]], expected: dic
         field = reject["field"] or ""
         assert field == want or field.startswith(want + ".") or field.startswith(want + "["), (want, reject)
         assert reject["reason"] and reject["stream"].startswith("hyp_")
-    refused = [(r["method"], r["path"], r["status"]) for r in run.requests if 400 <= r["status"] < 500]
+    # 401 is left out: it answers a token, not a record (the sandbox is reset between examples and
+    # forgets the tokens it issued; the client then gets a fresh one once), so no record data caused it.
+    refused = [
+        (r["method"], r["path"], r["status"]) for r in run.requests if 400 <= r["status"] < 500 and r["status"] != 401
+    ]
     assert refused == [], f"locally detectable problems reached Dinero: {refused}"
     for request in run.requests:
         assert "HYP-BAD-" not in unquote_plus(f"{request['path']}?{request['query']}"), request
