@@ -102,7 +102,9 @@ def _check_rejections(run, rejects, records: list[dict[str, Any]], expected: dic
     # 401 is left out: it answers a token, not a record (the sandbox is reset between examples and
     # forgets the tokens it issued; the client then gets a fresh one once), so no record data caused it.
     refused = [
-        (r["method"], r["path"], r["status"]) for r in run.requests if 400 <= r["status"] < 500 and r["status"] != 401
+        (r["method"], r["path"], r["status"])
+        for r in run.requests
+        if 400 <= r["status"] < 500 and r["status"] != 401
     ]
     assert refused == [], f"locally detectable problems reached Dinero: {refused}"
     for request in run.requests:
