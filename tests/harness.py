@@ -37,6 +37,25 @@ TARGET_CODE = "from target_dinero.cli import main; main()"
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
 
 
+def wait_until(
+    check: t.Callable[[], t.Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.02
+) -> t.Any:
+    """Poll ``check()`` until it returns something truthy and return that; fail after ``timeout`` seconds.
+
+    Tests wait for a *condition* (a server up, a file written, a process state, a request logged), never
+    for a fixed time: a fixed sleep is either too short on a busy machine or wastes time on an idle one.
+    The timeout is generous because reaching it means the test fails anyway.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
 def write_json(path: Path, value: t.Any) -> Path:
     """Write ``value`` as JSON and return the path."""
     path.write_text(json.dumps(value), encoding="utf-8")

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_dinero import FakeDinero
+from pytest_httpserver import HTTPServer
 from quota_workers import send_requests, take_slots
 from redis_server import RedisServer, free_port, redis_available
+from token_endpoints import answer_before_the_api_default, api_requests, json_response
+from werkzeug import Request, Response
 
 from dinero_api.errors import DineroQuotaStoreError
 from dinero_api.quota import QuotaThrottle, get_throttle, parse_quota_message
@@ -112,19 +114,26 @@ def test_get_throttle_is_shared_per_key(tmp_path: Path) -> None:
 
 
 def test_processes_sending_http_requests_stay_under_the_quota(
-    fake_dinero: FakeDinero, api_config: dict, tmp_path: Path
+    httpserver: HTTPServer, api_config: dict, tmp_path: Path
 ) -> None:
     """End to end: two processes (tap and target, say) share one organization's quota."""
     requests, window = 5, 0.5
     config = {**api_config, "quota_requests": requests, "quota_window_seconds": window}
     path = "/v1/100000/contacts/abc"
+    arrivals: list[float] = []  # when Dinero saw each request (httpserver.log has no timestamps)
+
+    def note_arrival(request: Request) -> Response:
+        arrivals.append(time.time())
+        return json_response({"ContactGuid": "abc"})
+
+    httpserver.expect_request(path, method="GET").respond_with_handler(note_arrival)
+    answer_before_the_api_default(httpserver)
     start_at = time.time() + 1.5
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
         futures = [pool.submit(send_requests, config, path, 8, start_at) for _ in range(2)]
         snapshots = [f.result(timeout=60) for f in futures]
-    arrivals = [r.ts for r in fake_dinero.api_requests() if r.path == path]
-    assert len(arrivals) == 16
+    assert len(api_requests(httpserver, path)) == len(arrivals) == 16
     assert max_in_any_window(arrivals, window) <= requests
     assert sum(s["quota_wait_seconds"] for s in snapshots) > 0  # they really had to share
 
