@@ -332,7 +332,7 @@ def test_session_is_thread_safe(httpserver: HTTPServer, api_config: dict, make_c
     assert len(token_requests(httpserver)) == 1
 
 
-def test_session_works_for_sdk_style_prepared_requests(
+def test_sdk_style_prepared_request_is_sent_with_the_bearer_token(
     httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
     """singer-sdk prepares a request itself and calls session.send(prepared, timeout=...)."""
