@@ -1,8 +1,7 @@
 """The one test harness: run tap-dinero and target-dinero (in-process or as processes) and read what they did.
 
-Every suite uses these definitions (``tests/tap/helpers.py``, ``tests/target/target_harness.py`` and
-``tests/reliability/helpers.py`` re-export them under the names their tests use), so a fix to how a run
-is captured -- like splitting the rejects file on ``\\n`` only -- reaches every test at once.
+Every suite imports these definitions from here (there are no per-suite copies or re-export modules), so a
+fix to how a run is captured -- like splitting the rejects file on ``\\n`` only -- reaches every test at once.
 """
 
 from __future__ import annotations
@@ -392,6 +391,26 @@ def run_target_process(
         returncode=returncode,
         killed=killed,
     )
+
+
+def make_target_config(
+    settings: Mapping[str, t.Any], tmp_path: Path, streams: Mapping[str, t.Any], **extra: t.Any
+) -> dict[str, t.Any]:
+    """Target config: the sandbox's shared settings, the stream mapping, files under ``tmp_path``."""
+    return {
+        **settings,
+        # the sandbox's quota is generous in tests; the client's own throttle must not wait a real minute
+        "quota_requests": 100_000,
+        "streams": dict(streams),
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+        "ledger_file": str(tmp_path / "ledger.jsonl"),
+        **extra,
+    }
+
+
+def by_reference(rows: Iterable[Mapping[str, t.Any]], prefix: str) -> list[Mapping[str, t.Any]]:
+    """Live rows whose ExternalReference starts with ``prefix``."""
+    return [r for r in live(rows) if str(r.get("ExternalReference") or "").startswith(prefix)]
 
 
 def read_rejects(path: Path) -> list[dict[str, t.Any]]:

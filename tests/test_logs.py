@@ -18,7 +18,7 @@ import pytest
 from dinero_api.client import DineroClient
 from dinero_api.settings import DineroSettings
 from tap_dinero.progress import StreamProgress
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = {"quota_requests": 100_000, "quota_window_seconds": 60}
@@ -26,7 +26,7 @@ STREAMS = ["contacts", "products", "accounting_years"]
 
 
 def run_tap_cli(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    from tests.reliability.helpers import tap_catalog
+    from tests.harness import tap_catalog
 
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))

@@ -24,14 +24,11 @@ import pytest
 
 from dinero_sandbox.constants import DEMO_API_KEY_2
 from tests.dinero_api.redis_server import RedisServer, free_port, redis_available
-
-from .helpers import (
+from tests.harness import (
     ORG,
-    ORG_SECOND,
     REPO,
     TAP_CODE,
     TARGET_CODE,
-    max_in_any_window,
     record_message,
     schema_message,
     singer_lines,
@@ -39,6 +36,8 @@ from .helpers import (
     tap_catalog,
     write_json,
 )
+
+from .helpers import ORG_SECOND, max_in_any_window
 
 QUOTA, WINDOW = 15, 1.0
 CLIENT_CODE = """

@@ -14,16 +14,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import (
-    ORG,
-    count_by,
-    live,
-    read_rejects,
-    record_message,
-    run_target,
-    schema_message,
-    state_message,
-)
+from tests.harness import ORG, live, read_rejects, record_message, run_target, schema_message, state_message
+
+from .helpers import count_by
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

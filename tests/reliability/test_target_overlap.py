@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 from target_dinero.journal import JournalBusyError, VoucherJournal
-
-from .helpers import (
+from tests.harness import (
     ORG,
     REPO,
     TARGET_CODE,
-    count_by,
     live,
     record_message,
     schema_message,
@@ -30,6 +28,8 @@ from .helpers import (
     state_message,
     write_json,
 )
+
+from .helpers import count_by
 
 VOUCHERS = 40
 

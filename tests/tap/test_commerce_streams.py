@@ -13,7 +13,7 @@ import pytest
 from dinero_api.client import DineroClient
 from dinero_api.settings import DineroSettings
 from dinero_sandbox.chart import EQUITY_ACCOUNT
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 PAYMENT_STREAMS = {

@@ -8,7 +8,7 @@ import itertools
 from dinero_api.client import DineroClient
 from dinero_api.dates import parse_api_datetime
 from dinero_api.settings import DineroSettings
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 INCREMENTAL = ("contacts", "products", "invoices", "sales_credit_notes", "trade_offers")

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+
+from tests.harness import ORG, by_reference, make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 STREAM = "shop_orders"
 
@@ -50,7 +54,7 @@ def messages(orders: list[dict[str, Any]], stream: str = STREAM) -> list[dict[st
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
-    return make_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
+    return make_target_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
 
 
 def test_invoices_hold_the_lines_totals_and_contact(sandbox: Any, config: dict[str, Any]) -> None:
