@@ -310,7 +310,7 @@ def test_the_quota_slot_is_taken_after_the_token_right_before_sending(
 
     class SlowTokens(ApiKeyTokenProvider):
         def _obtain(self) -> AccessToken:
-            time.sleep(0.3)  # a slow token endpoint
+            time.sleep(0.3)  # a slow token endpoint: the fault under test, not a wait
             token = super()._obtain()
             events.append(("token", time.monotonic()))
             return token

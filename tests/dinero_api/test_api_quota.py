@@ -68,9 +68,9 @@ def test_acquire_reports_the_wait(tmp_path: Path) -> None:
 
 def test_two_processes_sharing_a_key_never_exceed_the_quota(tmp_path: Path) -> None:
     requests, window, per_process, processes = 10, 1.0, 8, 3
-    start_at = time.time() + 1.5  # after the children have started
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
+        start = manager.Barrier(processes)
         futures = [
             pool.submit(
                 take_slots,
@@ -79,7 +79,7 @@ def test_two_processes_sharing_a_key_never_exceed_the_quota(tmp_path: Path) -> N
                 requests,
                 window,
                 per_process,
-                start_at,
+                start,
             )
             for _ in range(processes)
         ]
@@ -128,10 +128,10 @@ def test_processes_sending_http_requests_stay_under_the_quota(
 
     httpserver.expect_request(path, method="GET").respond_with_handler(note_arrival)
     answer_before_the_api_default(httpserver)
-    start_at = time.time() + 1.5
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        futures = [pool.submit(send_requests, config, path, 8, start_at) for _ in range(2)]
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        start = manager.Barrier(2)
+        futures = [pool.submit(send_requests, config, path, 8, start) for _ in range(2)]
         snapshots = [f.result(timeout=60) for f in futures]
     assert len(api_requests(httpserver, path)) == len(arrivals) == 16
     assert max_in_any_window(arrivals, window) <= requests

@@ -102,6 +102,7 @@ def test_two_overlapping_runs_create_each_voucher_once(sandbox, sandbox_settings
 
 def test_a_run_that_cannot_get_the_journal_stops_with_a_clear_error(tmp_path: Path) -> None:
     journal = tmp_path / "journal.sqlite3"
+    # The holder keeps the journal open until the test kills it (its sleep is the hold, not a wait).
     holder = subprocess.Popen(
         [
             sys.executable,

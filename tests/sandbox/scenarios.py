@@ -6,7 +6,6 @@ documents, entries, reports, mailouts) and asserts it. ``test_scenarios.py`` run
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ import requests
 
 from dinero_sandbox.constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
 from dinero_sandbox.testing import SandboxServer
+from tests.harness import wait_until
 
 from .conftest import Api, api_key_token
 
@@ -117,14 +117,6 @@ def credit_purchase(api: Api, contact_guid: str, amount: float = 1250.0) -> dict
 def mailouts(sandbox: SandboxServer, voucher_guid: str) -> list[dict[str, Any]]:
     """Recorded sends of a voucher (inspection API)."""
     return [m for m in sandbox.dump(100000, "mailouts") if m["VoucherGuid"] == voucher_guid.lower()]
-
-
-def poll(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait until ``check()`` holds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 # -- scenarios, one per spec tag -----------------------------------------------------------------------------
@@ -398,7 +390,10 @@ def scenario_ledger_items(sandbox: SandboxServer, api: Api) -> None:
     ok(api.post("/v1/{org}/ledgeritems/book", [{"Id": first}]))
     status = ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]
     assert status["Status"] in ("PendingBooking", "Booked")
-    poll(lambda: ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]["Status"] == "Booked")
+    wait_until(
+        lambda: ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]["Status"] == "Booked",
+        what="the ledger item to be booked",
+    )
     booked = ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]
     assert booked["VoucherNumber"]
     mine = [e for e in year_entries(api) if e["VoucherGuid"] == first]

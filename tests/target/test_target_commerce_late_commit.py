@@ -44,6 +44,8 @@ class LateCommit:
                 self.fired += 1
 
                 def later() -> None:
+                    # The fault under test: Dinero commits the lost request late. A fixed delay, not a
+                    # wait for anything -- the target must cope however late the commit lands.
                     time.sleep(LATE)
                     original(gateway, path, payload, **kwargs)
 

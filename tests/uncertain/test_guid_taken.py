@@ -7,7 +7,6 @@ server-chosen Guid) when a deleted object holds the Guid."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import requests
 from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
 from target_dinero.records import deterministic_guid
-from tests.harness import ORG, by_reference, make_target_config, run_target
+from tests.harness import ORG, by_reference, make_target_config, run_target, wait_until
 from tests.harness import record_message as record
 from tests.harness import schema_message as schema
 from tests.harness import state_message as state
@@ -129,10 +128,8 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
         target=lambda: runs.append(run_target(sandbox, config, _messages("orders", [wanted])))
     )
     worker.start()
-    deadline = time.monotonic() + 30
-    while sandbox.faults()[0]["count"] > 0:  # the target's POST is waiting in the sandbox
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    # the target's POST is waiting in the sandbox once the slow fault is used up
+    wait_until(lambda: sandbox.faults()[0]["count"] == 0, what="the target's POST to reach the sandbox")
     earlier = {
         **_invoice("GT-RACE", contact["ContactGuid"], amount=200.0),
         "Guid": deterministic_guid(ORG, "invoice", "GT-RACE"),
