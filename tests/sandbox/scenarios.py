@@ -15,6 +15,7 @@ import requests
 
 from dinero_sandbox.constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
 from dinero_sandbox.testing import SandboxServer
+from tests import seed_facts
 from tests.harness import wait_until
 
 from .conftest import Api, api_key_token
@@ -406,7 +407,8 @@ def scenario_ledger_items(sandbox: SandboxServer, api: Api) -> None:
 def scenario_list_organizations(sandbox: SandboxServer, api: Api) -> None:
     """Many organizations: one Visma Connect client reaches them all, an API key reaches one, each has its
     own quota."""
-    sandbox.reset("demo,orgs=5:tiny")
+    seed_size = "demo,orgs=5:tiny"
+    sandbox.reset(seed_size)
     sandbox.set_quota(100_000, 60.0)
     token = requests.post(
         sandbox.connect_token_url,
@@ -420,11 +422,12 @@ def scenario_list_organizations(sandbox: SandboxServer, api: Api) -> None:
     ).json()["access_token"]
     connect = Api(sandbox, token)
     ids = [o["id"] for o in ok(connect.get("/v1/organizations"))]
-    assert ids == [100000, 100001, 100002, 100003, 100004]
-    assert len(ok(connect.get("/v1.1/organizations"))) == 5
+    assert ids == [int(org) for org in seed_facts.organizations(seed_size)]
+    assert len(ok(connect.get("/v1.1/organizations"))) == len(ids)
     fifth = Api(sandbox, api_key_token(sandbox, "sandbox-api-key-100004"), org="100004")
     assert [o["id"] for o in ok(fifth.get("/v1/organizations"))] == [100004]
-    assert len(ok(fifth.get("/v1/{org}/invoices"))["Collection"]) == 8
+    fifth_invoices = ok(fifth.get("/v1/{org}/invoices"))["Collection"]
+    assert len(fifth_invoices) == seed_facts.live("100004", "invoices", seed_size)
     assert fifth.get("/v1/100003/invoices").status_code == 403
     sandbox.set_quota(3, 60.0)
     for _ in range(3):
