@@ -85,7 +85,9 @@ def test_exact_multiple_without_trusting_the_count_reads_one_empty_page(
     assert len(pages_requested(httpserver, CONTACTS)) == 3
 
 
-def test_bare_array_lists(httpserver: HTTPServer, api_config: dict, make_client: Any) -> None:
+def test_bare_array_lists_page_until_a_short_page(
+    httpserver: HTTPServer, api_config: dict, make_client: Any
+) -> None:
     serve_list(httpserver, "/v1/100000/files", rows(7), envelope=False)
     client = make_client(api_config)
     assert [len(p) for p in client.iter_pages("/v1/{org}/files", page_size=5)] == [5, 2]

@@ -34,7 +34,7 @@ def max_in_any_window(stamps: list[float], window: float) -> int:
     return best
 
 
-def test_window_counter_helper() -> None:
+def test_window_counter_helper_finds_the_busiest_window() -> None:
     assert max_in_any_window([0, 0.5, 0.99, 1.0, 1.5], 1.0) == 3
     assert max_in_any_window([0, 1, 2], 1.0) == 1
 

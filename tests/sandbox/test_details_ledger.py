@@ -57,7 +57,7 @@ def test_invoice_detail_has_lines_totals_and_timestamp(sandbox: SandboxServer, a
     assert pdf.content.startswith(b"%PDF")
 
 
-def test_other_detail_endpoints(sandbox: SandboxServer, api: Api) -> None:
+def test_detail_endpoints_return_the_stored_object(sandbox: SandboxServer, api: Api) -> None:
     for collection, path, key in (
         ("contacts", "contacts", "ContactGuid"),
         ("products", "products", "ProductGuid"),

@@ -162,7 +162,7 @@ def test_start_date_bounds_the_first_run(sandbox, tap_config, sandbox_requests):
     assert {r["params"].get("changesSince") for r in sandbox_requests()} == {start_text}
 
 
-def test_lookback_is_configurable(sandbox, tap_config, sandbox_requests):
+def test_lookback_zero_asks_for_changes_since_the_exact_bookmark(sandbox, tap_config, sandbox_requests):
     first = run_tap(tap_config, streams=["products"])
     assert first.error is None, first.error
     mark = sandbox.requests()[-1]["id"]

@@ -104,7 +104,7 @@ def test_change_filter_format_is_utc_whole_seconds():
         (None, None),
     ],
 )
-def test_voucher_type_routing(voucher_type, kind):
+def test_voucher_types_route_to_their_kind(voucher_type, kind):
     assert voucher_kind(voucher_type) == kind
 
 

@@ -163,7 +163,9 @@ def test_derived_reference_and_deterministic_guid(sandbox: Any, config: dict[str
 
 
 @pytest.mark.parametrize(("book", "budget"), [(False, 1.05), (True, 2.05)])
-def test_requests_per_invoice(sandbox: Any, config: dict[str, Any], book: bool, budget: float) -> None:
+def test_requests_per_invoice_stay_within_budget(
+    sandbox: Any, config: dict[str, Any], book: bool, budget: float
+) -> None:
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
     orders = [order(n, Contact=None, ContactGuid=contact) for n in range(1, 61)]
     config["streams"][STREAM]["book"] = book

@@ -159,7 +159,7 @@ def test_cashbook_lines_are_unbooked_items_created_once_by_their_ids(
     assert again.counts(CASHBOOK) == {"unchanged": 30}
 
 
-def test_booked_when_asked(sandbox: Any, config: dict[str, Any]) -> None:
+def test_cashbook_item_with_book_true_starts_booking(sandbox: Any, config: dict[str, Any]) -> None:
     result = run_target(sandbox, config, msgs(CASHBOOK, [item(1, Book=True)]))
     assert result.error is None, result.stderr
     assert result.counts(CASHBOOK).get("booking_started") == 1
