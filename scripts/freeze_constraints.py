@@ -36,9 +36,31 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _project_requires() -> list[str]:
+    """dinero-singer's own requirements as this checkout's pyproject.toml declares them, in the form of
+    installed metadata (``...; extra == "test"``).
+
+    Read from the file rather than from the installed distribution: an editable install's metadata is a
+    snapshot taken at ``pip install`` time (possibly of another checkout), so a dependency added to
+    pyproject.toml would otherwise be missing from the closure until the project is re-installed.
+    """
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    out = list(project.get("dependencies", []))
+    for extra, texts in project.get("optional-dependencies", {}).items():
+        for text in texts:
+            req = Requirement(text)
+            marker = f"({req.marker}) and " if req.marker else ""
+            req.marker = None
+            out.append(f'{req}; {marker}extra == "{extra}"')
+    return out
+
+
 def _requirements(dist: metadata.Distribution, extras: set[str]) -> list[Requirement]:
     out = []
-    for text in dist.requires or []:
+    requires = _project_requires() if _norm(dist.metadata["Name"]) == PROJECT else dist.requires
+    for text in requires or []:
         req = Requirement(text)
         if req.marker is None:
             out.append(req)

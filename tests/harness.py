@@ -1,8 +1,7 @@
 """The one test harness: run tap-dinero and target-dinero (in-process or as processes) and read what they did.
 
-Every suite uses these definitions (``tests/tap/helpers.py``, ``tests/target/target_harness.py`` and
-``tests/reliability/helpers.py`` re-export them under the names their tests use), so a fix to how a run
-is captured -- like splitting the rejects file on ``\\n`` only -- reaches every test at once.
+Every suite imports these definitions from here (there are no per-suite copies or re-export modules), so a
+fix to how a run is captured -- like splitting the rejects file on ``\\n`` only -- reaches every test at once.
 """
 
 from __future__ import annotations
@@ -35,6 +34,25 @@ REPO = Path(__file__).resolve().parents[1]
 TAP_CODE = "from tap_dinero.cli import main; main()"
 TARGET_CODE = "from target_dinero.cli import main; main()"
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
+
+
+def wait_until(
+    check: t.Callable[[], t.Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.02
+) -> t.Any:
+    """Poll ``check()`` until it returns something truthy and return that; fail after ``timeout`` seconds.
+
+    Tests wait for a *condition* (a server up, a file written, a process state, a request logged), never
+    for a fixed time: a fixed sleep is either too short on a busy machine or wastes time on an idle one.
+    The timeout is generous because reaching it means the test fails anyway.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
 
 
 def write_json(path: Path, value: t.Any) -> Path:
@@ -373,6 +391,26 @@ def run_target_process(
         returncode=returncode,
         killed=killed,
     )
+
+
+def make_target_config(
+    settings: Mapping[str, t.Any], tmp_path: Path, streams: Mapping[str, t.Any], **extra: t.Any
+) -> dict[str, t.Any]:
+    """Target config: the sandbox's shared settings, the stream mapping, files under ``tmp_path``."""
+    return {
+        **settings,
+        # the sandbox's quota is generous in tests; the client's own throttle must not wait a real minute
+        "quota_requests": 100_000,
+        "streams": dict(streams),
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+        "ledger_file": str(tmp_path / "ledger.jsonl"),
+        **extra,
+    }
+
+
+def by_reference(rows: Iterable[Mapping[str, t.Any]], prefix: str) -> list[Mapping[str, t.Any]]:
+    """Live rows whose ExternalReference starts with ``prefix``."""
+    return [r for r in live(rows) if str(r.get("ExternalReference") or "").startswith(prefix)]
 
 
 def read_rejects(path: Path) -> list[dict[str, t.Any]]:

@@ -163,13 +163,13 @@ def test_traceback_only_at_debug(tap_cfg, tmp_path):
 
 
 # --------------------------------------------------------------------------------------- target
-def test_target_bad_credentials(target_cfg, tmp_path):
+def test_target_bad_credentials_exit_with_one_credentials_line(target_cfg, tmp_path):
     config = {**target_cfg, "api_key": "not-the-key"}
     result = run_cli("target_dinero.cli", config, tmp_path, contact_input({"id": "1", "Name": "A"}))
     assert_one_line_failure(result, ExitCode.CREDENTIALS, "invalid_grant")
 
 
-def test_target_unmapped_stream(target_cfg, tmp_path):
+def test_target_unmapped_stream_is_a_config_error_before_any_output(target_cfg, tmp_path):
     result = run_cli("target_dinero.cli", target_cfg, tmp_path, contact_input({"id": "1"}, stream="orders"))
     assert_one_line_failure(result, ExitCode.CONFIG, "'orders'", "load_as")
     assert result.stdout == ""
@@ -186,7 +186,7 @@ def test_target_rejects_over_the_limit(target_cfg, tmp_path):
     assert_one_line_failure(result, ExitCode.REJECTS, "rejected", "max_rejects")
 
 
-def test_target_unreachable_api(target_cfg, tmp_path):
+def test_target_unreachable_api_exits_with_one_unreachable_line(target_cfg, tmp_path):
     url = closed_port_url()
     config = {**target_cfg, "api_url": url, "token_url": url + "/token"}
     result = run_cli("target_dinero.cli", config, tmp_path, contact_input({"id": "1", "Name": "A"}))

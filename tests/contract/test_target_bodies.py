@@ -17,7 +17,10 @@ from referencing.jsonschema import DRAFT202012
 
 from dinero_api.contract import load_contract
 from dinero_sandbox.testing import SandboxServer
-from tests.target.target_harness import make_config, record, run_target, schema, state
+from tests.harness import make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 #: Spec rules real Dinero is known not to enforce on what the target sends (dinero_sandbox/contract.py).
@@ -143,7 +146,7 @@ def _run_every_load_type(sandbox: SandboxServer, settings: dict[str, Any], tmp_p
         "VoucherDate": "2026-11-02",
         "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10}],
     }
-    config = make_config(settings, tmp_path, streams)
+    config = make_target_config(settings, tmp_path, streams)
     first = [
         *_messages("orders", [invoice, booked]),
         *_messages("receipts", [voucher]),

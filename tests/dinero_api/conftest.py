@@ -1,4 +1,9 @@
-"""Fixtures for the shared-client tests (fake Dinero server, configs, client factory)."""
+"""Fixtures for the shared-client tests: pytest-httpserver as Dinero, configs, a client factory.
+
+Each test scripts the answers it needs with pytest-httpserver's ordered / oneshot handlers and reads the
+requests the client made from ``httpserver.log``. Dinero's token endpoints and its 401 for a dead token
+are installed for every test by the ``dinero`` fixture (``token_endpoints.DineroTokens``).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,53 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_dinero import API_KEY, CLIENT_ID, CLIENT_SECRET, ORG, REFRESH_TOKEN, FakeDinero
+from pytest_httpserver import HTTPServer
+from token_endpoints import (
+    API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ORG,
+    PASSWORD_GRANT_PATH,
+    REFRESH_GRANT_PATH,
+    REFRESH_TOKEN,
+    DineroTokens,
+)
 
 from dinero_api.settings import DineroSettings
 
 
-@pytest.fixture
-def fake_dinero() -> Iterator[FakeDinero]:
-    """A fresh scriptable fake Dinero on a free local port."""
-    server = FakeDinero()
+@pytest.fixture(scope="session")
+def make_httpserver() -> Iterator[HTTPServer]:
+    """One threaded server for the session (a slow scripted answer must not block the client's retry)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
     yield server
-    server.close()
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 @pytest.fixture
-def api_config(fake_dinero: FakeDinero, tmp_path: Any) -> dict[str, Any]:
-    """Config for the API-key flow against the fake (fast backoff, generous quota, private quota dir)."""
+def dinero(httpserver: HTTPServer) -> Iterator[DineroTokens]:
+    """Dinero's token endpoints and token checking on ``httpserver``; handlers are dropped after the test
+    (the ``httpserver`` fixture only clears the log)."""
+    tokens = DineroTokens(httpserver)
+    yield tokens
+    httpserver.clear_all_handlers()
+    httpserver.check_handler_errors()
+
+
+@pytest.fixture
+def api_config(httpserver: HTTPServer, dinero: DineroTokens, tmp_path: Any) -> dict[str, Any]:
+    """API-key flow against ``httpserver`` (fast backoff, generous quota, private quota dir)."""
+    url = httpserver.url_for("").rstrip("/")
     return {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "api_key": API_KEY,
         "organization_id": ORG,
-        "api_url": fake_dinero.url,
-        "token_url": f"{fake_dinero.url}/dineroapi/oauth/token",
+        "api_url": url,
+        "token_url": f"{url}{PASSWORD_GRANT_PATH}",
         "quota_backend": str(tmp_path / "quota"),
         "quota_requests": 1000,
         "quota_window_seconds": 60,
@@ -39,11 +68,11 @@ def api_config(fake_dinero: FakeDinero, tmp_path: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def refresh_config(api_config: dict[str, Any], fake_dinero: FakeDinero, tmp_path: Any) -> dict[str, Any]:
+def refresh_config(api_config: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
     """Config for the Visma Connect refresh-token flow, with a token_file."""
     config = {k: v for k, v in api_config.items() if k != "api_key"}
     config["refresh_token"] = REFRESH_TOKEN
-    config["token_url"] = f"{fake_dinero.url}/connect/token"
+    config["token_url"] = f"{api_config['api_url']}{REFRESH_GRANT_PATH}"
     config["token_file"] = str(tmp_path / "tokens" / "dinero-token.json")
     return config
 

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_dinero import API_KEY, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeDinero
+from pytest_httpserver import HTTPServer
+from token_endpoints import (
+    API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    DineroTokens,
+    api_requests,
+    token_requests,
+)
 
 from dinero_api.auth import AccessToken, ApiKeyTokenProvider, RefreshTokenProvider, token_provider_for
 from dinero_api.errors import DineroAuthError, DineroTokenFileError
@@ -23,33 +32,31 @@ from dinero_api.settings import DineroSettings
 
 
 def test_api_key_password_grant_shape_and_bearer(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
     client = make_client(api_config)
     assert client.get_json("/v1/{org}/contacts/abc")["ok"] is True
 
-    (grant,) = fake_dinero.token_requests()
+    (grant,) = token_requests(httpserver)
     assert grant.path == "/dineroapi/oauth/token"
     basic = base64.b64decode(grant.headers["Authorization"].removeprefix("Basic ")).decode()
     assert basic == f"{CLIENT_ID}:{CLIENT_SECRET}"
-    assert grant.form == {
+    assert grant.form.to_dict() == {
         "grant_type": "password",
         "scope": "read write",
         "username": API_KEY,
         "password": API_KEY,
     }
-    (call,) = fake_dinero.api_requests()
+    (call,) = api_requests(httpserver)
     assert call.headers["Authorization"] == "Bearer access-1"
 
 
-def test_token_is_cached_between_requests(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
-) -> None:
+def test_token_is_cached_between_requests(httpserver: HTTPServer, api_config: dict, make_client: Any) -> None:
     client = make_client(api_config)
     for _ in range(4):
         client.get_json("/v1/{org}/contacts/abc")
-    assert len(fake_dinero.token_requests()) == 1
-    assert len(fake_dinero.api_requests()) == 4
+    assert len(token_requests(httpserver)) == 1
+    assert len(api_requests(httpserver)) == 4
 
 
 def test_token_is_reacquired_a_minute_before_expiry() -> None:
@@ -61,23 +68,23 @@ def test_token_is_reacquired_a_minute_before_expiry() -> None:
 
 
 def test_expiring_token_triggers_a_new_grant(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, dinero: DineroTokens, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.token_expires_in = 50  # under the 60 s margin -> usable for 25 s (half-life)
+    dinero.expires_in = 50  # under the 60 s margin -> usable for 25 s (half-life)
     client = make_client(api_config)
     client.get_json("/v1/{org}/x")
     provider = client.session.token_provider
     provider._token = AccessToken(provider._token.value, time.time() + 10, 50)  # 10 s left
     client.get_json("/v1/{org}/x")
-    assert len(fake_dinero.token_requests()) == 2
-    assert [r.headers["Authorization"] for r in fake_dinero.api_requests()] == [
+    assert len(token_requests(httpserver)) == 2
+    assert [r.headers["Authorization"] for r in api_requests(httpserver)] == [
         "Bearer access-1",
         "Bearer access-2",
     ]
 
 
 def test_token_requests_do_not_use_the_quota(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any, tmp_path: Path
+    httpserver: HTTPServer, api_config: dict, make_client: Any, tmp_path: Path
 ) -> None:
     class CountingThrottle(QuotaThrottle):
         acquired = 0
@@ -90,7 +97,7 @@ def test_token_requests_do_not_use_the_quota(
     client = make_client(api_config, throttle=throttle)
     client.get_json("/v1/{org}/a")
     client.get_json("/v1/{org}/b")
-    assert len(fake_dinero.token_requests()) == 1
+    assert len(token_requests(httpserver)) == 1
     assert CountingThrottle.acquired == 2
 
 
@@ -102,7 +109,11 @@ def test_token_requests_do_not_use_the_quota(
     ],
 )
 def test_bad_credentials_give_a_clear_auth_error_without_secrets(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any, change: dict, oauth_error: str
+    httpserver: HTTPServer,
+    api_config: dict,
+    make_client: Any,
+    change: dict,
+    oauth_error: str,
 ) -> None:
     client = make_client({**api_config, **change})
     with pytest.raises(DineroAuthError) as info:
@@ -111,21 +122,21 @@ def test_bad_credentials_give_a_clear_auth_error_without_secrets(
     assert oauth_error in message and "POST /dineroapi/oauth/token" in message
     for secret in (*change.values(), CLIENT_SECRET, API_KEY):
         assert secret not in message
-    assert fake_dinero.api_requests() == []
+    assert api_requests(httpserver) == []
 
 
 # -- Visma Connect refresh-token flow ---------------------------------------------------------------
 
 
 def test_refresh_flow_rotates_and_persists_token_file(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any
+    httpserver: HTTPServer, dinero: DineroTokens, refresh_config: dict, make_client: Any
 ) -> None:
     client = make_client(refresh_config)
     client.get_json("/v1/{org}/contacts/a")
 
-    (first,) = fake_dinero.token_requests()
+    (first,) = token_requests(httpserver)
     assert first.path == "/connect/token"
-    assert first.form == {
+    assert first.form.to_dict() == {
         "grant_type": "refresh_token",
         "refresh_token": REFRESH_TOKEN,
         "client_id": CLIENT_ID,
@@ -134,22 +145,22 @@ def test_refresh_flow_rotates_and_persists_token_file(
     token_file = Path(refresh_config["token_file"])
     saved = json.loads(token_file.read_text())
     assert saved["refresh_token"].startswith("rotated-refresh-")
-    assert saved["refresh_token"] in fake_dinero.valid_refresh_tokens
+    assert saved["refresh_token"] in dinero.valid_refresh_tokens
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
 
     # The server drops the access token: the client must spend the *rotated* refresh token.
-    fake_dinero.revoke_tokens()
+    dinero.revoke_tokens()
     client.get_json("/v1/{org}/contacts/b")
-    second = fake_dinero.token_requests()[1]
+    second = token_requests(httpserver)[1]
     assert second.form["refresh_token"] == saved["refresh_token"]
-    assert json.loads(token_file.read_text())["refresh_token"] in fake_dinero.valid_refresh_tokens
+    assert json.loads(token_file.read_text())["refresh_token"] in dinero.valid_refresh_tokens
 
 
 def test_token_file_refresh_token_wins_over_config(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any
+    httpserver: HTTPServer, dinero: DineroTokens, refresh_config: dict, make_client: Any
 ) -> None:
     make_client(refresh_config).get_json("/v1/{org}/a")  # spends the configured refresh token
-    assert REFRESH_TOKEN not in fake_dinero.valid_refresh_tokens
+    assert REFRESH_TOKEN not in dinero.valid_refresh_tokens
 
     # A later run with the same (now spent) config still works: the file's refresh token is used.
     token_file = Path(refresh_config["token_file"])
@@ -157,35 +168,35 @@ def test_token_file_refresh_token_wins_over_config(
     state.pop("access_token")  # force a refresh
     token_file.write_text(json.dumps(state))
     make_client(refresh_config).get_json("/v1/{org}/b")
-    assert fake_dinero.token_requests()[-1].form["refresh_token"] == state["refresh_token"]
+    assert token_requests(httpserver)[-1].form["refresh_token"] == state["refresh_token"]
 
 
 def test_two_processes_share_the_access_token_through_token_file(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any
+    httpserver: HTTPServer, refresh_config: dict, make_client: Any
 ) -> None:
     tap = make_client(refresh_config)
     target = make_client(refresh_config)  # separate provider, as in a second process
     tap.get_json("/v1/{org}/a")
     target.get_json("/v1/{org}/b")
-    assert len(fake_dinero.token_requests()) == 1  # the target reused the tap's token, no race on rotation
+    assert len(token_requests(httpserver)) == 1  # the target reused the tap's token, no race on rotation
 
 
 def test_refresh_without_token_file_keeps_rotation_in_memory(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any
+    httpserver: HTTPServer, dinero: DineroTokens, refresh_config: dict, make_client: Any
 ) -> None:
     config = {k: v for k, v in refresh_config.items() if k != "token_file"}
     client = make_client(config)
     client.get_json("/v1/{org}/a")
-    fake_dinero.revoke_tokens()
+    dinero.revoke_tokens()
     client.get_json("/v1/{org}/b")
-    forms = [r.form["refresh_token"] for r in fake_dinero.token_requests()]
+    forms = [r.form["refresh_token"] for r in token_requests(httpserver)]
     assert forms[0] == REFRESH_TOKEN and forms[1].startswith("rotated-refresh-")
 
 
 def test_spent_refresh_token_is_a_clear_error(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any
+    dinero: DineroTokens, refresh_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.valid_refresh_tokens.clear()
+    dinero.valid_refresh_tokens.clear()
     client = make_client(refresh_config)
     with pytest.raises(DineroAuthError) as info:
         client.get_json("/v1/{org}/a")
@@ -219,7 +230,11 @@ def _fail_writes_under(monkeypatch: pytest.MonkeyPatch, directory: Path, call: s
 
 
 def test_an_unwritable_token_file_stops_before_the_refresh_token_is_spent(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, monkeypatch: pytest.MonkeyPatch
+    httpserver: HTTPServer,
+    dinero: DineroTokens,
+    refresh_config: dict,
+    make_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token_file = Path(refresh_config["token_file"])
     token_file.parent.mkdir(parents=True)
@@ -229,12 +244,13 @@ def test_an_unwritable_token_file_stops_before_the_refresh_token_is_spent(
         client.get_json("/v1/{org}/a")
     message = str(info.value)
     assert "NOT spent" in message and str(token_file) in message and "Read-only file system" in message
-    assert fake_dinero.token_requests() == [] and REFRESH_TOKEN in fake_dinero.valid_refresh_tokens
+    assert token_requests(httpserver) == [] and REFRESH_TOKEN in dinero.valid_refresh_tokens
     assert "\n" not in message and REFRESH_TOKEN not in message
 
 
 def test_a_failed_write_after_the_refresh_stops_at_once_and_rescues_the_new_refresh_token(
-    fake_dinero: FakeDinero,
+    httpserver: HTTPServer,
+    dinero: DineroTokens,
     refresh_config: dict,
     make_client: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -250,24 +266,26 @@ def test_a_failed_write_after_the_refresh_stops_at_once_and_rescues_the_new_refr
         client.get_json("/v1/{org}/a")
     message = str(info.value)
     assert "spent" in message and "No space left on device" in message and "\n" not in message
-    assert fake_dinero.api_requests() == []  # stopped at once
+    assert api_requests(httpserver) == []  # stopped at once
     (rescued,) = (tmp_path / "cache" / "dinero-singer").glob("dinero-token-rescued-*.json")
     assert str(rescued) in message
     assert stat.S_IMODE(rescued.stat().st_mode) == 0o600
     saved = json.loads(rescued.read_text())["refresh_token"]
-    assert fake_dinero.valid_refresh_tokens == {saved}  # the only valid one is the one kept
+    assert dinero.valid_refresh_tokens == {saved}  # the only valid one is the one kept
     assert saved not in message and not list(token_file.parent.glob(".*.tmp"))
 
     # Recovery as the message says: move the file into place; the next run works.
     monkeypatch.undo()
     os.replace(rescued, token_file)
-    fake_dinero.revoke_tokens()
+    dinero.revoke_tokens()
     make_client(refresh_config).get_json("/v1/{org}/b")
-    assert fake_dinero.token_requests()[-1].form["refresh_token"] == saved
+    assert token_requests(httpserver)[-1].form["refresh_token"] == saved
 
 
 def test_the_token_file_is_replaced_atomically_and_synced(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, monkeypatch: pytest.MonkeyPatch
+    refresh_config: dict,
+    make_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     synced: list[str] = []
     original = os.fsync
@@ -284,7 +302,7 @@ def test_the_token_file_is_replaced_atomically_and_synced(
 
 
 def test_the_quota_slot_is_taken_after_the_token_right_before_sending(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any, tmp_path: Path
+    httpserver: HTTPServer, dinero: DineroTokens, api_config: dict, make_client: Any, tmp_path: Path
 ) -> None:
     """A slow token answer must not sit between a counted slot and the request: Dinero would count the
     request seconds late, in the next window."""
@@ -292,7 +310,7 @@ def test_the_quota_slot_is_taken_after_the_token_right_before_sending(
 
     class SlowTokens(ApiKeyTokenProvider):
         def _obtain(self) -> AccessToken:
-            time.sleep(0.3)  # a slow token endpoint
+            time.sleep(0.3)  # a slow token endpoint: the fault under test, not a wait
             token = super()._obtain()
             events.append(("token", time.monotonic()))
             return token
@@ -310,11 +328,11 @@ def test_the_quota_slot_is_taken_after_the_token_right_before_sending(
         throttle=Recording(("c", "o"), 100, 60, str(tmp_path / "q")),
     )
     client.get_json("/v1/{org}/a")
-    fake_dinero.revoke_tokens()  # the next request gets a 401, then a new (slow) token
+    dinero.revoke_tokens()  # the next request gets a 401, then a new (slow) token
     client.get_json("/v1/{org}/b")
     # token, slot, send; slot, send (401); token (slow), slot, send -- never a slot before a slow token
     assert [e for e, _ in events] == ["token", "slot", "slot", "token", "slot"]
-    assert len(fake_dinero.api_requests()) == 3
+    assert len(api_requests(httpserver)) == 3
 
 
 @pytest.fixture
@@ -337,10 +355,10 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_token_file_on_a_read_only_file_system_is_refused_before_spending(
-    fake_dinero: FakeDinero, refresh_config: dict, make_client: Any, read_only_dir: Path
+    httpserver: HTTPServer, refresh_config: dict, make_client: Any, read_only_dir: Path
 ) -> None:
     client = make_client({**refresh_config, "token_file": str(read_only_dir / "dinero-token.json")})
     with pytest.raises(DineroTokenFileError) as info:
         client.get_json("/v1/{org}/a")
     assert "NOT spent" in str(info.value) and "Read-only file system" in str(info.value)
-    assert fake_dinero.token_requests() == []
+    assert token_requests(httpserver) == []

@@ -86,7 +86,7 @@ def test_validation_error_quotes_code_message_validation_and_request() -> None:
     assert "code 45" in text and "Invoices must have at least one invoice line" in text and "bla bla" in text
 
 
-def test_item_deleted_body() -> None:
+def test_item_deleted_error_quotes_code_message_and_request() -> None:
     err = error_of(make_response(400, ITEM_DELETED, method="PUT"))
     assert err.code == 65 and "the invoice is deleted" in str(err) and "PUT /v1/100000/invoices" in str(err)
 

@@ -28,7 +28,7 @@ def split_conditions(text: str) -> list[str]:
     return [*parts, current]
 
 
-def test_basic_conditions() -> None:
+def test_conditions_render_in_dinero_filter_syntax() -> None:
     assert eq("Name", "John Doe") == "Name eq 'John Doe'"
     assert contains("Name", "AMINO") == "Name contains 'AMINO'"
     assert eq("IsPerson", True) == "IsPerson eq 'true'"

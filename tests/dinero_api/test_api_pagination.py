@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fake_dinero import FakeDinero
+from pytest_httpserver import HTTPServer
+from token_endpoints import answer_before_the_api_default, api_requests, json_response
+from werkzeug import Request, Response
 
 from dinero_api.errors import DineroConfigError
 from dinero_api.settings import DineroSettings
@@ -18,64 +20,96 @@ def rows(n: int) -> list[dict[str, Any]]:
     return [{"ContactGuid": f"g-{i:04d}", "Name": f"Kunde {i}"} for i in range(n)]
 
 
-def pages_requested(fake: FakeDinero, path: str) -> list[tuple[str, str]]:
-    return [(r.query["page"], r.query["pageSize"]) for r in fake.api_requests() if r.path == path]
+def pages_requested(server: HTTPServer, path: str) -> list[tuple[str, str]]:
+    return [(r.args["page"], r.args["pageSize"]) for r in api_requests(server, path)]
+
+
+def serve_list(
+    server: HTTPServer,
+    path: str,
+    rows: list[dict[str, Any]],
+    *,
+    envelope: bool = True,
+    ignore_paging: bool = False,
+) -> None:
+    """Serve ``rows`` at GET ``path`` with Dinero's page/pageSize semantics (0-based pages), in Dinero's
+    envelope or as a bare array; ``ignore_paging`` answers every page with all rows, as some endpoints do."""
+
+    def handler(request: Request) -> Response:
+        page = int(request.args.get("page", 0))
+        size = int(request.args.get("pageSize", 100))
+        chunk = rows if ignore_paging else rows[page * size : (page + 1) * size]
+        if not envelope:
+            return json_response(chunk)
+        pagination = {
+            "MaxPageSizeAllowed": 1000,
+            "PageSize": size,
+            "Result": len(chunk),
+            "ResultWithoutFilter": len(rows),
+            "Page": page,
+        }
+        return json_response({"Collection": chunk, "Pagination": pagination})
+
+    server.expect_request(path, method="GET").respond_with_handler(handler)
+    answer_before_the_api_default(server)
 
 
 def test_envelope_pages_stop_on_the_short_page(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.collection(CONTACTS, rows(25))
+    serve_list(httpserver, CONTACTS, rows(25))
     client = make_client(api_config)
     got = list(client.iter_pages("/v1/{org}/contacts", {"fields": "Name,ContactGuid"}, page_size=10))
     assert [len(p) for p in got] == [10, 10, 5]
     assert [r["ContactGuid"] for p in got for r in p] == [r["ContactGuid"] for r in rows(25)]
-    assert pages_requested(fake_dinero, CONTACTS) == [("0", "10"), ("1", "10"), ("2", "10")]  # no empty page
-    assert all(r.query["fields"] == "Name,ContactGuid" for r in fake_dinero.api_requests())
+    assert pages_requested(httpserver, CONTACTS) == [("0", "10"), ("1", "10"), ("2", "10")]  # no empty page
+    assert all(r.args["fields"] == "Name,ContactGuid" for r in api_requests(httpserver))
 
 
 def test_exact_multiple_stops_on_the_trusted_count(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.collection(CONTACTS, rows(20))
+    serve_list(httpserver, CONTACTS, rows(20))
     client = make_client(api_config)
     assert [len(p) for p in client.iter_pages("/v1/{org}/contacts", page_size=10)] == [10, 10]
-    assert len(pages_requested(fake_dinero, CONTACTS)) == 2  # ResultWithoutFilter says nothing is left
+    assert len(pages_requested(httpserver, CONTACTS)) == 2  # ResultWithoutFilter says nothing is left
 
 
 def test_exact_multiple_without_trusting_the_count_reads_one_empty_page(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.collection(CONTACTS, rows(20))
+    serve_list(httpserver, CONTACTS, rows(20))
     client = make_client(api_config)
     pages = client.iter_pages("/v1/{org}/contacts", page_size=10, trust_total=False)
     assert [len(p) for p in pages] == [10, 10]
-    assert len(pages_requested(fake_dinero, CONTACTS)) == 3
+    assert len(pages_requested(httpserver, CONTACTS)) == 3
 
 
-def test_bare_array_lists(fake_dinero: FakeDinero, api_config: dict, make_client: Any) -> None:
-    fake_dinero.collection("/v1/100000/files", rows(7), envelope=False)
+def test_bare_array_lists_page_until_a_short_page(
+    httpserver: HTTPServer, api_config: dict, make_client: Any
+) -> None:
+    serve_list(httpserver, "/v1/100000/files", rows(7), envelope=False)
     client = make_client(api_config)
     assert [len(p) for p in client.iter_pages("/v1/{org}/files", page_size=5)] == [5, 2]
 
 
 def test_endpoint_ignoring_paging_does_not_loop(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.collection(ACCOUNTS, rows(10), envelope=False, ignore_paging=True)
+    serve_list(httpserver, ACCOUNTS, rows(10), envelope=False, ignore_paging=True)
     client = make_client(api_config)
     assert [len(p) for p in client.iter_pages("/v1/{org}/accounts/entry", page_size=10)] == [10]
-    assert len(pages_requested(fake_dinero, ACCOUNTS)) == 2
+    assert len(pages_requested(httpserver, ACCOUNTS)) == 2
 
 
 @pytest.mark.parametrize("page_size", [1001, 0, 5000])
 def test_page_size_over_1000_is_refused_before_any_request(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any, page_size: int
+    httpserver: HTTPServer, api_config: dict, make_client: Any, page_size: int
 ) -> None:
     client = make_client(api_config)
     with pytest.raises(DineroConfigError, match="1000"):
         next(client.iter_pages("/v1/{org}/contacts", page_size=page_size))
-    assert fake_dinero.seen == []  # not even a token request
+    assert httpserver.log == []  # not even a token request
 
 
 def test_page_size_setting_over_1000_is_refused(api_config: dict) -> None:

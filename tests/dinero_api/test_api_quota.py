@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_dinero import FakeDinero
+from pytest_httpserver import HTTPServer
 from quota_workers import send_requests, take_slots
 from redis_server import RedisServer, free_port, redis_available
+from token_endpoints import answer_before_the_api_default, api_requests, json_response
+from werkzeug import Request, Response
 
 from dinero_api.errors import DineroQuotaStoreError
 from dinero_api.quota import QuotaThrottle, get_throttle, parse_quota_message
@@ -32,7 +34,7 @@ def max_in_any_window(stamps: list[float], window: float) -> int:
     return best
 
 
-def test_window_counter_helper() -> None:
+def test_window_counter_helper_finds_the_busiest_window() -> None:
     assert max_in_any_window([0, 0.5, 0.99, 1.0, 1.5], 1.0) == 3
     assert max_in_any_window([0, 1, 2], 1.0) == 1
 
@@ -66,9 +68,9 @@ def test_acquire_reports_the_wait(tmp_path: Path) -> None:
 
 def test_two_processes_sharing_a_key_never_exceed_the_quota(tmp_path: Path) -> None:
     requests, window, per_process, processes = 10, 1.0, 8, 3
-    start_at = time.time() + 1.5  # after the children have started
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
+        start = manager.Barrier(processes)
         futures = [
             pool.submit(
                 take_slots,
@@ -77,7 +79,7 @@ def test_two_processes_sharing_a_key_never_exceed_the_quota(tmp_path: Path) -> N
                 requests,
                 window,
                 per_process,
-                start_at,
+                start,
             )
             for _ in range(processes)
         ]
@@ -112,19 +114,26 @@ def test_get_throttle_is_shared_per_key(tmp_path: Path) -> None:
 
 
 def test_processes_sending_http_requests_stay_under_the_quota(
-    fake_dinero: FakeDinero, api_config: dict, tmp_path: Path
+    httpserver: HTTPServer, api_config: dict, tmp_path: Path
 ) -> None:
     """End to end: two processes (tap and target, say) share one organization's quota."""
     requests, window = 5, 0.5
     config = {**api_config, "quota_requests": requests, "quota_window_seconds": window}
     path = "/v1/100000/contacts/abc"
-    start_at = time.time() + 1.5
+    arrivals: list[float] = []  # when Dinero saw each request (httpserver.log has no timestamps)
+
+    def note_arrival(request: Request) -> Response:
+        arrivals.append(time.time())
+        return json_response({"ContactGuid": "abc"})
+
+    httpserver.expect_request(path, method="GET").respond_with_handler(note_arrival)
+    answer_before_the_api_default(httpserver)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        futures = [pool.submit(send_requests, config, path, 8, start_at) for _ in range(2)]
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        start = manager.Barrier(2)
+        futures = [pool.submit(send_requests, config, path, 8, start) for _ in range(2)]
         snapshots = [f.result(timeout=60) for f in futures]
-    arrivals = [r.ts for r in fake_dinero.api_requests() if r.path == path]
-    assert len(arrivals) == 16
+    assert len(api_requests(httpserver, path)) == len(arrivals) == 16
     assert max_in_any_window(arrivals, window) <= requests
     assert sum(s["quota_wait_seconds"] for s in snapshots) > 0  # they really had to share
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,10 +92,10 @@ def test_matching_quota_sends_no_429_even_from_two_processes(
 ) -> None:
     sandbox.set_quota(5, 1.0)
     config = {**fast_settings, "quota_requests": 5, "quota_window_seconds": 1.0}
-    start_at = time.time() + 1.5
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        futures = [pool.submit(send_requests, config, "/v1/{org}/vatTypes", 6, start_at) for _ in range(2)]
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        start = manager.Barrier(2)
+        futures = [pool.submit(send_requests, config, "/v1/{org}/vatTypes", 6, start) for _ in range(2)]
         snapshots = [f.result(timeout=60) for f in futures]
     assert sum(s["rate_limited"] for s in snapshots) == 0
     assert sandbox.stats()["by_status"].get("429", 0) == 0

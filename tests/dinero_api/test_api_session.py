@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from typing import Any
 
 import pytest
 import requests
-from fake_dinero import API_KEY, CLIENT_SECRET, FakeDinero, Scripted
+from pytest_httpserver import HTTPServer
+from token_endpoints import (
+    API_KEY,
+    CLIENT_SECRET,
+    DineroTokens,
+    answer_before_the_api_default,
+    api_requests,
+    token_requests,
+)
+from werkzeug import Request, Response
 
 from dinero_api.errors import (
     DineroAuthError,
@@ -21,13 +32,37 @@ from dinero_api.errors import (
 )
 from dinero_api.quota import QuotaThrottle
 from dinero_api.session import RETRY_SAFE_HEADER
+from tests.harness import wait_until
 
 PATH = "/v1/100000/contacts/abc"
-OK = Scripted(200, {"ContactGuid": "abc"})
+OK = {"ContactGuid": "abc"}
+QUOTA_TEXT = "API calls quota exceeded! (...)"
 
 
-def _api_calls(fake: FakeDinero, path: str = PATH) -> list[Any]:
-    return [r for r in fake.api_requests() if r.path == path]
+def _api_calls(server: HTTPServer, path: str = PATH) -> list[Request]:
+    return api_requests(server, path)
+
+
+def _timed(arrivals: list[float], status: int, body: Any, headers: dict[str, str] | None = None) -> Any:
+    """A handler answering ``status``/``body`` that notes when the request arrived (``httpserver.log``
+    has no timestamps)."""
+
+    def handler(request: Request) -> Response:
+        arrivals.append(time.monotonic())
+        text = body if isinstance(body, str) else json.dumps(body)
+        return Response(text, status=status, headers=headers)
+
+    return handler
+
+
+def _slow(seconds: float, body: Any) -> Any:
+    """A handler that answers only after ``seconds``: the slowness is what the test is about."""
+
+    def handler(request: Request) -> Response:
+        time.sleep(seconds)
+        return Response(json.dumps(body), content_type="application/json")
+
+    return handler
 
 
 class RecordingThrottle(QuotaThrottle):
@@ -42,18 +77,21 @@ class RecordingThrottle(QuotaThrottle):
         threading.Event().wait(seconds)
 
 
+# Scripted answers are oneshot handlers: several for one path answer in the order registered, while the
+# token requests in between go to the token endpoints (an *ordered* handler would insist on being next).
+
 # -- 401 -----------------------------------------------------------------------------------------
 
 
 def test_401_refreshes_the_token_once_and_retries(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, dinero: DineroTokens, api_config: dict, make_client: Any
 ) -> None:
     client = make_client(api_config)
     client.get_json(PATH)
-    fake_dinero.revoke_tokens()  # the token expired server-side
+    dinero.revoke_tokens()  # the token expired server-side
     assert client.get_json(PATH)["ok"] is True
-    assert len(fake_dinero.token_requests()) == 2
-    assert [r.headers["Authorization"] for r in _api_calls(fake_dinero)] == [
+    assert len(token_requests(httpserver)) == 2
+    assert [r.headers["Authorization"] for r in _api_calls(httpserver)] == [
         "Bearer access-1",
         "Bearer access-1",
         "Bearer access-2",
@@ -62,26 +100,29 @@ def test_401_refreshes_the_token_once_and_retries(
 
 
 def test_401_after_refresh_is_fatal_and_never_loops(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.enqueue(
-        "GET", PATH, Scripted(401, {"code": 41, "message": "Unauthorized"}), Scripted(401, {})
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_json(
+        {"code": 41, "message": "Unauthorized"}, status=401
     )
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_json({}, status=401)
     client = make_client(api_config)
     with pytest.raises(DineroAuthError) as info:
         client.get_json(PATH)
-    assert len(_api_calls(fake_dinero)) == 2
-    assert len(fake_dinero.token_requests()) == 2
+    assert len(_api_calls(httpserver)) == 2
+    assert len(token_requests(httpserver)) == 2
     assert "GET /v1/100000/contacts/abc" in str(info.value) and "401" in str(info.value)
     assert API_KEY not in str(info.value) and "access-" not in str(info.value)
 
 
-def test_403_is_fatal_at_once(fake_dinero: FakeDinero, api_config: dict, make_client: Any) -> None:
-    fake_dinero.enqueue("GET", PATH, Scripted(403, {"code": 90, "message": "No active Pro subscription"}))
+def test_403_is_fatal_at_once(httpserver: HTTPServer, api_config: dict, make_client: Any) -> None:
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_json(
+        {"code": 90, "message": "No active Pro subscription"}, status=403
+    )
     client = make_client(api_config)
     with pytest.raises(DineroAuthError) as info:
         client.get_json(PATH)
-    assert len(_api_calls(fake_dinero)) == 1
+    assert len(_api_calls(httpserver)) == 1
     assert info.value.code == 90 and "No active Pro subscription" in str(info.value)
 
 
@@ -89,40 +130,51 @@ def test_403_is_fatal_at_once(fake_dinero: FakeDinero, api_config: dict, make_cl
 
 
 def test_429_waits_retry_after_and_retries(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
     body = "API calls quota exceeded! maximum admitted 100 per 1m."
-    fake_dinero.enqueue("GET", PATH, Scripted(429, body, {"Retry-After": "1"}), OK)
+    arrivals: list[float] = []
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_handler(
+        _timed(arrivals, 429, body, {"Retry-After": "1"})
+    )
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_handler(_timed(arrivals, 200, OK))
     throttle = RecordingThrottle()
     client = make_client(api_config, throttle=throttle)
-    assert client.get_json(PATH) == {"ContactGuid": "abc"}
-    first, second = _api_calls(fake_dinero)
-    assert second.ts - first.ts >= 0.95  # honoured Retry-After: 1
+    assert client.get_json(PATH) == OK
+    first, second = arrivals
+    assert second - first >= 0.95  # honoured Retry-After: 1
     assert sum(throttle.sleeps) >= 0.95
     assert client.stats.rate_limited == 1 and client.stats.retries == 0  # not a failure
     assert client.stats.quota_wait_seconds >= 0.95
 
 
 def test_429_without_retry_after_waits_for_the_window(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.enqueue("GET", PATH, Scripted(429, "API calls quota exceeded! (...)"), OK)
+    arrivals: list[float] = []
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_handler(
+        _timed(arrivals, 429, QUOTA_TEXT)
+    )
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_handler(_timed(arrivals, 200, OK))
     throttle = RecordingThrottle(window=0.5)
     client = make_client(api_config, throttle=throttle)
     client.get_json(PATH)
-    first, second = _api_calls(fake_dinero)
-    assert second.ts - first.ts >= 0.5
+    first, second = arrivals
+    assert second - first >= 0.5
 
 
 def test_429_forever_gives_up_after_the_total_wait(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.default("GET", PATH, Scripted(429, "API calls quota exceeded! (...)", {"Retry-After": "0.4"}))
+    httpserver.expect_request(PATH, method="GET").respond_with_data(
+        QUOTA_TEXT, status=429, headers={"Retry-After": "0.4"}
+    )
+    answer_before_the_api_default(httpserver)
     client = make_client({**api_config, "max_rate_limit_wait_seconds": 1}, throttle=RecordingThrottle())
     with pytest.raises(DineroRateLimited) as info:
         client.get_json(PATH)
     assert "API calls quota exceeded!" in str(info.value)
-    assert len(_api_calls(fake_dinero)) == 3  # 0.4 + 0.4 <= 1 < 1.2
+    assert len(_api_calls(httpserver)) == 3  # 0.4 + 0.4 <= 1 < 1.2
 
 
 # -- 5xx / timeouts ------------------------------------------------------------------------------
@@ -130,36 +182,44 @@ def test_429_forever_gives_up_after_the_total_wait(
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_5xx_is_retried_with_backoff_for_idempotent_methods(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any, method: str
+    httpserver: HTTPServer, api_config: dict, make_client: Any, method: str
 ) -> None:
-    fake_dinero.enqueue(
-        method, PATH, Scripted(503, "busy"), Scripted(500, {"code": 50, "message": "Error"}), OK
+    httpserver.expect_oneshot_request(PATH, method=method).respond_with_data("busy", status=503)
+    httpserver.expect_oneshot_request(PATH, method=method).respond_with_json(
+        {"code": 50, "message": "Error"}, status=500
     )
+    httpserver.expect_oneshot_request(PATH, method=method).respond_with_json(OK)
     client = make_client(api_config)
     response = client.request(method, PATH)
-    assert response.json() == {"ContactGuid": "abc"}
-    assert len(_api_calls(fake_dinero)) == 3
+    assert response.json() == OK
+    assert len(_api_calls(httpserver)) == 3
     assert client.stats.retries == 2
     assert client.stats.by_status() == {"503": 1, "500": 1, "200": 1}
 
 
 def test_5xx_exhausting_retries_quotes_dinero(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.default("GET", PATH, Scripted(500, {"code": 50, "message": "AAARGH!"}))
+    httpserver.expect_request(PATH, method="GET").respond_with_json(
+        {"code": 50, "message": "AAARGH!"}, status=500
+    )
+    answer_before_the_api_default(httpserver)
     client = make_client(api_config)  # max_retries 3
     with pytest.raises(DineroServerError) as info:
         client.get_json(PATH)
-    assert len(_api_calls(fake_dinero)) == 4
+    assert len(_api_calls(httpserver)) == 4
     assert "code 50" in str(info.value) and "AAARGH!" in str(info.value)
 
 
-def test_timeout_is_retried_for_get(fake_dinero: FakeDinero, api_config: dict, make_client: Any) -> None:
-    fake_dinero.enqueue("GET", PATH, Scripted(200, {"slow": True}, delay=0.6), OK)
+def test_timeout_is_retried_for_get(httpserver: HTTPServer, api_config: dict, make_client: Any) -> None:
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_handler(_slow(0.6, {"slow": True}))
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_json(OK)
     client = make_client({**api_config, "request_timeout": 0.2})
-    assert client.get_json(PATH) == {"ContactGuid": "abc"}
+    assert client.get_json(PATH) == OK
     assert client.stats.retries == 1
     assert client.stats.by_status() == {"error": 1, "200": 1}
+    # The slow request is logged when its answer is finally sent, after the client gave up on it.
+    wait_until(lambda: len(_api_calls(httpserver)) == 2, what="both GETs in httpserver.log")
 
 
 @pytest.mark.parametrize(
@@ -173,14 +233,18 @@ def test_timeout_is_retried_for_get(fake_dinero: FakeDinero, api_config: dict, m
     ],
 )
 def test_client_errors_are_not_retried(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any, status: int, body: Any, error: type
+    httpserver: HTTPServer, api_config: dict, make_client: Any, status: int, body: Any, error: type
 ) -> None:
-    content_type = "text/html" if isinstance(body, str) else None
-    fake_dinero.default("PUT", PATH, Scripted(status, body, content_type=content_type))
+    handler = httpserver.expect_request(PATH, method="PUT")
+    if isinstance(body, str):
+        handler.respond_with_data(body, status=status, content_type="text/html")
+    else:
+        handler.respond_with_json(body, status=status)
+    answer_before_the_api_default(httpserver)
     client = make_client(api_config)
     with pytest.raises(error):
         client.put_json(PATH, {"Name": "x"})
-    assert len(_api_calls(fake_dinero)) == 1
+    assert len(_api_calls(httpserver)) == 1
     assert client.stats.retries == 0
 
 
@@ -188,39 +252,45 @@ def test_client_errors_are_not_retried(
 
 
 def test_post_5xx_is_an_unknown_outcome_not_a_retry(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.enqueue("POST", PATH, Scripted(500, {"code": 50, "message": "Error"}), OK)
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(
+        {"code": 50, "message": "Error"}, status=500
+    )
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(OK)
     client = make_client(api_config)
     with pytest.raises(DineroUnknownOutcome) as info:
         client.post_json(PATH, {"Name": "x"})
-    assert len(_api_calls(fake_dinero)) == 1
+    assert len(_api_calls(httpserver)) == 1
     assert "POST /v1/100000/contacts/abc" in str(info.value)
 
 
 def test_post_timeout_is_an_unknown_outcome(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.enqueue("POST", PATH, Scripted(200, {"created": True}, delay=0.6))
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_handler(_slow(0.6, {"created": True}))
     client = make_client({**api_config, "request_timeout": 0.2})
     with pytest.raises(DineroUnknownOutcome):
         client.post_json(PATH, {"Name": "x"})
-    assert len(_api_calls(fake_dinero)) == 1
+    # The slow POST is logged once its answer is sent; a replay would have been logged before it.
+    wait_until(lambda: _api_calls(httpserver), what="the slow POST in httpserver.log")
+    assert len(_api_calls(httpserver)) == 1
 
 
 def test_retry_safe_post_is_retried_and_the_marker_is_not_sent(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
-    fake_dinero.enqueue("POST", PATH, Scripted(502, "bad gateway"), OK)
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_data("bad gateway", status=502)
+    httpserver.expect_oneshot_request(PATH, method="POST").respond_with_json(OK)
     client = make_client(api_config)
-    assert client.post_json(PATH, {"Guid": "client-chosen"}, retry_safe=True) == {"ContactGuid": "abc"}
-    calls = _api_calls(fake_dinero)
+    assert client.post_json(PATH, {"Guid": "client-chosen"}, retry_safe=True) == OK
+    calls = _api_calls(httpserver)
     assert len(calls) == 2
-    assert all(RETRY_SAFE_HEADER.lower() not in {k.lower() for k in c.headers} for c in calls)
+    assert all(RETRY_SAFE_HEADER.lower() not in {k.lower() for k, _ in c.headers.items()} for c in calls)
 
 
 def test_post_that_never_left_is_retried_then_reported_as_connection_error(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+    api_config: dict, make_client: Any
 ) -> None:
     with socket_closed_port() as port:
         client = make_client({**api_config, "api_url": f"http://127.0.0.1:{port}", "max_retries": 2})
@@ -232,20 +302,16 @@ def test_post_that_never_left_is_retried_then_reported_as_connection_error(
 # -- misc ----------------------------------------------------------------------------------------
 
 
-def test_bearer_token_is_only_sent_to_the_api_host(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
-) -> None:
-    other = FakeDinero()
-    try:
+def test_bearer_token_is_only_sent_to_the_api_host(api_config: dict, make_client: Any) -> None:
+    with HTTPServer(host="127.0.0.1", port=0) as other:
+        other.expect_request("/elsewhere").respond_with_data("ok")
         client = make_client(api_config)
-        client.session.get(f"{other.url}/elsewhere", timeout=5)
-        (seen,) = other.api_requests()
+        client.session.get(other.url_for("/elsewhere"), timeout=5)
+        ((seen, _),) = other.log
         assert "Authorization" not in seen.headers
-    finally:
-        other.close()
 
 
-def test_session_is_thread_safe(fake_dinero: FakeDinero, api_config: dict, make_client: Any) -> None:
+def test_session_is_thread_safe(httpserver: HTTPServer, api_config: dict, make_client: Any) -> None:
     client = make_client(api_config)
     errors: list[BaseException] = []
 
@@ -262,19 +328,19 @@ def test_session_is_thread_safe(fake_dinero: FakeDinero, api_config: dict, make_
     for t in threads:
         t.join()
     assert errors == []
-    assert client.stats.requests == 40 and len(_api_calls(fake_dinero)) == 40
-    assert len(fake_dinero.token_requests()) == 1
+    assert client.stats.requests == 40 and len(_api_calls(httpserver)) == 40
+    assert len(token_requests(httpserver)) == 1
 
 
-def test_session_works_for_sdk_style_prepared_requests(
-    fake_dinero: FakeDinero, api_config: dict, make_client: Any
+def test_sdk_style_prepared_request_is_sent_with_the_bearer_token(
+    httpserver: HTTPServer, api_config: dict, make_client: Any
 ) -> None:
     """singer-sdk prepares a request itself and calls session.send(prepared, timeout=...)."""
     client = make_client(api_config)
-    prepared = client.session.prepare_request(requests.Request("GET", f"{fake_dinero.url}{PATH}"))
+    prepared = client.session.prepare_request(requests.Request("GET", httpserver.url_for(PATH)))
     response = client.session.send(prepared, timeout=300)
     assert response.status_code == 200
-    assert _api_calls(fake_dinero)[0].headers["Authorization"].startswith("Bearer ")
+    assert _api_calls(httpserver)[0].headers["Authorization"].startswith("Bearer ")
     assert CLIENT_SECRET not in repr(client)
 
 

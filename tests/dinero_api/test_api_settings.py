@@ -46,7 +46,7 @@ def test_missing_settings_are_all_named_with_a_fix() -> None:
     assert "GET /v1/organizations" in message  # says where to find the organization id
 
 
-def test_exactly_one_credential() -> None:
+def test_both_credentials_together_are_refused() -> None:
     message = _error({**BASE, "api_key": "k-123456", "refresh_token": "r-123456"})
     assert "exactly one" in message
 

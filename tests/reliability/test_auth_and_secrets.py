@@ -22,8 +22,7 @@ import pytest
 
 from dinero_sandbox import auth as sandbox_auth
 from dinero_sandbox import constants
-
-from .helpers import (
+from tests.harness import (
     ORG,
     REPO,
     TAP_CODE,

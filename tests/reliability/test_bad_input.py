@@ -26,8 +26,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from dinero_api.cli import ExitCode
-
-from .helpers import (
+from tests.harness import (
     ORG,
     TargetRun,
     last_request_id,
@@ -39,6 +38,7 @@ from .helpers import (
     schema_message,
     state_message,
 )
+
 from .strategies import (
     apply_defect,
     contact_defects,

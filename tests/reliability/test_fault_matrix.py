@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from .helpers import run_target
+from tests.harness import run_target
+
 from .workload import check_by_hand, messages, problems, target_config
 
 #: (operation, streams loaded, method, path fragment, is an update of version 1 by version 2)

@@ -18,8 +18,8 @@ from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
 from dinero_api.filters import contains, eq, query_filter
 from dinero_api.settings import DineroSettings
+from tests.harness import ORG
 
-from .helpers import ORG
 from .strategies import INJECTIONS, UNFILTERABLE
 
 SETTINGS = settings(

@@ -24,21 +24,21 @@ import pytest
 
 from dinero_sandbox.constants import DEMO_API_KEY_2
 from tests.dinero_api.redis_server import RedisServer, free_port, redis_available
-
-from .helpers import (
+from tests.harness import (
     ORG,
-    ORG_SECOND,
     REPO,
     TAP_CODE,
     TARGET_CODE,
-    max_in_any_window,
     record_message,
     schema_message,
     singer_lines,
     state_message,
     tap_catalog,
+    wait_until,
     write_json,
 )
+
+from .helpers import ORG_SECOND, max_in_any_window
 
 QUOTA, WINDOW = 15, 1.0
 CLIENT_CODE = """
@@ -252,19 +252,18 @@ def test_a_quota_store_replaced_under_running_processes_stays_one_store(
     procs = [_start_loop(config, 30, tmp_path / f"p{i}.log") for i in range(3)]
 
     def wait_for_requests(n: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(_api_requests(sandbox)) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(_api_requests(sandbox)) >= n, timeout=60, what=f"{n} requests")
 
     wait_for_requests(15)
     shutil.rmtree(directory)  # the cache cleaner
     # The fourth process starts once the running ones have moved to the re-created store. One started in
     # the instant between the removal and their next request would count alone in the new file until
     # they carry their stamps over (README, Guarantees: the limit of this promise).
-    deadline = time.monotonic() + 60
-    while not any("re-opened it" in text for text in _logs(tmp_path).values()):
-        assert time.monotonic() < deadline, "no process noticed the removed store"
-        time.sleep(0.05)
+    wait_until(
+        lambda: any("re-opened it" in text for text in _logs(tmp_path).values()),
+        timeout=60,
+        what="a process to notice the removed store",
+    )
     procs.append(_start_loop(config, 30, tmp_path / "p3.log"))
     wait_for_requests(45)
     (store,) = directory.glob("quota-*.sqlite")
@@ -333,12 +332,12 @@ def test_a_short_redis_outage_is_waited_out_and_no_request_goes_without_a_slot(
             quota_backend_outage_seconds=30,
         )
         procs = [_start_loop(config, 40, tmp_path / f"p{i}.log") for i in range(2)]
-        deadline = time.monotonic() + 60
-        while len(_api_requests(sandbox)) < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(_api_requests(sandbox)) >= 20, timeout=60, what="20 requests")
         stopped = time.time()
         server.stop()  # its data and its scripts are gone
-        time.sleep(2.0)  # the outage (nothing to poll: no request may happen)
+        # The outage itself is what is under test, so it is a fixed length: 2 s in which no request may
+        # be sent (there is no condition to poll for -- the processes must do nothing).
+        time.sleep(2.0)
         restarted = time.time()
         server.start()
         codes = [p.wait(timeout=240) for p in procs]
@@ -367,9 +366,7 @@ def test_a_long_redis_outage_stops_every_process_with_one_line(
             quota_backend_outage_seconds=2,
         )
         procs = [_start_loop(config, 200, tmp_path / f"p{i}.log") for i in range(2)]
-        deadline = time.monotonic() + 60
-        while len(_api_requests(sandbox)) < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(_api_requests(sandbox)) >= 10, timeout=60, what="10 requests")
         stopped = time.time()
         server.stop()
         codes = [p.wait(timeout=60) for p in procs]

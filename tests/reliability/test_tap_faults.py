@@ -14,8 +14,9 @@ import pytest
 import requests
 
 from dinero_sandbox.constants import DEMO_API_KEY, DEMO_API_KEY_2, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from tests.harness import ORG, run_tap
 
-from .helpers import ORG, ORG_SECOND, copy_problems, run_tap
+from .helpers import ORG_SECOND, copy_problems
 
 #: Streams read in the fault runs: paged envelope lists with a deletion pass, detail children, the
 #: per-year ledger, vouchers reached through it.

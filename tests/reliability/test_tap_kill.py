@@ -12,16 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from dinero_sandbox.constants import DEMO_API_KEY_2
+from tests.harness import TapRun, run_tap_process, write_json
 
-from .helpers import (
-    DOCUMENT_STREAMS,
-    LINE_STREAMS,
-    ORG_SECOND,
-    TapRun,
-    copy_problems,
-    run_tap_process,
-    write_json,
-)
+from .helpers import DOCUMENT_STREAMS, LINE_STREAMS, ORG_SECOND, copy_problems
 
 SEED = 20261125
 CHAINS = 2

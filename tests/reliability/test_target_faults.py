@@ -8,22 +8,23 @@ Guarantee: exactly-once loading by external reference (docs/GUARANTEES.md).
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .helpers import (
+from tests.harness import (
     ORG,
-    count_by,
     live,
     read_rejects,
     record_message,
     run_target,
     schema_message,
     state_message,
+    wait_until,
 )
+
+from .helpers import count_by
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -255,15 +256,13 @@ def test_voucher_without_file_or_receipt_whose_create_answer_was_lost_is_never_c
     assert second.writes == []  # nothing is created again
 
 
-def _wait_for_logged_create(sandbox, creates: int = 2, attempts: int = 500) -> None:
-    for _ in range(attempts):
-        logged = [
-            r for r in sandbox.requests() if r["path"].endswith("/vouchers/manuel") and r["status"] < 300
-        ]
-        if len(logged) >= creates:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the sandbox never finished the voucher create")
+def _wait_for_logged_create(sandbox, creates: int = 2) -> None:
+    def logged() -> int:
+        return sum(
+            1 for r in sandbox.requests() if r["path"].endswith("/vouchers/manuel") and r["status"] < 300
+        )
+
+    wait_until(lambda: logged() >= creates, what="the sandbox to finish the voucher create")
 
 
 @pytest.mark.parametrize("stream", ["orders", "receipts"])

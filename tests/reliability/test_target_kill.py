@@ -12,9 +12,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from .helpers import (
+from tests.harness import (
     ORG,
-    count_by,
     live,
     record_message,
     run_target_process,
@@ -23,6 +22,8 @@ from .helpers import (
     state_message,
     write_json,
 )
+
+from .helpers import count_by
 
 SEED = 4711
 CHAINS = 5

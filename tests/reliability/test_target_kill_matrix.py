@@ -16,7 +16,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from .helpers import run_target_process, singer_lines, write_json
+from tests.harness import run_target_process, singer_lines, write_json
+
 from .workload import kill_scenario, messages, target_config
 
 SEED = int(os.environ.get("DINERO_KILL_SEED", "1111"))

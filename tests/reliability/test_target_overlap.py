@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 from target_dinero.journal import JournalBusyError, VoucherJournal
-
-from .helpers import (
+from tests.harness import (
     ORG,
     REPO,
     TARGET_CODE,
-    count_by,
     live,
     record_message,
     schema_message,
@@ -30,6 +28,8 @@ from .helpers import (
     state_message,
     write_json,
 )
+
+from .helpers import count_by
 
 VOUCHERS = 40
 
@@ -102,6 +102,7 @@ def test_two_overlapping_runs_create_each_voucher_once(sandbox, sandbox_settings
 
 def test_a_run_that_cannot_get_the_journal_stops_with_a_clear_error(tmp_path: Path) -> None:
     journal = tmp_path / "journal.sqlite3"
+    # The holder keeps the journal open until the test kills it (its sleep is the hold, not a wait).
     holder = subprocess.Popen(
         [
             sys.executable,

@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import ORG, REPO, TARGET_CODE, count_by, live, run_target_process, singer_lines, write_json
+from tests.harness import ORG, REPO, TARGET_CODE, live, run_target_process, singer_lines, write_json
+
+from .helpers import count_by
 from .workload import check_by_hand, messages, problems, target_config
 
 PREFIX = "TW-"
@@ -103,7 +105,7 @@ def test_two_overlapping_runs_create_each_product_and_contact_once(
     sandbox, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     """Both runs use the machine's default journal store, whose lock makes the second wait."""
-    from .helpers import record_message, schema_message, state_message
+    from tests.harness import record_message, schema_message, state_message
 
     products = [
         {

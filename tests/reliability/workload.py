@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .helpers import ORG, live, read_rejects, record_message, schema_message, state_message
+from tests.harness import ORG, live, read_rejects, record_message, schema_message, state_message
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 SALE_ACCOUNTS = {"card": 55030, "mobilepay": 55020, "cash": 58000}
@@ -291,7 +291,7 @@ def kill_scenario(
 
     Each scenario has its own reference prefix, so scenarios share one sandbox without a reset.
     """
-    from .helpers import run_target_process, singer_lines, write_json
+    from tests.harness import run_target_process, singer_lines, write_json
 
     attempt = 0
     while (root / f"K{kill_after}r{attempt}").exists():

@@ -6,7 +6,6 @@ documents, entries, reports, mailouts) and asserts it. ``test_scenarios.py`` run
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -16,6 +15,8 @@ import requests
 
 from dinero_sandbox.constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
 from dinero_sandbox.testing import SandboxServer
+from tests import seed_facts
+from tests.harness import wait_until
 
 from .conftest import Api, api_key_token
 
@@ -117,14 +118,6 @@ def credit_purchase(api: Api, contact_guid: str, amount: float = 1250.0) -> dict
 def mailouts(sandbox: SandboxServer, voucher_guid: str) -> list[dict[str, Any]]:
     """Recorded sends of a voucher (inspection API)."""
     return [m for m in sandbox.dump(100000, "mailouts") if m["VoucherGuid"] == voucher_guid.lower()]
-
-
-def poll(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait until ``check()`` holds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 # -- scenarios, one per spec tag -----------------------------------------------------------------------------
@@ -398,7 +391,10 @@ def scenario_ledger_items(sandbox: SandboxServer, api: Api) -> None:
     ok(api.post("/v1/{org}/ledgeritems/book", [{"Id": first}]))
     status = ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]
     assert status["Status"] in ("PendingBooking", "Booked")
-    poll(lambda: ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]["Status"] == "Booked")
+    wait_until(
+        lambda: ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]["Status"] == "Booked",
+        what="the ledger item to be booked",
+    )
     booked = ok(api.post("/v1/{org}/ledgeritems/status", [{"Id": first}]))[0]
     assert booked["VoucherNumber"]
     mine = [e for e in year_entries(api) if e["VoucherGuid"] == first]
@@ -411,7 +407,8 @@ def scenario_ledger_items(sandbox: SandboxServer, api: Api) -> None:
 def scenario_list_organizations(sandbox: SandboxServer, api: Api) -> None:
     """Many organizations: one Visma Connect client reaches them all, an API key reaches one, each has its
     own quota."""
-    sandbox.reset("demo,orgs=5:tiny")
+    seed_size = "demo,orgs=5:tiny"
+    sandbox.reset(seed_size)
     sandbox.set_quota(100_000, 60.0)
     token = requests.post(
         sandbox.connect_token_url,
@@ -425,11 +422,12 @@ def scenario_list_organizations(sandbox: SandboxServer, api: Api) -> None:
     ).json()["access_token"]
     connect = Api(sandbox, token)
     ids = [o["id"] for o in ok(connect.get("/v1/organizations"))]
-    assert ids == [100000, 100001, 100002, 100003, 100004]
-    assert len(ok(connect.get("/v1.1/organizations"))) == 5
+    assert ids == [int(org) for org in seed_facts.organizations(seed_size)]
+    assert len(ok(connect.get("/v1.1/organizations"))) == len(ids)
     fifth = Api(sandbox, api_key_token(sandbox, "sandbox-api-key-100004"), org="100004")
     assert [o["id"] for o in ok(fifth.get("/v1/organizations"))] == [100004]
-    assert len(ok(fifth.get("/v1/{org}/invoices"))["Collection"]) == 8
+    fifth_invoices = ok(fifth.get("/v1/{org}/invoices"))["Collection"]
+    assert len(fifth_invoices) == seed_facts.live("100004", "invoices", seed_size)
     assert fifth.get("/v1/100003/invoices").status_code == 403
     sandbox.set_quota(3, 60.0)
     for _ in range(3):

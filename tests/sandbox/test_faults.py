@@ -19,7 +19,7 @@ def test_5xx_burst_then_recovery(sandbox: SandboxServer, api: Api) -> None:
     assert sandbox.faults()[0]["fired"] == 2
 
 
-def test_429_storm(sandbox: SandboxServer, api: Api) -> None:
+def test_429_fault_answers_dinero_quota_text_with_retry_after(sandbox: SandboxServer, api: Api) -> None:
     sandbox.set_fault("429", count=2, retry_after=2)
     refused = api.get("/v1/{org}/contacts")
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"

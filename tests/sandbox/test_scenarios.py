@@ -18,5 +18,5 @@ def test_there_is_a_scenario_for_every_tag_of_the_spec() -> None:
 
 
 @pytest.mark.parametrize("tag", sorted(SCENARIOS))
-def test_scenario(tag: str, sandbox: SandboxServer, api: Api) -> None:
+def test_business_effects_of_each_spec_tag_hang_together(tag: str, sandbox: SandboxServer, api: Api) -> None:
     SCENARIOS[tag](sandbox, api)

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from datetime import datetime
 
-from dinero_sandbox.seed import DEMO_MAIN, build_all, parse_seed_size
+from dinero_sandbox.seed import DEMO_MAIN, DEMO_SECOND, build_all, parse_seed_size
 from dinero_sandbox.testing import SandboxServer
+from tests import seed_facts
+from tests.seed_facts import ORG_MAIN
 
 ANCHOR = datetime(2026, 6, 1)
 
@@ -30,17 +32,21 @@ def test_seed_is_deterministic() -> None:
     )
 
 
-def test_demo_sizes_and_time_span(sandbox: SandboxServer) -> None:
-    assert len(sandbox.dump(100000, "contacts")) == DEMO_MAIN.contacts == 60
-    assert len(sandbox.dump(100000, "invoices")) == 250
-    assert len(sandbox.dump(100001, "invoices")) == 40
+def test_the_sandbox_serves_the_demo_seed_definition(sandbox: SandboxServer) -> None:
+    """What the running sandbox holds is what its seed definition builds: sizes from ``DEMO_MAIN`` /
+    ``DEMO_SECOND``, deletions and years from the definition's rules (``tests/seed_facts.py``)."""
+    assert len(sandbox.dump(100000, "contacts")) == DEMO_MAIN.contacts
+    assert len(sandbox.dump(100000, "invoices")) == DEMO_MAIN.invoices
+    assert len(sandbox.dump(100001, "invoices")) == DEMO_SECOND.invoices
     invoices = sandbox.dump(100000, "invoices")
     assert {i["Status"] for i in invoices} == {"Draft", "Booked"}
-    assert any(i["DeletedAt"] for i in invoices)
-    years = {i["UpdatedAt"][:4] for i in invoices}
-    assert len(years) == 3
+    assert sum(1 for i in invoices if i["DeletedAt"]) == seed_facts.deleted(ORG_MAIN, "invoices") > 0
+    # every accounting year (the three calendar years ending with the current one) has changes
+    years = seed_facts.accounting_years(ORG_MAIN)
+    assert len(years) == 3 and int(years[-1]) == datetime.now().year
+    assert {i["UpdatedAt"][:4] for i in invoices} == set(years)
     contacts = sandbox.dump(100000, "contacts")
-    assert sum(1 for c in contacts if c["DeletedAt"]) == 3
+    assert sum(1 for c in contacts if c["DeletedAt"]) == seed_facts.deleted(ORG_MAIN, "contacts") > 0
     assert any(c["IsPerson"] for c in contacts) and any(c["VatNumber"] for c in contacts)
 
 
@@ -60,7 +66,7 @@ def test_large_seed_builds() -> None:
 
 def test_reset_switches_seed_size(sandbox: SandboxServer) -> None:
     assert sandbox.reset("invoices=500")["seed_size"] == "invoices=500"
-    assert len(sandbox.dump(100000, "invoices")) == 500
+    assert len(sandbox.dump(100000, "invoices")) == parse_seed_size("invoices=500")[ORG_MAIN].invoices
     sandbox.reset("demo")
 
 

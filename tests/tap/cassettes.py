@@ -15,8 +15,8 @@ import vcr
 import yaml
 
 from dinero_sandbox.constants import DEMO_API_KEY_2, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ORG_SECOND
+from tests.harness import TapRun, run_tap
 from tests.tap.conftest import FAST_QUOTA
-from tests.tap.helpers import SyncResult, run_tap
 
 __all__ = [
     "CASSETTE",
@@ -80,7 +80,7 @@ def tap_config(api_url: str, quota_dir: Path) -> dict[str, Any]:
     }
 
 
-def record_cassette(api_url: str, path: Path, quota_dir: Path) -> SyncResult:
+def record_cassette(api_url: str, path: Path, quota_dir: Path) -> TapRun:
     """Sync every stream from the sandbox at ``api_url`` into a new cassette at ``path``."""
     path.unlink(missing_ok=True)
     with cassette_vcr("all").use_cassette(str(path)):

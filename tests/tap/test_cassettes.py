@@ -8,6 +8,7 @@ the tap makes (the recording code is ``tests/tap/cassettes.py``, exercised by th
 from __future__ import annotations
 
 from dinero_sandbox.constants import ORG_SECOND
+from tests.harness import run_tap
 from tests.tap.cassettes import (
     CASSETTE,
     assert_no_secrets,
@@ -16,7 +17,6 @@ from tests.tap.cassettes import (
     recorded_api_url,
     tap_config,
 )
-from tests.tap.helpers import run_tap
 
 # Seed sizes of the demo's second organization (dinero_sandbox.seed.DEMO_SECOND), deleted rows included.
 EXPECTED_COUNTS = {"contacts": 20, "products": 10, "invoices": 40, "sales_credit_notes": 3, "trade_offers": 6}

@@ -10,7 +10,7 @@ from singer_sdk.exceptions import FatalAPIError
 
 from dinero_api.auth import forget_cached_tokens
 from tap_dinero.tap import TapDinero
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 

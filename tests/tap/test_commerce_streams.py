@@ -3,7 +3,6 @@ demo organization, compared with what the sandbox holds (its inspection dump), a
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import date
@@ -13,7 +12,7 @@ import pytest
 from dinero_api.client import DineroClient
 from dinero_api.settings import DineroSettings
 from dinero_sandbox.chart import EQUITY_ACCOUNT
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap, wait_until
 
 ORG = "100000"
 PAYMENT_STREAMS = {
@@ -236,12 +235,11 @@ def test_closed_years_are_read_once_open_years_every_run(sandbox, tap_config, sa
 
 # ------------------------------------------------------------------------------------------ ledger items
 def _wait_booked(client: DineroClient, item: str) -> dict:
-    deadline = time.monotonic() + 30
-    while True:
+    def booked() -> dict | None:
         status = client.post_json(f"/v1/{ORG}/ledgeritems/status", [{"Id": item}], retry_safe=True)[0]
-        if status["Status"] == "Booked" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.1)
+        return status if status["Status"] == "Booked" else None
+
+    return wait_until(booked, what=f"ledger item {item} to be booked", interval=0.1)
 
 
 def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, sandbox_requests):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 
 from tap_dinero.schemas import list_fields, load_schema
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 DETAIL_FIELDS = ("ShowLinesInclVat", "ProductLines", "TotalLines")

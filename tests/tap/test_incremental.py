@@ -8,7 +8,7 @@ import itertools
 from dinero_api.client import DineroClient
 from dinero_api.dates import parse_api_datetime
 from dinero_api.settings import DineroSettings
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 INCREMENTAL = ("contacts", "products", "invoices", "sales_credit_notes", "trade_offers")
@@ -162,7 +162,7 @@ def test_start_date_bounds_the_first_run(sandbox, tap_config, sandbox_requests):
     assert {r["params"].get("changesSince") for r in sandbox_requests()} == {start_text}
 
 
-def test_lookback_is_configurable(sandbox, tap_config, sandbox_requests):
+def test_lookback_zero_asks_for_changes_since_the_exact_bookmark(sandbox, tap_config, sandbox_requests):
     first = run_tap(tap_config, streams=["products"])
     assert first.error is None, first.error
     mark = sandbox.requests()[-1]["id"]

@@ -16,7 +16,7 @@ from dinero_api.auth import forget_cached_tokens
 from dinero_sandbox.constants import DEMO_REFRESH_TOKEN
 from tap_dinero.organizations import EXIT_PARTIAL, OrganizationsFailed
 from tap_dinero.tap import TapDinero
-from tests.tap.helpers import CollectingWriter, SyncResult, run_tap
+from tests.harness import CollectingWriter, TapRun, run_tap
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ MISSING_ORG = "999999"  # not in the sandbox: Dinero answers 403 code 41, as for
 
 
 def _run_partial(config, *, streams, state=None):
-    """Sync in-process; returns (SyncResult, OrganizationsFailed or None)."""
+    """Sync in-process; returns (TapRun, OrganizationsFailed or None)."""
     writer = CollectingWriter()
     tap = TapDinero(config=config, state=copy.deepcopy(state) if state else None, message_writer=writer)
     for name, stream in tap.streams.items():
@@ -108,7 +108,7 @@ def _run_partial(config, *, streams, state=None):
         tap.sync_all()
     except OrganizationsFailed as exc:
         failed = exc
-    return SyncResult(messages=writer.messages, tap=tap), failed
+    return TapRun(messages=writer.messages, tap=tap), failed
 
 
 def _partitions(state, stream):

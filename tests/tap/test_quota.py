@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 STREAMS = [
     "organizations",

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from tap_dinero.tap import TapDinero
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from dinero_api.contract import load_contract
 from tap_dinero.schemas import list_fields, load_schema
 from tap_dinero.tap import TapDinero
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "older_api"

@@ -14,7 +14,7 @@ from singer_sdk.streams import Stream
 
 from tap_dinero import sdk_adapter
 from tap_dinero.tap import TapDinero
-from tests.tap.helpers import CollectingWriter
+from tests.harness import CollectingWriter
 
 
 def test_installed_sdk_is_the_series_the_adapter_was_written_for() -> None:

@@ -65,9 +65,10 @@ def test_exact_multiple_without_trusted_count_asks_one_more_page():
     assert not paginator.finished and paginator.current_value == 1
 
 
-def test_count_smaller_than_rows_read_never_stops_early():
-    # a count that ignores the filter can only be larger; a smaller one is not trusted to stop early
-    assert _pages_requested([3, 3, 2], 3, total=4) == 2  # 6 >= 4: stops (under either reading safe)
+def test_trusted_count_stops_paging_once_the_rows_read_reach_it():
+    # ResultWithoutFilter counts the rows before any filter: once the rows read reach it, nothing is left
+    # (so a count smaller than the rows read stops paging too, safely); below it, full pages keep going.
+    assert _pages_requested([3, 3, 2], 3, total=4) == 2  # 6 >= 4: stops after the second full page
     assert _pages_requested([3, 3, 2], 3, total=100) == 3
 
 
@@ -103,7 +104,7 @@ def test_change_filter_format_is_utc_whole_seconds():
         (None, None),
     ],
 )
-def test_voucher_type_routing(voucher_type, kind):
+def test_voucher_types_route_to_their_kind(voucher_type, kind):
     assert voucher_kind(voucher_type) == kind
 
 

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import live, make_config, run_target
 
-from tests.tap.helpers import run_tap
+from tests.harness import live, make_target_config, run_tap, run_target
 
 SOURCE = "100000"
 COPY = "100001"
@@ -44,7 +43,7 @@ def target_config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str,
     """The target loading into organization 100001."""
     second = {**sandbox_settings, "organization_id": COPY, "api_key": "sandbox-api-key-2"}
     streams = {"invoices": {"load_as": "invoice"}, "contacts": {"load_as": "contact"}}
-    return make_config(second, tmp_path, streams)
+    return make_target_config(second, tmp_path, streams)
 
 
 def _api(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

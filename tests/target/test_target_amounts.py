@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema
 
 from dinero_sandbox import amounts as sandbox_amounts
 from dinero_sandbox import chart
 from target_dinero.amounts import from_ore, nets_for_gross
+from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
 
 CENT = Decimal("0.01")
 PAYMENT = {"card": 55030, "mobilepay": 55020, "cash": 58000}
@@ -80,7 +82,7 @@ def daily_config(settings_: dict[str, Any], tmp_path: Path, stream: str, mode: s
     }
     if mode == "vat_account":
         options["vat_account"] = 64000
-    return make_config(settings_, tmp_path, {stream: options})
+    return make_target_config(settings_, tmp_path, {stream: options})
 
 
 @pytest.mark.parametrize("mode", ["vat_code", "vat_account"])
@@ -149,7 +151,7 @@ def test_manual_voucher_lines_hold_their_amounts_to_the_ore(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path, dinero_rounding: str, lines: list[Any]
 ) -> None:
     stream = f"je_{uuid.uuid4().hex[:10]}"
-    config = make_config(sandbox_settings, tmp_path, {stream: {"load_as": "manual_voucher"}})
+    config = make_target_config(sandbox_settings, tmp_path, {stream: {"load_as": "manual_voucher"}})
     body = [
         {
             "Description": "x",
@@ -179,7 +181,9 @@ def test_manual_voucher_amount_with_a_fraction_of_an_ore_is_rejected(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     stream = "je_fraction"
-    config = make_config(sandbox_settings, tmp_path, {stream: {"load_as": "manual_voucher"}}, max_rejects=1)
+    config = make_target_config(
+        sandbox_settings, tmp_path, {stream: {"load_as": "manual_voucher"}}, max_rejects=1
+    )
     rec = {
         "id": 1,
         "ExternalReference": "JE-FRACTION",
@@ -243,7 +247,7 @@ def test_invoice_shown_incl_vat_holds_the_customers_total(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path, dinero_rounding: str, lines: list[Any]
 ) -> None:
     stream = f"inv_{uuid.uuid4().hex[:10]}"
-    config = make_config(
+    config = make_target_config(
         sandbox_settings, tmp_path, {stream: {"load_as": "invoice", "rounding_account": 1010, "book": True}}
     )
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
@@ -261,7 +265,7 @@ def test_invoice_whose_total_dinero_would_round_differently_is_rejected_without_
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     stream = "inv_norounding"
-    config = make_config(sandbox_settings, tmp_path, {stream: {"load_as": "invoice"}}, max_rejects=1)
+    config = make_target_config(sandbox_settings, tmp_path, {stream: {"load_as": "invoice"}}, max_rejects=1)
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
     # 3 x 9.99 incl. VAT is 29.97 to the customer; Dinero: 3 x 7.992 -> 23.98 + VAT 6.00 = 29.98
     rec = invoice(stream, contact, [(999, 3, 0)])
@@ -279,7 +283,7 @@ def test_invoice_with_rounding_account_gets_an_ore_line_and_the_customers_total(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     stream = "inv_rounding"
-    config = make_config(
+    config = make_target_config(
         sandbox_settings, tmp_path, {stream: {"load_as": "invoice", "rounding_account": 1010}}
     )
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
@@ -300,7 +304,7 @@ def test_invoice_total_is_settled_when_dinero_rounds_a_midpoint_to_even(
     monkeypatch.setattr(sandbox_amounts, "ROUNDING", ROUND_HALF_EVEN)
     stream = "inv_midpoint"
     options = {"load_as": "invoice", "rounding_account": 1010, "book": True}
-    config = make_config(sandbox_settings, tmp_path, {stream: options})
+    config = make_target_config(sandbox_settings, tmp_path, {stream: options})
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
     result = run_target(
         sandbox, config, [schema(stream), record(stream, invoice(stream, contact, [(102, 1, 0)]))]
@@ -318,7 +322,7 @@ def test_invoice_midpoint_without_rounding_account_is_reported_and_left_unbooked
 ) -> None:
     monkeypatch.setattr(sandbox_amounts, "ROUNDING", ROUND_HALF_EVEN)
     stream = "inv_midpoint_norounding"
-    config = make_config(
+    config = make_target_config(
         sandbox_settings, tmp_path, {stream: {"load_as": "invoice", "book": True}}, max_rejects=1
     )
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
@@ -339,7 +343,7 @@ def test_invoice_copied_from_a_dinero_that_rounds_to_even_loads_without_a_roundi
     # net 0.82 at 25 %: VAT 0.205, which a Dinero rounding to even stores as 0.20 (TotalInclVat 1.02)
     monkeypatch.setattr(sandbox_amounts, "ROUNDING", ROUND_HALF_EVEN)
     stream = "inv_copied"
-    config = make_config(sandbox_settings, tmp_path, {stream: {"load_as": "invoice", "book": True}})
+    config = make_target_config(sandbox_settings, tmp_path, {stream: {"load_as": "invoice", "book": True}})
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
     rec = invoice(stream, contact, [(82, 1, 0)], ShowLinesInclVat=False, TotalInclVat=1.02, TotalVat=0.20)
     result = run_target(sandbox, config, [schema(stream), record(stream, rec)])

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
 
 from dinero_api.errors import DineroUnknownOutcome
 from target_dinero.gateway import DineroGateway
+from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 ORDERS, REFUNDS, BILLS = "orders", "refunds", "bills"
 LATE = 1.0  # the lost write reaches Dinero this long after the client was told "outcome unknown"
@@ -41,6 +44,8 @@ class LateCommit:
                 self.fired += 1
 
                 def later() -> None:
+                    # The fault under test: Dinero commits the lost request late. A fixed delay, not a
+                    # wait for anything -- the target must cope however late the commit lands.
                     time.sleep(LATE)
                     original(gateway, path, payload, **kwargs)
 
@@ -86,7 +91,7 @@ def order(n: int, **over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return make_config(
+    return make_target_config(
         sandbox_settings,
         tmp_path,
         {

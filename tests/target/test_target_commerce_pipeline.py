@@ -17,10 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, make_config, read_rejects, record, run_target, schema, state
 from test_target_commerce_recipes import STREAM_MAPS
 
-from tests.reliability.helpers import run_target_process, singer_lines, write_json
+from tests.harness import (
+    ORG,
+    make_target_config,
+    read_rejects,
+    run_target,
+    run_target_process,
+    singer_lines,
+    write_json,
+)
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 SAMPLES = Path(__file__).parent / "samples"
 SEED = 1517
@@ -79,7 +89,9 @@ def messages() -> list[dict[str, Any]]:
 
 
 def config_for(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    return make_config(settings, workdir, STREAMS, stream_maps=PIPELINE_MAPS, retry_backoff_seconds=0.01)
+    return make_target_config(
+        settings, workdir, STREAMS, stream_maps=PIPELINE_MAPS, retry_backoff_seconds=0.01
+    )
 
 
 def _live(sandbox: Any, collection: str) -> list[dict[str, Any]]:

@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, make_config, read_rejects, record, run_target, schema, state
+
+from tests.harness import ORG, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -79,7 +83,7 @@ def sample_messages() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return make_config(sandbox_settings, tmp_path, STREAMS, stream_maps=STREAM_MAPS)
+    return make_target_config(sandbox_settings, tmp_path, STREAMS, stream_maps=STREAM_MAPS)
 
 
 def test_recipes_load_orders_refunds_invoices_and_charges(sandbox: Any, config: dict[str, Any]) -> None:

@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import make_config, record, run_target, schema, state
+
+from tests.harness import make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 N = 50
 
@@ -32,7 +36,7 @@ def order(n: int, **over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return make_config(
+    return make_target_config(
         sandbox_settings,
         tmp_path,
         {

@@ -7,16 +7,18 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from target_harness import make_config, record, run_target, schema
 
 from target_dinero.config import UnmappedStreamError
 from target_dinero.target import TargetDinero
+from tests.harness import make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
 
 
 def test_unmapped_stream_is_an_error_naming_stream_and_options(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    config = make_target_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice"}})
     result = run_target(sandbox, config, [schema("customers"), record("customers", {"id": 1, "Name": "A"})])
 
     assert isinstance(result.error, UnmappedStreamError)
@@ -43,7 +45,7 @@ def test_invalid_stream_options_fail_before_reading_input(
     sandbox_settings: dict[str, Any], tmp_path: Path, streams: dict[str, Any], expected: str
 ) -> None:
     with pytest.raises(ConfigValidationError) as info:
-        TargetDinero(config=make_config(sandbox_settings, tmp_path, streams))
+        TargetDinero(config=make_target_config(sandbox_settings, tmp_path, streams))
     assert any(expected in error for error in info.value.errors)
 
 

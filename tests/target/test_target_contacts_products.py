@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, live, make_config, record, run_target, schema, state
 
 from tap_dinero.tap import TapDinero
+from tests.harness import ORG, live, make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 SECOND_ORG = "100001"
 
@@ -19,7 +22,7 @@ SECOND_ORG = "100001"
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     streams = {"customers": {"load_as": "contact"}, "catalog": {"load_as": "product"}}
-    return make_config(sandbox_settings, tmp_path, streams)
+    return make_target_config(sandbox_settings, tmp_path, streams)
 
 
 def test_contacts_are_found_before_created(sandbox: Any, config: dict[str, Any]) -> None:
@@ -89,7 +92,7 @@ def test_tap_dinero_output_round_trips(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     messages = tap_output(sandbox_settings, ("contacts", "products"))
-    config = make_config(
+    config = make_target_config(
         {**sandbox_settings, "organization_id": SECOND_ORG, "api_key": "sandbox-api-key-2"},
         tmp_path,
         {"contacts": {"load_as": "contact"}, "products": {"load_as": "product"}},

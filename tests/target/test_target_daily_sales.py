@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
+
+from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 STREAM = "pos_sales"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_config" / "sales.csv"
@@ -45,7 +49,7 @@ def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
         "id_field": "sale_id",
         "vat_rate_field": "vat_rate",
     }
-    return make_config(sandbox_settings, tmp_path, {STREAM: options})
+    return make_target_config(sandbox_settings, tmp_path, {STREAM: options})
 
 
 def expected_day_totals(rows: list[dict[str, Any]]) -> dict[str, dict[str, Decimal]]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+
+from tests.harness import ORG, by_reference, make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 STREAM = "shop_orders"
 
@@ -50,7 +54,7 @@ def messages(orders: list[dict[str, Any]], stream: str = STREAM) -> list[dict[st
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
-    return make_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
+    return make_target_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
 
 
 def test_invoices_hold_the_lines_totals_and_contact(sandbox: Any, config: dict[str, Any]) -> None:
@@ -159,7 +163,9 @@ def test_derived_reference_and_deterministic_guid(sandbox: Any, config: dict[str
 
 
 @pytest.mark.parametrize(("book", "budget"), [(False, 1.05), (True, 2.05)])
-def test_requests_per_invoice(sandbox: Any, config: dict[str, Any], book: bool, budget: float) -> None:
+def test_requests_per_invoice_stay_within_budget(
+    sandbox: Any, config: dict[str, Any], book: bool, budget: float
+) -> None:
     contact = sandbox.dump(ORG, "contacts")[0]["ContactGuid"]
     orders = [order(n, Contact=None, ContactGuid=contact) for n in range(1, 61)]
     config["streams"][STREAM]["book"] = book

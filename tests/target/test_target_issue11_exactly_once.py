@@ -15,21 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import (
-    ORG,
-    by_reference,
-    live,
-    make_config,
-    read_rejects,
-    record,
-    run_target,
-    schema,
-    state,
-)
 from test_target_invoices import order
 from test_target_manual_vouchers import PDF, voucher
 
 from target_dinero.records import deterministic_guid
+from tests.harness import ORG, by_reference, live, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 SALES = {
     "load_as": "daily_sales",
@@ -62,7 +55,7 @@ def test_voucher_create_answered_2xx_without_json_is_not_created_again(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path, mode: str, kind: str
 ) -> None:
     streams = {"je": {"load_as": "manual_voucher", "book": True}, "pos": SALES}
-    config = make_config(sandbox_settings, tmp_path, streams, max_rejects=5)
+    config = make_target_config(sandbox_settings, tmp_path, streams, max_rejects=5)
     if kind == "daily_sales":
         messages = [
             schema("pos", ("sale_id",)),
@@ -99,7 +92,7 @@ def test_upload_answered_with_a_non_json_200_is_repeated_once_and_the_voucher_ge
     """An upload cannot be looked up (an unattached file is invisible in Dinero): it is sent once more in
     the same run instead of ending the run in a bare decoding error; the voucher exists once, with one
     file, and the re-run writes nothing."""
-    config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}})
+    config = make_target_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}})
     extra = {"File": {"content_base64": base64.b64encode(PDF).decode(), "FileName": "bon.pdf"}}
     messages = [schema("je"), record("je", voucher(1, **extra)), state({"je": 1})]
     sandbox.set_fault("non_json", count=1, path_contains="/files", method="POST")
@@ -121,7 +114,9 @@ def test_an_unreadable_upload_answer_names_the_request(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     """When every upload answer is unreadable the record is rejected with a reason naming POST /files."""
-    config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=1)
+    config = make_target_config(
+        sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=1
+    )
     extra = {"File": {"content_base64": base64.b64encode(PDF).decode(), "FileName": "bon.pdf"}}
     sandbox.set_fault("non_json", count=2, path_contains="/files", method="POST")
 
@@ -136,7 +131,7 @@ def test_an_unreadable_upload_answer_names_the_request(
 def test_product_create_committed_after_the_client_timeout_is_not_created_again(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(
+    config = make_target_config(
         sandbox_settings,
         tmp_path,
         {"catalog": {"load_as": "product"}},
@@ -161,7 +156,7 @@ def test_product_create_committed_after_the_client_timeout_is_not_created_again(
 def test_invoice_create_whose_answer_is_lost_is_looked_up_before_it_is_sent_again(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    config = make_target_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice"}})
     sandbox.set_fault("commit_then_500", count=1, path_contains="/invoices", method="POST")
 
     result = run_target(sandbox, config, [schema("orders"), record("orders", order(1)), state({"o": 1})])
@@ -183,7 +178,9 @@ def test_a_jsonl_journal_of_an_earlier_version_is_merged_into_the_store_on_first
     import json
     import sqlite3
 
-    config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher", "book": True}})
+    config = make_target_config(
+        sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher", "book": True}}
+    )
     messages = [schema("je"), record("je", voucher(1)), record("je", voucher(2)), state({"je": 2})]
     assert run_target(sandbox, config, messages).error is None
     store = tmp_path / "ledger.sqlite3"

@@ -5,19 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from target_harness import (
-    ORG,
-    by_reference,
-    live,
-    make_config,
-    read_rejects,
-    record,
-    run_target,
-    schema,
-    state,
-)
 from test_target_invoices import order
 from test_target_manual_vouchers import PDF, voucher
+
+from tests.harness import ORG, by_reference, live, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 
 def invoice_messages(stream: str, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -27,7 +21,7 @@ def invoice_messages(stream: str, orders: list[dict[str, Any]]) -> list[dict[str
 def test_invoice_create_whose_answer_is_lost_is_not_duplicated(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(
+    config = make_target_config(
         sandbox_settings,
         tmp_path,
         {"orders": {"load_as": "invoice", "book": True}},
@@ -52,7 +46,7 @@ def test_invoice_create_whose_answer_is_lost_is_not_duplicated(
 def test_stale_timestamp_on_booking_is_reread_and_retried_once(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice", "book": True}})
+    config = make_target_config(sandbox_settings, tmp_path, {"orders": {"load_as": "invoice", "book": True}})
     sandbox.set_fault("stale_timestamp", count=1, path_contains="/book")
 
     result = run_target(sandbox, config, invoice_messages("orders", [order(1)]))
@@ -69,7 +63,9 @@ def test_voucher_with_file_whose_create_answer_is_lost_is_found_by_its_file(
 ) -> None:
     receipt = tmp_path / "bilag.pdf"
     receipt.write_bytes(PDF)
-    config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=1)
+    config = make_target_config(
+        sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=1
+    )
     messages = [schema("je"), record("je", voucher(1, File={"path": str(receipt)})), state({"je": 1})]
     sandbox.set_fault("commit_then_500", count=1, path_contains="/vouchers/manuel", method="POST")
 
@@ -89,7 +85,9 @@ def test_voucher_with_file_whose_create_answer_is_lost_is_found_by_its_file(
 def test_voucher_without_file_whose_answer_is_lost_is_found_through_its_generated_receipt(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=5)
+    config = make_target_config(
+        sandbox_settings, tmp_path, {"je": {"load_as": "manual_voucher"}}, max_rejects=5
+    )
     messages = [schema("je"), record("je", voucher(1)), state({"je": 1})]
     sandbox.set_fault("commit_then_500", count=1, path_contains="/vouchers/manuel", method="POST")
     first = run_target(sandbox, config, messages)
@@ -106,7 +104,7 @@ def test_voucher_without_file_whose_answer_is_lost_is_found_through_its_generate
 def test_voucher_without_file_or_receipt_whose_answer_is_lost_is_rejected_for_a_check_by_hand(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_config(
+    config = make_target_config(
         sandbox_settings,
         tmp_path,
         {"je": {"load_as": "manual_voucher"}},
@@ -131,7 +129,7 @@ def test_parallel_streams_share_contacts_without_duplicates(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     streams = {name: {"load_as": "invoice"} for name in ("shop_a", "shop_b", "shop_c")}
-    config = make_config(sandbox_settings, tmp_path, streams)
+    config = make_target_config(sandbox_settings, tmp_path, streams)
     messages: list[dict[str, Any]] = [schema(name) for name in streams]
     for n in range(1, 31):  # interleaved: the three sinks drain in parallel threads at the end
         name = ("shop_a", "shop_b", "shop_c")[n % 3]
@@ -154,7 +152,7 @@ def test_drafts_deleted_in_dinero_are_created_again(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     streams = {"orders": {"load_as": "invoice"}, "je": {"load_as": "manual_voucher"}}
-    config = make_config(sandbox_settings, tmp_path, streams)
+    config = make_target_config(sandbox_settings, tmp_path, streams)
     messages = [schema("orders"), record("orders", order(1)), schema("je"), record("je", voucher(1))]
     assert run_target(sandbox, config, messages).error is None
     [invoice] = by_reference(sandbox.dump(ORG, "invoices"), "SHOP-")

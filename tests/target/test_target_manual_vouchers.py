@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
 
 from target_dinero.exactly_once import file_tag
+from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 STREAM = "journal_entries"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -42,7 +45,7 @@ def messages(vouchers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return make_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "manual_voucher"}})
+    return make_target_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "manual_voucher"}})
 
 
 def test_vouchers_carry_their_attached_files(sandbox: Any, config: dict[str, Any], tmp_path: Path) -> None:

@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
+
+from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 ORDERS, PAYMENTS, REFUNDS = "orders", "order_payments", "order_refunds"
 CLEARING = 55900  # a card provider's clearing account: not in the demo chart, created on first use
@@ -59,7 +63,7 @@ def live_payments(sandbox: Any, guid: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
-    return make_config(sandbox_settings, tmp_path, streams())
+    return make_target_config(sandbox_settings, tmp_path, streams())
 
 
 def test_payments_on_an_invoice_record_are_registered_once_and_make_it_paid(
@@ -234,7 +238,7 @@ def mailouts_of(sandbox: Any, guid: str) -> list[dict[str, Any]]:
 def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_reruns(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
 ) -> None:
-    config = make_config(
+    config = make_target_config(
         sandbox_settings, tmp_path, streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}})
     )
     rows = [order(n, Payments=[{"Amount": 125.0, "DepositAccountNumber": 55000}]) for n in range(1, 4)]
@@ -335,7 +339,7 @@ def test_dry_run_of_payment_and_refund_records_reads_but_never_writes(
 def test_einvoice_is_sent_once_to_a_contact_with_an_ean(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
 ) -> None:
-    config = make_config(
+    config = make_target_config(
         sandbox_settings, tmp_path, {ORDERS: {"load_as": "invoice", "book": True, "send": "einvoice"}}
     )
     row = order(

@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, make_config, read_rejects, record, run_target, schema, state
+
+from tests.harness import ORG, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 BILLS, CASHBOOK = "bills", "cashbook"
 
@@ -58,7 +62,7 @@ def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return make_config(
+    return make_target_config(
         sandbox_settings,
         tmp_path,
         {
@@ -155,7 +159,7 @@ def test_cashbook_lines_are_unbooked_items_created_once_by_their_ids(
     assert again.counts(CASHBOOK) == {"unchanged": 30}
 
 
-def test_booked_when_asked(sandbox: Any, config: dict[str, Any]) -> None:
+def test_cashbook_item_with_book_true_starts_booking(sandbox: Any, config: dict[str, Any]) -> None:
     result = run_target(sandbox, config, msgs(CASHBOOK, [item(1, Book=True)]))
     assert result.error is None, result.stderr
     assert result.counts(CASHBOOK).get("booking_started") == 1

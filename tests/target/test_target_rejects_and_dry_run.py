@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
 
 from target_dinero.gateway import RunStopped
 from target_dinero.target import RejectsExceeded
+from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 STREAM = "orders"
 
@@ -69,7 +72,7 @@ def messages(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return make_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
+    return make_target_config(sandbox_settings, tmp_path, {STREAM: {"load_as": "invoice"}})
 
 
 def test_bad_records_are_rejected_before_any_request(
@@ -171,7 +174,7 @@ def test_dry_run_of_every_load_type_sends_no_write_and_keeps_no_journal(
         "customers": {"load_as": "contact"},
         "catalog": {"load_as": "product"},
     }
-    config = make_config(sandbox_settings, tmp_path, streams, dry_run=True)
+    config = make_target_config(sandbox_settings, tmp_path, streams, dry_run=True)
     messages = [
         schema("orders"),
         record("orders", invoice(1)),

@@ -12,7 +12,7 @@ import requests
 from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
 from tap_dinero.streams.sales import TradeOffersStream
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 EXPECTED = {"ok": (200, None), "item_deleted": (400, 65), "code_63": (400, 63), "not_found": (404, None)}

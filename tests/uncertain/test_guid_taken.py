@@ -7,7 +7,6 @@ server-chosen Guid) when a deleted object holds the Guid."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,10 @@ import requests
 from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
 from target_dinero.records import deterministic_guid
-from tests.target.target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+from tests.harness import ORG, by_reference, make_target_config, run_target, wait_until
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 COMBINATIONS = [(taken, detail) for taken in CHOICES["guid_taken"] for detail in CHOICES["deleted_detail"]]
 
@@ -55,7 +57,7 @@ def test_a_deleted_invoice_holding_our_guid_leads_to_a_new_invoice(
 ) -> None:
     play(guid_taken=guid_taken, deleted_detail=deleted_detail)
     contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
-    config = make_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    config = make_target_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
     messages = _messages("orders", [_invoice("GT-1", contact["ContactGuid"])])
     first = run_target(sandbox, config, messages)
     assert first.error is None, first.stderr
@@ -81,7 +83,7 @@ def test_a_deleted_contact_holding_our_guid_leads_to_a_new_contact(
     tmp_path: Path,
 ) -> None:
     play(guid_taken=guid_taken, deleted_detail=deleted_detail)
-    config = make_config(target_settings, tmp_path, {"people": {"load_as": "contact"}})
+    config = make_target_config(target_settings, tmp_path, {"people": {"load_as": "contact"}})
     messages = _messages(
         "people", [{"id": 1, "ExternalReference": "GTC-1", "Name": "Guid Hansen", "CountryKey": "DK"}]
     )
@@ -118,7 +120,7 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
     attempt's create with the same Guid lands. The target's create is refused as "Guid taken"."""
     play(guid_taken=guid_taken)
     contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
-    config = make_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
+    config = make_target_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
     wanted = _invoice("GT-RACE", contact["ContactGuid"], amount=250.0)
     sandbox.set_fault("slow", path_contains="/invoices", method="POST", seconds=1.0)
     runs: list[Any] = []
@@ -126,10 +128,8 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
         target=lambda: runs.append(run_target(sandbox, config, _messages("orders", [wanted])))
     )
     worker.start()
-    deadline = time.monotonic() + 30
-    while sandbox.faults()[0]["count"] > 0:  # the target's POST is waiting in the sandbox
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    # the target's POST is waiting in the sandbox once the slow fault is used up
+    wait_until(lambda: sandbox.faults()[0]["count"] == 0, what="the target's POST to reach the sandbox")
     earlier = {
         **_invoice("GT-RACE", contact["ContactGuid"], amount=200.0),
         "Guid": deterministic_guid(ORG, "invoice", "GT-RACE"),
@@ -170,13 +170,15 @@ def test_without_the_journal_a_deleted_holder_still_leads_to_one_new_object(
         *_messages("orders", [_invoice("GTJ-1", contact["ContactGuid"])]),
         *_messages("people", [{"id": 1, "ExternalReference": "GTJ-C", "Name": "Guid Jensen"}]),
     ]
-    first_config = make_config(target_settings, tmp_path, streams, journal_store=str(tmp_path / "a.sqlite3"))
+    first_config = make_target_config(
+        target_settings, tmp_path, streams, journal_store=str(tmp_path / "a.sqlite3")
+    )
     assert run_target(sandbox, first_config, messages).error is None
     (invoice,) = by_reference(sandbox.dump(ORG, "invoices"), "GTJ-")
     (person,) = by_reference(sandbox.dump(ORG, "contacts"), "GTJ-")
     sandbox.mutate(ORG, "invoices", action="delete", guid=invoice["Guid"])
     sandbox.mutate(ORG, "contacts", action="delete", guid=person["ContactGuid"])
-    config = make_config(
+    config = make_target_config(
         target_settings,
         tmp_path,
         streams,

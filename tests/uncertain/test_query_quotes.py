@@ -11,7 +11,10 @@ import pytest
 
 from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
-from tests.target.target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+from tests.harness import ORG, by_reference, make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 REF = "Q-O'Brien\\Hansen's"
 
@@ -49,7 +52,7 @@ def test_references_with_quotes_and_backslashes_are_found_again(
     query_quotes: str, play: Any, sandbox: SandboxServer, target_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     play(query_quotes=query_quotes)
-    config = make_config(
+    config = make_target_config(
         target_settings, tmp_path, {"people": {"load_as": "contact"}, "orders": {"load_as": "invoice"}}
     )
     messages = [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dinero_sandbox.testing import SandboxServer
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 WINDOW = 2.0

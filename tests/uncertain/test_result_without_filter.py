@@ -11,7 +11,7 @@ import pytest
 
 from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
-from tests.tap.helpers import run_tap
+from tests.harness import run_tap
 
 ORG = "100000"
 

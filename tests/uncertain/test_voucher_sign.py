@@ -11,7 +11,10 @@ import pytest
 
 from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
-from tests.target.target_harness import ORG, by_reference, make_config, record, run_target, schema, state
+from tests.harness import ORG, by_reference, make_target_config, run_target
+from tests.harness import record_message as record
+from tests.harness import schema_message as schema
+from tests.harness import state_message as state
 
 
 def _entries(sandbox: SandboxServer, voucher_guid: str) -> dict[int, float]:
@@ -27,7 +30,7 @@ def test_manual_voucher_debits_the_account_the_record_means(
     voucher_sign: str, play: Any, sandbox: SandboxServer, target_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     play(voucher_sign=voucher_sign)
-    config = make_config(
+    config = make_target_config(
         target_settings,
         tmp_path,
         {"rent": {"load_as": "manual_voucher", "book": True}},
@@ -68,7 +71,9 @@ def test_daily_sales_credit_revenue_and_debit_the_payment_accounts(
         "revenue_account": 1000,
         "vat_code": "U25",
     }
-    config = make_config(target_settings, tmp_path, {"pos": options}, manual_voucher_amount_sign=voucher_sign)
+    config = make_target_config(
+        target_settings, tmp_path, {"pos": options}, manual_voucher_amount_sign=voucher_sign
+    )
     sales = [
         {"id": "s1", "date": "2026-11-04T10:00:00+01:00", "amount": 125.0, "payment_method": "card"},
         {"id": "s2", "date": "2026-11-04T11:00:00+01:00", "amount": 250.0, "payment_method": "cash"},
