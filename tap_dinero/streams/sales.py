@@ -71,6 +71,8 @@ class _SalesDocumentStream(ChangesSinceStream):
     detail_path: t.ClassVar[str]
     #: True for documents that can be paid (invoices, credit notes): they have a payment child stream.
     has_payment_stream: t.ClassVar[bool] = False
+    #: Further fields only the detail carries (a credit note's ``CreditNoteFor``), taken from the same read.
+    detail_extra: t.ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Start outside a detail read."""
@@ -80,7 +82,7 @@ class _SalesDocumentStream(ChangesSinceStream):
     @property
     def api_fields(self) -> list[str]:
         """The list fields of the schema (detail-only fields cannot be asked of the list)."""
-        return [name for name in super().api_fields if name not in DETAIL_FIELDS]
+        return [name for name in super().api_fields if name not in (*DETAIL_FIELDS, *self.detail_extra)]
 
     # ------------------------------------------------------------------------------ detail
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
@@ -97,7 +99,9 @@ class _SalesDocumentStream(ChangesSinceStream):
         schema's line properties (type conformance is off, so nothing else would stop a field Dinero
         adds later from reaching targets)."""
         lowered = {str(key).lower(): value for key, value in detail.items()}
-        fields: dict[str, t.Any] = {name: lowered.get(name.lower()) for name in DETAIL_FIELDS}
+        fields: dict[str, t.Any] = {
+            name: lowered.get(name.lower()) for name in (*DETAIL_FIELDS, *self.detail_extra)
+        }
         for name in ("ProductLines", "TotalLines"):
             items = fields[name]
             if not isinstance(items, list):
@@ -255,6 +259,7 @@ class CreditNotesStream(_SalesDocumentStream):
     detail_path = "/v1/{organization_id}/sales/creditnotes/{guid}"
     schema_name = "sales_credit_note"
     has_payment_stream = True
+    detail_extra = ("CreditNoteFor",)  # the invoice it credits (not a list field)
 
 
 class CreditNoteLinesStream(_LinesStream):

@@ -128,7 +128,7 @@ class InvoiceSink(DineroSink):
         """Validate an invoice record and build the InvoiceCreateModel."""
         validate_shape("invoice", record)
         reference = self.reference_for(record)
-        foreign = self._from_another_organization(record)
+        foreign = self.from_another_organization(record)
         lines = [self._line(i, dict(line), foreign=foreign) for i, line in enumerate(record["ProductLines"])]
         payload: dict[str, Any] = {name: record.get(name) for name in _HEADER_FIELDS}
         if payload["Date"] is not None:
@@ -306,11 +306,6 @@ class InvoiceSink(DineroSink):
             f"for a check by hand{'' if account is not None else ' (rounding_account would settle it)'}",
             "TotalInclVat",
         )
-
-    def _from_another_organization(self, record: dict[str, Any]) -> bool:
-        """True when the record was read from another Dinero organization (tap-dinero's column)."""
-        source = record.get("organization_id")
-        return source not in (None, "") and str(source) != str(self.run.organization_id)
 
     # -- loading -------------------------------------------------------------------------------
     def load(self, items: list[Prepared]) -> None:

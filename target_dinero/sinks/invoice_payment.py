@@ -27,12 +27,25 @@ class InvoicePaymentSink(DineroSink):
     """Registers invoice payments."""
 
     load_type = "invoice_payment"
-    #: drained after the document sinks (TargetDinero._drain_all): its invoice may be in the same input
-    drains_after_documents = True
+    #: drained after the document sinks (TargetDinero.drain_sinks): its invoice may be in the same input
+    drain_phase = 1
+
+    def deleted_upstream(self, record: dict[str, Any], where: str) -> None:
+        """A payment deleted upstream (tap-dinero's payment streams emit them with ``_sdc_deleted_at``) is
+        rejected with the reason, never dropped silently: the target does not delete payments in Dinero,
+        so a copy registered by an earlier run stays until someone deletes it by hand."""
+        self.run.reject(
+            self.stream_name,
+            record,
+            "the payment was deleted upstream (DeletedAt / _sdc_deleted_at); target-dinero never deletes a "
+            "payment in Dinero: if an earlier run registered it here, delete it in Dinero by hand" + where,
+            "_sdc_deleted_at",
+        )
 
     def prepare(self, record: dict[str, Any]) -> Prepared:
         """Validate the payment locally."""
         validate_shape("invoice_payment", record)
+        record = self.without_foreign_guids(record, "InvoiceGuid")
         invoice_key(record)
         reference = self.reference_for(record)
         spec = parse_payment(record, reference, self.options)

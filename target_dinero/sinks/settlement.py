@@ -358,7 +358,9 @@ def invoice_key(record: dict[str, Any]) -> None:
     ref = record.get("InvoiceExternalReference")
     if not record.get("InvoiceGuid") and (ref in (None, "") or not normalize_reference(ref)):
         raise RecordRejected(
-            "InvoiceExternalReference or InvoiceGuid is required", "InvoiceExternalReference"
+            "InvoiceExternalReference or InvoiceGuid is required: the record names no invoice (a credit "
+            "note or payment not linked to an invoice cannot be loaded)",
+            "InvoiceExternalReference",
         )
 
 
