@@ -177,7 +177,9 @@ class InvoiceSink(DineroSink):
     # -- amounts: what Dinero will hold equals the record, to the øre ----------------------------------
     def _line_rate(self, account: int) -> Decimal:
         """VAT rate Dinero applies to an invoice line on ``account`` (its sales VAT code, U..., else 0)."""
-        code = str((self.run.reference.accounts().get(account) or {}).get("VatCode") or "").upper()
+        # read in this run, never a list kept from an earlier one: the VAT code decides the amount
+        accounts = self.run.reference.accounts(fresh=True)
+        code = str((accounts.get(account) or {}).get("VatCode") or "").upper()
         if not code.startswith("U"):
             return Decimal(0)
         return self.run.reference.vat_rates().get(code, Decimal(0))
