@@ -201,7 +201,9 @@ class ReferenceData:
         """Entry accounts by number (GET /accounts/entry, once; kept between runs). ``fresh``: read in
         this run (what decides an amount, e.g. an account's VAT code)."""
         with self._lock:
-            if fresh:
+            if fresh and self._accounts is None:
+                self._read_now.add("accounts")  # not yet loaded: never from the store
+            elif fresh:
                 self.refresh("accounts")
             if self._accounts is None:
                 self._accounts = self._accounts_of(

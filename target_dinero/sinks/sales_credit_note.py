@@ -220,6 +220,10 @@ class SalesCreditNoteSink(DineroSink):
             if item.book:
                 self.count("would_book")
                 document_payments(self.run).booked_now("creditnote", item.extra["guid"], "dry-run")
+            # a refund of this note later in the dry run finds it (and is planned, not rejected)
+            credit_note_index(self.run).remember(
+                item.reference, {"Guid": item.extra["guid"], "Status": "Booked" if item.book else "Draft"}
+            )
             return None if not item.extra["payment"] else item.extra["guid"], None
         credit_index = credit_note_index(self.run)
         credit_index.mark_writing()

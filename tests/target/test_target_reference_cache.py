@@ -126,3 +126,23 @@ def test_a_deposit_account_added_since_is_read_again_not_created(
     assert "/accounts/deposit" in chart_reads(second)
     assert not [r for r in second.writes if r["path"].endswith("/accounts/deposit")]  # not created again
     assert second.counts("payments") == {"paid": 1}
+
+
+def test_an_invoice_line_vat_code_is_read_in_the_run_not_taken_from_the_kept_chart(
+    sandbox: Any, config: dict[str, Any], sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """What sets an amount -- the VAT code of an invoice line's account -- is never taken from a list an
+    earlier run kept: an invoice that states its total reads the chart in its own run."""
+    load(sandbox, config, voucher(1))  # keeps the chart
+    invoices = {**config, "streams": {"orders": {"load_as": "invoice"}}}
+    order = {
+        "id": 1,
+        "ExternalReference": "RC-INV",
+        "Date": "2026-11-02",
+        "Contact": {"Name": "Kunde", "CountryKey": "DK"},
+        "TotalInclVat": 125.0,
+        "ProductLines": [{"Description": "Te", "Quantity": 1, "BaseAmountValue": 100, "AccountNumber": 1000}],
+    }
+    result = run_target(sandbox, invoices, [schema("orders"), record("orders", order), state({"n": 1})])
+    assert result.error is None, result.stderr
+    assert "/accounts/entry" in chart_reads(result)
