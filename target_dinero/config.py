@@ -181,6 +181,16 @@ def target_settings() -> th.PropertiesList:
             "write was sent is repeated (polling) before the target concludes it was not made.",
         ),
         th.Property(
+            "reference_cache_seconds",
+            th.NumberType,
+            default=3600,
+            description="how long the organization's accounts, deposit accounts, VAT codes and accounting "
+            "years read by one run are used by the next runs (kept in journal_store) instead of being read "
+            "again: one to four requests less per run. An account, code or date not in a kept list is "
+            "looked up again before a record is rejected; an account's VAT code that sets an invoice "
+            "amount is always read in the run. 0: read them in every run.",
+        ),
+        th.Property(
             "voucher_receipts",
             th.BooleanType,
             default=True,

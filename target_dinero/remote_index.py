@@ -117,6 +117,23 @@ class RemoteIndex:
                         self._query_one(ref)
             return {r: self._rows[r] for r in refs if r in self._rows}
 
+    def known(self, ref: str) -> dict[str, Any] | None:
+        """The row of ``ref`` when the run knows it already (no request), else None."""
+        with self._lock:
+            return self._rows.get(normalize_reference(ref))
+
+    @property
+    def read_any(self) -> bool:
+        """Whether a list page of the index was read in this run (then look-ups through it are cheap)."""
+        with self._lock:
+            return self._next_page is not None
+
+    def remember_found(self, ref: str, row: dict[str, Any]) -> None:
+        """Record an existing object found by another read (no request; pages may still be read)."""
+        ref = normalize_reference(ref)
+        with self._lock:
+            self._rows[ref] = {**self._rows.get(ref, {}), **row, "ExternalReference": ref}
+
     def recheck(self, ref: str) -> dict[str, Any] | None:
         """Ask Dinero again about one reference (after a create whose answer was lost)."""
         ref = normalize_reference(ref)

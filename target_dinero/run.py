@@ -53,7 +53,12 @@ class RunContext:
         self.reference_prefix = str(config.get("external_reference_prefix") or "")
         self.max_rejects = int(config.get("max_rejects") or 0)
         self.gateway = DineroGateway(config, dry_run=self.dry_run)
-        self.reference = ReferenceData(self.gateway)
+        # accounts, VAT codes, years: kept between runs in the journal store (reference_cache_seconds)
+        self.reference = ReferenceData(
+            self.gateway,
+            store=lambda: self.markers,
+            max_age=float(config.get("reference_cache_seconds", 3600) or 0),
+        )
         self.contacts = ContactResolver(self.gateway, reference_prefix=self.reference_prefix)
         self.contacts.run = self
         self.rejects = RejectsFile(config.get("rejects_file", "target-dinero-rejects.jsonl"))

@@ -66,6 +66,10 @@ def _kind(value: Any) -> str:
     )
 
 
+def _phase(sink: Any) -> int:
+    return int(getattr(sink, "drain_phase", 0))
+
+
 class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
     """Singer target for the Dinero accounting API: invoices, vouchers, daily sales, contacts, products."""
 
@@ -153,8 +157,9 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
             )
             if sink.is_full:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
-                if getattr(sink, "drains_after_documents", False):
-                    self.drain_sinks(self._documents(self.active_sinks()), self.max_parallelism)
+                earlier = [s for s in self.active_sinks() if _phase(s) < _phase(sink)]
+                if earlier:  # what the sink's records act on is written first
+                    self.drain_sinks(earlier, self.max_parallelism)
                 self.drain_one(sink)
         self.sdk_handle_max_record_age()
 
@@ -282,17 +287,13 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
             raise BadInputLine(line, f"BATCH manifest entry {entry!r} does not exist")
         return path
 
-    @staticmethod
-    def _documents(sinks: Any) -> list[Any]:
-        return [s for s in sinks if not getattr(s, "drains_after_documents", False)]
-
     def drain_sinks(self, sink_list: Any, parallelism: int) -> None:
-        """Drain the sinks that write documents first, then those that act on documents (payments, credit
-        notes): a payment of an invoice in the same input finds the invoice written and booked."""
+        """Drain the sinks phase by phase (``DineroSink.drain_phase``): documents, invoice payments,
+        credit notes, credit-note payments. A payment of an invoice in the same input finds the invoice
+        written and booked; a credit-note payment finds its credit note."""
         sinks = list(sink_list)
-        first = self._documents(sinks)
-        self.sdk_drain_all(first, parallelism)
-        self.sdk_drain_all([s for s in sinks if s not in first], parallelism)
+        for phase in sorted({_phase(s) for s in sinks}):
+            self.sdk_drain_all([s for s in sinks if _phase(s) == phase], parallelism)
 
     def get_sink_class(self, stream_name: str) -> type[DineroSink]:
         """The sink of the stream's load type; an unmapped stream stops the run with a clear error."""

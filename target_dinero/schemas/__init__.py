@@ -1,7 +1,8 @@
 """JSON schemas of target-dinero's load types (the record shape each load type accepts).
 
 One file per load type: ``invoice``, ``manual_voucher``, ``daily_sales``, ``contact``, ``product``,
-``invoice_payment``, ``sales_credit_note``, ``purchase_voucher``, ``ledger_item``.
+``invoice_payment``, ``sales_credit_note``, ``sales_credit_note_payment``, ``purchase_voucher``,
+``ledger_item``.
 They use Dinero's create-model field names so that tap-dinero's own output loads back, plus a few
 documented target extensions (``Contact``, ``Book``, ``File``). Schemas reference each other by
 relative ``$ref`` (``invoice.json`` embeds ``contact.json``); :func:`load_validator` resolves them.
@@ -28,6 +29,7 @@ LOAD_TYPES: tuple[str, ...] = (
     "product",
     "invoice_payment",
     "sales_credit_note",
+    "sales_credit_note_payment",
     "purchase_voucher",
     "ledger_item",
 )

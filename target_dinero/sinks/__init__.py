@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from target_dinero.sinks.contact import ContactSink
+from target_dinero.sinks.credit_note_payment import CreditNotePaymentSink
 from target_dinero.sinks.daily_sales import DailySalesSink
 from target_dinero.sinks.invoice import InvoiceSink
 from target_dinero.sinks.invoice_payment import InvoicePaymentSink
@@ -15,6 +16,7 @@ from target_dinero.sinks.sales_credit_note import SalesCreditNoteSink
 __all__ = [
     "SINKS",
     "ContactSink",
+    "CreditNotePaymentSink",
     "DailySalesSink",
     "InvoicePaymentSink",
     "InvoiceSink",
@@ -34,6 +36,7 @@ SINKS = {
     "product": ProductSink,
     "invoice_payment": InvoicePaymentSink,
     "sales_credit_note": SalesCreditNoteSink,
+    "sales_credit_note_payment": CreditNotePaymentSink,
     "purchase_voucher": PurchaseVoucherSink,
     "ledger_item": LedgerItemSink,
 }

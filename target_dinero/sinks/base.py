@@ -74,6 +74,11 @@ class DineroSink(SdkAdapterSink):
     """Base of the load-type sinks (the SDK steps it changes are in ``target_dinero.sdk_adapter``)."""
 
     load_type: ClassVar[str] = ""
+    #: When the sink drains relative to the others (``TargetDinero.drain_sinks``): contacts and products
+    #: (-1), documents (0), invoice payments (1), credit notes (2), credit-note payments (3) -- what a
+    #: record acts on is written before it, and an invoice is paid before a credit note lowers what it
+    #: still owes.
+    drain_phase: ClassVar[int] = 0
     #: Records per drain: bounds the work a crash replays and how long STATE waits.
     MAX_SIZE_DEFAULT = 500
 
@@ -97,9 +102,8 @@ class DineroSink(SdkAdapterSink):
         origins = context.get("origins") or []  # "input line N" per record (TargetDinero._record)
         for index, record in enumerate(records):
             if record.get("DeletedAt") or record.get("_sdc_deleted_at"):
-                # A row deleted upstream (tap-dinero emits them with DeletedAt): nothing to create. The
-                # target never deletes in Dinero (booked documents cannot be deleted anyway).
-                self.count("skipped_deleted")
+                where = f" ({origins[index]})" if len(origins) == len(records) else ""
+                self.deleted_upstream(record, where)
                 continue
             try:
                 item = self.prepare(plain(record))
@@ -121,6 +125,12 @@ class DineroSink(SdkAdapterSink):
             self.load(list(prepared.values()))
 
     # -- for subclasses -----------------------------------------------------------------------------
+    def deleted_upstream(self, record: dict[str, Any], where: str) -> None:
+        """A row deleted upstream (tap-dinero emits them with ``DeletedAt`` / ``_sdc_deleted_at``): nothing
+        to create, counted as ``skipped_deleted``. The target never deletes in Dinero (booked documents
+        cannot be deleted anyway; a deleted draft upstream leaves its copy, if any, as it is)."""
+        self.count("skipped_deleted")
+
     def prepare(self, record: dict[str, Any]) -> Prepared | None:
         """Validate and shape one record (raise :class:`RecordRejected` to reject it)."""
         raise NotImplementedError
@@ -193,6 +203,19 @@ class DineroSink(SdkAdapterSink):
             if isinstance(value, Mapping | list):
                 raise RecordRejected(f"key property {name} is an object or array, not a value", name)
         return derive_reference(self.run.reference_prefix, self.stream_name, values)
+
+    def from_another_organization(self, record: Mapping[str, Any]) -> bool:
+        """True when the record was read from another Dinero organization (tap-dinero's
+        ``organization_id`` column): its Guids name that organization's objects, which do not exist here."""
+        source = record.get("organization_id")
+        return source not in (None, "") and str(source) != str(self.run.organization_id)
+
+    def without_foreign_guids(self, record: dict[str, Any], *fields: str) -> dict[str, Any]:
+        """``record`` without the Guids in ``fields`` when it comes from another organization (the
+        document it names is then found by its ExternalReference in this one)."""
+        if not self.from_another_organization(record):
+            return record
+        return {key: value for key, value in record.items() if key not in fields}
 
     def book_wanted(self, record: Mapping[str, Any]) -> bool:
         """``Book`` of the record when set, else the stream's ``book`` setting."""

@@ -23,6 +23,8 @@ class ContactSink(DineroSink):
     """load_as: contact."""
 
     load_type = "contact"
+    #: drained before the documents (TargetDinero.drain_sinks): an invoice of the same input finds it
+    drain_phase = -1
 
     def prepare(self, record: dict[str, Any]) -> Prepared:
         """Validate a contact record and build the ContactCreateModel."""

@@ -128,7 +128,7 @@ class InvoiceSink(DineroSink):
         """Validate an invoice record and build the InvoiceCreateModel."""
         validate_shape("invoice", record)
         reference = self.reference_for(record)
-        foreign = self._from_another_organization(record)
+        foreign = self.from_another_organization(record)
         lines = [self._line(i, dict(line), foreign=foreign) for i, line in enumerate(record["ProductLines"])]
         payload: dict[str, Any] = {name: record.get(name) for name in _HEADER_FIELDS}
         if payload["Date"] is not None:
@@ -177,7 +177,9 @@ class InvoiceSink(DineroSink):
     # -- amounts: what Dinero will hold equals the record, to the øre ----------------------------------
     def _line_rate(self, account: int) -> Decimal:
         """VAT rate Dinero applies to an invoice line on ``account`` (its sales VAT code, U..., else 0)."""
-        code = str((self.run.reference.accounts().get(account) or {}).get("VatCode") or "").upper()
+        # read in this run, never a list kept from an earlier one: the VAT code decides the amount
+        accounts = self.run.reference.accounts(fresh=True)
+        code = str((accounts.get(account) or {}).get("VatCode") or "").upper()
         if not code.startswith("U"):
             return Decimal(0)
         return self.run.reference.vat_rates().get(code, Decimal(0))
@@ -306,11 +308,6 @@ class InvoiceSink(DineroSink):
             f"for a check by hand{'' if account is not None else ' (rounding_account would settle it)'}",
             "TotalInclVat",
         )
-
-    def _from_another_organization(self, record: dict[str, Any]) -> bool:
-        """True when the record was read from another Dinero organization (tap-dinero's column)."""
-        source = record.get("organization_id")
-        return source not in (None, "") and str(source) != str(self.run.organization_id)
 
     # -- loading -------------------------------------------------------------------------------
     def load(self, items: list[Prepared]) -> None:

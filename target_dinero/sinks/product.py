@@ -28,6 +28,8 @@ class ProductSink(DineroSink):
     """load_as: product."""
 
     load_type = "product"
+    #: drained before the documents (TargetDinero.drain_sinks): an invoice of the same input finds it
+    drain_phase = -1
 
     def prepare(self, record: dict[str, Any]) -> Prepared:
         """Validate a product record and build the ProductCreateModel."""

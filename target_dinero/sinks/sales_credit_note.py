@@ -70,12 +70,14 @@ class SalesCreditNoteSink(DineroSink):
     """Credit notes for refunds."""
 
     load_type = "sales_credit_note"
-    #: drained after the document sinks (TargetDinero._drain_all): its invoice may be in the same input
-    drains_after_documents = True
+    #: drained after the invoices and their payments (TargetDinero.drain_sinks): its invoice may be in
+    #: the same input, and a payment registered first is never refused as "already paid" by the credit
+    drain_phase = 2
 
     def prepare(self, record: dict[str, Any]) -> Prepared:
         """Validate locally: invoice key, lines (accounts of the chart, finite amounts), payment."""
         validate_shape("sales_credit_note", record)
+        record = self.without_foreign_guids(record, "InvoiceGuid", "CreditNoteFor")
         invoice_key(record)
         reference = self.reference_for(record)
         lines = None
@@ -218,6 +220,10 @@ class SalesCreditNoteSink(DineroSink):
             if item.book:
                 self.count("would_book")
                 document_payments(self.run).booked_now("creditnote", item.extra["guid"], "dry-run")
+            # a refund of this note later in the dry run finds it (and is planned, not rejected)
+            credit_note_index(self.run).remember(
+                item.reference, {"Guid": item.extra["guid"], "Status": "Booked" if item.book else "Draft"}
+            )
             return None if not item.extra["payment"] else item.extra["guid"], None
         credit_index = credit_note_index(self.run)
         credit_index.mark_writing()
@@ -270,7 +276,12 @@ class SalesCreditNoteSink(DineroSink):
             "ContactGuid": field_ci(invoice, "ContactGuid"),
             "Currency": field_ci(invoice, "Currency") or "DKK",
             "Language": field_ci(invoice, "Language") or "da-DK",
-            "ShowLinesInclVat": bool(field_ci(invoice, "ShowLinesInclVat")),
+            # the record's own (a credit note copied from another organization), else the invoice's
+            "ShowLinesInclVat": bool(
+                item.record["ShowLinesInclVat"]
+                if item.record.get("ShowLinesInclVat") is not None
+                else field_ci(invoice, "ShowLinesInclVat")
+            ),
             "ExternalReference": item.reference,
             **{k: v for k, v in item.payload.items() if v is not None},
         }
@@ -292,4 +303,5 @@ class SalesCreditNoteSink(DineroSink):
             if str(field_ci(current, "Status") or "").lower() == "draft":
                 answer = self.run.gateway.post(path, {"Timestamp": field_ci(current, "TimeStamp")}) or {}
         self.count("booked")
+        credit_note_index(self.run).remember(item.reference, {"Guid": guid, "Status": "Booked"})
         document_payments(self.run).booked_now("creditnote", guid, field_ci(answer, "TimeStamp"))

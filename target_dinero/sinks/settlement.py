@@ -20,9 +20,11 @@ Requests per payment: 1 on a document booked in the same run; 3 on a document fr
 (GET document for its Timestamp, GET its payments, POST) -- the check against existing payments is
 never skipped to save a request.
 
-Deposit accounts: the account of a payment is checked against ``GET /accounts/deposit`` (once per run)
-before the first payment that uses it, and created (``POST /accounts/deposit``) when the stream's
-``create_deposit_account`` allows; otherwise the payment is rejected before any write.
+Deposit accounts: the account of a payment is checked against ``GET /accounts/deposit`` (once per run,
+or the list an earlier run read, kept ``reference_cache_seconds`` in the journal store and read again
+before anything is refused or created) before the first payment that uses it, and created
+(``POST /accounts/deposit``) when the stream's ``create_deposit_account`` allows; otherwise the payment
+is rejected before any write.
 """
 
 from __future__ import annotations
@@ -179,6 +181,9 @@ class DocumentPayments:
     def __init__(self, run: RunContext) -> None:
         self.run = run
         self._known: dict[tuple[str, str], _Known] = {}
+        #: documents read in this run by whoever found them (the payment sink's look-up by Guid), not yet
+        #: with their payments: the first payment reads only the payments
+        self._documents: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._deposit_checked: set[int] = set()
 
@@ -189,9 +194,16 @@ class DocumentPayments:
             with self._lock:
                 self._known[(kind, guid.lower())] = _Known(timestamp, "Booked", [])
 
-    def _read(self, kind: str, guid: str) -> _Known:
+    def seen_document(self, kind: str, guid: str, document: dict[str, Any]) -> None:
+        """The document was just read (GET by its Guid): its Timestamp and Status serve the first payment,
+        which then reads only the document's payments (the check against them is never skipped)."""
+        with self._lock:
+            self._documents[(kind, guid.lower())] = document
+
+    def _read(self, kind: str, guid: str, document: dict[str, Any] | None = None) -> _Known:
         doc_path, list_path, _ = (p.format(g=guid) for p in _PATHS[kind])
-        document = self.run.gateway.get(doc_path) or {}
+        if document is None:
+            document = self.run.gateway.get(doc_path) or {}
         answer = self.run.gateway.get(list_path) or {}
         rows = field_ci(answer, "Payments") if isinstance(answer, dict) else answer
         remaining = field_ci(answer, "RemainingAmount") if isinstance(answer, dict) else None
@@ -216,7 +228,10 @@ class DocumentPayments:
         with self._lock:
             if number in self._deposit_checked:
                 return
-            if number in self.run.reference.deposit_accounts():
+            reference = self.run.reference
+            if number in reference.deposit_accounts() or (
+                reference.refresh("deposit") and number in reference.deposit_accounts()
+            ):  # a list kept from an earlier run is read again before anything is refused or created
                 self._deposit_checked.add(number)
                 return
             if not options.create_deposit_account:
@@ -225,7 +240,7 @@ class DocumentPayments:
                     f"streams.{options.stream}.create_deposit_account to create it)",
                     "DepositAccountNumber",
                 )
-            if number < MIN_DEPOSIT_ACCOUNT or number in self.run.reference.accounts():
+            if number < MIN_DEPOSIT_ACCOUNT or number in self.run.reference.accounts(fresh=True):
                 raise RecordRejected(
                     f"DepositAccountNumber {number} cannot be created as a deposit account (it must be "
                     f"{MIN_DEPOSIT_ACCOUNT} or more and not an existing entry account)",
@@ -238,10 +253,9 @@ class DocumentPayments:
                 # an unknown outcome is looked up just below: the account exists or the error stands
                 with contextlib.suppress(*UNKNOWN_OUTCOME):
                     self.run.gateway.post("/v1/{org}/accounts/deposit", body)
-                fresh = self.run.reference._load_accounts("/v1/{org}/accounts/deposit", "AccountNumber,Name")
-                if number not in fresh:
+                reference.forget("deposit")
+                if number not in reference.deposit_accounts():
                     raise RecordRejected(f"creating deposit account {number} failed", "DepositAccountNumber")
-                self.run.reference.deposit_accounts()[number] = fresh[number]
                 self.run.report.count(plan_stream, "deposit_account_created")
             self._deposit_checked.add(number)
 
@@ -257,7 +271,7 @@ class DocumentPayments:
                 if self.run.dry_run and guid.startswith("dry-run:"):
                     known = _Known(None, "Booked", [])
                 else:
-                    known = self._read(kind, guid)
+                    known = self._read(kind, guid, self._documents.pop(key, None))
             if any(_matches(p, spec.reference) for p in known.payments):
                 return "payment_exists"
             if known.status.lower() == "draft":
@@ -358,7 +372,9 @@ def invoice_key(record: dict[str, Any]) -> None:
     ref = record.get("InvoiceExternalReference")
     if not record.get("InvoiceGuid") and (ref in (None, "") or not normalize_reference(ref)):
         raise RecordRejected(
-            "InvoiceExternalReference or InvoiceGuid is required", "InvoiceExternalReference"
+            "InvoiceExternalReference or InvoiceGuid is required: the record names no invoice (a credit "
+            "note or payment not linked to an invoice cannot be loaded)",
+            "InvoiceExternalReference",
         )
 
 

@@ -309,3 +309,42 @@ def test_a_year_created_early_does_not_close_the_previous_one():
     # in March 2026 with 2027 created by a voucher dated into it, 2025 (being closed) stays open
     assert open_accounting_years(dated, 2, date(2026, 3, 1)) == {"2025", "2026", "2027"}
     assert open_accounting_years(dated, 1, date(2027, 6, 1)) == {"2027"}
+
+
+@pytest.mark.parametrize("stream", list(PAYMENT_STREAMS))
+def test_a_payment_deleted_between_two_runs_is_emitted_as_deleted_once(sandbox, tap_config, stream):
+    """Deleting a payment changes its document: the next run reads the document's payments, misses the one
+    emitted before, and emits exactly that payment as deleted (DeletedAt and _sdc_deleted_at set); the run
+    after that emits nothing."""
+    parent, _collection, kind, parent_key, _ = PAYMENT_STREAMS[stream]
+    streams = [parent, stream]
+    first = run_tap(tap_config, streams=streams)
+    assert first.error is None
+    per_document = defaultdict(list)
+    for row in first.stream(stream):
+        assert row["_sdc_deleted_at"] is None and row["DeletedAt"] is None
+        per_document[row[parent_key]].append(row)
+    document, [payment] = next((d, rows) for d, rows in per_document.items() if len(rows) == 1)
+    client = _client(tap_config)
+    base = (
+        f"/v1/{ORG}/invoices/{document}" if kind == "invoice" else f"/v1/{ORG}/sales/creditnotes/{document}"
+    )
+    timestamp = client.get_json(base)["TimeStamp"]
+    client.delete(f"{base}/payments/{payment['Guid']}", json={"Timestamp": timestamp})
+    assert not [
+        p for p in sandbox.dump(ORG, "payments") if p["Guid"] == payment["Guid"] and not p["DeletedAt"]
+    ]
+
+    second = run_tap(tap_config, streams=streams, state=first.final_state)
+
+    assert second.error is None
+    [deleted] = second.stream(stream)  # exactly that payment, nothing else
+    assert (deleted[parent_key], deleted["Guid"], deleted["organization_id"]) == (
+        document,
+        payment["Guid"],
+        ORG,
+    )
+    changed = next(d for d in second.stream(parent) if d["Guid"] == document)
+    assert deleted["_sdc_deleted_at"] == deleted["DeletedAt"] == changed["UpdatedAt"]
+    third = run_tap(tap_config, streams=streams, state=second.final_state)
+    assert third.error is None and third.stream(stream) == []

@@ -60,7 +60,7 @@ def test_each_stream_schema_covers_its_read_model(name: str) -> None:
     if "list" in spec:
         expected |= set(GEN.fields_options(contract, spec["list"]))
     if "detail" in spec:
-        expected |= set(GEN.DETAIL_FIELDS)
+        expected |= set(GEN.DETAIL_FIELDS) | set(spec.get("detail_extra", ()))
     assert expected <= set(props)
     key = GEN.primary_key(spec)  # the parent's Guid, tap columns (year, report), the row's own key
     assert key[-len(spec.get("key", ["LinePosition"])) :] == spec.get("key", ["LinePosition"])

@@ -3,6 +3,7 @@ requests per object counted from the sandbox log."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -351,3 +352,36 @@ def test_einvoice_is_sent_once_to_a_contact_with_an_ean(
         assert result.error is None, result.stderr
     sent = mailouts_of(sandbox, invoices(sandbox)["PAY-1"]["Guid"])
     assert [m["Type"] for m in sent] == ["EInvoice"]
+
+
+def test_payments_on_invoices_the_target_did_not_create_are_found_by_reference_once(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """Invoices made elsewhere (the seed's web-shop invoices) do not carry the target's Guid: the look-up
+    by that Guid misses once, then the run's invoice index finds them; each payment is registered once."""
+    unpaid = [
+        i
+        for i in by_reference(sandbox.dump(ORG, "invoices"), "WEBSHOP-")
+        if i["Status"] == "Booked" and i["PaymentStatus"] in ("Booked", "Overdue") and i["Currency"] == "DKK"
+    ][:3]
+    assert len(unpaid) == 3
+    rows = [
+        {"id": f"w{n}", "InvoiceExternalReference": i["ExternalReference"], "Amount": 10.0}
+        for n, i in enumerate(unpaid)
+    ]
+
+    first = run_target(sandbox, config, msgs(PAYMENTS, rows))
+    again = run_target(sandbox, config, msgs(PAYMENTS, rows))
+
+    assert first.error is None and again.error is None, first.stderr + again.stderr
+    assert first.counts(PAYMENTS)["paid"] == 3 and again.counts(PAYMENTS) == {"unchanged": 3}
+    assert again.writes == []
+    for invoice in unpaid:
+        assert [p["AmountInVoucherCurrency"] for p in live_payments(sandbox, invoice["Guid"])][-1:] == [10.0]
+    own_guid_reads = [
+        r
+        for r in first.api_requests
+        if r["method"] == "GET" and re.fullmatch(r"/v1/\d+/invoices/[0-9a-f-]{36}", r["path"])
+    ]
+    # one miss by the target's own Guid, then the index; the three invoices' own GETs for their Timestamp
+    assert len(own_guid_reads) == 1 + 3
