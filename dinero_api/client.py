@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import backoff
 import requests
 
 from dinero_api.auth import TokenProvider, token_provider_for
@@ -25,6 +24,7 @@ from dinero_api.errors import (
 )
 from dinero_api.logs import AnnouncedThrottle
 from dinero_api.quota import QuotaThrottle, get_throttle
+from dinero_api.retry import RetryPolicy
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
 from dinero_api.settings import MAX_PAGE_SIZE, DineroSettings
 from dinero_api.stats import RequestStats
@@ -60,6 +60,8 @@ class DineroClient:
         self.settings = settings
         self.organization_id: str | None = org
         self.stats = RequestStats()
+        #: Retry timing of every request of this client (each retry counted in ``stats``).
+        self.retry = RetryPolicy.from_settings(settings, on_retry=lambda _details: self.stats.record_retry())
         self.throttle = throttle or get_throttle(
             settings.client_id,
             org,
@@ -75,8 +77,7 @@ class DineroClient:
             api_url=settings.api_url,
             stats=self.stats,
             timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-            backoff_base=settings.retry_backoff_seconds,
+            retry=self.retry,
             max_rate_limit_wait=settings.max_rate_limit_wait_seconds,
         )
 
@@ -179,18 +180,7 @@ class DineroClient:
         return self._get_with_retry(path, dict(params) if params else None)
 
     def _get_with_retry(self, path: str, params: dict[str, Any] | None) -> Any:
-        settings = self.settings
-
-        @backoff.on_exception(
-            backoff.expo,
-            DineroMalformedResponse,
-            max_tries=settings.max_retries + 1,
-            factor=max(settings.retry_backoff_seconds, 0.0),
-            max_value=60,
-            jitter=backoff.full_jitter,
-            on_backoff=lambda _details: self.stats.record_retry(),
-            logger=logger,
-        )
+        @self.retry.on_exception(DineroMalformedResponse, logger=logger)
         def fetch() -> Any:
             return self.decode(self.request("GET", path, params=params))
 
