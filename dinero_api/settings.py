@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from singer_sdk import typing as th
 
 from dinero_api.errors import DineroConfigError, register_secret
+from dinero_api.sdk_adapter import word_sdk_config_errors
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -44,33 +45,22 @@ AuthFlow = Literal["api_key", "refresh_token"]
 SECRET_SETTINGS = ("client_secret", "api_key", "refresh_token")
 
 
-def _guard_sdk_config_errors() -> None:
-    """Make singer-sdk's config validation errors name a secret setting without quoting its value.
+def _secret_config_error(error: Any) -> str | None:
+    """singer-sdk's config validation message for an error about a secret setting, without its value.
 
     singer-sdk validates the config against the JSON schema before any plugin code runs, and formats each
     error with jsonschema's message, which starts with the value: ``98765 is not of type 'string' in
     config['client_secret']`` printed an all-digit secret left unquoted in YAML (or a list, an object).
-    The schema keeps ``type: string`` (singer-sdk's ``--config=ENV`` parsing needs it), and the SDK's
-    formatter is wrapped here, once, by the module both plugins import: an error about a secret setting
-    becomes "`client_secret` must be a string, got a number (...; the value is not shown)".
+    The schema keeps ``type: string`` (singer-sdk's ``--config=ENV`` parsing needs it); this wording
+    replaces the SDK's for secret settings (:func:`dinero_api.sdk_adapter.word_sdk_config_errors`).
     """
-    from singer_sdk import plugin_base
-
-    original = getattr(plugin_base, "_format_validation_error", None)
-    if original is None or getattr(original, "_dinero_guarded", False):
-        return
-
-    def format_validation_error(error: Any) -> str:
-        path = list(getattr(error, "path", None) or [])
-        if path and path[0] in SECRET_SETTINGS:
-            return (
-                f"`{path[0]}` must be a string, got {_json_type(getattr(error, 'instance', None))} (quote it "
-                "in YAML/JSON; the value is not shown)."
-            )
-        return original(error)
-
-    format_validation_error._dinero_guarded = True  # type: ignore[attr-defined]
-    plugin_base._format_validation_error = format_validation_error
+    path = list(getattr(error, "path", None) or [])
+    if path and path[0] in SECRET_SETTINGS:
+        return (
+            f"`{path[0]}` must be a string, got {_json_type(getattr(error, 'instance', None))} (quote it "
+            "in YAML/JSON; the value is not shown)."
+        )
+    return None
 
 
 # No schema default for quota_backend / token_url: singer-sdk fills schema defaults into the config,
@@ -436,4 +426,4 @@ def _default_quota_dir() -> str:
     return DEFAULT_QUOTA_DIR
 
 
-_guard_sdk_config_errors()
+word_sdk_config_errors(_secret_config_error)

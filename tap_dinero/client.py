@@ -18,11 +18,11 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, DineroGone, DineroMalformedResponse, raise_for_response
 from dinero_api.retry import RetryPolicy
+from dinero_api.sdk_adapter import SdkAdapterStream
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records, page_total
 from tap_dinero.progress import StreamProgress
 from tap_dinero.schemas import list_fields, load_schema
-from tap_dinero.sdk_adapter import SdkAdapterStream
 from tap_dinero.writer import flush_output
 
 if t.TYPE_CHECKING:

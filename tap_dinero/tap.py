@@ -17,9 +17,9 @@ from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
 from dinero_api.logs import LOG_SETTINGS
 from dinero_api.plugin import DineroPluginMixin
+from dinero_api.sdk_adapter import SdkAdapterTap, share_run_version
 from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
 from tap_dinero.organizations import HEALTH_KEY, OrganizationRun, OrganizationsFailed
-from tap_dinero.sdk_adapter import SdkAdapterTap, share_run_version
 from tap_dinero.streams import LINE_STREAM_TYPES, PAYMENT_STREAM_TYPES, STREAM_TYPES
 from tap_dinero.writer import DineroMessageWriter
 
