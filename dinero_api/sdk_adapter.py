@@ -14,10 +14,9 @@ Both plugins
 * ``PluginBase._validate_config``: the SDK validates the config against the JSON schema while the plugin is
   built and offers no hook to add checks there. :class:`SdkConfigValidation` routes it to the public
   :meth:`~SdkConfigValidation.validate_plugin_config`, which the plugins override
-  (``dinero_api.plugin.DineroPluginMixin``) and which gets the SDK's own result from
-  :meth:`~SdkConfigValidation.sdk_schema_errors`.
-* ``plugin_base._format_validation_error``: how the SDK words a config error; :func:`word_sdk_config_errors`
-  lets the settings module word some itself (a secret setting's error must not quote the value).
+  (``dinero_api.plugin.DineroPluginMixin``). :meth:`~SdkConfigValidation.sdk_schema_errors` runs the SDK's
+  own pass, which fills the schema's defaults into the config (the mixin words the problems itself:
+  the SDK's messages quote values, a secret's too).
 
 tap-dinero
 ----------
@@ -102,7 +101,6 @@ __all__ = [
     "datetime_fromisoformat",
     "sdk_version",
     "share_run_version",
-    "word_sdk_config_errors",
 ]
 
 
@@ -113,25 +111,6 @@ SDK_SERIES = "0.54"
 def sdk_version() -> str:
     """The installed singer-sdk version."""
     return version("singer-sdk")
-
-
-def word_sdk_config_errors(wording: Callable[[t.Any], str | None]) -> None:
-    """Have singer-sdk's config validation word an error as ``wording(error)`` says (None: the SDK's words).
-
-    Installed once (a second call is ignored): the SDK offers no hook, so its module-level formatter is
-    wrapped.
-    """
-    from singer_sdk import plugin_base
-
-    original = getattr(plugin_base, "_format_validation_error", None)
-    if original is None or getattr(original, "dinero_worded", False):
-        return
-
-    def format_validation_error(error: t.Any) -> str:
-        return wording(error) or original(error)
-
-    format_validation_error.dinero_worded = True  # type: ignore[attr-defined]
-    plugin_base._format_validation_error = format_validation_error
 
 
 class SdkConfigValidation:

@@ -86,7 +86,7 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.run = RunContext(self.config, self.logger)
+        self.run = RunContext(self.config, self.logger, self.config_jsonschema)
         if self.run.config_errors:
             raise ConfigValidationError(
                 "Invalid target-dinero streams configuration",
