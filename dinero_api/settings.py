@@ -33,7 +33,6 @@ __all__ = [
     "SHARED_SETTINGS_SCHEMA",
     "DineroConfigError",
     "DineroSettings",
-    "schema_defaults",
     "schema_problems",
     "setting",
 ]
@@ -198,13 +197,6 @@ _DIGITS = re.compile(r"^[0-9]+$")
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The top-level defaults of a settings schema (the one place a default is written)."""
-    return {
-        name: prop["default"] for name, prop in (schema.get("properties") or {}).items() if "default" in prop
-    }
 
 
 def setting(config: Mapping[str, Any], schema: Mapping[str, Any], name: str) -> Any:
