@@ -180,7 +180,9 @@ PAGE_SIZE_SETTING = th.Property(
 SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, PAGE_SIZE_SETTING).to_dict()
 
 #: Why a bound exists, said after the setting's problem (the bound itself is read from the schema).
-_BOUND_REASONS = {"page_size": "Dinero refuses a larger page with error code 43 'Limit Exceeded'"}
+_BOUND_REASONS = {
+    ("page_size", "maximum"): "Dinero refuses a larger page with error code 43 'Limit Exceeded'",
+}
 #: Missing settings :meth:`DineroSettings.from_config` words itself (with where to find the value).
 _OWN_REQUIRED_MESSAGES = frozenset({"client_id", "client_secret"})
 _KINDS = {
@@ -267,7 +269,7 @@ def _problem(error: Any, config: Mapping[str, Any]) -> str | None:
         kinds = [kind for kind in _types(prop) if kind != "null"]
         kind = " or ".join(_KINDS.get(k, k) for k in kinds) or "a valid value"
         bounds = _bounds(prop) if set(kinds) & {"integer", "number"} else ""
-        reason = _BOUND_REASONS.get(name) if error.validator != "type" else None
+        reason = _BOUND_REASONS.get((name, error.validator))
         return f"`{name}` must be {kind}{' ' + bounds if bounds else ''} ({got})" + (
             f": {reason}." if reason else "."
         )

@@ -27,9 +27,9 @@ def _errors(**settings: Any) -> list[str]:
 @pytest.mark.parametrize("page_size", [1001, "1001", 0])
 def test_page_size_is_refused_in_one_line_naming_the_bound(page_size: Any) -> None:
     errors = _errors(page_size=page_size)
+    why = ": Dinero refuses a larger page with error code 43 'Limit Exceeded'." if page_size else "."
     assert [e for e in errors if "page_size" in e] == [
-        f"`page_size` must be an integer >= 1 and <= 1000 (got {page_size!r}): Dinero refuses a larger page "
-        "with error code 43 'Limit Exceeded'."
+        f"`page_size` must be an integer >= 1 and <= 1000 (got {page_size!r}){why}"
     ]
 
 
