@@ -236,7 +236,6 @@ class StreamOptions:
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
     where = f"streams.{stream}"
-
     accounts = raw.get("payment_accounts") or {}
     if not accounts:
         errors.append(f"{where}.payment_accounts is required for load_as daily_sales (method -> account)")
