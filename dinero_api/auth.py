@@ -32,12 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import backoff
 import requests
 from filelock import FileLock
 from urllib3.exceptions import NewConnectionError
 
 from dinero_api.errors import DineroAuthError, DineroTokenFileError, error_for_response, register_secret
+from dinero_api.retry import RetryPolicy
 from dinero_api.settings import DineroSettings
 
 __all__ = [
@@ -169,24 +169,11 @@ class ApiKeyTokenProvider(TokenProvider):
         settings = self.settings
         assert settings.api_key is not None
 
-        @backoff.on_exception(
-            backoff.expo,
-            requests.exceptions.RequestException,
-            max_tries=settings.max_retries + 1,
-            factor=settings.retry_backoff_seconds or 0.001,
-            max_value=30,
-            jitter=backoff.full_jitter,
-            logger=logger,
-        )
-        @backoff.on_predicate(
-            backoff.expo,
-            lambda r: r.status_code >= 500,
-            max_tries=settings.max_retries + 1,
-            factor=settings.retry_backoff_seconds or 0.001,
-            max_value=30,
-            jitter=backoff.full_jitter,
-            logger=logger,
-        )
+        retry = RetryPolicy.from_settings(settings)
+
+        # The password grant creates nothing: replayed after a transport error or a 5xx answer.
+        @retry.on_exception(requests.exceptions.RequestException, logger=logger)
+        @retry.on_predicate(lambda r: r.status_code >= 500, logger=logger)
         def grant() -> requests.Response:
             return self._post(
                 {
@@ -291,15 +278,8 @@ class RefreshTokenProvider(TokenProvider):
             "client_secret": settings.client_secret,
         }
 
-        @backoff.on_exception(
-            backoff.expo,
-            requests.exceptions.RequestException,
-            giveup=lambda exc: not _never_sent(exc),
-            max_tries=settings.max_retries + 1,
-            factor=settings.retry_backoff_seconds or 0.001,
-            max_value=30,
-            jitter=backoff.full_jitter,
-            logger=logger,
+        @RetryPolicy.from_settings(settings).on_exception(
+            requests.exceptions.RequestException, giveup=lambda exc: not _never_sent(exc), logger=logger
         )
         def grant() -> requests.Response:
             return self._post(data, auth=None)

@@ -1,23 +1,22 @@
 """``DineroClient``: one organization's view of the Dinero API, shared by the tap and the target.
 
 It owns a :class:`~dinero_api.session.DineroSession` (quota, token, retries), substitutes ``{org}``
-in relative paths, raises :class:`~dinero_api.errors.DineroAPIError` for non-2xx answers, decodes
-JSON, and pages through list endpoints. Thread-safe: create one per organization and share it.
+in relative paths, raises :class:`~dinero_api.errors.DineroAPIError` for non-2xx answers and decodes
+JSON; list endpoints are paged with :func:`dinero_api.envelope.iter_pages` over
+:meth:`DineroClient.get_json`. Thread-safe: create one per organization and share it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import backoff
 import requests
 
 from dinero_api.auth import TokenProvider, token_provider_for
-from dinero_api.envelope import decode_json, has_more, parse_page
+from dinero_api.envelope import decode_json
 from dinero_api.errors import (
-    DineroAPIError,
     DineroConfigError,
     DineroMalformedResponse,
     DineroUnreadableWriteAnswer,
@@ -25,8 +24,9 @@ from dinero_api.errors import (
 )
 from dinero_api.logs import AnnouncedThrottle
 from dinero_api.quota import QuotaThrottle, get_throttle
+from dinero_api.retry import RetryPolicy
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
-from dinero_api.settings import MAX_PAGE_SIZE, DineroSettings
+from dinero_api.settings import DineroSettings
 from dinero_api.stats import RequestStats
 
 __all__ = ["DineroClient"]
@@ -60,6 +60,8 @@ class DineroClient:
         self.settings = settings
         self.organization_id: str | None = org
         self.stats = RequestStats()
+        #: Retry timing of every request of this client (each retry counted in ``stats``).
+        self.retry = RetryPolicy.from_settings(settings, on_retry=lambda _details: self.stats.record_retry())
         self.throttle = throttle or get_throttle(
             settings.client_id,
             org,
@@ -75,8 +77,7 @@ class DineroClient:
             api_url=settings.api_url,
             stats=self.stats,
             timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-            backoff_base=settings.retry_backoff_seconds,
+            retry=self.retry,
             max_rate_limit_wait=settings.max_rate_limit_wait_seconds,
         )
 
@@ -179,18 +180,7 @@ class DineroClient:
         return self._get_with_retry(path, dict(params) if params else None)
 
     def _get_with_retry(self, path: str, params: dict[str, Any] | None) -> Any:
-        settings = self.settings
-
-        @backoff.on_exception(
-            backoff.expo,
-            DineroMalformedResponse,
-            max_tries=settings.max_retries + 1,
-            factor=max(settings.retry_backoff_seconds, 0.0),
-            max_value=60,
-            jitter=backoff.full_jitter,
-            on_backoff=lambda _details: self.stats.record_retry(),
-            logger=logger,
-        )
+        @self.retry.on_exception(DineroMalformedResponse, logger=logger)
         def fetch() -> Any:
             return self.decode(self.request("GET", path, params=params))
 
@@ -221,55 +211,3 @@ class DineroClient:
     def delete(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
         """DELETE (with an optional JSON body such as ``{"Timestamp": ...}``) and decode the answer."""
         return self.decode_write(self.request("DELETE", path, json=json, params=params))
-
-    # ------------------------------------------------------------------------------------------
-    def iter_pages(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-        *,
-        trust_total: bool = True,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Yield the rows of each page of a list endpoint (envelope or bare array), 0-based pages.
-
-        When to stop is :func:`dinero_api.envelope.has_more`'s rule (the one the tap's paginator uses):
-        a short page ends the list; after a full page the envelope's unfiltered count is trusted only
-        with ``trust_total`` (pass False for ``deletedOnly`` lists and look-ups that must not miss a
-        row). ``page_size`` defaults to the ``page_size`` setting, else 1000; above 1000 it is refused
-        before any request (Dinero error code 43).
-        """
-        if page_size is None:
-            page_size = self.settings.page_size or MAX_PAGE_SIZE
-        if (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 1 <= page_size <= MAX_PAGE_SIZE
-        ):
-            raise DineroConfigError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size!r}); Dinero answers "
-                "error code 43 above 1000."
-            )
-        query = dict(params or {})
-        page = int(query.pop("page", 0))
-        query.pop("pageSize", None)
-        seen = 0
-        previous_first: Any = object()
-        while True:
-            parsed = parse_page(self.get_json(path, {**query, "page": page, "pageSize": page_size}))
-            if parsed.shape == "object":
-                raise DineroAPIError(
-                    f"Dinero API GET {path} answered an unexpected list shape; expected a JSON array or a "
-                    "Collection/Pagination envelope."
-                )
-            if page > 0 and parsed.rows and parsed.rows[0] == previous_first:
-                # An endpoint without paging (the chart of accounts) answers the whole list every time.
-                logger.warning("%s ignores page/pageSize; stopping after page %d", path, page - 1)
-                return
-            previous_first = parsed.rows[0] if parsed.rows else previous_first
-            seen += len(parsed.rows)
-            if parsed.rows:
-                yield parsed.rows
-            if not has_more(parsed, page_size=page_size, rows_seen=seen, trust_total=trust_total):
-                return
-            page += 1

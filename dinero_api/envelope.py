@@ -1,7 +1,8 @@
 """Dinero's answer bodies: JSON with exact money, list envelopes, and the one rule for when paging stops.
 
-Every reader of Dinero (the tap's streams, the target's look-ups, :class:`dinero_api.client.DineroClient`)
-decodes and pages through these functions, so the wire rules live in one place:
+Every reader of Dinero (the tap's streams, the target's look-ups and scans) decodes and pages through
+these functions, so the wire rules live in one place (:func:`iter_pages` is the page loop of the target's
+reads; the tap pages through the SDK's paginator on :func:`has_more`):
 
 * **Numbers** are decoded as :class:`decimal.Decimal` (``1.10`` stays ``1.10``; a float would turn money
   into binary fractions). Integers stay ``int``. msgspec does the decoding (it ships with
@@ -23,10 +24,15 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["Page", "decode_json", "field_ci", "has_more", "parse_page"]
+from dinero_api.errors import DineroAPIError
+
+__all__ = ["Page", "decode_json", "field_ci", "has_more", "iter_pages", "parse_page"]
+
+logger = logging.getLogger(__name__)
 
 try:
     import msgspec
@@ -99,3 +105,44 @@ def has_more(page: Page, *, page_size: int, rows_seen: int, trust_total: bool = 
     if trust_total and page.total is not None:
         return rows_seen < page.total
     return True
+
+
+def iter_pages(
+    get: Callable[[str, dict[str, Any]], Any],
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    page_size: int,
+    trust_total: bool = True,
+) -> Iterator[list[Any]]:
+    """Yield the rows of each page of a list endpoint (envelope or bare array), 0-based pages.
+
+    ``get(path, params)`` returns a decoded body (``DineroClient.get_json``, the target's gateway). When to
+    stop is :func:`has_more`'s rule; pass ``trust_total=False`` for ``deletedOnly`` lists and look-ups
+    that must not miss a row. An answer that is not a list (a detail object, an empty body) raises
+    :class:`~dinero_api.errors.DineroAPIError`: taking it for an empty list could make a look-up miss an
+    existing object and the caller create it twice. An endpoint that ignores ``page`` (the chart of
+    accounts answers the whole list every time) is read once.
+    """
+    query = dict(params or {})
+    page = int(query.pop("page", 0))
+    query.pop("pageSize", None)
+    seen = 0
+    previous_first: Any = object()
+    while True:
+        parsed = parse_page(get(path, {**query, "page": page, "pageSize": page_size}))
+        if parsed.shape == "object":
+            raise DineroAPIError(
+                f"Dinero API GET {path} answered an unexpected list shape; expected a JSON array or a "
+                "Collection/Pagination envelope."
+            )
+        if page > 0 and parsed.rows and parsed.rows[0] == previous_first:
+            logger.warning("%s ignores page/pageSize; stopping after page %d", path, page - 1)
+            return
+        previous_first = parsed.rows[0] if parsed.rows else previous_first
+        seen += len(parsed.rows)
+        if parsed.rows:
+            yield parsed.rows
+        if not has_more(parsed, page_size=page_size, rows_seen=seen, trust_total=trust_total):
+            return
+        page += 1

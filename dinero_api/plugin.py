@@ -6,8 +6,9 @@ failed with ``Invalid isoformat string`` without naming the setting (issue 16). 
 were found only when the first request was about to be sent. This mixin adds to the SDK's validation,
 in the same place and before anything is written:
 
-* the shared client's own checks (``DineroSettings.from_config``: credentials, organization, URLs,
-  quota numbers, page size), each naming the setting and the fix;
+* every setting checked once against the plugin's JSON schema (types, bounds: written in the schema only)
+  and the shared client's own checks (``DineroSettings.from_config``: credentials, organization, URLs),
+  each naming the setting and the fix, in words of ours (the SDK's quote the value, a secret's too);
 * every ``date-time`` / ``date`` setting parsed the way the plugins will parse it;
 * ``metrics_log_level`` applied (see :mod:`dinero_api.logs`).
 
@@ -25,7 +26,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from dinero_api.errors import DineroConfigError
 from dinero_api.logs import apply_log_settings, install_sdk_noise_filters
 from dinero_api.sdk_adapter import SdkConfigValidation, datetime_fromisoformat
-from dinero_api.settings import DineroSettings
+from dinero_api.settings import DineroSettings, setting
 
 __all__ = ["DineroPluginMixin", "format_problems"]
 
@@ -55,14 +56,6 @@ def format_problems(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]
     return problems
 
 
-def _required_named(error: str, ours: list[str]) -> bool:
-    """True for the SDK's "'name' is a required property" when one of ``ours`` names `name` too."""
-    if not error.endswith("is a required property"):
-        return False
-    name = error.split("'")[1] if error.count("'") >= 2 else ""
-    return any(f"`{name}`" in line for line in ours)
-
-
 class DineroPluginMixin(SdkConfigValidation):
     """Start-up validation and log settings shared by ``TapDinero`` and ``TargetDinero``.
 
@@ -81,17 +74,20 @@ class DineroPluginMixin(SdkConfigValidation):
             config["organization_id"] = str(ids[0])
         return config
 
+    def setting(self, name: str) -> t.Any:
+        """The value of setting ``name``, else its default from the plugin's schema (written there only)."""
+        return setting(self.config, self.config_jsonschema, name)
+
     def validate_plugin_config(self, *, raise_errors: bool = True) -> list[str]:
-        """singer-sdk's schema validation plus the Dinero checks, reported together."""
-        errors = self.sdk_schema_errors()
-        errors += format_problems(self.config, self.config_jsonschema)
+        """The config checked once against the plugin's JSON schema plus the Dinero checks, worded by
+        :func:`dinero_api.settings.schema_problems` (one line per setting, never a secret's value)."""
+        self.sdk_schema_errors()  # the SDK fills the schema's defaults into the config; its words are unused
+        errors = format_problems(self.config, self.config_jsonschema)
         try:
-            DineroSettings.from_config(self.dinero_settings_config())
+            DineroSettings.from_config(self.dinero_settings_config(), schema=self.config_jsonschema)
         except DineroConfigError as exc:
             lines = str(exc).splitlines()
-            ours = [line.strip().removeprefix("- ") for line in lines[1:]] or lines
-            # The SDK says "'client_id' is a required property"; ours says the same with the fix: keep ours.
-            errors = [e for e in errors if not _required_named(e, ours)] + ours
+            errors += [line.strip().removeprefix("- ") for line in lines[1:]] or lines
         install_sdk_noise_filters()
         apply_log_settings(dict(self.config))
         if errors and raise_errors:

@@ -7,8 +7,8 @@ Then, by answer:
 * 403: :class:`DineroAuthError` at once (no access / no Pro subscription, code 90).
 * 429: tell the throttle (all processes on the key pause for ``Retry-After``, else a window) and retry;
   not a failure, bounded only by ``max_rate_limit_wait`` seconds of total waiting.
-* 5xx, timeouts, connection resets: exponential backoff with full jitter (``backoff`` from
-  python-backoff), ``max_retries`` retries, for GET/HEAD/OPTIONS/PUT/DELETE and for requests marked
+* 5xx, timeouts, connection resets: the client's :class:`~dinero_api.retry.RetryPolicy` (exponential
+  backoff, full jitter, ``max_retries`` retries), for GET/HEAD/OPTIONS/PUT/DELETE and for requests marked
   retry-safe. A POST is not replayed: it raises :class:`DineroUnknownOutcome` (Dinero may have created
   the object), except when the request provably never left (connect timeout / refused).
 * everything else is returned; callers use :func:`dinero_api.errors.raise_for_response`.
@@ -26,7 +26,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import backoff
 import requests
 from requests.structures import CaseInsensitiveDict
 
@@ -39,6 +38,7 @@ from dinero_api.errors import (
     error_for_response,
 )
 from dinero_api.quota import QuotaThrottle
+from dinero_api.retry import RetryPolicy
 from dinero_api.stats import RequestStats
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRY_SAFE_HEADER", "DineroSession"]
@@ -117,8 +117,8 @@ class DineroSession(requests.Session):
         api_url: base URL; the bearer token is only ever sent to this host.
         stats: counters to update (a new :class:`RequestStats` by default).
         timeout: default timeout (seconds) when the caller gives none.
-        max_retries: retries after 5xx/timeouts/resets on replayable requests.
-        backoff_base: first backoff step in seconds (doubles each retry, full jitter, capped at 60 s).
+        retry: when to retry after 5xx/timeouts/resets on replayable requests (its ``on_retry`` hook
+            counts them; default: 5 retries from 1 s, counted in ``stats``).
         max_rate_limit_wait: total seconds of 429 pauses tolerated for one request.
     """
 
@@ -130,8 +130,7 @@ class DineroSession(requests.Session):
         api_url: str,
         stats: RequestStats | None = None,
         timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff_base: float = 1.0,
+        retry: RetryPolicy | None = None,
         max_rate_limit_wait: float = 900.0,
     ) -> None:
         super().__init__()
@@ -139,22 +138,15 @@ class DineroSession(requests.Session):
         self.throttle = throttle
         self.stats = stats or RequestStats()
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
+        self.retry = retry or RetryPolicy(5, 1.0, on_retry=lambda _details: self.stats.record_retry())
+        self.max_retries = self.retry.max_retries
         self.max_rate_limit_wait = max_rate_limit_wait
         self._api_netloc = urlsplit(api_url).netloc.lower()
         self.headers["User-Agent"] = "dinero-singer (tap-dinero/target-dinero)"
         self.headers["Accept"] = "application/json"
-        self._send_with_backoff = backoff.on_exception(
-            backoff.expo,
-            _Transient,
-            giveup=lambda exc: not exc.replayable,
-            max_tries=lambda: self.max_retries + 1,
-            jitter=backoff.full_jitter,
-            factor=lambda: max(self.backoff_base, 0.0),
-            max_value=60,
-            on_backoff=self._on_backoff,
-            logger=None,
+        # Which attempts may be replayed is the session's rule (``replayable``), the timing the policy's.
+        self._send_with_backoff = self.retry.on_exception(
+            _Transient, giveup=lambda exc: not exc.replayable, on_retry=self._on_backoff
         )(self._attempt)
 
     # ------------------------------------------------------------------------------------------
@@ -205,7 +197,6 @@ class DineroSession(requests.Session):
         return urlsplit(url or "").netloc.lower() == self._api_netloc
 
     def _on_backoff(self, details: Any) -> None:
-        self.stats.record_retry()
         request = details["args"][0]
         exc = details.get("exception")
         if isinstance(exc, _Transient) and exc.response is not None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from singer_sdk import typing as th
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
 from dinero_api.errors import DineroConfigError, register_secret
 
@@ -27,9 +28,13 @@ __all__ = [
     "DEFAULT_TOKEN_URL_API_KEY",
     "DEFAULT_TOKEN_URL_REFRESH_TOKEN",
     "MAX_PAGE_SIZE",
+    "PAGE_SIZE_SETTING",
+    "SETTINGS_SCHEMA",
     "SHARED_SETTINGS_SCHEMA",
     "DineroConfigError",
     "DineroSettings",
+    "schema_problems",
+    "setting",
 ]
 
 DEFAULT_API_URL = "https://api.dinero.dk"
@@ -42,35 +47,6 @@ MAX_PAGE_SIZE = 1000
 AuthFlow = Literal["api_key", "refresh_token"]
 
 SECRET_SETTINGS = ("client_secret", "api_key", "refresh_token")
-
-
-def _guard_sdk_config_errors() -> None:
-    """Make singer-sdk's config validation errors name a secret setting without quoting its value.
-
-    singer-sdk validates the config against the JSON schema before any plugin code runs, and formats each
-    error with jsonschema's message, which starts with the value: ``98765 is not of type 'string' in
-    config['client_secret']`` printed an all-digit secret left unquoted in YAML (or a list, an object).
-    The schema keeps ``type: string`` (singer-sdk's ``--config=ENV`` parsing needs it), and the SDK's
-    formatter is wrapped here, once, by the module both plugins import: an error about a secret setting
-    becomes "`client_secret` must be a string, got a number (...; the value is not shown)".
-    """
-    from singer_sdk import plugin_base
-
-    original = getattr(plugin_base, "_format_validation_error", None)
-    if original is None or getattr(original, "_dinero_guarded", False):
-        return
-
-    def format_validation_error(error: Any) -> str:
-        path = list(getattr(error, "path", None) or [])
-        if path and path[0] in SECRET_SETTINGS:
-            return (
-                f"`{path[0]}` must be a string, got {_json_type(getattr(error, 'instance', None))} (quote it "
-                "in YAML/JSON; the value is not shown)."
-            )
-        return original(error)
-
-    format_validation_error._dinero_guarded = True  # type: ignore[attr-defined]
-    plugin_base._format_validation_error = format_validation_error
 
 
 # No schema default for quota_backend / token_url: singer-sdk fills schema defaults into the config,
@@ -132,7 +108,7 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "quota_requests",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=100,
         description="Requests allowed per quota window per (API host, client_id, organization_id). Dinero "
         "documents 100/min; some integrations get 60/min: a 429 that shows a lower real limit makes every "
@@ -140,7 +116,7 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "quota_window_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=60,
         description="Length of the quota window in seconds.",
     ),
@@ -153,7 +129,7 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "quota_backend_outage_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=60,
         description="How long an unreachable quota backend (Redis restarting) is waited out, reconnecting, "
         "before the run stops with one line naming it. No request is sent meanwhile.",
@@ -165,30 +141,58 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=30,
         description="Timeout in seconds for each HTTP request (connect and read).",
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=5,
         description="Retries (after the first try) of a GET/PUT/DELETE that failed with 5xx, a timeout or a "
         "connection reset. 429 answers are waited out and do not count.",
     ),
     th.Property(
         "retry_backoff_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=1,
         description="Base of the exponential backoff (full jitter) between retries, in seconds.",
     ),
     th.Property(
         "max_rate_limit_wait_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=900,
         description="Give up (error) when 429 answers keep a request waiting longer than this in total.",
     ),
 )
+
+#: ``page_size`` is a tap setting (the target pages with fixed sizes) but a wire rule: Dinero refuses a
+#: larger ``pageSize`` with error code 43 'Limit Exceeded' (REFERENCE §3.2). The tap splices this property
+#: into its schema; :meth:`DineroSettings.from_config` validates it with the shared ones.
+PAGE_SIZE_SETTING = th.Property(
+    "page_size",
+    th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+    default=MAX_PAGE_SIZE,
+    description=f"Rows per list request (Dinero's maximum, {MAX_PAGE_SIZE}, spends the least quota).",
+)
+
+#: The JSON schema every Dinero setting is validated against (bounds and defaults are written here only).
+SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, PAGE_SIZE_SETTING).to_dict()
+
+#: Why a bound exists, said after the setting's problem (the bound itself is read from the schema).
+_BOUND_REASONS = {
+    ("page_size", "maximum"): "Dinero refuses a larger page with error code 43 'Limit Exceeded'",
+}
+#: Missing settings :meth:`DineroSettings.from_config` words itself (with where to find the value).
+_OWN_REQUIRED_MESSAGES = frozenset({"client_id", "client_secret"})
+_KINDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -197,9 +201,117 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def setting(config: Mapping[str, Any], schema: Mapping[str, Any], name: str) -> Any:
+    """``config[name]``, else (absent, null or blank) the schema's default for it (None without one)."""
+    value = config.get(name)
+    if _blank(value):
+        return (schema.get("properties") or {}).get(name, {}).get("default")
+    return value
+
+
+def _types(prop: Mapping[str, Any]) -> list[str]:
+    kind = prop.get("type") or []
+    return [kind] if isinstance(kind, str) else list(kind)
+
+
+def _coerce_numbers(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` without blank values, numeric strings of number settings as numbers.
+
+    ``--config=ENV`` and Meltano's environment variables give every value as a string: ``"30"`` for
+    ``request_timeout`` is a number here, ``"soon"`` stays a string (and the schema refuses it).
+    """
+    properties = schema.get("properties") or {}
+    result: dict[str, Any] = {}
+    for name, value in config.items():
+        if _blank(value):
+            continue
+        kinds = _types(properties.get(name) or {})
+        if isinstance(value, str) and ("integer" in kinds or "number" in kinds):
+            parsed = _to_number(value, integer="number" not in kinds)
+            value = parsed if parsed is not None else value
+        result[name] = value
+    return result
+
+
+def _bounds(prop: Mapping[str, Any]) -> str:
+    words = [
+        f"{symbol} {prop[key]:g}"
+        for key, symbol in (
+            ("minimum", ">="),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "<="),
+            ("exclusiveMaximum", "<"),
+        )
+        if isinstance(prop.get(key), (int, float))
+    ]
+    return " and ".join(words)
+
+
+def _problem(error: Any, config: Mapping[str, Any]) -> str | None:
+    """One line for one jsonschema error: the setting, what it must be, the value unless a secret."""
+    path = [str(part) for part in error.absolute_path]
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        if not path and all(name in _OWN_REQUIRED_MESSAGES for name in missing):
+            return None
+        return "; ".join(f"`{'.'.join([*path, name])}` is missing: set it." for name in missing)
+    name = ".".join(path) or "config"
+    secret = bool(path) and path[0] in SECRET_SETTINGS
+    prop = error.schema if isinstance(error.schema, Mapping) else {}
+    shown = config.get(path[0]) if len(path) == 1 and path[0] in config else error.instance
+    got = f"got {_json_type(error.instance)}; the value is not shown" if secret else f"got {shown!r}"
+    if error.validator == "type" and secret:
+        return (
+            f"`{name}` must be a string, got {_json_type(error.instance)} (quote it in YAML/JSON; the value "
+            "is not shown)."
+        )
+    if error.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        kinds = [kind for kind in _types(prop) if kind != "null"]
+        kind = " or ".join(_KINDS.get(k, k) for k in kinds) or "a valid value"
+        bounds = _bounds(prop) if set(kinds) & {"integer", "number"} else ""
+        reason = _BOUND_REASONS.get((name, error.validator))
+        return f"`{name}` must be {kind}{' ' + bounds if bounds else ''} ({got})" + (
+            f": {reason}." if reason else "."
+        )
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value if v is not None)
+        return f"`{name}` must be one of {allowed} ({got})."
+    if secret:
+        return f"`{name}` is not valid ({error.validator}; the value is not shown)."
+    return f"`{name}`: {error.message}."
+
+
+def schema_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Every problem of ``config`` against the settings ``schema``, one line each, naming the setting.
+
+    jsonschema (singer-sdk's validator class) does the checking, so a bound written in the schema is the
+    bound enforced; this only words the result, and never quotes a secret setting's value.
+    """
+    validator = DEFAULT_JSONSCHEMA_VALIDATOR(schema)
+    errors = sorted(
+        validator.iter_errors(_coerce_numbers(config, schema)),
+        key=lambda error: [str(part) for part in error.absolute_path],
+    )
+    problems: list[str] = []
+    for error in errors:
+        line = _problem(error, config)
+        if line and line not in problems:
+            problems.append(line)
+    return problems
+
+
+def _schema_default(name: str) -> Any:
+    """A dataclass field's default: the settings schema's."""
+    return SETTINGS_SCHEMA["properties"][name].get("default")
+
+
 @dataclasses.dataclass(frozen=True)
 class DineroSettings:
-    """Validated settings of the shared Dinero client. Build it with :meth:`from_config`."""
+    """Validated settings of the shared Dinero client. Build it with :meth:`from_config`.
+
+    Defaults come from :data:`SETTINGS_SCHEMA` (``token_url`` and ``quota_backend`` depend on other
+    settings and are filled in by :meth:`from_config`).
+    """
 
     client_id: str
     client_secret: str = dataclasses.field(repr=False)
@@ -207,17 +319,17 @@ class DineroSettings:
     refresh_token: str | None = dataclasses.field(default=None, repr=False)
     token_file: Path | None = None
     organization_id: str | None = None
-    api_url: str = DEFAULT_API_URL
+    api_url: str = _schema_default("api_url")
     token_url: str = DEFAULT_TOKEN_URL_API_KEY
-    quota_requests: int = 100
-    quota_window_seconds: float = 60.0
+    quota_requests: int = _schema_default("quota_requests")
+    quota_window_seconds: float = _schema_default("quota_window_seconds")
     quota_backend: str = DEFAULT_QUOTA_DIR
-    request_timeout: float = 30.0
-    max_retries: int = 5
-    retry_backoff_seconds: float = 1.0
-    max_rate_limit_wait_seconds: float = 900.0
-    page_size: int | None = None
-    quota_backend_outage_seconds: float = 60.0
+    request_timeout: float = _schema_default("request_timeout")
+    max_retries: int = _schema_default("max_retries")
+    retry_backoff_seconds: float = _schema_default("retry_backoff_seconds")
+    max_rate_limit_wait_seconds: float = _schema_default("max_rate_limit_wait_seconds")
+    page_size: int = _schema_default("page_size")
+    quota_backend_outage_seconds: float = _schema_default("quota_backend_outage_seconds")
 
     @property
     def auth_flow(self) -> AuthFlow:
@@ -241,36 +353,36 @@ class DineroSettings:
         )
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, require_organization: bool = True) -> DineroSettings:
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        require_organization: bool = True,
+        schema: Mapping[str, Any] | None = None,
+    ) -> DineroSettings:
         """Validate a tap/target config and return settings, or raise :class:`DineroConfigError`.
 
-        All problems are reported at once, each naming the setting and the fix. ``page_size`` (a tap
-        setting) is checked when present: Dinero refuses more than 1000 with error code 43.
+        All problems are reported at once, each naming the setting and the fix. Types and bounds are
+        checked against ``schema`` (default :data:`SETTINGS_SCHEMA`; a plugin passes its whole schema,
+        which contains it, so its own settings are checked in the same pass), then what a schema cannot
+        say: exactly one credential, digits-only organization, URLs.
         """
-        problems: list[str] = []
+        raw_org = config.get("organization_id")
+        if isinstance(raw_org, int) and not isinstance(raw_org, bool):  # an unquoted id in YAML
+            config = {**config, "organization_id": str(raw_org)}
+        problems = schema_problems(config, schema if schema is not None else SETTINGS_SCHEMA)
+        checked = _coerce_numbers(config, SETTINGS_SCHEMA)
 
         def text(name: str) -> str | None:
-            value = config.get(name)
-            if _blank(value):
-                return None
-            if not isinstance(value, str):
-                # The type's name only, never the value (it may be a secret left unquoted in YAML).
-                hint = " (quote it in YAML/JSON; the value is not shown)" if name in SECRET_SETTINGS else ""
-                problems.append(f"`{name}` must be a string, got {_json_type(value)}{hint}.")
-                return None
-            return value.strip()
+            value = checked.get(name)
+            return value.strip() if isinstance(value, str) else None
 
-        def number(name: str, default: float, *, integer: bool, minimum: float, inclusive: bool) -> Any:
-            value = config.get(name)
-            if _blank(value):
-                return default
-            parsed = _to_number(value, integer=integer)
-            kind = "an integer" if integer else "a number"
-            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-            if parsed is None or (parsed < minimum if inclusive else parsed <= minimum):
-                problems.append(f"`{name}` must be {kind} {bound} (got {value!r}).")
-                return default
-            return parsed
+        def value(name: str) -> Any:
+            """The validated value, else the schema default (a refused value was named in ``problems``)."""
+            given = checked.get(name)
+            if given is None or isinstance(given, (str, bool)):
+                return _schema_default(name)
+            return given
 
         client_id = text("client_id")
         client_secret = text("client_secret")
@@ -296,8 +408,6 @@ class DineroSettings:
 
         organization_id: str | None = None
         raw_org = config.get("organization_id")
-        if isinstance(raw_org, int) and not isinstance(raw_org, bool):
-            raw_org = str(raw_org)
         if _blank(raw_org):
             if require_organization:
                 problems.append(
@@ -309,7 +419,7 @@ class DineroSettings:
         else:
             organization_id = raw_org.strip()
 
-        api_url = text("api_url") or DEFAULT_API_URL
+        api_url = text("api_url") or _schema_default("api_url")
         if not api_url.startswith(("http://", "https://")) or not urlsplit(api_url).hostname:
             problems.append(f"`api_url` must be an http:// or https:// URL (got {_safe_url(api_url)!r}).")
         token_url = text("token_url") or default_token_url(
@@ -324,24 +434,6 @@ class DineroSettings:
             problems.append(f"`token_file` must be a file path, not a directory ({token_file}).")
 
         quota_backend = text("quota_backend") or text("quota_cache_dir") or _default_quota_dir()
-
-        quota_requests = number("quota_requests", 100, integer=True, minimum=1, inclusive=True)
-        quota_window = number("quota_window_seconds", 60.0, integer=False, minimum=0, inclusive=False)
-        request_timeout = number("request_timeout", 30.0, integer=False, minimum=0, inclusive=False)
-        max_retries = number("max_retries", 5, integer=True, minimum=0, inclusive=True)
-        backoff_base = number("retry_backoff_seconds", 1.0, integer=False, minimum=0, inclusive=True)
-        max_wait = number("max_rate_limit_wait_seconds", 900.0, integer=False, minimum=0, inclusive=False)
-        outage = number("quota_backend_outage_seconds", 60.0, integer=False, minimum=0, inclusive=True)
-
-        page_size: int | None = None
-        if not _blank(config.get("page_size")):
-            page_size = number("page_size", 0, integer=True, minimum=1, inclusive=True) or None
-            if page_size is not None and page_size > MAX_PAGE_SIZE:
-                problems.append(
-                    f"`page_size` is {page_size}, above Dinero's maximum of {MAX_PAGE_SIZE} (Dinero answers "
-                    f"error code 43 'Limit Exceeded'): set it to {MAX_PAGE_SIZE} or less."
-                )
-                page_size = None
 
         if problems:
             raise DineroConfigError(
@@ -360,15 +452,15 @@ class DineroSettings:
             organization_id=organization_id,
             api_url=api_url.rstrip("/"),
             token_url=token_url,
-            quota_requests=int(quota_requests),
-            quota_window_seconds=float(quota_window),
+            quota_requests=int(value("quota_requests")),
+            quota_window_seconds=float(value("quota_window_seconds")),
             quota_backend=quota_backend,
-            request_timeout=float(request_timeout),
-            max_retries=int(max_retries),
-            retry_backoff_seconds=float(backoff_base),
-            max_rate_limit_wait_seconds=float(max_wait),
-            page_size=page_size,
-            quota_backend_outage_seconds=float(outage),
+            request_timeout=float(value("request_timeout")),
+            max_retries=int(value("max_retries")),
+            retry_backoff_seconds=float(value("retry_backoff_seconds")),
+            max_rate_limit_wait_seconds=float(value("max_rate_limit_wait_seconds")),
+            page_size=int(value("page_size")),
+            quota_backend_outage_seconds=float(value("quota_backend_outage_seconds")),
         )
 
 
@@ -435,5 +527,3 @@ def _default_quota_dir() -> str:
         return str(Path(xdg) / "dinero-singer")
     return DEFAULT_QUOTA_DIR
 
-
-_guard_sdk_config_errors()

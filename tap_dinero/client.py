@@ -11,18 +11,18 @@ import logging
 import typing as t
 from functools import cached_property
 
-import backoff
 import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, DineroGone, DineroMalformedResponse, raise_for_response
+from dinero_api.retry import RetryPolicy
+from dinero_api.sdk_adapter import SdkAdapterStream
 from dinero_api.settings import DEFAULT_API_URL
 from tap_dinero.pagination import DineroPaginator, page_records, page_total
 from tap_dinero.progress import StreamProgress
 from tap_dinero.schemas import list_fields, load_schema
-from tap_dinero.sdk_adapter import SdkAdapterStream
 from tap_dinero.writer import flush_output
 
 if t.TYPE_CHECKING:
@@ -157,15 +157,9 @@ class DineroStream(SdkAdapterStream):
             self.progress.maybe_log(self.logger, self.name)
             return response
 
-        retried = backoff.on_exception(
-            backoff.expo,
+        retried = RetryPolicy.from_settings(settings).on_exception(
             DineroMalformedResponse,
-            max_tries=settings.max_retries + 1,
-            factor=max(settings.retry_backoff_seconds, 0.0),
-            max_value=60,
-            jitter=backoff.full_jitter,
-            on_backoff=lambda details: self.logger.warning("%s; fetching it again", details["exception"]),
-            logger=None,
+            on_retry=lambda details: self.logger.warning("%s; fetching it again", details["exception"]),
         )(counted)
 
         def fetch(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:

@@ -34,8 +34,8 @@ import datetime as dt
 import typing as t
 
 from dinero_api.dates import format_change_filter, parse_api_datetime, utc_now, widen_for_danish_clock_change
+from dinero_api.sdk_adapter import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
 from tap_dinero.client import DineroStream
-from tap_dinero.sdk_adapter import PROGRESS_MARKER_NOTE, PROGRESS_MARKERS
 from tap_dinero.served import RECENT_MARGIN, ServedRows
 
 if t.TYPE_CHECKING:

@@ -17,9 +17,9 @@ from dinero_api.client import DineroClient
 from dinero_api.errors import DineroConfigError
 from dinero_api.logs import LOG_SETTINGS
 from dinero_api.plugin import DineroPluginMixin
-from dinero_api.settings import MAX_PAGE_SIZE, SHARED_SETTINGS_SCHEMA, DineroSettings
+from dinero_api.sdk_adapter import SdkAdapterTap, share_run_version
+from dinero_api.settings import PAGE_SIZE_SETTING, SHARED_SETTINGS_SCHEMA, DineroSettings
 from tap_dinero.organizations import HEALTH_KEY, OrganizationRun, OrganizationsFailed
-from tap_dinero.sdk_adapter import SdkAdapterTap, share_run_version
 from tap_dinero.streams import LINE_STREAM_TYPES, PAYMENT_STREAM_TYPES, STREAM_TYPES
 from tap_dinero.writer import DineroMessageWriter
 
@@ -59,12 +59,7 @@ TAP_SETTINGS = th.PropertiesList(
         description="First run only: read rows changed at or after this time (and entries dated from this "
         "day, unless entries_start_date is set). Omit to read everything.",
     ),
-    th.Property(
-        "page_size",
-        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
-        default=MAX_PAGE_SIZE,
-        description="Rows per list request (Dinero's maximum, 1000, spends the least quota).",
-    ),
+    PAGE_SIZE_SETTING,
     th.Property(
         "lookback_seconds",
         th.IntegerType(minimum=0),
@@ -173,43 +168,42 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
             raise ConfigValidationError(msg, errors=[msg])
         return ids
 
+    # Each setting below is read with its default from TAP_SETTINGS (written there only) and was checked
+    # against the schema's bounds at start-up (dinero_api.plugin).
     @property
     def max_parallel_organizations(self) -> int:
         """Organizations synced at once by this process (``max_parallel_organizations``)."""
-        value = self.config.get("max_parallel_organizations")
-        return max(1, int(value)) if value else DEFAULT_MAX_PARALLEL_ORGANIZATIONS
+        return int(self.setting("max_parallel_organizations"))
 
-    @property
+    @cached_property
     def page_size(self) -> int:
-        """Rows per list page (at most 1000)."""
-        return min(int(self.config.get("page_size") or MAX_PAGE_SIZE), MAX_PAGE_SIZE)
+        """Rows per list page (validated with the shared settings: at most Dinero's maximum)."""
+        return self.dinero_settings.page_size
 
     @property
     def lookback_seconds(self) -> int:
         """Overlap subtracted from bookmarks."""
-        value = self.config.get("lookback_seconds")
-        return DEFAULT_LOOKBACK_SECONDS if value is None else int(value)
+        return int(self.setting("lookback_seconds"))
 
     @cached_property
     def include_deleted(self) -> bool:
         """Whether incremental streams make a deletedOnly pass."""
-        return bool(self.config.get("include_deleted", True))
+        return bool(self.setting("include_deleted"))
 
     @cached_property
     def include_lines(self) -> bool:
         """Whether the document line streams exist."""
-        return bool(self.config.get("include_lines", True))
+        return bool(self.setting("include_lines"))
 
     @cached_property
     def include_payments(self) -> bool:
         """Whether the payment streams exist."""
-        return bool(self.config.get("include_payments", True))
+        return bool(self.setting("include_payments"))
 
     @property
     def reports_open_years(self) -> int:
         """How many of the latest accounting years count as open (re-read every run)."""
-        value = self.config.get("reports_open_years")
-        return DEFAULT_OPEN_YEARS if value is None else max(1, int(value))
+        return int(self.setting("reports_open_years"))
 
     @property
     def ledger_item_ids(self) -> list[str]:
@@ -224,8 +218,7 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
     @property
     def entries_window_days(self) -> int:
         """Days per /entries/changes window."""
-        value = int(self.config.get("entries_window_days") or MAX_ENTRY_WINDOW_DAYS)
-        return max(1, min(value, MAX_ENTRY_WINDOW_DAYS))
+        return int(self.setting("entries_window_days"))
 
     # ------------------------------------------------------------------------------ clients
     def client_for(self, organization_id: str) -> DineroClient:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
+from dinero_api.settings import setting
 from target_dinero.schemas import LOAD_TYPES
 
 __all__ = [
@@ -115,6 +116,8 @@ _STREAM_OPTIONS = th.ObjectType(
     *_DAILY_SALES_PROPERTIES,
     additional_properties=False,
 )
+#: The per-stream options' schema: their defaults are read from here (written there only).
+_STREAM_OPTIONS_SCHEMA = _STREAM_OPTIONS.to_dict()
 
 
 def target_settings() -> th.PropertiesList:
@@ -134,7 +137,7 @@ def target_settings() -> th.PropertiesList:
         ),
         th.Property(
             "max_rejects",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=0,
             description="number of rejected records tolerated; more make the run end non-zero",
         ),
@@ -174,7 +177,7 @@ def target_settings() -> th.PropertiesList:
         ),
         th.Property(
             "commit_horizon_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=120,
             description="after a write whose outcome is unknown (lost answer, timeout), how long Dinero "
             "may still commit it: a look-up that finds nothing before this time has passed since the "
@@ -182,7 +185,7 @@ def target_settings() -> th.PropertiesList:
         ),
         th.Property(
             "reference_cache_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=3600,
             description="how long the organization's accounts, deposit accounts, VAT codes and accounting "
             "years read by one run are used by the next runs (kept in journal_store) instead of being read "
@@ -263,7 +266,7 @@ def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> Dail
             f"{where}: daily_sales needs vat_code (Dinero splits VAT) or vat_account (explicit line)"
         )
     try:
-        zone = ZoneInfo(raw.get("timezone") or "Europe/Copenhagen")
+        zone = ZoneInfo(setting(raw, _STREAM_OPTIONS_SCHEMA, "timezone"))
     except (ZoneInfoNotFoundError, ValueError):
         errors.append(f"{where}.timezone {raw.get('timezone')!r} is not a known IANA time zone")
         zone = ZoneInfo("UTC")
@@ -275,15 +278,20 @@ def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> Dail
         vat_account=int(raw["vat_account"]) if raw.get("vat_account") is not None else None,
         vat_code=vat_code,
         vat_rate=vat_rate,
-        date_field=raw.get("date_field") or "date",
-        amount_field=raw.get("amount_field") or "amount",
-        payment_method_field=raw.get("payment_method_field") or "payment_method",
-        id_field=raw.get("id_field") or "id",
+        date_field=_option(raw, "date_field"),
+        amount_field=_option(raw, "amount_field"),
+        payment_method_field=_option(raw, "payment_method_field"),
+        id_field=_option(raw, "id_field"),
         vat_rate_field=raw.get("vat_rate_field"),
         timezone=zone,
-        description=raw.get("description") or "Dagens salg {date}",
-        whole_days=bool(raw.get("whole_days", False)),
+        description=_option(raw, "description"),
+        whole_days=bool(_option(raw, "whole_days")),
     )
+
+
+def _option(raw: Mapping[str, Any], name: str) -> Any:
+    """A stream's load option, else its default from the options' schema."""
+    return setting(raw, _STREAM_OPTIONS_SCHEMA, name)
 
 
 def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], list[str]]:
@@ -305,13 +313,13 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
         result[stream] = StreamOptions(
             stream=stream,
             load_as=load_as,
-            book=bool(raw.get("book", False)),
+            book=bool(_option(raw, "book")),
             external_reference_field=raw.get("external_reference_field"),
-            update_drafts=bool(raw.get("update_drafts", True)),
+            update_drafts=bool(_option(raw, "update_drafts")),
             daily_sales=daily,
             rounding_account=_rounding_account(stream, raw, errors),
             deposit_account=_optional_account(stream, raw, "deposit_account", errors),
-            create_deposit_account=bool(raw.get("create_deposit_account", False)),
+            create_deposit_account=bool(_option(raw, "create_deposit_account")),
             deposit_account_name=raw.get("deposit_account_name"),
             send=raw.get("send") or None,
         )

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from dinero_api.envelope import has_more, parse_page
+from dinero_api.envelope import iter_pages
 from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import lookup, searchable
 from target_dinero.exactly_once import ExactlyOnce, IdentityGone, confirmed
@@ -273,20 +273,12 @@ class ContactResolver:
         """
         query, exact = lookup(field, value)
         page_size = 100 if exact else 1000  # eq matches few rows; a contains fragment may match many
-        found: list[dict[str, Any]] = []
-        page = 0
-        while True:
-            parsed = parse_page(
-                self._gateway.get(
-                    "/v1/{org}/contacts",
-                    {"queryFilter": query, "fields": _LOOKUP_FIELDS, "pageSize": page_size, "page": page},
-                )
-            )
-            found.extend(parsed.rows)
-            # every row the filter selects is read: a look-up must not miss one (count not trusted)
-            if not has_more(parsed, page_size=page_size, rows_seen=len(found), trust_total=False):
-                return found
-            page += 1
+        params = {"queryFilter": query, "fields": _LOOKUP_FIELDS}
+        # every row the filter selects is read: a look-up must not miss one (count not trusted)
+        pages = iter_pages(
+            self._gateway.get, "/v1/{org}/contacts", params, page_size=page_size, trust_total=False
+        )
+        return [row for rows in pages for row in rows]
 
     def _gateway_org(self) -> str:
         return self._gateway.organization_id

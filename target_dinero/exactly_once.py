@@ -58,6 +58,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dinero_api.envelope import field_ci, iter_pages
 from dinero_api.errors import (
     DineroGone,
     DineroUnknownOutcome,
@@ -65,7 +66,6 @@ from dinero_api.errors import (
     DineroValidationError,
 )
 from target_dinero.records import RecordRejected
-from target_dinero.remote_index import field_ci
 
 if TYPE_CHECKING:
     from target_dinero.journal import VoucherJournal
@@ -194,17 +194,11 @@ class FileIndex:
         self._read = False
 
     def _scan(self, uploaded_after: str | None = None) -> None:
-        page = 0
-        while True:
-            params: dict[str, Any] = {
-                "fileStatus": "Used",
-                "fields": "FileGuid,Name,Linked",
-                "page": page,
-                "pageSize": 1000,
-            }
-            if uploaded_after:
-                params["uploadedAfter"] = uploaded_after
-            rows = self.run.gateway.get("/v1/{org}/files", params) or []
+        params: dict[str, Any] = {"fileStatus": "Used", "fields": "FileGuid,Name,Linked"}
+        if uploaded_after:
+            params["uploadedAfter"] = uploaded_after
+        # a bare array without a count: a full page is always followed by one more request
+        for rows in iter_pages(self.run.gateway.get, "/v1/{org}/files", params, page_size=1000):
             for row in rows:
                 guids = {
                     str(field_ci(link, "VoucherGuid"))
@@ -215,9 +209,6 @@ class FileIndex:
                 if name.startswith("td-") and len(name) > 23:
                     self._by_tag.setdefault(name[:23], set()).update(guids)
                 self._by_file.setdefault(str(field_ci(row, "FileGuid")), set()).update(guids)
-            if len(rows) < 1000:
-                return
-            page += 1
 
     def candidates(self, reference: str, file_guid: str | None, *, since: float | None = None) -> set[str]:
         """Voucher Guids that may be ``reference``'s; ``since`` (epoch seconds) forces a fresh read."""

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from dinero_api.envelope import field_ci, has_more, parse_page
+from dinero_api.envelope import field_ci, has_more, iter_pages, parse_page
 from dinero_api.filters import lookup
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import normalize_reference
@@ -69,13 +69,9 @@ class RemoteIndex:
         # A reference with a quote or backslash is found with `contains` on a fragment (no escaping, which
         # Dinero may do either way: dinero_api.filters.lookup); then every page is read.
         query, _exact = lookup("ExternalReference", ref)
-        page = 0
-        seen = 0
-        while True:
-            params = {"fields": self._fields, "queryFilter": query, "pageSize": PAGE_SIZE, "page": page}
-            parsed = parse_page(self._gateway.get(self._path, params))
-            rows = parsed.rows
-            seen += len(rows)
+        params = {"fields": self._fields, "queryFilter": query}
+        # every row the filter selects is read: a look-up must not miss one (count not trusted)
+        for rows in iter_pages(self._gateway.get, self._path, params, page_size=PAGE_SIZE, trust_total=False):
             # Dinero matches case-insensitively (and may match more loosely): keep the rows whose
             # reference is this one by the identity rule, never what the filter alone selected.
             self._remember_rows(
@@ -84,10 +80,6 @@ class RemoteIndex:
                 if field_ci(r, "ExternalReference") is not None
                 and normalize_reference(field_ci(r, "ExternalReference")) == ref
             )
-            # every row the filter selects is read: a look-up must not miss one (count not trusted)
-            if not has_more(parsed, page_size=PAGE_SIZE, rows_seen=seen, trust_total=False):
-                break
-            page += 1
         self._checked.add(ref)
 
     def lookup(self, refs: Collection[str]) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from target_dinero.config import StreamOptions, UnmappedStreamError, parse_streams, unmapped_stream_message
+from dinero_api.settings import DEFAULT_QUOTA_DIR, setting
+from target_dinero.config import (
+    StreamOptions,
+    UnmappedStreamError,
+    parse_streams,
+    unmapped_stream_message,
+)
 from target_dinero.contacts import ContactResolver
 from target_dinero.gateway import DineroGateway
 from target_dinero.journal import VoucherJournal
@@ -45,29 +51,33 @@ PRODUCT_INDEX_FIELDS = (
 class RunContext:
     """State of one target run, shared by all sinks."""
 
-    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], logger: logging.Logger, schema: Mapping[str, Any]
+    ) -> None:
+        """``schema``: the target's settings schema, where every default is written (and read from)."""
         self.config = config
+        self.schema = schema
         self.logger = logger
         self.streams, self.config_errors = parse_streams(config)
-        self.dry_run = bool(config.get("dry_run", False))
-        self.reference_prefix = str(config.get("external_reference_prefix") or "")
-        self.max_rejects = int(config.get("max_rejects") or 0)
+        self.dry_run = bool(self.setting("dry_run"))
+        self.reference_prefix = str(self.setting("external_reference_prefix"))
+        self.max_rejects = int(self.setting("max_rejects"))
         self.gateway = DineroGateway(config, dry_run=self.dry_run)
         # accounts, VAT codes, years: kept between runs in the journal store (reference_cache_seconds)
         self.reference = ReferenceData(
             self.gateway,
             store=lambda: self.markers,
-            max_age=float(config.get("reference_cache_seconds", 3600) or 0),
+            max_age=float(self.setting("reference_cache_seconds")),
         )
         self.contacts = ContactResolver(self.gateway, reference_prefix=self.reference_prefix)
         self.contacts.run = self
-        self.rejects = RejectsFile(config.get("rejects_file", "target-dinero-rejects.jsonl"))
+        self.rejects = RejectsFile(self.setting("rejects_file"))
         self.report = RunReport()
         self._lock = threading.Lock()
         self._journal: VoucherJournal | None = None
         self._markers: VoucherJournal | None = None
-        self.commit_horizon = float(config.get("commit_horizon_seconds") or 120)
-        self.voucher_receipts = bool(config.get("voucher_receipts", True))
+        self.commit_horizon = float(self.setting("commit_horizon_seconds"))
+        self.voucher_receipts = bool(self.setting("voucher_receipts"))
         self.file_index = None  # built lazily by target_dinero.exactly_once.FileIndex
         self._invoice_index: RemoteIndex | None = None
         self._product_index: RemoteIndex | None = None
@@ -76,6 +86,11 @@ class RunContext:
         self.journal_confirmed = False  # see VoucherWriter.confirm_journal
 
     # -- configuration ------------------------------------------------------------------------
+
+    def setting(self, name: str) -> Any:
+        """A target setting, else its default from the target's schema (written there only)."""
+        return setting(self.config, self.schema, name)
+
     def options_for(self, stream: str) -> StreamOptions:
         """The load options of ``stream``; an unmapped stream is an error naming it and the options."""
         options = self.streams.get(stream)
@@ -142,7 +157,7 @@ class RunContext:
         settings = self.gateway.settings
         backend = str(settings.quota_backend)
         if backend == "memory" or "://" in backend:
-            backend = str(self.config.get("quota_cache_dir") or "~/.cache/dinero-singer")
+            backend = str(self.config.get("quota_cache_dir") or DEFAULT_QUOTA_DIR)
         host = re.sub(r"[^A-Za-z0-9.-]+", "_", urlsplit(settings.api_url).netloc or "dinero")
         return Path(backend).expanduser() / f"target-dinero-ledger-{host}-{self.organization_id}.jsonl"
 

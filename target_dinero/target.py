@@ -19,10 +19,10 @@ from singer_sdk.target_base import Target
 
 from dinero_api.logs import LOG_SETTINGS
 from dinero_api.plugin import DineroPluginMixin
+from dinero_api.sdk_adapter import SdkAdapterTarget
 from dinero_api.settings import SHARED_SETTINGS_SCHEMA
 from target_dinero.config import UnmappedStreamError, target_settings
 from target_dinero.run import RunContext
-from target_dinero.sdk_adapter import SdkAdapterTarget
 from target_dinero.singer_input import (
     MAX_RECORD_DEPTH,
     TOO_DEEP,
@@ -90,7 +90,7 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.run = RunContext(self.config, self.logger)
+        self.run = RunContext(self.config, self.logger, self.config_jsonschema)
         if self.run.config_errors:
             raise ConfigValidationError(
                 "Invalid target-dinero streams configuration",

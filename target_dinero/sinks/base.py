@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
 from dinero_api.filters import searchable
+from dinero_api.sdk_adapter import SdkAdapterSink
 from target_dinero.records import (
     MAX_EXTERNAL_REFERENCE,
     RecordRejected,
@@ -31,7 +32,6 @@ from target_dinero.records import (
     plain,
     text_defect,
 )
-from target_dinero.sdk_adapter import SdkAdapterSink
 
 if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
@@ -71,7 +71,7 @@ def check_text(item: Prepared) -> None:
 
 
 class DineroSink(SdkAdapterSink):
-    """Base of the load-type sinks (the SDK steps it changes are in ``target_dinero.sdk_adapter``)."""
+    """Base of the load-type sinks (the SDK steps it changes are in ``dinero_api.sdk_adapter``)."""
 
     load_type: ClassVar[str] = ""
     #: When the sink drains relative to the others (``TargetDinero.drain_sinks``): contacts and products

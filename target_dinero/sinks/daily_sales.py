@@ -41,7 +41,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from dinero_api.errors import DineroAPIError, DineroTimestampConflict, DineroUnknownOutcome
+from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroUnknownOutcome
 from target_dinero.amounts import dinero_vat, from_ore, is_whole_ore, nets_for_gross, to_ore
 from target_dinero.records import (
     RecordRejected,
@@ -89,11 +89,6 @@ def _vat_of_day(totals: Totals) -> Decimal:
         if key != _VAT:
             per_rate[Decimal(key.rsplit("|", 1)[1])] += amount
     return sum((money(total * rate / (1 + rate)) for rate, total in per_rate.items() if rate), Decimal(0))
-
-
-def _gone(exc: DineroAPIError) -> bool:
-    """Dinero's answer for an object that no longer exists: 404, or 400 with code 63/65 ("deleted")."""
-    return exc.status_code == 404 or getattr(exc, "code", None) in (63, 65)
 
 
 def _encode(totals: Totals) -> dict[str, str]:
@@ -527,9 +522,7 @@ class DailySalesSink(DineroSink):
                         self.opts.date_field,
                     ) from None
                 timestamp = field_ci(current, "Timestamp")
-            except DineroAPIError as exc:
-                if not _gone(exc):
-                    raise
+            except DineroGone:  # 404, or "item is deleted" (Dinero's codes, dinero_api.errors)
                 break  # deleted already
         self.writer.mark_deleted(ref, guid)
         self.count("deleted")

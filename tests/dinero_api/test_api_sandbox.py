@@ -13,6 +13,7 @@ from quota_workers import send_requests
 
 from dinero_api.auth import ApiKeyTokenProvider, RefreshTokenProvider
 from dinero_api.client import DineroClient
+from dinero_api.envelope import iter_pages
 from dinero_api.errors import DineroAuthError, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import query_filter
 from dinero_api.settings import DineroSettings
@@ -34,11 +35,8 @@ def fast_settings(sandbox_settings: dict[str, Any]) -> dict[str, Any]:
 
 def test_lists_every_live_contact(sandbox: Any, fast_settings: dict[str, Any]) -> None:
     client = client_for(fast_settings)
-    rows = [
-        row
-        for page in client.iter_pages("/v1/{org}/contacts", {"fields": "ContactGuid,Name"}, page_size=20)
-        for row in page
-    ]
+    pages = iter_pages(client.get_json, "/v1/{org}/contacts", {"fields": "ContactGuid,Name"}, page_size=20)
+    rows = [row for page in pages for row in page]
     live = [c for c in sandbox.dump(ORG, "contacts") if not c.get("DeletedAt")]
     assert sorted(r["ContactGuid"] for r in rows) == sorted(c["ContactGuid"] for c in live)
 

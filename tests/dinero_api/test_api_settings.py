@@ -10,6 +10,7 @@ from singer_sdk import typing as th
 from dinero_api.settings import (
     DEFAULT_TOKEN_URL_API_KEY,
     DEFAULT_TOKEN_URL_REFRESH_TOKEN,
+    SETTINGS_SCHEMA,
     SHARED_SETTINGS_SCHEMA,
     DineroConfigError,
     DineroSettings,
@@ -174,11 +175,58 @@ def test_a_secret_of_the_wrong_json_type_is_refused_without_being_quoted(name: s
     assert f"`{name}` must be a string" in message
     for text in _secret_strings(value):
         assert text not in message
-    # singer-sdk's own schema validation (run before any plugin code) names the setting, not the value
-    from singer_sdk import plugin_base
+    # the plugins' start-up validation (their whole schema, one pass) names the setting, not the value
+    from singer_sdk.exceptions import ConfigValidationError
 
-    validator = plugin_base.JSONSchemaValidator(SHARED_SETTINGS_SCHEMA.to_dict())
-    sdk_errors = [plugin_base._format_validation_error(e) for e in validator.iter_errors(config)]
-    assert sdk_errors and all(f"`{name}` must be a string" in e for e in sdk_errors)
+    from tap_dinero.tap import TapDinero
+
+    with pytest.raises(ConfigValidationError) as info:
+        TapDinero(config=config, setup_mapper=False)
+    errors = list(info.value.errors)
+    assert [e for e in errors if f"`{name}` must be a string" in e], errors
     for text in _secret_strings(value):
-        assert not [e for e in sdk_errors if text in e]
+        assert not [e for e in errors if text in e]
+
+
+# -- one schema: bounds and defaults are written there only, and jsonschema enforces them --------------------
+def test_a_bound_written_in_the_schema_is_the_bound_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {**BASE, "api_key": "k", "page_size": 600}
+    assert DineroSettings.from_config(config).page_size == 600
+    monkeypatch.setitem(SETTINGS_SCHEMA["properties"]["page_size"], "maximum", 500)
+    message = _error(config)
+    assert "`page_size` must be an integer >= 1 and <= 500 (got 600)" in message
+    assert "error code 43" in message  # why the bound exists
+
+
+@pytest.mark.parametrize(
+    ("name", "keyword"),
+    [
+        (name, keyword)
+        for name, prop in SETTINGS_SCHEMA["properties"].items()
+        for keyword in ("minimum", "exclusiveMinimum", "maximum")
+        if keyword in prop
+    ],
+)
+def test_every_bound_of_the_schema_refuses_the_first_value_beyond_it(name: str, keyword: str) -> None:
+    prop = SETTINGS_SCHEMA["properties"][name]
+    bound = prop[keyword]
+    beyond = {"minimum": bound - 1, "exclusiveMinimum": bound, "maximum": bound + 1}[keyword]
+    message = _error({**BASE, "api_key": "k", name: beyond})
+    assert f"`{name}` must be" in message and f"(got {beyond!r})" in message
+    assert len(message.splitlines()) == 2  # one line for the one problem
+
+
+def test_numeric_strings_from_environment_variables_are_numbers() -> None:
+    settings = DineroSettings.from_config(
+        {**BASE, "api_key": "k", "request_timeout": "2.5", "max_retries": "3", "page_size": "250"}
+    )
+    assert (settings.request_timeout, settings.max_retries, settings.page_size) == (2.5, 3, 250)
+    message = _error({**BASE, "api_key": "k", "max_retries": "-1"})
+    assert "`max_retries` must be an integer >= 0 (got '-1')" in message
+
+
+def test_every_default_is_the_schema_default() -> None:
+    settings = DineroSettings.from_config({**BASE, "api_key": "k"})
+    defaults = {name: p["default"] for name, p in SETTINGS_SCHEMA["properties"].items() if "default" in p}
+    assert defaults and all(getattr(settings, name) == value for name, value in defaults.items())
+    assert "quota_backend" not in defaults  # a default would hide quota_cache_dir

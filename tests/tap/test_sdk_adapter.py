@@ -1,9 +1,9 @@
-"""The SDK internals tap-dinero relies on (tap_dinero/sdk_adapter.py) still exist in the installed SDK.
+"""The SDK internals tap-dinero relies on (dinero_api/sdk_adapter.py) still exist in the installed SDK.
 
 An SDK upgrade that renames or reshapes one of them fails here, loudly, instead of silently changing
 what the tap emits (a second SCHEMA per parent record, a max(UpdatedAt) bookmark, deselected fields).
-That no other module uses a private SDK name, and that every override and call of one in the three
-adapter modules fits the installed SDK, is checked by ``tests/test_sdk_adapters.py``.
+That no other module uses a private SDK name, and that every override and call of one in the
+adapter module fits the installed SDK, is checked by ``tests/test_sdk_adapters.py``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import inspect
 
 from singer_sdk.streams import Stream
 
-from tap_dinero import sdk_adapter
+from dinero_api import sdk_adapter
 from tap_dinero.tap import TapDinero
 from tests.harness import CollectingWriter
 
 
 def test_installed_sdk_is_the_series_the_adapter_was_written_for() -> None:
     assert sdk_adapter.sdk_version().startswith(sdk_adapter.SDK_SERIES + "."), (
-        f"singer-sdk {sdk_adapter.sdk_version()} is installed; tap_dinero/sdk_adapter.py overrides SDK "
+        f"singer-sdk {sdk_adapter.sdk_version()} is installed; dinero_api/sdk_adapter.py overrides SDK "
         f"internals of {sdk_adapter.SDK_SERIES}: re-check each override, then update SDK_SERIES"
     )
 

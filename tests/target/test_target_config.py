@@ -60,3 +60,37 @@ def test_about_lists_the_target_settings() -> None:
         "client_id",
     ):
         assert name in properties
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("max_rejects", -1, "`max_rejects` must be an integer >= 0 (got -1)."),
+        ("commit_horizon_seconds", -5, "`commit_horizon_seconds` must be a number >= 0 (got -5)."),
+        ("max_retries", "many", "`max_retries` must be an integer >= 0 (got 'many')."),
+    ],
+)
+def test_a_value_beyond_the_schema_is_refused_once_in_words_of_ours(
+    sandbox_settings: dict[str, Any], tmp_path: Path, name: str, value: Any, expected: str
+) -> None:
+    """A negative tolerance or horizon used to be accepted; a bad shared setting was reported twice."""
+    config = {**make_target_config(sandbox_settings, tmp_path, {"s": {"load_as": "contact"}}), name: value}
+    with pytest.raises(ConfigValidationError) as info:
+        TargetDinero(config=config)
+    assert [error for error in info.value.errors if name in error] == [expected]
+
+
+def test_the_run_reads_its_defaults_from_the_schema(
+    sandbox_settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A default changed in the schema is the default the run uses (it is written nowhere else)."""
+    config = make_target_config(sandbox_settings, tmp_path, {"s": {"load_as": "contact"}})
+    for name in ("max_rejects", "commit_horizon_seconds", "voucher_receipts", "dry_run"):
+        config.pop(name, None)
+    properties = TargetDinero.config_jsonschema["properties"]
+    monkeypatch.setitem(properties["commit_horizon_seconds"], "default", 7)
+    monkeypatch.setitem(properties["max_rejects"], "default", 3)
+    run = TargetDinero(config=config, validate_config=False).run
+    assert (run.commit_horizon, run.max_rejects) == (7, 3)
+    assert run.voucher_receipts is properties["voucher_receipts"]["default"] is True
+    assert run.dry_run is properties["dry_run"]["default"] is False
