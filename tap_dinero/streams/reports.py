@@ -47,6 +47,8 @@ __all__ = ["REPORTS", "LedgerItemsStream", "ReportsStream", "open_accounting_yea
 REPORTS = ("saldo", "result", "balance", "primo")
 #: Partition-state key listing the accounting years read as closed (never read again).
 CLOSED_YEARS_KEY = "closed_years"
+#: Partition-state key listing the configured ledger-item ids Dinero refused (deleted): not asked again.
+REFUSED_IDS_KEY = "refused_ids"
 #: Most ids Dinero takes in one ledger-item request ("maximum number of ledger items in a ledger").
 LEDGER_BATCH = 1000
 
@@ -121,10 +123,38 @@ class LedgerItemsStream(DineroStream):
         """Start outside a ledger-item request."""
         super().__init__(*args, **kwargs)
         self._tolerate_refusal = False
+        self._refused: set[str] = set()
 
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Status (+ content while unbooked) of each configured id; no request without ids."""
-        ids = self.dinero_tap.ledger_item_ids
+        """Status (+ content while unbooked) of each configured id; no request without ids.
+
+        An id Dinero refused (a deleted item) is kept in the partition state and not asked again: one
+        such id makes Dinero refuse its whole batch, which is then asked id by id -- a request per
+        configured id and a 400 per refused one, paid once instead of on every run (Dinero revokes
+        integrations that cause many 400s). Remove the id from ``ledger_item_ids``, or ``refused_ids``
+        from the state, to ask again.
+        """
+        state = self.get_context_state(context)
+        configured = self.dinero_tap.ledger_item_ids
+        refused = {str(item).lower() for item in state.get(REFUSED_IDS_KEY) or []} & set(configured)
+        if refused:
+            self.logger.warning(
+                "Skipping %d ledger item id(s) Dinero refused in an earlier run (deleted): %s. Remove them "
+                "from ledger_item_ids, or '%s' from the state to ask again.",
+                len(refused),
+                ", ".join(sorted(refused)),
+                REFUSED_IDS_KEY,
+            )
+        self._refused = set(refused)
+        ids = [item for item in configured if item not in refused]
+        yield from self._read_ids(context, ids)
+        if self._refused:
+            state[REFUSED_IDS_KEY] = sorted(self._refused)
+        else:
+            state.pop(REFUSED_IDS_KEY, None)
+
+    def _read_ids(self, context: Context | None, ids: list[str]) -> t.Iterable[dict[str, t.Any]]:
+        """Status (+ content while unbooked) of ``ids``, 1000 per request."""
         known = self.schema["properties"]
         for start in range(0, len(ids), LEDGER_BATCH):
             batch = ids[start : start + LEDGER_BATCH]
@@ -148,16 +178,24 @@ class LedgerItemsStream(DineroStream):
         if answer is not None:
             return answer
         if len(ids) == 1:
-            self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", ids[0])
+            self._refuse(ids[0])
             return []
         out: list[dict[str, t.Any]] = []
         for item in ids:
             single = self._post(context, path, [item])
             if single is None:
-                self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", item)
+                self._refuse(item)
                 continue
             out.extend(single)
         return out
+
+    def _refuse(self, item: str) -> None:
+        """Skip an id Dinero refused, and remember it so later runs do not ask again."""
+        self.logger.warning(
+            "Ledger item %s cannot be read (Dinero refused it); skipped, and not asked again in later runs.",
+            item,
+        )
+        self._refused.add(item.lower())
 
     def _post(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]] | None:
         """The answer's objects, or None when Dinero refused the ids (400)."""

@@ -279,6 +279,33 @@ def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, 
     assert [r["path"].rsplit("/", 1)[-1] for r in log] == ["status", "status", "status", "status", "ledgers"]
 
 
+def test_a_deleted_ledger_item_is_refused_once_not_on_every_run(sandbox, tap_config, sandbox_requests):
+    """Dinero refuses a whole batch for one id that does not exist, and the batch is then asked id by id:
+    that cost (a request per configured id, a 400 per deleted one) must be paid once, not on every run
+    -- many 400s get an integration revoked. The refused ids are kept in the state and skipped."""
+    client = _client(tap_config)
+    ids = [str(uuid.uuid4()) for _ in range(30)]
+    line = {"Description": "Salg", "Amount": 100, "AccountNumber": 58000, "BalancingAccountNumber": 1010}
+    today = date.today().isoformat()
+    items = [{"Id": i, "VoucherDate": today, "Lines": [line]} for i in ids]
+    client.post_json(f"/v1.2/{ORG}/ledgeritems", items)
+    deleted = ids[3:5]
+    client.request("DELETE", f"/v1/{ORG}/ledgeritems/delete", json=[{"Id": i} for i in deleted])
+    config = {**tap_config, "ledger_item_ids": ids}
+
+    first = run_tap(config, streams=["ledger_items"])
+    assert first.error is None, first.error
+    assert {r["Id"] for r in first.stream("ledger_items")} == set(ids) - set(deleted)
+    mark = len(sandbox_requests())
+    for _ in range(2):
+        state = first.final_state
+        first = run_tap(config, streams=["ledger_items"], state=state)
+        assert first.error is None, first.error
+        assert {r["Id"] for r in first.stream("ledger_items")} == set(ids) - set(deleted)
+    later = [r for r in sandbox_requests()[mark:] if "ledgeritems" in r["path"]]
+    assert [r["status"] for r in later] == [200] * 4, "each later run: one status and one content request"
+
+
 def test_no_ledger_item_ids_no_requests(sandbox, tap_config, sandbox_requests):
     result = run_tap(tap_config, streams=["ledger_items"])
     assert not result.stream("ledger_items")
