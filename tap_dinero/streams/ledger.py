@@ -41,10 +41,11 @@ from dinero_api.dates import (
     widen_for_danish_clock_change,
 )
 from tap_dinero.client import DetailStream, DineroStream
-from tap_dinero.incremental import commit_request_clock_bookmark
+from tap_dinero.incremental import DELETED_AT, commit_request_clock_bookmark
 from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 __all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "month_spans"]
@@ -198,16 +199,53 @@ def month_spans(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
 
 
 class _VoucherStream(DetailStream):
+    """A voucher read by the Guid its entries carry.
+
+    Vouchers have no list, so no ``deletedOnly`` pass either: a deleted voucher shows only in its detail
+    read (its offsetting entries bring it up again). However Dinero answers that read -- 200 with
+    ``DeletedAt``, 400 code 63/65, 404 -- the row is emitted with ``_sdc_deleted_at``, so a target never
+    keeps a deleted voucher (and its amounts) as booked.
+    """
+
     parent_stream_type = EntriesStream
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "Guid"]
     #: The voucher kind this stream reads (contexts of the other kind are ignored without a request).
     voucher_kind: t.ClassVar[str]
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start with no voucher; a voucher found gone is stamped deleted at the run's start."""
+        super().__init__(*args, **kwargs)
+        self._voucher_guid: str | None = None
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The voucher read model plus ``DeletedAt`` and ``_sdc_deleted_at``."""
+        schema = super().build_schema()
+        schema["properties"].setdefault("DeletedAt", dict(DELETED_AT, description="When Dinero deleted it"))
+        schema["properties"]["_sdc_deleted_at"] = dict(DELETED_AT)
+        return schema
+
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Read the voucher named by the context if it is of this stream's kind."""
         if (context or {}).get("voucher_kind") != self.voucher_kind:
             return
+        self._voucher_guid = str((context or {}).get("voucher_guid"))
         yield from self.request_records(context)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The voucher; for one Dinero says is gone (validate_response let only that through) a row with
+        its Guid and ``_sdc_deleted_at``: the voucher was read before (its entries brought it up)."""
+        if response.status_code >= 400:
+            yield {"Guid": self._voucher_guid, "DeletedAt": None, "_sdc_deleted_at": self._synced_at}
+            return
+        yield from super().parse_response(response)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """``_sdc_deleted_at`` from ``DeletedAt`` (null for a live voucher)."""
+        row = super().post_process(row, context) or row
+        row["_sdc_deleted_at"] = row.get("_sdc_deleted_at") or row.get("DeletedAt") or None
+        return row
 
 
 class ManualVouchersStream(_VoucherStream):

@@ -124,9 +124,22 @@ class LedgerItemsStream(DineroStream):
         super().__init__(*args, **kwargs)
         self._tolerate_refusal = False
         self._refused: set[str] = set()
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The ledger-item read model plus ``_sdc_deleted_at`` (set on an id Dinero refuses: deleted)."""
+        schema = super().build_schema()
+        schema["properties"]["_sdc_deleted_at"] = {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "Set when Dinero refused the id (deleted): the run's start (tap-added)",
+        }
+        return schema
 
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Status (+ content while unbooked) of each configured id; no request without ids.
+        """Status (+ content while unbooked) of each configured id; no request without ids. An id Dinero
+        refuses (a deleted item) is emitted as a row with only its Id and ``_sdc_deleted_at``.
 
         An id Dinero refused (a deleted item) is kept in the partition state and not asked again: one
         such id makes Dinero refuse its whole batch, which is then asked id by id -- a request per
@@ -148,6 +161,8 @@ class LedgerItemsStream(DineroStream):
         self._refused = set(refused)
         ids = [item for item in configured if item not in refused]
         yield from self._read_ids(context, ids)
+        for item in sorted(self._refused):  # gone: a target that holds the item must drop it
+            yield {"Id": item, "_sdc_deleted_at": self._synced_at}
         if self._refused:
             state[REFUSED_IDS_KEY] = sorted(self._refused)
         else:

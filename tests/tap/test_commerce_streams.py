@@ -265,8 +265,9 @@ def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, 
 
     result = run_tap({**tap_config, "ledger_item_ids": [draft, booked, deleted]}, streams=["ledger_items"])
     assert result.error is None
-    rows = {r["Id"]: r for r in result.stream("ledger_items")}
-    assert set(rows) == {draft, booked}  # the deleted one is skipped with a warning, not fatal
+    rows = {r["Id"]: r for r in result.stream("ledger_items") if not r.get("_sdc_deleted_at")}
+    assert set(rows) == {draft, booked}  # the deleted one is not fatal: a row marking it deleted
+    assert [r["Id"] for r in result.stream("ledger_items") if r.get("_sdc_deleted_at")] == [deleted]
     held = {i["Id"]: i for i in sandbox.dump(ORG, "ledger_items")}
     assert rows[draft]["Status"] == "Draft" and rows[draft]["Version"] == held[draft]["Version"]
     assert [ln["Amount"] for ln in rows[draft]["Lines"]] == [500]
@@ -293,15 +294,18 @@ def test_a_deleted_ledger_item_is_refused_once_not_on_every_run(sandbox, tap_con
     client.request("DELETE", f"/v1/{ORG}/ledgeritems/delete", json=[{"Id": i} for i in deleted])
     config = {**tap_config, "ledger_item_ids": ids}
 
+    def live(result):
+        return {r["Id"] for r in result.stream("ledger_items") if not r.get("_sdc_deleted_at")}
+
     first = run_tap(config, streams=["ledger_items"])
     assert first.error is None, first.error
-    assert {r["Id"] for r in first.stream("ledger_items")} == set(ids) - set(deleted)
+    assert live(first) == set(ids) - set(deleted)
     mark = len(sandbox_requests())
     for _ in range(2):
         state = first.final_state
         first = run_tap(config, streams=["ledger_items"], state=state)
         assert first.error is None, first.error
-        assert {r["Id"] for r in first.stream("ledger_items")} == set(ids) - set(deleted)
+        assert live(first) == set(ids) - set(deleted)
     later = [r for r in sandbox_requests()[mark:] if "ledgeritems" in r["path"]]
     assert [r["status"] for r in later] == [200] * 4, "each later run: one status and one content request"
 
@@ -326,8 +330,10 @@ def test_accounts_carry_their_category(sandbox, tap_config, stream):
 
 
 def test_a_single_deleted_ledger_item_id_is_skipped_not_fatal(sandbox, tap_config, sandbox_requests):
-    result = run_tap({**tap_config, "ledger_item_ids": [str(uuid.uuid4())]}, streams=["ledger_items"])
-    assert result.error is None and not result.stream("ledger_items")
+    gone = str(uuid.uuid4())
+    result = run_tap({**tap_config, "ledger_item_ids": [gone]}, streams=["ledger_items"])
+    assert result.error is None
+    assert [(r["Id"], bool(r["_sdc_deleted_at"])) for r in result.stream("ledger_items")] == [(gone, True)]
     assert [r["status"] for r in sandbox_requests() if "ledgeritems" in r["path"]] == [400]
 
 
