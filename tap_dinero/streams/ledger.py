@@ -139,36 +139,51 @@ class EntriesStream(DineroStream):
         """Entries of the partition's first load or of the change windows since its bookmark."""
         state = self.get_context_state(context)
         started = utc_now()
+        self.reset_server_clock()
         bookmark = None
         if state.get("replication_key") == self.replication_key:
             bookmark = parse_api_datetime(state.get("replication_key_value"))
+        covered = started  # change windows read up to here (extended to Dinero's clock below)
         if bookmark is None:
             windows = self.year_windows(context)
         else:
             since = bookmark - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
             # booking times may be Danish local time: more overlap across the autumn clock change
             since = widen_for_danish_clock_change(since)
-            windows = self.change_windows(since, started)
+            # at least one window, whose answer tells Dinero's clock (ours may be behind the bookmark)
+            covered = max(started, since + dt.timedelta(seconds=1))
+            windows = self.change_windows(since, covered)
 
         synced_at = started.isoformat()
         seen_before: dict[str, int] = {}  # fingerprints of the previous window
         self._vouchers_seen = set()
-        for path, params in windows:
-            self.path = path
-            self._window_params = params
-            seen: dict[str, int] = {}
-            for record in self.request_records(context):
-                fingerprint = hash(json.dumps(record, sort_keys=True, default=str))
-                key = str(record.get("EntryGuid"))
-                if seen.get(key, seen_before.get(key)) == fingerprint:
-                    continue
-                seen[key] = fingerprint
-                record["_sdc_synced_at"] = synced_at
-                yield record
-            seen_before = seen
+        for _ in range(2):  # the windows, then (once) the stretch up to Dinero's clock
+            for path, params in windows:
+                self.path = path
+                self._window_params = params
+                seen: dict[str, int] = {}
+                for record in self.request_records(context):
+                    fingerprint = hash(json.dumps(record, sort_keys=True, default=str))
+                    key = str(record.get("EntryGuid"))
+                    if seen.get(key, seen_before.get(key)) == fingerprint:
+                        continue
+                    seen[key] = fingerprint
+                    record["_sdc_synced_at"] = synced_at
+                    yield record
+                seen_before = seen
+            # Dinero's clock ahead of ours: the change windows end at our clock, before the bookmark the
+            # next run starts from (Dinero's clock at the first answer), so read on up to Dinero's clock,
+            # once (the first load reads by date, which has no such end).
+            first = self.server_clock_first
+            if bookmark is None or first is None or covered >= first or not self.server_clock_last:
+                break
+            windows = self.change_windows(covered, self.server_clock_last)
+            covered = self.server_clock_last
         self.path = ENTRIES_PATH
         self._window_params = {}
-        commit_request_clock_bookmark(state, self.replication_key, started)
+        # Dinero's clock at its first answer, not ours (see DineroStream.note_server_clock)
+        clock = self.request_clock_bookmark(started, bookmark)
+        commit_request_clock_bookmark(state, self.replication_key, clock)
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
