@@ -4,7 +4,8 @@ Reports: ``GET /v1/{org}/{accountingYear}/reports/saldo|result|balance|primo`` -
 (saldo), the profit and loss (result), the balance sheet (balance) and the opening balances (primo), one
 row per account (``result`` and ``balance`` add Dinero's summary row "Årets resultat" as account 0). The
 rows are keyed ``(organization_id, AccountingYear, Report, AccountNumber)`` so targets upsert a re-read
-year in place.
+year in place; every account of the chart is asked for (``showZeroAccount``), so an account whose
+balance returns to zero gets a row with 0 instead of keeping its old balance in the target.
 
 Replication: FULL_TABLE per accounting year, all years of an organization in its one partition. A year
 changes while bookings can still land in it; Dinero does not say when a year is closed, so the latest
@@ -102,6 +103,15 @@ class ReportsStream(DineroStream):
         self.path = type(self).path
         if closed:
             state[CLOSED_YEARS_KEY] = sorted(closed)
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        """``showZeroAccount=true`` on the reports: Dinero leaves zero-balance accounts out by default, so
+        an account whose balance returns to zero in a re-read year (a voucher reversed, a clearing
+        account settled) would have no row, and an upserting target would keep its old balance."""
+        params = super().get_url_params(context, next_page_token)
+        if self._report is not None:
+            params["showZeroAccount"] = "true"
+        return params
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Tag the row with its year and report."""
