@@ -45,6 +45,12 @@ tap-dinero
   ``Tap._set_compatible_replication_methods``; ``Tap._singer_catalog`` (the selection as it stands, set in
   code or not) copied to each organization's worker; ``Tap._state`` replaced by the merged state; and
   ``Tap._handle_termination`` (SIGINT/SIGTERM) routed to the public :meth:`SdkAdapterTap.handle_termination`.
+* ``Stream._write_activate_version_message`` and ``Stream.sync``: with ``emit_activate_version_messages``
+  the SDK writes ACTIVATE_VERSION *before* a FULL_TABLE stream's records, for child streams too. A target
+  that honours it removes every row of an older version, so the message is held until the stream's
+  records are all written (a stream that fails sends none), and streams that emit only part of their
+  table in a run (``whole_table_each_run = False``: child streams read for changed parents, ``reports``)
+  send none at all.
 * :func:`share_run_version` sets ``Stream._initialized_at`` of a worker's stream to the parent tap's: one
   table version (ACTIVATE_VERSION) for every organization of the run.
 
@@ -168,8 +174,13 @@ class SdkAdapterStream(RESTStream):
     #: ``max(replication key)`` bookkeeping is skipped.
     owns_bookmark: t.ClassVar[bool] = False
 
+    #: False for a stream that does not emit its whole table in every run (``reports`` skips closed
+    #: years). Child streams never do (they are read for the parents emitted in the run).
+    whole_table_each_run: t.ClassVar[bool] = True
+
     _schema_written = False
     _nothing_deselected: bool | None = None
+    _held_version: int | None = None
 
     @property
     def owning_tap(self) -> Tap:
@@ -179,6 +190,28 @@ class SdkAdapterStream(RESTStream):
     def send_prepared(self, prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
         """Send an extra request the way the SDK sends a page (through ``request_decorator``)."""
         return self.request_decorator(self._request)(prepared, context)
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """ACTIVATE_VERSION only for a top-level stream that emits its whole table in every run: for any
+        other one a target would delete every row the run did not re-read (lines of unchanged invoices,
+        reports of closed years)."""
+        if self.parent_stream_type is not None or not self.whole_table_each_run:
+            return False
+        return bool(super().emit_activate_version_messages)
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        """Held until the stream's records are written (see :meth:`sync`)."""
+        self._held_version = full_table_version
+
+    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]
+        """The SDK's sync; the held ACTIVATE_VERSION is written after the records, and only when the
+        stream completed (a stream that fails half-way must not make a target delete the rest)."""
+        self._held_version = None
+        super().sync(context)
+        version, self._held_version = self._held_version, None
+        if version is not None:
+            super()._write_activate_version_message(version)
 
     def _write_schema_message(self) -> None:
         """Write the SCHEMA message once per run (child streams are synced once per parent record)."""

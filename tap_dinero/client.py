@@ -7,6 +7,8 @@ its retries (429 waits, 5xx backoff). The SDK's own backoff is switched off to a
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import typing as t
 from functools import cached_property
@@ -65,6 +67,60 @@ class DineroStream(SdkAdapterStream):
         super().__init__(tap=tap, name=self.name, schema=self.build_schema())
         self._active_org: str | None = None
         self.progress = StreamProgress()
+        self.server_clock_first: dt.datetime | None = None
+        self._server_clock_first_upper: dt.datetime | None = None
+        self.server_clock_last: dt.datetime | None = None
+
+    # ----------------------------------------------------------------------------------- Dinero's clock
+    def reset_server_clock(self) -> None:
+        """Forget the clock readings: the next answer is the first of a new read (see note_server_clock)."""
+        self.server_clock_first = self._server_clock_first_upper = self.server_clock_last = None
+
+    def request_clock_bookmark(self, local_started: dt.datetime, previous: dt.datetime | None) -> dt.datetime:
+        """The bookmark of a read that started at ``local_started`` by this machine's clock.
+
+        The earlier of the two clocks: ``local_started``, unless it is ahead of Dinero's clock at the
+        first answer (beyond the header's whole second), then Dinero's clock there (its lower bound). A
+        clock running ahead, ours or a ``Date`` header's, never puts the bookmark in Dinero's future; one
+        running behind costs a re-read of the difference (rows already emitted are not emitted again).
+        Never before a ``previous`` bookmark that Dinero's clock has passed (both are lower bounds of
+        this run's start); a previous bookmark in Dinero's future (written by a clock running ahead) is
+        dropped. Without a ``Date`` header: ``local_started``.
+        """
+        lower, upper = self.server_clock_first, self._server_clock_first_upper
+        ahead = lower is not None and upper is not None and local_started > upper
+        bookmark = t.cast("dt.datetime", lower) if ahead else local_started
+        now = self.server_clock_last or local_started
+        if previous is not None and bookmark < previous <= now:
+            return previous
+        return bookmark
+
+    def note_server_clock(self, response: requests.Response) -> None:
+        """Read Dinero's clock from an answer's ``Date`` header (whole seconds, UTC).
+
+        Dinero stamps ``UpdatedAt`` and booking times by its own clock, so a bookmark taken from this
+        machine's clock is off by however much the two differ -- by more than ``lookback_seconds``, a
+        clock ahead loses every change made before Dinero's clock catches up. ``server_clock_first``: a
+        lower bound of Dinero's time when it served the first answer since :meth:`reset_server_clock`
+        (the header, cut down to the second, minus the request's time in flight); every row changed
+        after that answer has a later stamp. ``server_clock_last``: an upper bound of Dinero's time at
+        the latest answer. None without a readable header (then the local clock is used).
+        """
+        try:
+            served = email.utils.parsedate_to_datetime(response.headers.get("Date") or "")
+        except (TypeError, ValueError):
+            return
+        if served is None:
+            return
+        if served.tzinfo is None:
+            served = served.replace(tzinfo=dt.timezone.utc)
+        elapsed = getattr(response, "elapsed", None) or dt.timedelta(0)
+        lower = served - elapsed - dt.timedelta(seconds=1)
+        upper = served + dt.timedelta(seconds=1)
+        if self.server_clock_first is None:
+            self.server_clock_first, self._server_clock_first_upper = lower, upper
+        if self.server_clock_last is None or upper > self.server_clock_last:
+            self.server_clock_last = upper
 
     # ----------------------------------------------------------------------------------- schema
     @classmethod
@@ -150,6 +206,7 @@ class DineroStream(SdkAdapterStream):
                 self.progress.requests += 1
                 self.progress.quota_wait_seconds += max(0.0, stats.quota_wait_seconds - waited_before)
             if response.status_code < 400:
+                self.note_server_clock(response)
                 _require_json(response)
                 # The first list page's count is the partition's total (an upper bound under changesSince).
                 exact = "changesSince=" not in (prepared_request.url or "")

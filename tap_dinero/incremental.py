@@ -8,7 +8,10 @@ How a partition (one organization) is read:
 3. Pass 2 (``include_deleted``) pages through ``?deletedOnly=true&changesSince=since``; those rows carry
    ``DeletedAt`` and get ``_sdc_deleted_at`` so targets can soft-delete them.
 4. The new bookmark is the request clock taken *before* pass 1 (REFERENCE §3.5: ``UpdatedAt`` has no
-   offset and may be Danish local time, so ``max(UpdatedAt)`` could sit hours in the future).
+   offset and may be Danish local time, so ``max(UpdatedAt)`` could sit hours in the future) -- Dinero's
+   clock, read from the ``Date`` header of the first answer, not this machine's: a local clock ahead of
+   Dinero's by more than the overlap would put the bookmark in Dinero's future and lose the changes
+   made before Dinero's clock gets there (the local clock only where Dinero sends no ``Date``).
 
 The overlap makes the next run re-read rows changed shortly before the bookmark. To not emit them twice,
 the partition state keeps ``boundary``: ``{key: "UpdatedAt|DeletedAt"}`` for every row read whose
@@ -126,14 +129,17 @@ class ChangesSinceStream(DineroStream):
         reads the same window again instead of losing rows.
         """
         state = self.get_context_state(context)
-        started = utc_now()
+        local_started = utc_now()
+        self.reset_server_clock()
         since = self.changes_since(context)
         if since is not None:
             # UpdatedAt may be Danish local time: the hour after the autumn clock change needs more overlap
             since = widen_for_danish_clock_change(since)
         self._changes_since = format_change_filter(since) if since else None
-        overlap_start = started - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
-        recent_start = min(overlap_start, started - RECENT_MARGIN)
+        lookback = dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
+        # Set from Dinero's clock once its first answer is in (before the first row is looked at).
+        started = overlap_start = recent_start = local_started
+        clock_read = False
         previous: dict[str, str] = dict(state.get(BOUNDARY_KEY) or {})
         boundary: dict[str, str] = {}
         key_field = self.primary_key_field
@@ -147,6 +153,11 @@ class ChangesSinceStream(DineroStream):
                     self._deleted_pass = deleted_pass
                     served.start_pass(deleted=deleted_pass)
                     for record in self.request_records(context):
+                        if not clock_read:
+                            clock_read = True
+                            started = self.request_clock_bookmark(local_started, None)
+                            overlap_start = started - lookback
+                            recent_start = min(overlap_start, started - RECENT_MARGIN)
                         key = str(record.get(key_field))
                         stamp = f"{record.get('UpdatedAt')}|{record.get('DeletedAt')}"
                         updated = parse_api_datetime(record.get("UpdatedAt"))
@@ -185,7 +196,12 @@ class ChangesSinceStream(DineroStream):
             state[BOUNDARY_KEY] = boundary
         else:
             state.pop(BOUNDARY_KEY, None)
-        commit_request_clock_bookmark(state, self.replication_key, started)
+        previous = None
+        if state.get("replication_key") == self.replication_key:
+            previous = parse_api_datetime(state.get("replication_key_value"))
+        commit_request_clock_bookmark(
+            state, self.replication_key, self.request_clock_bookmark(local_started, previous)
+        )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Set ``_sdc_deleted_at`` from ``DeletedAt`` (null for live rows)."""

@@ -12,7 +12,8 @@ if they are read at the same time. :class:`OrganizationRun` does that inside one
 * **One writer.** Every Singer message of every worker goes through :meth:`OrganizationRun.emit`, under one
   lock, to the tap's message writer, so lines never interleave. SCHEMA messages are written once per
   stream; ACTIVATE_VERSION messages carry one version for every organization (the parent tap's) and are
-  written once.
+  written once, at the end of the run and only if every organization was synced: it tells a target that
+  rows of older versions are gone, and the rows of an organization that failed were not re-read.
 * **One consistent STATE.** A worker's STATE message is its own state, a dict only its own thread
   changes; it is copied in that thread and the STATE written is the tap's input state with each running
   organization's partitions replaced by that organization's latest copy. Partitions of organizations
@@ -186,6 +187,7 @@ class OrganizationRun:
         self._snapshots = {org: split_state(self._base, org) for org in self.organizations}
         self._schemas: dict[str, str] = {}
         self._versions: set[tuple[str, int | None]] = set()
+        self._held_versions: list[ActivateVersionMessage] = []
         self._stopping = False
         self.fatal: BaseException | None = None
         self.failures: list[OrganizationFailure] = []
@@ -213,9 +215,10 @@ class OrganizationRun:
                 self._schemas[message.stream] = text
             elif isinstance(message, ActivateVersionMessage):
                 key = (message.stream, message.version)
-                if key in self._versions:
-                    return
-                self._versions.add(key)
+                if key not in self._versions:
+                    self._versions.add(key)
+                    self._held_versions.append(message)  # written by run() once every organization is done
+                return
             self._write(message)
 
     def _write(self, message: t.Any) -> None:
@@ -226,6 +229,23 @@ class OrganizationRun:
                 self.fatal = exc
             self._stopping = True
             raise _RunAborted from exc
+
+    def _write_versions(self) -> None:
+        """The held ACTIVATE_VERSION messages, when every organization was synced; otherwise none (the
+        rows of a failed organization were not re-read, so a target must not drop them)."""
+        held, self._held_versions = self._held_versions, []
+        if not held:
+            return
+        if self.failures:
+            self.tap.logger.warning(
+                "ACTIVATE_VERSION not sent for %s: %d organization(s) failed, and a target would remove "
+                "their rows; the next complete run sends it.",
+                ", ".join(sorted({m.stream for m in held})),
+                len(self.failures),
+            )
+            return
+        for message in held:
+            self._write(message)
 
     def merged_state(self) -> dict[str, t.Any]:
         """The tap's input state with each running organization's partitions replaced by its latest."""
@@ -300,6 +320,7 @@ class OrganizationRun:
         if self.fatal is not None:
             raise self.fatal
         with self.lock:
+            self._write_versions()
             self._write_state()
         for failure in self.failures:
             self.tap.logger.error("Organization %s failed: %s", failure.organization_id, failure.cause)

@@ -41,10 +41,11 @@ from dinero_api.dates import (
     widen_for_danish_clock_change,
 )
 from tap_dinero.client import DetailStream, DineroStream
-from tap_dinero.incremental import commit_request_clock_bookmark
+from tap_dinero.incremental import DELETED_AT, commit_request_clock_bookmark
 from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 __all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "month_spans"]
@@ -138,36 +139,51 @@ class EntriesStream(DineroStream):
         """Entries of the partition's first load or of the change windows since its bookmark."""
         state = self.get_context_state(context)
         started = utc_now()
+        self.reset_server_clock()
         bookmark = None
         if state.get("replication_key") == self.replication_key:
             bookmark = parse_api_datetime(state.get("replication_key_value"))
+        covered = started  # change windows read up to here (extended to Dinero's clock below)
         if bookmark is None:
             windows = self.year_windows(context)
         else:
             since = bookmark - dt.timedelta(seconds=self.dinero_tap.lookback_seconds)
             # booking times may be Danish local time: more overlap across the autumn clock change
             since = widen_for_danish_clock_change(since)
-            windows = self.change_windows(since, started)
+            # at least one window, whose answer tells Dinero's clock (ours may be behind the bookmark)
+            covered = max(started, since + dt.timedelta(seconds=1))
+            windows = self.change_windows(since, covered)
 
         synced_at = started.isoformat()
         seen_before: dict[str, int] = {}  # fingerprints of the previous window
         self._vouchers_seen = set()
-        for path, params in windows:
-            self.path = path
-            self._window_params = params
-            seen: dict[str, int] = {}
-            for record in self.request_records(context):
-                fingerprint = hash(json.dumps(record, sort_keys=True, default=str))
-                key = str(record.get("EntryGuid"))
-                if seen.get(key, seen_before.get(key)) == fingerprint:
-                    continue
-                seen[key] = fingerprint
-                record["_sdc_synced_at"] = synced_at
-                yield record
-            seen_before = seen
+        for _ in range(2):  # the windows, then (once) the stretch up to Dinero's clock
+            for path, params in windows:
+                self.path = path
+                self._window_params = params
+                seen: dict[str, int] = {}
+                for record in self.request_records(context):
+                    fingerprint = hash(json.dumps(record, sort_keys=True, default=str))
+                    key = str(record.get("EntryGuid"))
+                    if seen.get(key, seen_before.get(key)) == fingerprint:
+                        continue
+                    seen[key] = fingerprint
+                    record["_sdc_synced_at"] = synced_at
+                    yield record
+                seen_before = seen
+            # Dinero's clock ahead of ours: the change windows end at our clock, before the bookmark the
+            # next run starts from (Dinero's clock at the first answer), so read on up to Dinero's clock,
+            # once (the first load reads by date, which has no such end).
+            first = self.server_clock_first
+            if bookmark is None or first is None or covered >= first or not self.server_clock_last:
+                break
+            windows = self.change_windows(covered, self.server_clock_last)
+            covered = self.server_clock_last
         self.path = ENTRIES_PATH
         self._window_params = {}
-        commit_request_clock_bookmark(state, self.replication_key, started)
+        # Dinero's clock at its first answer, not ours (see DineroStream.note_server_clock)
+        clock = self.request_clock_bookmark(started, bookmark)
+        commit_request_clock_bookmark(state, self.replication_key, clock)
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
@@ -198,16 +214,53 @@ def month_spans(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
 
 
 class _VoucherStream(DetailStream):
+    """A voucher read by the Guid its entries carry.
+
+    Vouchers have no list, so no ``deletedOnly`` pass either: a deleted voucher shows only in its detail
+    read (its offsetting entries bring it up again). However Dinero answers that read -- 200 with
+    ``DeletedAt``, 400 code 63/65, 404 -- the row is emitted with ``_sdc_deleted_at``, so a target never
+    keeps a deleted voucher (and its amounts) as booked.
+    """
+
     parent_stream_type = EntriesStream
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "Guid"]
     #: The voucher kind this stream reads (contexts of the other kind are ignored without a request).
     voucher_kind: t.ClassVar[str]
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start with no voucher; a voucher found gone is stamped deleted at the run's start."""
+        super().__init__(*args, **kwargs)
+        self._voucher_guid: str | None = None
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The voucher read model plus ``DeletedAt`` and ``_sdc_deleted_at``."""
+        schema = super().build_schema()
+        schema["properties"].setdefault("DeletedAt", dict(DELETED_AT, description="When Dinero deleted it"))
+        schema["properties"]["_sdc_deleted_at"] = dict(DELETED_AT)
+        return schema
+
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Read the voucher named by the context if it is of this stream's kind."""
         if (context or {}).get("voucher_kind") != self.voucher_kind:
             return
+        self._voucher_guid = str((context or {}).get("voucher_guid"))
         yield from self.request_records(context)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The voucher; for one Dinero says is gone (validate_response let only that through) a row with
+        its Guid and ``_sdc_deleted_at``: the voucher was read before (its entries brought it up)."""
+        if response.status_code >= 400:
+            yield {"Guid": self._voucher_guid, "DeletedAt": None, "_sdc_deleted_at": self._synced_at}
+            return
+        yield from super().parse_response(response)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """``_sdc_deleted_at`` from ``DeletedAt`` (null for a live voucher)."""
+        row = super().post_process(row, context) or row
+        row["_sdc_deleted_at"] = row.get("_sdc_deleted_at") or row.get("DeletedAt") or None
+        return row
 
 
 class ManualVouchersStream(_VoucherStream):

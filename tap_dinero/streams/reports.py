@@ -4,7 +4,8 @@ Reports: ``GET /v1/{org}/{accountingYear}/reports/saldo|result|balance|primo`` -
 (saldo), the profit and loss (result), the balance sheet (balance) and the opening balances (primo), one
 row per account (``result`` and ``balance`` add Dinero's summary row "Årets resultat" as account 0). The
 rows are keyed ``(organization_id, AccountingYear, Report, AccountNumber)`` so targets upsert a re-read
-year in place.
+year in place; every account of the chart is asked for (``showZeroAccount``), so an account whose
+balance returns to zero gets a row with 0 instead of keeping its old balance in the target.
 
 Replication: FULL_TABLE per accounting year, all years of an organization in its one partition. A year
 changes while bookings can still land in it; Dinero does not say when a year is closed, so the latest
@@ -47,6 +48,8 @@ __all__ = ["REPORTS", "LedgerItemsStream", "ReportsStream", "open_accounting_yea
 REPORTS = ("saldo", "result", "balance", "primo")
 #: Partition-state key listing the accounting years read as closed (never read again).
 CLOSED_YEARS_KEY = "closed_years"
+#: Partition-state key listing the configured ledger-item ids Dinero refused (deleted): not asked again.
+REFUSED_IDS_KEY = "refused_ids"
 #: Most ids Dinero takes in one ledger-item request ("maximum number of ledger items in a ledger").
 LEDGER_BATCH = 1000
 
@@ -67,6 +70,7 @@ class ReportsStream(DineroStream):
     path = "/v1/{organization_id}/accountingyears"
     schema_name = "report"
     primary_keys: t.ClassVar[list[str]] = ["organization_id", "AccountingYear", "Report", "AccountNumber"]
+    whole_table_each_run = False  # closed years are not read again: no ACTIVATE_VERSION
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Start outside any report."""
@@ -100,6 +104,15 @@ class ReportsStream(DineroStream):
         if closed:
             state[CLOSED_YEARS_KEY] = sorted(closed)
 
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        """``showZeroAccount=true`` on the reports: Dinero leaves zero-balance accounts out by default, so
+        an account whose balance returns to zero in a re-read year (a voucher reversed, a clearing
+        account settled) would have no row, and an upserting target would keep its old balance."""
+        params = super().get_url_params(context, next_page_token)
+        if self._report is not None:
+            params["showZeroAccount"] = "true"
+        return params
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Tag the row with its year and report."""
         row = super().post_process(row, context) or row
@@ -120,10 +133,53 @@ class LedgerItemsStream(DineroStream):
         """Start outside a ledger-item request."""
         super().__init__(*args, **kwargs)
         self._tolerate_refusal = False
+        self._refused: set[str] = set()
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The ledger-item read model plus ``_sdc_deleted_at`` (set on an id Dinero refuses: deleted)."""
+        schema = super().build_schema()
+        schema["properties"]["_sdc_deleted_at"] = {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "Set when Dinero refused the id (deleted): the run's start (tap-added)",
+        }
+        return schema
 
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Status (+ content while unbooked) of each configured id; no request without ids."""
-        ids = self.dinero_tap.ledger_item_ids
+        """Status (+ content while unbooked) of each configured id; no request without ids. An id Dinero
+        refuses (a deleted item) is emitted as a row with only its Id and ``_sdc_deleted_at``.
+
+        An id Dinero refused (a deleted item) is kept in the partition state and not asked again: one
+        such id makes Dinero refuse its whole batch, which is then asked id by id -- a request per
+        configured id and a 400 per refused one, paid once instead of on every run (Dinero revokes
+        integrations that cause many 400s). Remove the id from ``ledger_item_ids``, or ``refused_ids``
+        from the state, to ask again.
+        """
+        state = self.get_context_state(context)
+        configured = self.dinero_tap.ledger_item_ids
+        refused = {str(item).lower() for item in state.get(REFUSED_IDS_KEY) or []} & set(configured)
+        if refused:
+            self.logger.warning(
+                "Skipping %d ledger item id(s) Dinero refused in an earlier run (deleted): %s. Remove them "
+                "from ledger_item_ids, or '%s' from the state to ask again.",
+                len(refused),
+                ", ".join(sorted(refused)),
+                REFUSED_IDS_KEY,
+            )
+        self._refused = set(refused)
+        ids = [item for item in configured if item not in refused]
+        yield from self._read_ids(context, ids)
+        for item in sorted(self._refused):  # gone: a target that holds the item must drop it
+            yield {"Id": item, "_sdc_deleted_at": self._synced_at}
+        if self._refused:
+            state[REFUSED_IDS_KEY] = sorted(self._refused)
+        else:
+            state.pop(REFUSED_IDS_KEY, None)
+
+    def _read_ids(self, context: Context | None, ids: list[str]) -> t.Iterable[dict[str, t.Any]]:
+        """Status (+ content while unbooked) of ``ids``, 1000 per request."""
         known = self.schema["properties"]
         for start in range(0, len(ids), LEDGER_BATCH):
             batch = ids[start : start + LEDGER_BATCH]
@@ -147,16 +203,24 @@ class LedgerItemsStream(DineroStream):
         if answer is not None:
             return answer
         if len(ids) == 1:
-            self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", ids[0])
+            self._refuse(ids[0])
             return []
         out: list[dict[str, t.Any]] = []
         for item in ids:
             single = self._post(context, path, [item])
             if single is None:
-                self.logger.warning("Ledger item %s cannot be read (Dinero refused it); skipped.", item)
+                self._refuse(item)
                 continue
             out.extend(single)
         return out
+
+    def _refuse(self, item: str) -> None:
+        """Skip an id Dinero refused, and remember it so later runs do not ask again."""
+        self.logger.warning(
+            "Ledger item %s cannot be read (Dinero refused it); skipped, and not asked again in later runs.",
+            item,
+        )
+        self._refused.add(item.lower())
 
     def _post(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]] | None:
         """The answer's objects, or None when Dinero refused the ids (400)."""

@@ -10,6 +10,10 @@ changed, never for deleted ones -- the parent stream reads ``GET .../{guid}`` ex
 * hands the same lines to the line stream (``invoice_lines`` ...) in the child context; the line stream
   makes no request of its own. Lines are keyed by the document's Guid and the line's position.
 
+A line removed from a draft keeps its old row (same key) in an upserting target, so documents and lines
+carry ``_sdc_synced_at``, the start of the run that read the document: a document's current lines are
+its line rows with the document's value (none for a deleted document).
+
 A document a stream map filters out (on its list fields) is not read in detail. Set
 ``include_lines: false`` to skip the detail calls altogether: document records then have no
 ``ProductLines`` and the line streams do not exist.
@@ -62,10 +66,20 @@ STATUS_KEY = "document_status"
 #: Child-context key carrying the document's ``UpdatedAt`` (when a payment deleted from it was deleted, at
 #: the latest) to its payment stream (removed likewise).
 UPDATED_KEY = "document_updated_at"
+#: Child-context key carrying the document's ``_sdc_synced_at`` to its line stream (removed likewise).
+SYNCED_KEY = "document_synced_at"
 #: Every payload key a parent puts in the child context; each child stream removes them all.
-PAYLOAD_KEYS = (LINES_KEY, STATUS_KEY, UPDATED_KEY)
+PAYLOAD_KEYS = (LINES_KEY, STATUS_KEY, UPDATED_KEY, SYNCED_KEY)
 #: Payment streams' partition-state key: document Guid -> its payment Guids as last emitted (space-joined).
 PAYMENTS_KEY = "payments"
+#: ``_sdc_synced_at`` of documents and their lines: a document's current lines are its line rows with the
+#: document's value (a removed line's row stays in an upserting target, with an older value).
+SYNCED_AT = {
+    "type": "string",
+    "format": "date-time",
+    "description": "Start (UTC) of the sync run that read the document; a document's current lines are its "
+    "line rows with the document's _sdc_synced_at (tap-added)",
+}
 
 
 class _SalesDocumentStream(ChangesSinceStream):
@@ -80,9 +94,17 @@ class _SalesDocumentStream(ChangesSinceStream):
     detail_extra: t.ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Start outside a detail read."""
+        """Start outside a detail read; every document of this run carries the same read time."""
         super().__init__(*args, **kwargs)
         self._reading_detail = False
+        self._synced_at = utc_now().isoformat()
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The read model plus ``_sdc_synced_at`` (see :data:`SYNCED_AT`)."""
+        schema = super().build_schema()
+        schema["properties"]["_sdc_synced_at"] = dict(SYNCED_AT)
+        return schema
 
     @property
     def api_fields(self) -> list[str]:
@@ -93,6 +115,7 @@ class _SalesDocumentStream(ChangesSinceStream):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Nest the detail's lines and totals in a live document's record (one GET per document)."""
         row = super().post_process(row, context) or row
+        row["_sdc_synced_at"] = self._synced_at
         if self._wants_detail(row):
             detail = self.read_detail(context, str(row["Guid"]))
             if detail is not None:
@@ -190,6 +213,7 @@ class _SalesDocumentStream(ChangesSinceStream):
         }
         if "ProductLines" in record:
             child[LINES_KEY] = list(record.get("ProductLines") or [])
+            child[SYNCED_KEY] = self._synced_at
         if has_payments:
             child[STATUS_KEY] = record.get("Status")
             child[UPDATED_KEY] = record.get("UpdatedAt")
@@ -213,6 +237,14 @@ class _LinesStream(DineroStream):
         super().__init__(*args, **kwargs)
         self._document_guid: str | None = None
         self._lines: list[dict[str, t.Any]] = []
+        self._document_synced_at: str | None = None
+
+    @classmethod
+    def build_schema(cls) -> dict[str, t.Any]:
+        """The line read model plus ``_sdc_synced_at``: the document's (see :data:`SYNCED_AT`)."""
+        schema = super().build_schema()
+        schema["properties"]["_sdc_synced_at"] = dict(SYNCED_AT)
+        return schema
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK's per-sync INFO lines go to DEBUG here: a line stream is synced once per document."""
@@ -222,6 +254,7 @@ class _LinesStream(DineroStream):
         """Keep the document's lines aside; the context keeps the organization and document Guid."""
         context = dict(context)
         self._lines = list(context.pop(LINES_KEY, None) or [])
+        self._document_synced_at = context.get(SYNCED_KEY)
         for key in PAYLOAD_KEYS:
             context.pop(key, None)
         self._document_guid = str(context.get("document_guid"))
@@ -233,7 +266,12 @@ class _LinesStream(DineroStream):
         lines, self._lines = self._lines, []
         for position, line in enumerate(lines):
             row = {key: value for key, value in line.items() if key in known}
-            yield {**row, self.parent_key: self._document_guid, "LinePosition": position}
+            yield {
+                **row,
+                self.parent_key: self._document_guid,
+                "LinePosition": position,
+                "_sdc_synced_at": self._document_synced_at,
+            }
 
 
 class InvoicesStream(_SalesDocumentStream):

@@ -191,6 +191,9 @@ def test_reports_hold_every_year_and_match_the_sandbox_ledger(sandbox, tap_confi
         assert row["AccountNumber"] not in got[key], key  # primary key unique
         got[key][row["AccountNumber"]] = row["Amount"]
         assert row["organization_id"] == ORG
+    # every account of the chart is asked for (showZeroAccount): zero rows are there, with 0
+    assert any(not row["Amount"] and row["AccountNumber"] for row in rows)
+    got = {k: {a: x for a, x in v.items() if x or a == 0} for k, v in got.items()}
     expected = _expected_reports(sandbox)
     assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}
     for (year, report), amounts in got.items():
@@ -263,8 +266,9 @@ def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, 
 
     result = run_tap({**tap_config, "ledger_item_ids": [draft, booked, deleted]}, streams=["ledger_items"])
     assert result.error is None
-    rows = {r["Id"]: r for r in result.stream("ledger_items")}
-    assert set(rows) == {draft, booked}  # the deleted one is skipped with a warning, not fatal
+    rows = {r["Id"]: r for r in result.stream("ledger_items") if not r.get("_sdc_deleted_at")}
+    assert set(rows) == {draft, booked}  # the deleted one is not fatal: a row marking it deleted
+    assert [r["Id"] for r in result.stream("ledger_items") if r.get("_sdc_deleted_at")] == [deleted]
     held = {i["Id"]: i for i in sandbox.dump(ORG, "ledger_items")}
     assert rows[draft]["Status"] == "Draft" and rows[draft]["Version"] == held[draft]["Version"]
     assert [ln["Amount"] for ln in rows[draft]["Lines"]] == [500]
@@ -275,6 +279,36 @@ def test_ledger_items_by_id_with_status_and_unbooked_lines(sandbox, tap_config, 
     log = [r for r in sandbox_requests()[mark:] if r["path"].startswith("/v1")]
     # status of the batch (refused: one id is deleted), then id by id, then the unbooked content
     assert [r["path"].rsplit("/", 1)[-1] for r in log] == ["status", "status", "status", "status", "ledgers"]
+
+
+def test_a_deleted_ledger_item_is_refused_once_not_on_every_run(sandbox, tap_config, sandbox_requests):
+    """Dinero refuses a whole batch for one id that does not exist, and the batch is then asked id by id:
+    that cost (a request per configured id, a 400 per deleted one) must be paid once, not on every run
+    -- many 400s get an integration revoked. The refused ids are kept in the state and skipped."""
+    client = _client(tap_config)
+    ids = [str(uuid.uuid4()) for _ in range(30)]
+    line = {"Description": "Salg", "Amount": 100, "AccountNumber": 58000, "BalancingAccountNumber": 1010}
+    today = date.today().isoformat()
+    items = [{"Id": i, "VoucherDate": today, "Lines": [line]} for i in ids]
+    client.post_json(f"/v1.2/{ORG}/ledgeritems", items)
+    deleted = ids[3:5]
+    client.request("DELETE", f"/v1/{ORG}/ledgeritems/delete", json=[{"Id": i} for i in deleted])
+    config = {**tap_config, "ledger_item_ids": ids}
+
+    def live(result):
+        return {r["Id"] for r in result.stream("ledger_items") if not r.get("_sdc_deleted_at")}
+
+    first = run_tap(config, streams=["ledger_items"])
+    assert first.error is None, first.error
+    assert live(first) == set(ids) - set(deleted)
+    mark = len(sandbox_requests())
+    for _ in range(2):
+        state = first.final_state
+        first = run_tap(config, streams=["ledger_items"], state=state)
+        assert first.error is None, first.error
+        assert live(first) == set(ids) - set(deleted)
+    later = [r for r in sandbox_requests()[mark:] if "ledgeritems" in r["path"]]
+    assert [r["status"] for r in later] == [200] * 4, "each later run: one status and one content request"
 
 
 def test_no_ledger_item_ids_no_requests(sandbox, tap_config, sandbox_requests):
@@ -297,8 +331,10 @@ def test_accounts_carry_their_category(sandbox, tap_config, stream):
 
 
 def test_a_single_deleted_ledger_item_id_is_skipped_not_fatal(sandbox, tap_config, sandbox_requests):
-    result = run_tap({**tap_config, "ledger_item_ids": [str(uuid.uuid4())]}, streams=["ledger_items"])
-    assert result.error is None and not result.stream("ledger_items")
+    gone = str(uuid.uuid4())
+    result = run_tap({**tap_config, "ledger_item_ids": [gone]}, streams=["ledger_items"])
+    assert result.error is None
+    assert [(r["Id"], bool(r["_sdc_deleted_at"])) for r in result.stream("ledger_items")] == [(gone, True)]
     assert [r["status"] for r in sandbox_requests() if "ledgeritems" in r["path"]] == [400]
 
 

@@ -115,10 +115,17 @@ def test_one_detail_get_per_live_document_feeds_record_and_line_stream(
         assert document["TotalLines"][-1]["TotalAmount"] == document["TotalInclVat"]
         assert document["ShowLinesInclVat"] is False
         emitted = [
-            {k: v for k, v in line.items() if k not in (parent_key, "LinePosition", "organization_id")}
+            {
+                k: v
+                for k, v in line.items()
+                if k not in (parent_key, "LinePosition", "organization_id", "_sdc_synced_at")
+            }
             for line in lines_by_document.get(guid, [])
         ]
         assert emitted == document["ProductLines"], guid
+        assert {line["_sdc_synced_at"] for line in lines_by_document.get(guid, [])} <= {
+            document["_sdc_synced_at"]
+        }
     assert set(lines_by_document) <= set(live)
     assert all("ProductLines" not in d for d in deleted)
 

@@ -1,0 +1,62 @@
+"""The machine running the tap has a clock that is off from Dinero's (no NTP in a container, a VM that
+slept). Bookmarks are compared with Dinero's ``UpdatedAt`` and booking times, which Dinero stamps by its
+own clock: with a tap clock ahead by more than ``lookback_seconds``, a bookmark taken from the local
+clock lies in Dinero's future and every change made before Dinero's clock reaches it is never asked for.
+
+The tap's clock is moved here (``utc_now`` of the incremental streams); Dinero's (the sandbox's) is not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dinero_api import dates
+from tests.harness import run_tap
+from tests.tap.test_incremental import _book_manual_voucher
+
+ORG = "100000"
+
+
+@pytest.fixture(params=[-3600, 900, 3 * 3600], ids=["behind-1h", "ahead-15min", "ahead-3h"])
+def skewed_clock(request, monkeypatch) -> int:
+    """Move the tap's request clock by ``request.param`` seconds."""
+    skew = dt.timedelta(seconds=request.param)
+
+    def skewed() -> dt.datetime:
+        return dates.utc_now() + skew
+
+    for module in ("tap_dinero.incremental", "tap_dinero.streams.ledger"):
+        monkeypatch.setattr(f"{module}.utc_now", skewed)
+    return request.param
+
+
+def test_changes_made_after_a_run_reach_the_next_run_whatever_the_tap_clock(
+    sandbox, tap_config, skewed_clock
+):
+    streams = ["contacts", "invoices", "entries", "manual_vouchers"]
+    first = run_tap(tap_config, streams=streams)
+    assert first.error is None, first.error
+
+    contact = next(c for c in sandbox.dump(ORG, "contacts") if not c.get("DeletedAt"))
+    sandbox.mutate(ORG, "contacts", "update", contact["ContactGuid"], {"City": "Aabenraa"})
+    invoice = next(i for i in sandbox.dump(ORG, "invoices") if not i.get("DeletedAt"))
+    sandbox.mutate(ORG, "invoices", "update", invoice["Guid"], {"Comment": "rettet"})
+    voucher = _book_manual_voucher(tap_config)
+
+    second = run_tap(tap_config, streams=streams, state=first.final_state)
+    assert second.error is None, second.error
+    assert contact["ContactGuid"] in {c["ContactGuid"] for c in second.stream("contacts")}
+    assert invoice["Guid"] in {i["Guid"] for i in second.stream("invoices")}
+    assert voucher in {e["VoucherGuid"] for e in second.stream("entries")}
+    assert voucher in {v["Guid"] for v in second.stream("manual_vouchers")}
+
+    # and a third run, with nothing changed, still finds the change window closed behind it
+    third = run_tap(tap_config, streams=streams, state=second.final_state)
+    assert third.error is None, third.error
+    sandbox.mutate(ORG, "contacts", "update", contact["ContactGuid"], {"City": "Tønder"})
+    fourth = run_tap(tap_config, streams=streams, state=third.final_state)
+    assert [c["City"] for c in fourth.stream("contacts") if c["ContactGuid"] == contact["ContactGuid"]] == [
+        "Tønder"
+    ]
