@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, on a fresh machine with only Python 3.10+:
-#   1. creates .venv (if absent), puts uv into it, then -- at the same time -- installs this project with
-#      the sandbox into .venv (`uv pip install -c constraints.txt -e '.[sandbox]'`, the tested versions)
+#   1. fetches uv (pinned) and creates .venv with it (if absent), then -- at the same time -- installs this
+#      project with the sandbox into .venv (`uv pip install -c constraints.txt -e '.[sandbox]'`, the tested versions)
 #      and builds Meltano's own virtualenv (scripts/toolenv.py); QUICKSTART_INSTALLER=pip (or a failed uv
 #      install) does both with pip instead,
 #   2. installs the project's Meltano plugins (Meltano installs with uv, from the cache step 1 filled)
@@ -59,12 +59,28 @@ INSTALLER="${QUICKSTART_INSTALLER:-uv}"
 case "$INSTALLER" in uv | pip) ;; *) fail "QUICKSTART_INSTALLER must be uv or pip (got $INSTALLER)" ;; esac
 
 step "Python environments: .venv (this project, the sandbox) and Meltano's own, in parallel ($INSTALLER)"
+# uv first, into a folder of its own with the system's pip when there is one, so that uv creates .venv
+# (with pip seeded into it, in a second rather than ensurepip's 5-15 s); otherwise .venv comes from
+# `python -m venv` and uv is installed into it.
+UV=""
+if [ "$INSTALLER" = uv ]; then
+  if [ -x "$WORK/uv/bin/uv" ] ||
+    timed "pip install --target output/quickstart/uv $UV_REQUIREMENT" "$PYTHON" -m pip install --quiet \
+      --disable-pip-version-check --target "$WORK/uv" "$UV_REQUIREMENT" >>"$LOG" 2>&1; then
+    UV="$WORK/uv/bin/uv"
+  fi
+  if [ -n "$UV" ] && [ ! -x .venv/bin/python ] &&
+    ! timed "uv venv --seed .venv" "$UV" venv --quiet --seed --no-python-downloads \
+      --python "$("$PYTHON" -c 'import sys; print(sys.executable)')" .venv >>"$LOG" 2>&1; then
+    rm -rf .venv
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   timed "python -m venv .venv" "$PYTHON" -m venv .venv >>"$LOG" 2>&1 || fail "could not create .venv with $PYTHON"
 fi
-UV=""
-if [ "$INSTALLER" = uv ]; then
-  if timed "pip install $UV_REQUIREMENT" .venv/bin/python -m pip install --quiet --disable-pip-version-check "$UV_REQUIREMENT" >>"$LOG" 2>&1; then
+if [ "$INSTALLER" = uv ] && [ -z "$UV" ]; then
+  if timed "pip install $UV_REQUIREMENT (into .venv)" .venv/bin/python -m pip install --quiet \
+    --disable-pip-version-check "$UV_REQUIREMENT" >>"$LOG" 2>&1; then
     UV="$ROOT/.venv/bin/uv"
   else
     echo "    uv could not be installed; installing with pip instead"
