@@ -64,9 +64,9 @@ step "Python environments: .venv (this project, the sandbox) and Meltano's own, 
 # `python -m venv` and uv is installed into it.
 UV=""
 if [ "$INSTALLER" = uv ]; then
-  if [ -x "$WORK/uv/bin/uv" ] ||
+  if [ "$("$WORK/uv/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" = "${UV_REQUIREMENT#uv==}" ] ||
     timed "pip install --target output/quickstart/uv $UV_REQUIREMENT" "$PYTHON" -m pip install --quiet \
-      --disable-pip-version-check --target "$WORK/uv" "$UV_REQUIREMENT" >>"$LOG" 2>&1; then
+      --disable-pip-version-check --upgrade --target "$WORK/uv" "$UV_REQUIREMENT" >>"$LOG" 2>&1; then
     UV="$WORK/uv/bin/uv"
   fi
   if [ -n "$UV" ] && [ ! -x .venv/bin/python ] &&
