@@ -130,7 +130,7 @@ SANDBOX_PID=$!
 stop_sandbox() { kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true; }
 trap stop_sandbox EXIT
 timed "meltano install tap-dinero tap-pos-sales $LOADER_PLUGIN target-dinero" \
-  "$MELTANO" install --parallelism 4 tap-dinero tap-pos-sales "$LOADER_PLUGIN" target-dinero >>"$LOG" 2>&1 || fail "meltano install"
+  "$MELTANO" install tap-dinero tap-pos-sales "$LOADER_PLUGIN" target-dinero >>"$LOG" 2>&1 || fail "meltano install"
 timed "Dinero sandbox ready" .venv/bin/python scripts/quickstart_summary.py wait "$SANDBOX/_sandbox/stats" 60 ||
   { cat "$WORK/sandbox.log" >>"$LOG"; fail "the sandbox did not start on port $PORT"; }
 echo "    sandbox (demo seed, quota 100 requests per ${WINDOW} s) listening on $SANDBOX (pid $SANDBOX_PID)"
