@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, on a fresh machine with only Python 3.10+:
-#   1. fetches uv (pinned) and creates .venv with it (if absent), then -- at the same time -- installs this
-#      project with the sandbox into .venv (`uv pip install -c constraints.txt -e '.[sandbox]'`, the tested versions)
-#      and builds Meltano's own virtualenv (scripts/toolenv.py); QUICKSTART_INSTALLER=pip (or a failed uv
-#      install) does both with pip instead,
+#   1. fetches uv (pinned) and creates .venv with it (if absent), then -- at the same time -- installs
+#      this project with the sandbox into .venv (`uv pip install -c constraints.txt -e '.[sandbox]'`, the
+#      tested versions) and builds Meltano's own virtualenv (scripts/toolenv.py); QUICKSTART_INSTALLER=pip
+#      (or a failed uv install) does both with pip instead,
 #   2. installs the project's Meltano plugins (Meltano installs with uv, from the cache step 1 filled)
 #      while the offline Dinero sandbox (demo organizations) starts on a free port,
 #   3. runs the main jobs end to end through Meltano, in the dev environment:
@@ -58,6 +58,14 @@ export UV_COMPILE_BYTECODE=1
 INSTALLER="${QUICKSTART_INSTALLER:-uv}"
 case "$INSTALLER" in uv | pip) ;; *) fail "QUICKSTART_INSTALLER must be uv or pip (got $INSTALLER)" ;; esac
 
+# The plugins of the two jobs (the airflow utility is not needed here).
+LOADER="${QUICKSTART_LOADER:-duckdb}"
+case "$LOADER" in
+  duckdb) JOB=dinero-to-duckdb; LOADER_PLUGIN=target-duckdb ;;
+  jsonl) JOB=dinero-to-local; LOADER_PLUGIN=target-jsonl ;;
+  *) fail "QUICKSTART_LOADER must be duckdb or jsonl (got $LOADER)" ;;
+esac
+
 step "Python environments: .venv (this project, the sandbox) and Meltano's own, in parallel ($INSTALLER)"
 # uv first, into a folder of its own with the system's pip when there is one, so that uv creates .venv
 # (with pip seeded into it, in a second rather than ensurepip's 5-15 s); otherwise .venv comes from
@@ -109,13 +117,6 @@ cat "$WORK/install-project.log" "$WORK/install-meltano.log" >>"$LOG"
 [ "$meltano_ok" = 0 ] || fail "installing Meltano (scripts/toolenv.py meltano)"
 MELTANO="$(cat "$WORK/meltano-bin-dir")/meltano"
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false MELTANO_CLI_DISABLE_VERSION_CHECK=true NO_COLOR=1
-# The plugins of the two jobs (the airflow utility is not needed here).
-LOADER="${QUICKSTART_LOADER:-duckdb}"
-case "$LOADER" in
-  duckdb) JOB=dinero-to-duckdb; LOADER_PLUGIN=target-duckdb ;;
-  jsonl) JOB=dinero-to-local; LOADER_PLUGIN=target-jsonl ;;
-  *) fail "QUICKSTART_LOADER must be duckdb or jsonl (got $LOADER)" ;;
-esac
 
 # Dinero's quota is 100 requests per 60 s per organization. The demo keeps the 100 requests but shortens
 # the window (QUICKSTART_QUOTA_WINDOW, default 3 s) so the ~400 requests of a full sync take seconds, not
