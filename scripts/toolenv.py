@@ -9,6 +9,11 @@ target-jsonl, tap-spreadsheets, and the airflow utility -- into virtual environm
 Usage (prints the environment's ``bin`` directory on stdout, progress on stderr)::
 
     python scripts/toolenv.py meltano
+    python scripts/toolenv.py --uv .venv/bin/uv meltano     # build it with uv (the quick start does)
+
+With ``--uv`` (or ``DINERO_UV``) the environment is created and filled by uv, which resolves and downloads
+in parallel and shares one cache with Meltano's own plugin installs (Meltano installs plugins with uv): on
+a fresh machine that is most of a minute less than pip. Should uv fail, pip builds it as before.
 
 Location: ``.meltano/cli-venv`` (inside Meltano's own git-ignored project directory); override with
 ``DINERO_MELTANO_VENV``.
@@ -103,8 +108,29 @@ def _base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def ensure(name: str) -> Path:
-    """Create (or reuse) the isolated environment of tool ``name`` and return its ``bin`` directory."""
+def _build_with_pip(tool: Tool) -> None:
+    subprocess.run([_base_python(), "-m", "venv", str(tool.venv_dir)], check=True)
+    pip = [str(tool.bin_dir / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", *tool.requirements], check=True)
+
+
+def _build_with_uv(tool: Tool, uv: str) -> None:
+    # No pip upgrade and no ensurepip: uv creates the environment in well under a second and installs the
+    # requirements (Meltano brings pip along as a dependency of its own). --compile-bytecode does what pip
+    # does by default: without it every Meltano start compiles its modules again wherever
+    # PYTHONDONTWRITEBYTECODE is set (containers, CI), seconds per command.
+    subprocess.run([uv, "venv", "--quiet", "--python", _base_python(), str(tool.venv_dir)], check=True)
+    python = str(tool.bin_dir / "python")
+    install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
+    subprocess.run([*install, *tool.requirements], check=True)
+
+
+def ensure(name: str, uv: str | None = None) -> Path:
+    """Create (or reuse) the isolated environment of tool ``name`` and return its ``bin`` directory.
+
+    ``uv``: path of a uv executable to build it with (faster); pip is the fallback when uv fails.
+    """
     tool = TOOLS[name]
     if _is_ready(tool):
         return tool.bin_dir
@@ -116,11 +142,17 @@ def ensure(name: str) -> Path:
         if tool.venv_dir.exists():
             _log(f"{tool.venv_dir} is out of date; rebuilding it")
             shutil.rmtree(tool.venv_dir)
-        _log(f"creating {tool.venv_dir} with {tool.stamp} (one time)")
-        subprocess.run([_base_python(), "-m", "venv", str(tool.venv_dir)], check=True)
-        pip = [str(tool.bin_dir / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, "install", *tool.requirements], check=True)
+        _log(f"creating {tool.venv_dir} with {tool.stamp} (one time, {'uv' if uv else 'pip'})")
+        built = False
+        if uv:
+            try:
+                _build_with_uv(tool, uv)
+                built = True
+            except (OSError, subprocess.CalledProcessError) as exc:
+                _log(f"uv could not build it ({exc}); using pip")
+                shutil.rmtree(tool.venv_dir, ignore_errors=True)
+        if not built:
+            _build_with_pip(tool)
         (tool.venv_dir / STAMP_FILE).write_text(tool.stamp + "\n")
         _log(f"{tool.name} ready in {time.monotonic() - started:.0f} s")
     return tool.bin_dir
@@ -130,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point: ensure one tool's environment and print its ``bin`` directory."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tool", choices=sorted(TOOLS))
+    parser.add_argument(
+        "--uv", default=os.environ.get("DINERO_UV") or None, help="uv executable to build with (default: pip)"
+    )
     args = parser.parse_args(argv)
-    print(ensure(args.tool))
+    print(ensure(args.tool, uv=args.uv))
     return 0
 
 

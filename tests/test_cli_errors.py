@@ -147,6 +147,14 @@ def test_tap_403_answer_from_the_api(sandbox, tap_cfg, tmp_path):
     assert_one_line_failure(result, ExitCode.NO_ACCESS, "HTTP 403", "Pro subscription")
 
 
+def test_tap_request_refused_by_dinero(sandbox, tap_cfg, tmp_path):
+    """A 400 that is not about credentials or access (exit code 7 was documented but never checked)."""
+    sandbox.set_fault("5xx", count=50, status=400, path_contains="/accountingyears")
+    result = run_cli("tap_dinero.cli", tap_cfg, tmp_path)
+    line = assert_one_line_failure(result, ExitCode.REFUSED, "400", "accountingyears")
+    assert "api_key" not in line and "organization_id" not in line  # no misleading credential advice
+
+
 def test_tap_quota_give_up(sandbox, tap_cfg, tmp_path):
     sandbox.set_fault("429", count=50, path_contains="/v1/")
     result = run_cli("tap_dinero.cli", {**tap_cfg, "max_rate_limit_wait_seconds": 0.5}, tmp_path)

@@ -82,3 +82,20 @@ def test_freeze_script_reproduces_the_file_from_this_environment():
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_quickstart_duckdb_loader_installs_the_versions_it_was_tested_with():
+    """target-duckdb's whole dependency closure is pinned, not only target-duckdb and duckdb themselves."""
+    import yaml
+
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    loader = next(p for p in project["plugins"]["loaders"] if p["name"] == "target-duckdb")
+    words = loader["pip_url"].split()
+    assert words[words.index("--constraint") + 1] == "${MELTANO_PROJECT_ROOT}/constraints-target-duckdb.txt"
+    pins = dict(
+        line.split("==", 1) for line in (ROOT / "constraints-target-duckdb.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    wanted = dict(word.split("==", 1) for word in words if "==" in word)
+    assert wanted.items() <= pins.items()
+    assert {"target-duckdb", "duckdb", "jsonschema"} <= set(pins)  # the loader, its engine, a dependency
