@@ -28,7 +28,8 @@ from target_dinero.report import RunReport
 
 __all__ = ["RunContext"]
 
-INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt")
+#: ContactGuid: the credit notes of an invoice are found among its contact's (sales_credit_note)
+INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt", "ContactGuid")
 PRODUCT_INDEX_FIELDS = (
     "ProductGuid",
     "ExternalReference",

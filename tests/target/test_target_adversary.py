@@ -1,0 +1,169 @@
+"""Attacks from outside the suite: identities whose content changed, amounts Dinero would round, refunds
+that exceed what was invoiced, refusals repeated per record. Each test names the promise it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from target_harness import ORG, by_reference, make_config, read_rejects, record, run_target, schema, state
+
+ORDERS, PAYMENTS, REFUNDS = "orders", "order_payments", "order_refunds"
+CLEARING = 55900
+
+
+def order(n: int, **over: Any) -> dict[str, Any]:
+    data = {
+        "id": n,
+        "ExternalReference": f"ADV-{n}",
+        "Date": "2026-11-02",
+        "Contact": {"Name": f"Kunde {n}", "Email": f"adv{n}@example.dk", "CountryKey": "DK"},
+        "ProductLines": [
+            {
+                "Description": "Te",
+                "Quantity": 1,
+                "BaseAmountValue": 100.0,
+                "AccountNumber": 1000,
+                "Unit": "parts",
+            }
+        ],
+    }  # 125.00 incl. VAT
+    data.update(over)
+    return data
+
+
+def streams(**extra: Any) -> dict[str, Any]:
+    return {
+        ORDERS: {"load_as": "invoice", "book": True, "deposit_account": 55000},
+        PAYMENTS: {"load_as": "invoice_payment", "deposit_account": CLEARING, "create_deposit_account": True},
+        REFUNDS: {"load_as": "sales_credit_note", "book": True, "deposit_account": 55000},
+        **extra,
+    }
+
+
+def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
+
+
+def invoices(sandbox: Any) -> dict[str, dict[str, Any]]:
+    return {r["ExternalReference"]: r for r in by_reference(sandbox.dump(ORG, "invoices"), "ADV-")}
+
+
+def live_payments(sandbox: Any, guid: str) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in sandbox.dump(ORG, "payments")
+        if p.get("VoucherGuid") == guid.lower() and not p.get("DeletedAt")
+    ]
+
+
+def rejects(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return read_rejects(Path(config["rejects_file"]))
+
+
+@pytest.fixture
+def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
+    return make_config(sandbox_settings, tmp_path, streams(), max_rejects=100)
+
+
+def test_a_payment_whose_amount_changed_upstream_is_rejected_not_counted_as_there(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    pay = {"id": "ch_1", "InvoiceExternalReference": "ADV-1", "Amount": 100.0, "PaymentDate": "2026-11-04"}
+    first = run_target(sandbox, config, msgs(PAYMENTS, [pay]))
+    assert first.error is None, first.stderr
+    changed = run_target(sandbox, config, msgs(PAYMENTS, [{**pay, "Amount": 125.0}]))
+    assert changed.error is None, changed.stderr
+    held = live_payments(sandbox, invoices(sandbox)["ADV-1"]["Guid"])
+    assert [p["Amount"] for p in held] == [100.0]
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1 and "125" in reasons[0] and "100" in reasons[0], reasons
+    assert changed.counts(PAYMENTS).get("unchanged") is None
+
+
+def test_payments_on_an_order_reordered_upstream_are_not_paid_twice(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    a, b = {"Amount": 100.0}, {"Amount": 25.0}
+    assert run_target(sandbox, config, msgs(ORDERS, [order(2, Payments=[a])])).error is None
+    again = run_target(sandbox, config, msgs(ORDERS, [order(2, Payments=[b, a])]))
+    assert again.error is None, again.stderr
+    held = live_payments(sandbox, invoices(sandbox)["ADV-2"]["Guid"])
+    # never 100 twice: what Dinero holds is a subset of the input's payments, each once
+    amounts = sorted(p["Amount"] for p in held)
+    assert amounts.count(100.0) == 1, amounts
+
+
+def test_a_foreign_amount_with_a_fraction_of_a_cent_is_rejected(sandbox: Any, config: dict[str, Any]) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(3, Currency="EUR")])).error is None
+    pay = {
+        "id": "fx_1",
+        "InvoiceExternalReference": "ADV-3",
+        "Amount": 700.0,
+        "AmountInForeignCurrency": 93.755,
+    }
+    result = run_target(sandbox, config, msgs(PAYMENTS, [pay]))
+    assert result.error is None, result.stderr
+    held = live_payments(sandbox, invoices(sandbox)["ADV-3"]["Guid"])
+    assert held == [], held
+    assert any("AmountInForeignCurrency" in (r.get("field") or "") for r in rejects(config))
+
+
+def test_payments_on_a_foreign_invoice_without_foreign_amount_do_not_provoke_a_400_each(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert (
+        run_target(sandbox, config, msgs(ORDERS, [order(n, Currency="EUR") for n in range(4, 9)])).error
+        is None
+    )
+    pays = [{"id": f"eu_{n}", "InvoiceExternalReference": f"ADV-{n}", "Amount": 700.0} for n in range(4, 9)]
+    result = run_target(sandbox, config, msgs(PAYMENTS, pays))
+    refused = [r for r in result.api_requests if 400 <= int(r.get("status") or 0) < 500]
+    assert refused == [], [(r["method"], r["path"], r.get("status")) for r in refused]
+    assert len(rejects(config)) == 5
+
+
+def test_a_full_refund_after_a_partial_one_does_not_credit_more_than_the_invoice(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(10)])).error is None
+    partial = {
+        "id": "re_1",
+        "InvoiceExternalReference": "ADV-10",
+        "ProductLines": [
+            {"Description": "Te", "Quantity": 1, "BaseAmountValue": 40.0, "AccountNumber": 1000}
+        ],
+    }
+    full = {"id": "re_2", "InvoiceExternalReference": "ADV-10"}
+    result = run_target(sandbox, config, msgs(REFUNDS, [partial, full]))
+    assert result.error is None, result.stderr
+    guid = invoices(sandbox)["ADV-10"]["Guid"].lower()
+    notes = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if (n.get("CreditNoteFor") or "").lower() == guid and not n.get("DeletedAt")
+    ]
+    total = sum(float(n.get("TotalInclVat") or 0) for n in notes)
+    assert total <= 125.0, [(n.get("ExternalReference"), n.get("TotalInclVat")) for n in notes]
+
+
+def test_partial_refunds_that_together_exceed_the_invoice_are_not_all_made(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(11)])).error is None
+    line = {"Description": "Te", "Quantity": 1, "BaseAmountValue": 60.0, "AccountNumber": 1000}
+    refunds = [
+        {"id": f"rp_{k}", "InvoiceExternalReference": "ADV-11", "ProductLines": [line]} for k in range(2)
+    ]
+    result = run_target(sandbox, config, msgs(REFUNDS, refunds))
+    assert result.error is None, result.stderr
+    guid = invoices(sandbox)["ADV-11"]["Guid"].lower()
+    notes = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if (n.get("CreditNoteFor") or "").lower() == guid and not n.get("DeletedAt")
+    ]
+    total = sum(float(n.get("TotalInclVat") or 0) for n in notes)
+    assert total <= 125.0, [(n.get("ExternalReference"), n.get("TotalInclVat")) for n in notes]
