@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dinero_api.envelope import parse_page
@@ -204,6 +204,7 @@ class SalesCreditNoteSink(DineroSink):
         else:
             guid = str(field_ci(existing, "Guid"))
             status = str(field_ci(existing, "Status") or "").lower()
+            self._refuse_changed(item, invoice_guid, existing)
             self.count("unchanged")
         if item.book and status == "draft":
             self._book(item, guid, timestamp)
@@ -254,7 +255,7 @@ class SalesCreditNoteSink(DineroSink):
                 total += Decimal(str(field_ci(row, "TotalInclVat") or 0))
         return total
 
-    def _note_total(self, item: Prepared, invoice: dict[str, Any]) -> Decimal:
+    def _note_total(self, item: Prepared, invoice: dict[str, Any], rounding: str = ROUND_HALF_UP) -> Decimal:
         """What the new note credits incl. VAT: the invoice's total (full), Dinero's sum of the lines
         (partial: :func:`target_dinero.amounts.invoice_money`, each line at its account's sales VAT)."""
         if "ProductLines" not in item.payload:
@@ -273,7 +274,25 @@ class SalesCreditNoteSink(DineroSink):
                     rate=Decimal(rate),
                 )
             )
-        return invoice_money(lines, bool(field_ci(invoice, "ShowLinesInclVat"))).incl
+        return invoice_money(lines, bool(field_ci(invoice, "ShowLinesInclVat")), rounding).incl
+
+    def _refuse_changed(self, item: Prepared, invoice_guid: str, existing: dict[str, Any]) -> None:
+        """A partial note found by its reference whose lines now credit another amount is rejected with
+        both amounts, never counted as there (a credit note is not changed once written)."""
+        held = field_ci(existing, "TotalInclVat")
+        if "ProductLines" not in item.payload or held is None or self.run.dry_run:
+            return
+        invoice = self._invoice(item, invoice_guid)
+        new = self._note_total(item, invoice)
+        held_amount = Decimal(str(held)).quantize(CENT)
+        # how Dinero rounds a midpoint is undocumented: either rule's total is the same note
+        if held_amount not in (new, self._note_total(item, invoice, ROUND_HALF_EVEN)):
+            raise RecordRejected(
+                f"credit note {item.reference!r} exists in Dinero crediting {held_amount}; "
+                f"the record's lines credit {new.quantize(CENT)}. A credit note is not changed once written: "
+                "correct it in Dinero, or send the difference as a credit note of its own",
+                "ProductLines",
+            )
 
     def _refuse_over_credit(self, item: Prepared, invoice_guid: str, row: dict[str, Any]) -> None:
         """Reject, before any write, a credit note that would credit the invoice more than its total
@@ -304,7 +323,8 @@ class SalesCreditNoteSink(DineroSink):
             this_run[key] = Decimal("Infinity")  # fully credited: any further note is refused
             return
         total = Decimal(str(field_ci(invoice, "TotalInclVat") or 0))
-        new = self._note_total(item, invoice)
+        # the smaller of the two midpoint rules' totals: refuse only what credits too much under either
+        new = min(self._note_total(item, invoice), self._note_total(item, invoice, ROUND_HALF_EVEN))
         if already + new > total + Decimal("0.005"):
             shown = "all of it" if already.is_infinite() else str(already.quantize(CENT))
             raise RecordRejected(

@@ -40,6 +40,7 @@ from dinero_api.errors import (
     DineroServerError,
     DineroTimestampConflict,
     DineroUnknownOutcome,
+    DineroValidationError,
 )
 from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.records import (
@@ -62,6 +63,7 @@ __all__ = ["UNKNOWN_OUTCOME", "DocumentPayments", "PaymentSpec", "document_payme
 UNKNOWN_OUTCOME = (DineroUnknownOutcome, DineroServerError, DineroConnectionError, DineroMalformedResponse)
 
 MIN_DEPOSIT_ACCOUNT = 50000
+MAX_ACCOUNT = 99999  # Dinero's account numbers have at most five digits
 
 #: kind -> (document path, payments list path, payments create path)
 _PATHS = {
@@ -179,20 +181,31 @@ def parse_payment(
     )
 
 
-def _payment_reference(payment: dict[str, Any]) -> str | None:
-    """The reference a payment carries: its own ExternalReference, else the ``[reference]`` the target put
-    at the end of its Description (only there: a tag inside a text someone typed is not an identity)."""
+def _own_reference(payment: dict[str, Any]) -> str | None:
     own = field_ci(payment, "ExternalReference")
-    if own not in (None, "") and normalize_reference(own):
-        return normalize_reference(own)
-    text = str(field_ci(payment, "Description") or "").rstrip()
-    if text.endswith("]") and "[" in text:
-        return normalize_reference(text[text.rindex("[") + 1 : -1]) or None
-    return None
+    return normalize_reference(own) or None if own not in (None, "") else None
 
 
 def _matches(payment: dict[str, Any], reference: str) -> bool:
-    return _payment_reference(payment) == reference
+    """Whether ``payment`` carries ``reference``: its own ExternalReference decides; without one, the
+    ``[reference]`` the target puts at the end of the Description (only there: a tag inside a text someone
+    typed is not an identity)."""
+    own = _own_reference(payment)
+    if own is not None:
+        return own == reference
+    return str(field_ci(payment, "Description") or "").rstrip().endswith(f"[{reference}]")
+
+
+def _reference_with_prefix(payment: dict[str, Any], prefix: str) -> str | None:
+    """The payment's reference when it starts with ``prefix`` (own, else the Description's end tag)."""
+    own = _own_reference(payment)
+    if own is not None:
+        return own if own.startswith(prefix) else None
+    text = str(field_ci(payment, "Description") or "").rstrip()
+    start = text.rfind(f"[{prefix}")
+    if not text.endswith("]") or start < 0:
+        return None
+    return normalize_reference(text[start + 1 : -1]) or None
 
 
 def _amount_of(payment: dict[str, Any]) -> Decimal | None:
@@ -229,6 +242,8 @@ class DocumentPayments:
         self._known: dict[tuple[str, str], _Known] = {}
         self._lock = threading.RLock()
         self._deposit_checked: set[int] = set()
+        #: deposit accounts that could not be made in this run, with the reason: never asked for again
+        self._deposit_failed: dict[int, str] = {}
 
     # -- what is known -------------------------------------------------------------------------------
     def booked_now(self, kind: str, guid: str, timestamp: Any, currency: str | None = None) -> None:
@@ -265,6 +280,8 @@ class DocumentPayments:
         with self._lock:
             if number in self._deposit_checked:
                 return
+            if number in self._deposit_failed:
+                raise RecordRejected(self._deposit_failed[number], "DepositAccountNumber")
             if number in self.run.reference.deposit_accounts():
                 self._deposit_checked.add(number)
                 return
@@ -274,10 +291,10 @@ class DocumentPayments:
                     f"streams.{options.stream}.create_deposit_account to create it)",
                     "DepositAccountNumber",
                 )
-            if number < MIN_DEPOSIT_ACCOUNT or number in self.run.reference.accounts():
+            if not MIN_DEPOSIT_ACCOUNT <= number <= MAX_ACCOUNT or number in self.run.reference.accounts():
                 raise RecordRejected(
                     f"DepositAccountNumber {number} cannot be created as a deposit account (it must be "
-                    f"{MIN_DEPOSIT_ACCOUNT} or more and not an existing entry account)",
+                    f"{MIN_DEPOSIT_ACCOUNT} to {MAX_ACCOUNT} and not an existing entry account)",
                     "DepositAccountNumber",
                 )
             body = {"Number": number, "Name": options.deposit_account_name or f"Clearing {number}"}
@@ -285,8 +302,13 @@ class DocumentPayments:
                 self.run.plan("create", "deposit_account", plan_stream, str(number), body)
             else:
                 # an unknown outcome is looked up just below: the account exists or the error stands
-                with contextlib.suppress(*UNKNOWN_OUTCOME):
-                    self.run.gateway.post("/v1/{org}/accounts/deposit", body)
+                try:
+                    with contextlib.suppress(*UNKNOWN_OUTCOME):
+                        self.run.gateway.post("/v1/{org}/accounts/deposit", body)
+                except DineroValidationError as exc:
+                    # refused once: every later payment on it is rejected with this reason, no request
+                    self._deposit_failed[number] = f"Dinero refused to create deposit account {number}: {exc}"
+                    raise
                 fresh = self.run.reference._load_accounts("/v1/{org}/accounts/deposit", "AccountNumber,Name")
                 if number not in fresh:
                     raise RecordRejected(f"creating deposit account {number} failed", "DepositAccountNumber")
@@ -342,8 +364,8 @@ class DocumentPayments:
             prefix = next(s.reference for s in specs if s.positional).rsplit("/payment/", 1)[0] + "/payment/"
             held: dict[str, dict[str, Any]] = {}
             for payment in known.payments:
-                ref = _payment_reference(payment)
-                if ref and ref.startswith(prefix):
+                ref = _reference_with_prefix(payment, prefix)
+                if ref:
                     held.setdefault(ref, payment)
             used: set[str] = set()
             out: list[PaymentSpec | None] = [None] * len(specs)

@@ -167,3 +167,152 @@ def test_partial_refunds_that_together_exceed_the_invoice_are_not_all_made(
     ]
     total = sum(float(n.get("TotalInclVat") or 0) for n in notes)
     assert total <= 125.0, [(n.get("ExternalReference"), n.get("TotalInclVat")) for n in notes]
+
+
+def _refused(result: Any) -> list[dict[str, Any]]:
+    return [
+        r for r in result.api_requests if 400 <= int(r.get("status") or 0) < 500 and r.get("status") != 429
+    ]
+
+
+def test_ledger_items_dinero_refuses_stop_the_run_instead_of_a_400_per_item(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    """Dinero revokes integrations that cause many 400s: a refusal that repeats (here a FileGuid Dinero
+    does not know, which cannot be checked locally) stops the run after a few, with the reason."""
+    config = make_config(sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item"}}, max_rejects=1000)
+    items = [
+        {
+            "id": n,
+            "VoucherDate": "2026-11-02",
+            "FileGuid": f"0f0f0f0f-0000-4000-8000-{n:012d}",
+            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10 + n}],
+        }
+        for n in range(40)
+    ]
+    result = run_target(sandbox, config, msgs("z", items))
+    assert len(_refused(result)) <= 11, len(_refused(result))
+    assert result.error is not None and "refused" in str(result.error).lower()
+    assert result.states == []  # no STATE covers the records not tried
+
+
+def test_manual_vouchers_dinero_refuses_stop_the_run_instead_of_a_400_per_record(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(sandbox_settings, tmp_path, {"mv": {"load_as": "manual_voucher"}}, max_rejects=1000)
+    vouchers = [
+        {
+            "id": n,
+            "VoucherDate": "2026-11-02",
+            "FileGuid": f"0f0f0f0f-0000-4000-8000-{n:012d}",
+            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10 + n}],
+        }
+        for n in range(40)
+    ]
+    result = run_target(sandbox, config, msgs("mv", vouchers))
+    assert len(_refused(result)) <= 10, [(r["method"], r["path"]) for r in _refused(result)]
+    assert result.error is not None
+    assert result.states == []
+
+
+def test_a_kassekladde_item_whose_amount_changed_upstream_is_rejected_not_counted_as_there(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item"}}, max_rejects=10)
+    item = {
+        "register": "KASSE-1",
+        "id": "2026-11-02",
+        "VoucherDate": "2026-11-02",
+        "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 1250.0}],
+    }
+    assert run_target(sandbox, config, msgs("z", [item])).error is None
+    changed = {**item, "Lines": [{**item["Lines"][0], "Amount": 1300.0}]}
+    again = run_target(sandbox, config, msgs("z", [changed]))
+    assert again.error is None, again.stderr
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1 and "1300" in reasons[0], reasons
+    assert again.counts("z").get("unchanged") is None
+    # the same input again: recognised as it is, nothing rejected or written
+    same = run_target(sandbox, config, msgs("z", [item]))
+    reads_as_posts = ("/ledgeritems/ledgers", "/ledgeritems/status")  # reads Dinero serves as POST
+    assert [w for w in same.writes if not w["path"].endswith(reads_as_posts)] == []
+    assert same.counts("z").get("unchanged") == 1 and len(rejects(config)) == 1
+
+
+def test_a_partial_refund_whose_lines_changed_upstream_is_rejected_not_counted_as_there(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(12)])).error is None
+    line = {"Description": "Te", "Quantity": 1, "BaseAmountValue": 40.0, "AccountNumber": 1000}
+    refund = {"id": "rc_1", "InvoiceExternalReference": "ADV-12", "ProductLines": [line]}
+    first = run_target(sandbox, config, msgs(REFUNDS, [refund]))
+    assert first.error is None and first.counts(REFUNDS).get("created") == 1, first.stderr
+    changed = {**refund, "ProductLines": [{**line, "BaseAmountValue": 60.0}]}
+    again = run_target(sandbox, config, msgs(REFUNDS, [changed]))
+    assert again.error is None, again.stderr
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1 and "75" in reasons[0] and "50" in reasons[0], reasons
+    assert again.counts(REFUNDS).get("unchanged") is None
+    same = run_target(sandbox, config, msgs(REFUNDS, [refund]))
+    assert same.writes == [] and same.counts(REFUNDS).get("unchanged") == 1 and len(rejects(config)) == 1
+
+
+def test_a_deposit_account_dinero_cannot_create_is_refused_once_not_per_payment(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_config(
+        sandbox_settings,
+        tmp_path,
+        streams(
+            **{
+                PAYMENTS: {
+                    "load_as": "invoice_payment",
+                    "deposit_account": 123456,
+                    "create_deposit_account": True,
+                }
+            }
+        ),
+        max_rejects=100,
+    )
+    assert run_target(sandbox, config, msgs(ORDERS, [order(n) for n in range(20, 32)])).error is None
+    pays = [{"id": f"d_{n}", "InvoiceExternalReference": f"ADV-{n}", "Amount": 125.0} for n in range(20, 32)]
+    result = run_target(sandbox, config, msgs(PAYMENTS, pays))
+    assert result.error is None, result.stderr
+    assert _refused(result) == [], [(r["method"], r["path"]) for r in _refused(result)]
+    assert len(rejects(config)) == 12 and all("123456" in r["reason"] for r in rejects(config))
+
+
+def test_booked_kassekladde_items_after_the_journal_was_lost_are_not_created_again(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    """Dinero cannot list booked items: a re-run without the journal learns of them from the one refused
+    create (their Ids are taken), counts them as there, and creates the new item in the same batch."""
+    import time
+
+    config = make_config(
+        sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item", "book": True}}, max_rejects=10
+    )
+    items = [
+        {
+            "id": n,
+            "VoucherDate": "2026-11-02",
+            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 100 + n}],
+        }
+        for n in range(5)
+    ]
+    assert run_target(sandbox, config, msgs("z", items)).error is None
+    deadline = time.monotonic() + 30
+    while any(
+        r.get("Status") != "Booked" for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    for leftover in tmp_path.glob("ledger.*"):
+        leftover.unlink()  # the journal is lost
+    new = {**items[0], "id": 99, "Lines": [{**items[0]["Lines"][0], "Amount": 999}]}
+    again = run_target(sandbox, config, msgs("z", [*items, new]))
+    assert again.error is None, again.stderr
+    held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
+    assert len(held) == 6, len(held)
+    assert rejects(config) == []
+    assert len(_refused(again)) <= 1, [(r["method"], r["path"]) for r in _refused(again)]
