@@ -117,29 +117,48 @@ class LedgerItemSink(DineroSink):
     def _key(self, reference: str) -> str:
         return f"ledger_item:{reference}"
 
-    def _existing(self, items: list[Prepared]) -> dict[str, str]:
-        """Id -> status (Draft, PendingBooking, Booked) of the items of ``items`` that exist in Dinero."""
+    def _existing(self, items: list[Prepared], *, ask: list[Prepared] | None = None) -> dict[str, str]:
+        """Id -> status (Draft, PendingBooking, Booked) of the items of ``items`` that exist in Dinero.
+
+        Every unbooked item is in ``ledgers``; an item the journal lists that is not there is asked about
+        (``status``: booked since, or never made) -- but not one this run sent a moment ago: had Dinero
+        made it, it would be unbooked and listed (a late commit meets the resend's taken Id, which the
+        refusal names and ``ask`` then looks up). Dinero answers ``status`` for an Id it does not know with
+        a 400, so those questions are kept to what only ``status`` can tell.
+        """
         unbooked = self._read("/v1/{org}/ledgeritems/ledgers", []) or []
         found = {str(row.get("Id")).lower(): "Draft" for row in unbooked if isinstance(row, dict)}
         self._unbooked = {str(row.get("Id")).lower(): row for row in unbooked if isinstance(row, dict)}
+        sent_now = getattr(self, "_sent_now", set())
         journaled = [
             i.payload["Id"]
             for i in items
             if i.payload["Id"].lower() not in found
+            and i.payload["Id"].lower() not in sent_now
             and (self.run.journal.get(self._key(i.reference)) or {}).get("status") in ("created", "pending")
-        ]
+        ] + [i.payload["Id"] for i in ask or [] if i.payload["Id"].lower() not in found]
+        journaled = list(dict.fromkeys(journaled))
         for start in range(0, len(journaled), MAX_ITEMS):
             chunk = journaled[start : start + MAX_ITEMS]
-            try:
-                rows = self._read("/v1/{org}/ledgeritems/status", [{"Id": i} for i in chunk])
-            except DineroValidationError:
-                rows = []  # one of them does not exist (a pending create never happened): ask one by one
-                for item_id in chunk:
-                    try:
-                        rows += self._read("/v1/{org}/ledgeritems/status", [{"Id": item_id}])
-                    except DineroValidationError:
+            rows: list[Any] = []
+            while chunk:
+                try:
+                    rows += self._read("/v1/{org}/ledgeritems/status", [{"Id": i} for i in chunk]) or []
+                    break
+                except DineroValidationError as exc:
+                    # an Id Dinero does not know (a create that never happened): drop the ones the refusal
+                    # names and ask about the rest together; a refusal naming none: one by one
+                    named = _named_items(exc, len(chunk))
+                    if named:
+                        chunk = [x for k, x in enumerate(chunk) if k not in named]
                         continue
-            for row in rows or []:
+                    for item_id in chunk:
+                        try:
+                            rows += self._read("/v1/{org}/ledgeritems/status", [{"Id": item_id}]) or []
+                        except DineroValidationError:
+                            continue
+                    break
+            for row in rows:
                 found[str(row.get("Id")).lower()] = str(row.get("Status") or "Booked")
         return found
 
@@ -183,10 +202,12 @@ class LedgerItemSink(DineroSink):
             self.guarded(chunk[0].record, lambda chunk=chunk: self._book(chunk))
 
     def _create(self, chunk: list[Prepared], existing: dict[str, str]) -> None:
+        sent_now = self.__dict__.setdefault("_sent_now", set())
         for item in chunk:
             self.run.journal.record(
                 self._key(item.reference), status="pending", stream=self.stream_name, id=item.payload["Id"]
             )
+            sent_now.add(item.payload["Id"].lower())
         unknown = 0
         while True:  # every refusal takes at least the items it names out of the chunk
             try:
@@ -200,7 +221,7 @@ class LedgerItemSink(DineroSink):
                 # mean a taken Id), then narrowed down item by item.
                 named = _named_items(exc, len(chunk))
                 if not named and len(chunk) > 1:
-                    now = self._existing(chunk)
+                    now = self._existing(chunk, ask=chunk)
                     if not any(i.payload["Id"].lower() in now for i in chunk):
                         self.run.refused(self.stream_name, exc, 0)
                         for item in chunk:
@@ -209,7 +230,7 @@ class LedgerItemSink(DineroSink):
                 if not named:
                     named = {k: ("Id",) for k in range(len(chunk))}
                 id_named = [chunk[k] for k, fields in named.items() if any(f.lower() == "id" for f in fields)]
-                now = self._existing(id_named) if id_named else {}
+                now = self._existing(id_named, ask=id_named) if id_named else {}
                 taken = [i for i in id_named if i.payload["Id"].lower() in now]
                 for item in taken:
                     existing[item.payload["Id"].lower()] = now[item.payload["Id"].lower()]

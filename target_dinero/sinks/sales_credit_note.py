@@ -303,6 +303,10 @@ class SalesCreditNoteSink(DineroSink):
         its body anyway, which gives the total."""
         if self.run.dry_run and invoice_guid.startswith("dry-run:"):
             return
+        if (self.run.markers.get(self._key(item.reference)) or {}).get("status") == "pending":
+            # an earlier send of this very note (checked then) may have been made: the protocol settles it
+            # (look-up, commit horizon) -- its own note must not count as another one crediting the invoice
+            return
         full = "ProductLines" not in item.payload
         contact = field_ci(row, "ContactGuid")
         invoice = self._invoice(item, invoice_guid) if not contact or not full else {}

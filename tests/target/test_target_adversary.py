@@ -316,3 +316,27 @@ def test_booked_kassekladde_items_after_the_journal_was_lost_are_not_created_aga
     assert len(held) == 6, len(held)
     assert rejects(config) == []
     assert len(_refused(again)) <= 1, [(r["method"], r["path"]) for r in _refused(again)]
+
+
+@pytest.mark.parametrize("mode", ["5xx", "commit_then_500"])
+def test_a_lost_kassekladde_create_is_looked_up_without_a_400_per_item(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any, mode: str
+) -> None:
+    """After a batch create whose answer was lost, the items are looked up without asking Dinero about
+    each Id it does not know (every such question is a 400): created once, nothing refused."""
+    config = make_config(sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item"}}, max_rejects=10)
+    items = [
+        {
+            "id": n,
+            "VoucherDate": "2026-11-02",
+            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 100 + n}],
+        }
+        for n in range(30)
+    ]
+    sandbox.set_fault(mode, count=1, path_contains="/v1.2/", method="POST")  # the create, not the reads
+    result = run_target(sandbox, config, msgs("z", items))
+    assert result.error is None, result.stderr
+    assert [f["fired"] for f in sandbox.faults()] == [1], sandbox.faults()
+    held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
+    assert len(held) == 30 and rejects(config) == []
+    assert _refused(result) == [], len(_refused(result))
