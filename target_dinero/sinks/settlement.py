@@ -390,6 +390,19 @@ class DocumentPayments:
                     if ref is not None:
                         out[i] = spec.renamed(ref)
                         used.add(ref)
+            # A held positional payment the record no longer lists beside a listed one Dinero does not
+            # hold: an amount changed upstream cannot be told from a new payment -- pay nothing, say so.
+            gone = [r for r in held if r not in used]
+            new = [specs[i] for i in range(len(specs)) if out[i] is None]
+            if gone and new:
+                raise RecordRejected(
+                    f"the {kind} holds payment(s) {', '.join(f'{r} of {_amount_of(held[r])}' for r in gone)} "
+                    "that the record's Payments no longer list, and the record lists payment(s) of "
+                    f"{', '.join(str(x.voucher_amount) for x in new)} that the {kind} does not hold: a "
+                    "payment without its own ExternalReference whose amount changed cannot be told from a "
+                    "new one, so none is paid. Give Payments an ExternalReference, or correct it in Dinero",
+                    "Payments",
+                )
             # 3. else its own position when free, otherwise the first position no payment holds
             taken = set(held) | used | {s.reference for s in specs if not s.positional}
             number = len(specs)

@@ -340,3 +340,15 @@ def test_a_lost_kassekladde_create_is_looked_up_without_a_400_per_item(
     held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
     assert len(held) == 30 and rejects(config) == []
     assert _refused(result) == [], len(_refused(result))
+
+
+def test_a_payment_without_reference_whose_amount_changed_is_rejected_not_paid_again(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(13, Payments=[{"Amount": 100.0}])])).error is None
+    again = run_target(sandbox, config, msgs(ORDERS, [order(13, Payments=[{"Amount": 90.0}])]))
+    assert again.error is None, again.stderr
+    held = live_payments(sandbox, invoices(sandbox)["ADV-13"]["Guid"])
+    assert [p["Amount"] for p in held] == [100.0]
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1 and "90" in reasons[0] and "100" in reasons[0], reasons
