@@ -352,3 +352,25 @@ def test_a_payment_without_reference_whose_amount_changed_is_rejected_not_paid_a
     assert [p["Amount"] for p in held] == [100.0]
     reasons = [r["reason"] for r in rejects(config)]
     assert len(reasons) == 1 and "90" in reasons[0] and "100" in reasons[0], reasons
+
+
+def test_a_purchase_draft_whose_amount_changed_upstream_is_neither_counted_as_there_nor_booked(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    streams_ = {"pv": {"load_as": "purchase_voucher", "deposit_account": 55000}}
+    config = make_config(sandbox_settings, tmp_path, streams_, max_rejects=10)
+    bill = {
+        "id": "b1",
+        "PurchaseType": "cash",
+        "VoucherDate": "2026-11-03",
+        "Lines": [{"AccountNumber": 2000, "Amount": 250.0, "VatCode": "I25", "Description": "Kontorland"}],
+    }
+    assert run_target(sandbox, config, msgs("pv", [bill])).error is None  # a draft
+    changed = {**bill, "Book": True, "Lines": [{**bill["Lines"][0], "Amount": 300.0}]}
+    again = run_target(sandbox, config, msgs("pv", [changed]))
+    assert again.error is None, again.stderr
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1, reasons
+    assert again.counts("pv").get("unchanged") is None and again.counts("pv").get("booked") is None
+    vouchers = [v for v in sandbox.dump(ORG, "purchase_vouchers") if v.get("ExternalReference") == "pv:b1"]
+    assert [v.get("Status") for v in vouchers] == ["Draft"], vouchers
