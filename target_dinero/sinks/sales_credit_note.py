@@ -197,6 +197,12 @@ class SalesCreditNoteSink(DineroSink):
                     "InvoiceExternalReference",
                 )
             self._refuse_over_credit(item, invoice_guid, row)
+            if "ProductLines" in item.payload:
+                invoice = self._invoice(item, invoice_guid)
+                self._refuse_over_refund(
+                    item,
+                    max(self._note_total(item, invoice), self._note_total(item, invoice, ROUND_HALF_EVEN)),
+                )
             guid, timestamp = self._create(item, invoice_guid, invoice_ref)
             if guid is None:
                 return
@@ -205,6 +211,9 @@ class SalesCreditNoteSink(DineroSink):
             guid = str(field_ci(existing, "Guid"))
             status = str(field_ci(existing, "Status") or "").lower()
             self._refuse_changed(item, invoice_guid, existing)
+            held = field_ci(existing, "TotalInclVat")
+            if held is not None:
+                self._refuse_over_refund(item, Decimal(str(held)))
             self.count("unchanged")
         if item.book and status == "draft":
             self._book(item, guid, timestamp)
@@ -292,6 +301,16 @@ class SalesCreditNoteSink(DineroSink):
                 f"the record's lines credit {new.quantize(CENT)}. A credit note is not changed once written: "
                 "correct it in Dinero, or send the difference as a credit note of its own",
                 "ProductLines",
+            )
+
+    def _refuse_over_refund(self, item: Prepared, note_total: Decimal) -> None:
+        """A refund paid back beyond what its credit note credits is rejected before any write."""
+        payment = item.extra["payment"]
+        if payment is not None and payment.voucher_amount > note_total + Decimal("0.005"):
+            raise RecordRejected(
+                f"Payment {payment.voucher_amount} pays back more than the credit note credits "
+                f"({note_total.quantize(CENT)})",
+                "Payment.Amount",
             )
 
     def _refuse_over_credit(self, item: Prepared, invoice_guid: str, row: dict[str, Any]) -> None:

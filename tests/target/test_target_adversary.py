@@ -374,3 +374,22 @@ def test_a_purchase_draft_whose_amount_changed_upstream_is_neither_counted_as_th
     assert again.counts("pv").get("unchanged") is None and again.counts("pv").get("booked") is None
     vouchers = [v for v in sandbox.dump(ORG, "purchase_vouchers") if v.get("ExternalReference") == "pv:b1"]
     assert [v.get("Status") for v in vouchers] == ["Draft"], vouchers
+
+
+def test_a_refund_paid_back_beyond_its_credit_note_is_rejected_before_any_write(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(14)])).error is None
+    refund = {
+        "id": "ro_1",
+        "InvoiceExternalReference": "ADV-14",
+        "ProductLines": [
+            {"Description": "Te", "Quantity": 1, "BaseAmountValue": 40.0, "AccountNumber": 1000}
+        ],
+        "Payment": {"Amount": 80.0},  # the note credits 50.00
+    }
+    result = run_target(sandbox, config, msgs(REFUNDS, [refund]))
+    assert result.error is None, result.stderr
+    assert result.writes == [], [(w["method"], w["path"]) for w in result.writes]
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1 and "80" in reasons[0] and "50" in reasons[0], reasons
