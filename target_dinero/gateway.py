@@ -39,6 +39,7 @@ class DineroGateway:
         self._settings: Any = None
         self._lock = threading.Lock()
         self._stopped: BaseException | None = None
+        self._stop_reason: str | None = None
 
     # -- construction -----------------------------------------------------------------------
     @property
@@ -78,7 +79,20 @@ class DineroGateway:
     # -- stop switch ------------------------------------------------------------------------
     def _check(self) -> None:
         if self._stopped is not None:
-            raise RunStopped(f"run stopped after an authorization failure: {self._stopped}")
+            stopped = RunStopped(
+                self._stop_reason or f"run stopped after an authorization failure: {self._stopped}"
+            )
+            stopped.error = self._stopped
+            raise stopped
+
+    def stop(self, error: BaseException, reason: str) -> RunStopped:
+        """Stop the run for every sink (no request is sent after this); returns the error to raise."""
+        with self._lock:
+            if self._stopped is None:
+                self._stopped, self._stop_reason = error, reason
+        stopped = RunStopped(reason)
+        stopped.error = error
+        return stopped
 
     def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         self._check()

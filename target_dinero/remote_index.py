@@ -45,6 +45,7 @@ class RemoteIndex:
         self._next_page: int | None = None  # None: first page not read yet
         self._remaining_pages: int | None = None
         self._writes_started = False
+        self._paged_rows: list[dict[str, Any]] = []
         self._lock = threading.RLock()
 
     def _remember_rows(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -57,6 +58,7 @@ class RemoteIndex:
         body = self._gateway.get(self._path, {"fields": self._fields, "page": page, "pageSize": PAGE_SIZE})
         parsed = parse_page(body)
         self._remember_rows(parsed.rows)
+        self._paged_rows.extend(dict(r) for r in parsed.rows)
         # The plain list is the one the count describes under either reading (dinero_api.envelope).
         if not has_more(parsed, page_size=PAGE_SIZE, rows_seen=page * PAGE_SIZE + len(parsed.rows)):
             self._complete = True
@@ -125,6 +127,12 @@ class RemoteIndex:
         ref = normalize_reference(ref)
         with self._lock:
             self._rows[ref] = {**self._rows.get(ref, {}), **row, "ExternalReference": ref}
+
+    def all_rows(self) -> list[dict[str, Any]] | None:
+        """Every row of the collection (with or without a reference) when the whole list was paged before
+        the target wrote to it; None otherwise (then ask Dinero with a filter)."""
+        with self._lock:
+            return list(self._paged_rows) if self._complete else None
 
     def recheck(self, ref: str) -> dict[str, Any] | None:
         """Ask Dinero again about one reference (after a create whose answer was lost)."""

@@ -34,7 +34,8 @@ from target_dinero.report import RunReport
 
 __all__ = ["RunContext"]
 
-INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt")
+#: ContactGuid: the credit notes of an invoice are found among its contact's (sales_credit_note)
+INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt", "ContactGuid")
 PRODUCT_INDEX_FIELDS = (
     "ProductGuid",
     "ExternalReference",
@@ -46,6 +47,18 @@ PRODUCT_INDEX_FIELDS = (
     "Unit",
     "DeletedAt",
 )
+
+
+#: Dinero refusals (4xx) of records with the same error after which the run stops: Dinero revokes
+#: integrations that cause many 400s, and a refusal that repeats is a defect of the input or the mapping,
+#: not of one record (the records refused so far are in the rejects file; a re-run after the fix resumes).
+MAX_SAME_REFUSALS = 10
+
+
+def refusal_signature(exc: Any) -> tuple[Any, ...]:
+    """What makes two refusals "the same": status, Dinero's code, the fields named (indexes dropped)."""
+    fields = sorted({re.sub(r"\[\d+\]", "[]", str(k)) for k in getattr(exc, "validation_errors", {}) or {}})
+    return (getattr(exc, "status_code", None), getattr(exc, "code", None), tuple(fields))
 
 
 class RunContext:
@@ -84,6 +97,7 @@ class RunContext:
         self._out_lock = threading.Lock()
         self.journal_lock = threading.Lock()
         self.journal_confirmed = False  # see VoucherWriter.confirm_journal
+        self._refusals: dict[tuple[Any, ...], int] = {}
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -183,6 +197,27 @@ class RunContext:
         self.rejects.write(stream, record, reason, field)
         self.report.count(stream, "rejected")
         self.logger.warning("Rejected a record of %s: %s", stream, reason)
+
+    def refused(self, stream: str, exc: BaseException, records: int = 1) -> None:
+        """Count a Dinero refusal (4xx) that rejected ``records`` records; stop the whole run once the same
+        refusal (:func:`refusal_signature`) has come :data:`MAX_SAME_REFUSALS` times.
+
+        The stop goes through the gateway's switch, so no sink sends another request, and no STATE covers
+        the records not tried. Raises :class:`~target_dinero.gateway.RunStopped`.
+        """
+        signature = refusal_signature(exc)
+        with self._lock:
+            self._refusals[signature] = self._refusals.get(signature, 0) + max(records, 1)
+            count = self._refusals[signature]
+        if count >= MAX_SAME_REFUSALS:
+            reason = (
+                f"Dinero refused {count} requests of this run with the same error (last on stream "
+                f"{stream}: {exc}); stopping so as not to provoke more 400 answers (Dinero revokes "
+                "integrations that do). The refused records are in the rejects file: fix the input or "
+                "mapping and re-run."
+            )
+            self.logger.error("%s", reason)
+            raise self.gateway.stop(exc, reason)
 
     def plan(self, action: str, load_type: str, stream: str, reference: str | None, payload: Any) -> None:
         """Dry run: print what would be sent (to stderr: stdout carries the Singer STATE messages)."""

@@ -396,6 +396,15 @@ class VoucherWriter:
         update_drafts: bool,
     ) -> dict[str, Any] | None:
         guid = str(entry["guid"])
+        if not update_drafts and entry.get("digest") and entry.get("digest") != digest:
+            # A draft this load type does not update, sent again with other content: counting it as there
+            # (or booking what Dinero holds) would silently keep the earlier amounts.
+            raise RecordRejected(
+                f"{self.what} {reference!r} exists in Dinero as a draft ({guid}) with the content of an "
+                "earlier record; this record differs and a draft of this kind is not updated (nor booked "
+                "as it is). Correct or delete the draft in Dinero, then re-run",
+                "ExternalReference",
+            )
         if entry.get("digest") == digest or not update_drafts:
             self._count("unchanged")
         elif self.run.dry_run:

@@ -259,3 +259,5 @@ class DineroSink(SdkAdapterSink):
             if verdict is None:
                 raise
             self.run.reject(self.stream_name, record, *verdict)
+            if isinstance(exc, DineroAPIError) and not isinstance(exc, DineroUnknownOutcome):
+                self.run.refused(self.stream_name, exc)  # a refusal that repeats stops the run

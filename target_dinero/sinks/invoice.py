@@ -526,7 +526,9 @@ class InvoiceSink(DineroSink):
                     self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}"
                 )
                 # booked by this run: no payments yet, and its TimeStamp is known
-                document_payments(self.run).booked_now("invoice", guid, field_ci(answer, "TimeStamp"))
+                document_payments(self.run).booked_now(
+                    "invoice", guid, field_ci(answer, "TimeStamp"), item.payload.get("Currency") or "DKK"
+                )
                 break
             except (DineroTimestampConflict, DineroUnknownOutcome):
                 current = self._get(guid) or {}

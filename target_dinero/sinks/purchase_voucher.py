@@ -110,7 +110,11 @@ class PurchaseVoucherSink(DineroSink):
                 )
             own = raw.get("ExternalReference")
             ref = str(own) if own not in (None, "") else f"{reference}/payment/{index + 1}"
-            payments.append(parse_payment(dict(raw), ref, self.options, f"Payments[{index}]"))
+            payments.append(
+                parse_payment(
+                    dict(raw), ref, self.options, f"Payments[{index}]", positional=own in (None, "")
+                )
+            )
         return Prepared(
             record=record,
             reference=reference,
@@ -165,8 +169,10 @@ class PurchaseVoucherSink(DineroSink):
         if entry is None or not item.extra["payments"] or entry.get("status") != "booked":
             return
         payments = document_payments(self.run)
-        for spec in item.extra["payments"]:
-            outcome = payments.pay("purchase", str(entry["guid"]), spec, self.stream_name, self.options)
+        guid = str(entry["guid"])
+        for outcome in payments.pay_all(
+            "purchase", guid, item.extra["payments"], self.stream_name, self.options
+        ):
             if outcome:
                 self.count(outcome)
 

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import threading
 import weakref
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from dinero_api.envelope import parse_page
 from dinero_api.errors import DineroGone, DineroTimestampConflict
+from dinero_api.filters import lookup as filter_for
+from target_dinero.amounts import InvoiceLineMoney, invoice_money
 from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.records import (
     RecordRejected,
@@ -53,6 +56,10 @@ __all__ = ["SalesCreditNoteSink"]
 
 _INDEXES: weakref.WeakKeyDictionary[Any, RemoteIndex] = weakref.WeakKeyDictionary()
 _INDEX_LOCK = threading.Lock()
+#: per run: invoice Guid -> what this run's credit notes credit it (incl. VAT), and the notes Dinero showed
+_CREDITED: weakref.WeakKeyDictionary[Any, dict[str, Decimal]] = weakref.WeakKeyDictionary()
+_NOTE_FOR: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+CENT = Decimal("0.01")
 
 
 def credit_note_index(run: Any) -> RemoteIndex:
@@ -61,7 +68,9 @@ def credit_note_index(run: Any) -> RemoteIndex:
         found = _INDEXES.get(run)
         if found is None:
             found = _INDEXES[run] = RemoteIndex(
-                run.gateway, "/v1/{org}/sales/creditnotes", ("Guid", "Status", "DeletedAt")
+                run.gateway,
+                "/v1/{org}/sales/creditnotes",
+                ("Guid", "Status", "DeletedAt", "ContactGuid", "TotalInclVat"),
             )
         return found
 
@@ -189,6 +198,13 @@ class SalesCreditNoteSink(DineroSink):
                     "the invoice is a draft: only a booked invoice can be credited",
                     "InvoiceExternalReference",
                 )
+            self._refuse_over_credit(item, invoice_guid, row)
+            if "ProductLines" in item.payload:
+                invoice = self._invoice(item, invoice_guid)
+                self._refuse_over_refund(
+                    item,
+                    max(self._note_total(item, invoice), self._note_total(item, invoice, ROUND_HALF_EVEN)),
+                )
             guid, timestamp = self._create(item, invoice_guid, invoice_ref)
             if guid is None:
                 return
@@ -196,6 +212,10 @@ class SalesCreditNoteSink(DineroSink):
         else:
             guid = str(field_ci(existing, "Guid"))
             status = str(field_ci(existing, "Status") or "").lower()
+            self._refuse_changed(item, invoice_guid, existing)
+            held = field_ci(existing, "TotalInclVat")
+            if held is not None:
+                self._refuse_over_refund(item, Decimal(str(held)))
             self.count("unchanged")
         if item.book and status == "draft":
             self._book(item, guid, timestamp)
@@ -206,6 +226,138 @@ class SalesCreditNoteSink(DineroSink):
             )
             if outcome:
                 self.count("refund_exists" if outcome == "payment_exists" else f"refund_{outcome}")
+
+    # -- never credit more than the invoice -----------------------------------------------------------
+    def _invoice(self, item: Prepared, invoice_guid: str) -> dict[str, Any]:
+        """The invoice (one GET per record, shared with the partial note's body)."""
+        if "invoice" not in item.extra:
+            item.extra["invoice"] = self.run.gateway.get(f"/v1/{{org}}/invoices/{invoice_guid}") or {}
+        return item.extra["invoice"]
+
+    def _credited(self, invoice_guid: str, contact: str | None) -> Decimal:
+        """What live credit notes in Dinero credit the invoice (incl. VAT, its currency).
+
+        Dinero's list has no ``CreditNoteFor``: the notes of the invoice's contact are taken from the run's
+        credit-note index when it read the whole list (else one filtered list request), and each one's
+        ``CreditNoteFor`` is read (one GET per note of that contact, once per run)."""
+        if not contact:
+            return Decimal(0)
+        with _INDEX_LOCK:
+            note_for = _NOTE_FOR.setdefault(self.run, {})
+        rows = credit_note_index(self.run).all_rows()
+        if rows is None:
+            query, _exact = filter_for("ContactGuid", str(contact))
+            answer = self.run.gateway.get(
+                "/v1/{org}/sales/creditnotes",
+                {"fields": "Guid,ContactGuid,TotalInclVat,DeletedAt", "queryFilter": query, "pageSize": 1000},
+            )
+            rows = parse_page(answer).rows
+        total = Decimal(0)
+        for row in rows:
+            if str(field_ci(row, "ContactGuid") or "").lower() != str(contact).lower():
+                continue
+            if field_ci(row, "DeletedAt"):
+                continue
+            guid = str(field_ci(row, "Guid") or "").lower()
+            if guid not in note_for:
+                detail = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}
+                note_for[guid] = str(field_ci(detail, "CreditNoteFor") or "").lower()
+            if note_for[guid] == invoice_guid.lower():
+                total += Decimal(str(field_ci(row, "TotalInclVat") or 0))
+        return total
+
+    def _note_total(self, item: Prepared, invoice: dict[str, Any], rounding: str = ROUND_HALF_UP) -> Decimal:
+        """What the new note credits incl. VAT: the invoice's total (full), Dinero's sum of the lines
+        (partial: :func:`target_dinero.amounts.invoice_money`, each line at its account's sales VAT)."""
+        if "ProductLines" not in item.payload:
+            return Decimal(str(field_ci(invoice, "TotalInclVat") or 0))
+        lines = []
+        for line in item.payload["ProductLines"]:
+            code = str((self.run.reference.accounts().get(line["AccountNumber"]) or {}).get("VatCode") or "")
+            rate = (
+                self.run.reference.vat_rates().get(code.upper(), Decimal(0)) if code.upper()[:1] == "U" else 0
+            )
+            lines.append(
+                InvoiceLineMoney(
+                    price=line["BaseAmountValue"],
+                    quantity=line["Quantity"],
+                    discount=Decimal(line["Discount"]),
+                    rate=Decimal(rate),
+                )
+            )
+        return invoice_money(lines, bool(field_ci(invoice, "ShowLinesInclVat")), rounding).incl
+
+    def _refuse_changed(self, item: Prepared, invoice_guid: str, existing: dict[str, Any]) -> None:
+        """A partial note found by its reference whose lines now credit another amount is rejected with
+        both amounts, never counted as there (a credit note is not changed once written)."""
+        held = field_ci(existing, "TotalInclVat")
+        if "ProductLines" not in item.payload or held is None or self.run.dry_run:
+            return
+        invoice = self._invoice(item, invoice_guid)
+        new = self._note_total(item, invoice)
+        held_amount = Decimal(str(held)).quantize(CENT)
+        # how Dinero rounds a midpoint is undocumented: either rule's total is the same note
+        if held_amount not in (new, self._note_total(item, invoice, ROUND_HALF_EVEN)):
+            raise RecordRejected(
+                f"credit note {item.reference!r} exists in Dinero crediting {held_amount}; "
+                f"the record's lines credit {new.quantize(CENT)}. A credit note is not changed once written: "
+                "correct it in Dinero, or send the difference as a credit note of its own",
+                "ProductLines",
+            )
+
+    def _refuse_over_refund(self, item: Prepared, note_total: Decimal) -> None:
+        """A refund paid back beyond what its credit note credits is rejected before any write."""
+        payment = item.extra["payment"]
+        if payment is not None and payment.voucher_amount > note_total + Decimal("0.005"):
+            raise RecordRejected(
+                f"Payment {payment.voucher_amount} pays back more than the credit note credits "
+                f"({note_total.quantize(CENT)})",
+                "Payment.Amount",
+            )
+
+    def _refuse_over_credit(self, item: Prepared, invoice_guid: str, row: dict[str, Any]) -> None:
+        """Reject, before any write, a credit note that would credit the invoice more than its total
+        (a full refund after partial ones, partial refunds adding up to more than was invoiced).
+
+        A full note credits the whole invoice, so it needs no other note for the invoice (no read of the
+        invoice when the run's invoice index knows its contact); a partial one needs the invoice read for
+        its body anyway, which gives the total."""
+        if self.run.dry_run and invoice_guid.startswith("dry-run:"):
+            return
+        if (self.run.markers.get(self._key(item.reference)) or {}).get("status") == "pending":
+            # an earlier send of this very note (checked then) may have been made: the protocol settles it
+            # (look-up, commit horizon) -- its own note must not count as another one crediting the invoice
+            return
+        full = "ProductLines" not in item.payload
+        contact = field_ci(row, "ContactGuid")
+        invoice = self._invoice(item, invoice_guid) if not contact or not full else {}
+        contact = contact or field_ci(invoice, "ContactGuid")
+        with _INDEX_LOCK:
+            this_run = _CREDITED.setdefault(self.run, {})
+        key = invoice_guid.lower()
+        if key not in this_run:
+            this_run[key] = self._credited(invoice_guid, contact)
+        already = this_run[key]
+        if full:
+            if already > Decimal("0.005"):
+                raise RecordRejected(
+                    f"a full credit note would credit the invoice more than its total: credit notes for it "
+                    f"already credit {already.quantize(CENT)} (send the rest as ProductLines)",
+                    "ProductLines",
+                )
+            this_run[key] = Decimal("Infinity")  # fully credited: any further note is refused
+            return
+        total = Decimal(str(field_ci(invoice, "TotalInclVat") or 0))
+        # the smaller of the two midpoint rules' totals: refuse only what credits too much under either
+        new = min(self._note_total(item, invoice), self._note_total(item, invoice, ROUND_HALF_EVEN))
+        if already + new > total + Decimal("0.005"):
+            shown = "all of it" if already.is_infinite() else str(already.quantize(CENT))
+            raise RecordRejected(
+                f"this credit note of {new.quantize(CENT)} would credit the invoice more than its total "
+                f"{total.quantize(CENT)}: credit notes for it already credit {shown}",
+                "ProductLines",
+            )
+        this_run[key] = already + new
 
     def _create(self, item: Prepared, invoice_guid: str, invoice_ref: str | None) -> tuple[str | None, Any]:
         full = "ProductLines" not in item.payload
@@ -269,7 +421,7 @@ class SalesCreditNoteSink(DineroSink):
         return guid, field_ci(answer, "TimeStamp")
 
     def _partial_body(self, item: Prepared, invoice_guid: str) -> dict[str, Any]:
-        invoice = self.run.gateway.get(f"/v1/{{org}}/invoices/{invoice_guid}") or {}
+        invoice = self._invoice(item, invoice_guid)
         body = {
             "Guid": item.extra["guid"],
             "CreditNoteFor": invoice_guid,

@@ -42,6 +42,7 @@ from dinero_api.errors import (
     DineroServerError,
     DineroTimestampConflict,
     DineroUnknownOutcome,
+    DineroValidationError,
 )
 from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.records import (
@@ -64,6 +65,7 @@ __all__ = ["UNKNOWN_OUTCOME", "DocumentPayments", "PaymentSpec", "document_payme
 UNKNOWN_OUTCOME = (DineroUnknownOutcome, DineroServerError, DineroConnectionError, DineroMalformedResponse)
 
 MIN_DEPOSIT_ACCOUNT = 50000
+MAX_ACCOUNT = 99999  # Dinero's account numbers have at most five digits
 
 #: kind -> (document path, payments list path, payments create path)
 _PATHS = {
@@ -96,6 +98,20 @@ class PaymentSpec:
     remainder_is_fee: bool
     foreign_amount: Decimal | None
     description: str
+    #: the reference was derived from the payment's position in the record (``<doc>/payment/<n>``), not
+    #: given: it is matched to the document's payments by amount too (:meth:`DocumentPayments.pay_all`)
+    positional: bool = False
+
+    @property
+    def voucher_amount(self) -> Decimal:
+        """What the payment settles in the document's currency."""
+        return self.foreign_amount if self.foreign_amount is not None else self.amount
+
+    def renamed(self, reference: str) -> PaymentSpec:
+        """The same payment under another (positional) reference."""
+        old = f"[{self.reference}]"
+        text = self.description[: -len(old)] if self.description.endswith(old) else f"{self.description} "
+        return dataclasses.replace(self, reference=reference, description=f"{text}[{reference}]")
 
     def body(self, timestamp: Any) -> dict[str, Any]:
         """The payment create body (``CreatePaymentModel``)."""
@@ -115,7 +131,7 @@ class PaymentSpec:
 
 
 def parse_payment(
-    raw: dict[str, Any], reference: str, options: StreamOptions, where: str = ""
+    raw: dict[str, Any], reference: str, options: StreamOptions, where: str = "", *, positional: bool = False
 ) -> PaymentSpec:
     """Validate a payment locally (no request): positive whole-øre amounts, a date, a deposit account."""
     prefix = f"{where}." if where else ""
@@ -131,6 +147,12 @@ def parse_payment(
     if foreign is not None and foreign <= 0:
         raise RecordRejected(
             f"{prefix}AmountInForeignCurrency must be positive", f"{prefix}AmountInForeignCurrency"
+        )
+    if foreign is not None and foreign != foreign.quantize(Decimal("0.01")):
+        # Dinero keeps two decimals: 93.755 would be stored as 93.76 or 93.75, silently another amount
+        raise RecordRejected(
+            f"{prefix}AmountInForeignCurrency {foreign} has a fraction of a cent",
+            f"{prefix}AmountInForeignCurrency",
         )
     day = raw.get("PaymentDate")
     payment_date = to_date(day, f"{prefix}PaymentDate").isoformat() if day not in (None, "") else None
@@ -156,14 +178,51 @@ def parse_payment(
             f"{prefix}Description",
         )
     fee = raw.get("RemainderIsFee")
-    return PaymentSpec(reference, amount, account, payment_date, bool(fee), foreign, description)
+    return PaymentSpec(
+        reference, amount, account, payment_date, bool(fee), foreign, description, positional=positional
+    )
+
+
+def _own_reference(payment: dict[str, Any]) -> str | None:
+    own = field_ci(payment, "ExternalReference")
+    return normalize_reference(own) or None if own not in (None, "") else None
 
 
 def _matches(payment: dict[str, Any], reference: str) -> bool:
-    own = field_ci(payment, "ExternalReference")
-    if own is not None and normalize_reference(own) == reference:
-        return True
-    return f"[{reference}]" in str(field_ci(payment, "Description") or "")
+    """Whether ``payment`` carries ``reference``: its own ExternalReference decides; without one, the
+    ``[reference]`` the target puts at the end of the Description (only there: a tag inside a text someone
+    typed is not an identity)."""
+    own = _own_reference(payment)
+    if own is not None:
+        return own == reference
+    return str(field_ci(payment, "Description") or "").rstrip().endswith(f"[{reference}]")
+
+
+def _reference_with_prefix(payment: dict[str, Any], prefix: str) -> str | None:
+    """The payment's reference when it starts with ``prefix`` (own, else the Description's end tag)."""
+    own = _own_reference(payment)
+    if own is not None:
+        return own if own.startswith(prefix) else None
+    text = str(field_ci(payment, "Description") or "").rstrip()
+    start = text.rfind(f"[{prefix}")
+    if not text.endswith("]") or start < 0:
+        return None
+    return normalize_reference(text[start + 1 : -1]) or None
+
+
+def _amount_of(payment: dict[str, Any]) -> Decimal | None:
+    value = field_ci(payment, "Amount")
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value is not None else None
+    except ArithmeticError:
+        return None
+
+
+def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
+    """Whether a payment Dinero holds is ``spec``'s amount (in the document's currency, or in DKK: the
+    read model's ``Amount`` is not documented as either). A row without an amount is not contradicted."""
+    held = _amount_of(payment)
+    return held is None or held in (spec.amount, spec.voucher_amount)
 
 
 @dataclasses.dataclass
@@ -173,6 +232,8 @@ class _Known:
     payments: list[dict[str, Any]]
     #: what is still owed (document currency) as Dinero last said; None when not read in this run
     remaining: Decimal | None = None
+    #: the document's currency (None: not known to this run)
+    currency: str | None = None
 
 
 class DocumentPayments:
@@ -186,13 +247,15 @@ class DocumentPayments:
         self._documents: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._deposit_checked: set[int] = set()
+        #: deposit accounts that could not be made in this run, with the reason: never asked for again
+        self._deposit_failed: dict[int, str] = {}
 
     # -- what is known -------------------------------------------------------------------------------
-    def booked_now(self, kind: str, guid: str, timestamp: Any) -> None:
+    def booked_now(self, kind: str, guid: str, timestamp: Any, currency: str | None = None) -> None:
         """The target just booked this document: it has no payments, its Timestamp is ``timestamp``."""
         if timestamp:
             with self._lock:
-                self._known[(kind, guid.lower())] = _Known(timestamp, "Booked", [])
+                self._known[(kind, guid.lower())] = _Known(timestamp, "Booked", [], currency=currency)
 
     def seen_document(self, kind: str, guid: str, document: dict[str, Any]) -> None:
         """The document was just read (GET by its Guid): its Timestamp and Status serve the first payment,
@@ -212,6 +275,7 @@ class DocumentPayments:
             str(field_ci(document, "Status") or ""),
             [dict(r) for r in rows or []],
             Decimal(str(remaining)) if remaining is not None else None,
+            str(field_ci(document, "Currency") or field_ci(document, "CurrencyKey") or "") or None,
         )
         self._known[(kind, guid.lower())] = known
         return known
@@ -228,6 +292,8 @@ class DocumentPayments:
         with self._lock:
             if number in self._deposit_checked:
                 return
+            if number in self._deposit_failed:
+                raise RecordRejected(self._deposit_failed[number], "DepositAccountNumber")
             reference = self.run.reference
             if number in reference.deposit_accounts() or (
                 reference.refresh("deposit") and number in reference.deposit_accounts()
@@ -240,10 +306,10 @@ class DocumentPayments:
                     f"streams.{options.stream}.create_deposit_account to create it)",
                     "DepositAccountNumber",
                 )
-            if number < MIN_DEPOSIT_ACCOUNT or number in self.run.reference.accounts(fresh=True):
+            if not MIN_DEPOSIT_ACCOUNT <= number <= MAX_ACCOUNT or number in reference.accounts(fresh=True):
                 raise RecordRejected(
                     f"DepositAccountNumber {number} cannot be created as a deposit account (it must be "
-                    f"{MIN_DEPOSIT_ACCOUNT} or more and not an existing entry account)",
+                    f"{MIN_DEPOSIT_ACCOUNT} to {MAX_ACCOUNT} and not an existing entry account)",
                     "DepositAccountNumber",
                 )
             body = {"Number": number, "Name": options.deposit_account_name or f"Clearing {number}"}
@@ -251,13 +317,122 @@ class DocumentPayments:
                 self.run.plan("create", "deposit_account", plan_stream, str(number), body)
             else:
                 # an unknown outcome is looked up just below: the account exists or the error stands
-                with contextlib.suppress(*UNKNOWN_OUTCOME):
-                    self.run.gateway.post("/v1/{org}/accounts/deposit", body)
+                try:
+                    with contextlib.suppress(*UNKNOWN_OUTCOME):
+                        self.run.gateway.post("/v1/{org}/accounts/deposit", body)
+                except DineroValidationError as exc:
+                    # refused once: every later payment on it is rejected with this reason, no request
+                    self._deposit_failed[number] = f"Dinero refused to create deposit account {number}: {exc}"
+                    raise
                 reference.forget("deposit")
                 if number not in reference.deposit_accounts():
                     raise RecordRejected(f"creating deposit account {number} failed", "DepositAccountNumber")
                 self.run.report.count(plan_stream, "deposit_account_created")
             self._deposit_checked.add(number)
+
+    @staticmethod
+    def _check_currency(kind: str, known: _Known, spec: PaymentSpec) -> None:
+        """Refuse locally what Dinero would refuse (or book as an exchange difference): a payment without
+        ``AmountInForeignCurrency`` on a document in another currency, one with it on a DKK document."""
+        currency = (known.currency or "").upper()
+        if not currency:
+            return  # not known to this run: Dinero decides
+        if currency != "DKK" and spec.foreign_amount is None:
+            raise RecordRejected(
+                f"the {kind} is in {currency}: AmountInForeignCurrency (the amount in {currency}) is "
+                "required besides Amount (DKK)",
+                "AmountInForeignCurrency",
+            )
+        if currency == "DKK" and spec.foreign_amount is not None and spec.foreign_amount != spec.amount:
+            raise RecordRejected(
+                f"the {kind} is in DKK: AmountInForeignCurrency {spec.foreign_amount} differs from Amount "
+                f"{spec.amount} (Dinero would book the difference as an exchange loss/gain)",
+                "AmountInForeignCurrency",
+            )
+
+    def pay_all(
+        self, kind: str, guid: str, specs: list[PaymentSpec], stream: str, options: StreamOptions
+    ) -> list[str]:
+        """Pay a document's payments from one record (``Payments``): :meth:`pay` each, after matching the
+        ones whose reference is only their position (``<doc>/payment/<n>``) to the document's payments.
+
+        A position is not an identity: when the upstream list changes order or gains an entry in front,
+        ``payment/1`` names another payment. So a positional payment is the document's payment of its
+        reference only when the amounts agree; else it takes an unmatched positional payment of the same
+        amount; else a reference no payment holds (``payment/<n>`` past every one in use). Re-reading the
+        same input matches the same way, so nothing is paid twice whatever the order.
+        """
+        positional = [s for s in specs if s.positional]
+        if positional:
+            specs = self._match_positions(kind, guid, specs)
+        return [self.pay(kind, guid, spec, stream, options) for spec in specs]
+
+    def _match_positions(self, kind: str, guid: str, specs: list[PaymentSpec]) -> list[PaymentSpec]:
+        key = (kind, guid.lower())
+        with self._lock:
+            known = self._known.get(key)
+            if known is None:
+                if self.run.dry_run and guid.startswith("dry-run:"):
+                    return specs
+                known = self._read(kind, guid)
+            prefix = next(s.reference for s in specs if s.positional).rsplit("/payment/", 1)[0] + "/payment/"
+            held: dict[str, dict[str, Any]] = {}
+            for payment in known.payments:
+                ref = _reference_with_prefix(payment, prefix)
+                if ref:
+                    held.setdefault(ref, payment)
+            used: set[str] = set()
+            out: list[PaymentSpec | None] = [None] * len(specs)
+            # 1. a positional reference held with the same amount, and every given reference, stay
+            for i, spec in enumerate(specs):
+                if not spec.positional or (
+                    spec.reference in held and _same_amount(held[spec.reference], spec)
+                ):
+                    out[i] = spec
+                    used.add(spec.reference)
+            # 2. else an unmatched positional payment of the same amount
+            for i, spec in enumerate(specs):
+                if out[i] is None:
+                    ref = next(
+                        (
+                            r
+                            for r, p in held.items()
+                            if r not in used and _amount_of(p) is not None and _same_amount(p, spec)
+                        ),
+                        None,
+                    )
+                    if ref is not None:
+                        out[i] = spec.renamed(ref)
+                        used.add(ref)
+            # A held positional payment the record no longer lists beside a listed one Dinero does not
+            # hold: an amount changed upstream cannot be told from a new payment -- pay nothing, say so.
+            gone = [r for r in held if r not in used]
+            new = [specs[i] for i in range(len(specs)) if out[i] is None]
+            if gone and new:
+                raise RecordRejected(
+                    f"the {kind} holds payment(s) {', '.join(f'{r} of {_amount_of(held[r])}' for r in gone)} "
+                    "that the record's Payments no longer list, and the record lists payment(s) of "
+                    f"{', '.join(str(x.voucher_amount) for x in new)} that the {kind} does not hold: a "
+                    "payment without its own ExternalReference whose amount changed cannot be told from a "
+                    "new one, so none is paid. Give Payments an ExternalReference, or correct it in Dinero",
+                    "Payments",
+                )
+            # 3. else its own position when free, otherwise the first position no payment holds
+            taken = set(held) | used | {s.reference for s in specs if not s.positional}
+            number = len(specs)
+            for i, spec in enumerate(specs):
+                if out[i] is None:
+                    if spec.reference not in taken:
+                        out[i] = spec
+                    else:
+                        while True:
+                            number += 1
+                            candidate = f"{prefix}{number}"
+                            if candidate not in taken:
+                                break
+                        out[i] = spec.renamed(candidate)
+                    taken.add(out[i].reference)  # type: ignore[union-attr]
+            return [s for s in out if s is not None]
 
     # -- the write ----------------------------------------------------------------------------------
     def pay(self, kind: str, guid: str, spec: PaymentSpec, stream: str, options: StreamOptions) -> str:
@@ -272,8 +447,19 @@ class DocumentPayments:
                     known = _Known(None, "Booked", [])
                 else:
                     known = self._read(kind, guid, self._documents.pop(key, None))
-            if any(_matches(p, spec.reference) for p in known.payments):
+            held = next((p for p in known.payments if _matches(p, spec.reference)), None)
+            if held is not None:
+                if not _same_amount(held, spec):
+                    # The same payment (its reference) with another amount: a payment cannot be changed,
+                    # and paying again would pay twice. Never counted as "there": the reason says what.
+                    raise RecordRejected(
+                        f"the {kind} already holds payment {spec.reference!r} of {_amount_of(held)}, the "
+                        f"record says {spec.voucher_amount}: a registered payment is not changed or paid "
+                        "again (delete it in Dinero to register the new amount)",
+                        "Amount",
+                    )
                 return "payment_exists"
+            self._check_currency(kind, known, spec)
             if known.status.lower() == "draft":
                 raise RecordRejected(f"the {kind} is a draft: only booked documents can be paid", "Book")
             if known.remaining is not None and known.remaining <= 0:
@@ -332,7 +518,13 @@ class DocumentPayments:
                 known.timestamp = field_ci(answer, "TimeStamp")
                 if known.remaining is not None:
                     known.remaining -= spec.foreign_amount if spec.foreign_amount is not None else spec.amount
-                known.payments.append({"ExternalReference": spec.reference, "Guid": field_ci(answer, "Guid")})
+                known.payments.append(
+                    {
+                        "ExternalReference": spec.reference,
+                        "Guid": field_ci(answer, "Guid"),
+                        "Amount": spec.voucher_amount,
+                    }
+                )
                 return "paid"
         return "paid"  # pragma: no cover
 
@@ -391,7 +583,9 @@ def invoice_payments(
     for index, raw in enumerate(raw_payments):
         own = raw.get("ExternalReference")
         ref = str(own) if own not in (None, "") else f"{reference}/payment/{index + 1}"
-        specs.append(parse_payment(dict(raw), ref, options, f"Payments[{index}]"))
+        specs.append(
+            parse_payment(dict(raw), ref, options, f"Payments[{index}]", positional=own in (None, ""))
+        )
     if len({s.reference for s in specs}) != len(specs):
         raise RecordRejected("two Payments carry the same ExternalReference", "Payments")
     return specs
@@ -422,8 +616,10 @@ def pay_invoice(sink: Any, item: Any) -> None:
     if str(field_ci(row, "Status") or "").lower() == "draft":
         raise RecordRejected("the invoice is still a draft: its Payments were not registered", "Payments")
     payments = document_payments(sink.run)
-    for spec in item.extra.get("payments") or []:
-        outcome = payments.pay("invoice", str(field_ci(row, "Guid")), spec, sink.stream_name, sink.options)
+    specs = item.extra.get("payments") or []
+    for outcome in payments.pay_all(
+        "invoice", str(field_ci(row, "Guid")), specs, sink.stream_name, sink.options
+    ):
         if outcome:
             sink.count(outcome)
     how = item.extra.get("send")
