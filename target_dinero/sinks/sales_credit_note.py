@@ -239,7 +239,8 @@ class SalesCreditNoteSink(DineroSink):
 
         Dinero's list has no ``CreditNoteFor``: the notes of the invoice's contact are taken from the run's
         credit-note index when it read the whole list (else one filtered list request), and each one's
-        ``CreditNoteFor`` is read (one GET per note of that contact, once per run)."""
+        ``CreditNoteFor`` is read (one GET per note of that contact, once ever: see
+        :meth:`_credit_note_for`)."""
         if not contact:
             return Decimal(0)
         with _INDEX_LOCK:
@@ -260,11 +261,27 @@ class SalesCreditNoteSink(DineroSink):
                 continue
             guid = str(field_ci(row, "Guid") or "").lower()
             if guid not in note_for:
-                detail = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}
-                note_for[guid] = str(field_ci(detail, "CreditNoteFor") or "").lower()
+                note_for[guid] = self._credit_note_for(guid)
             if note_for[guid] == invoice_guid.lower():
                 total += Decimal(str(field_ci(row, "TotalInclVat") or 0))
         return total
+
+    def _credit_note_for(self, guid: str) -> str:
+        """The Guid (lower case) of the invoice credit note ``guid`` credits, "" for none.
+
+        A note's ``CreditNoteFor`` is set when it is made and never changes, so what one run read is kept
+        in the journal store (``credit_note_for:<guid>``): a customer's earlier notes cost one GET each
+        once, not on every run (a shop booking all guest orders to one contact would otherwise read every
+        earlier note of that contact in each run with a partial refund)."""
+        key = f"credit_note_for:{guid}"
+        kept = self.run.markers.get(key)
+        if kept is not None and isinstance(kept.get("invoice"), str):
+            return kept["invoice"]
+        detail = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}
+        invoice = str(field_ci(detail, "CreditNoteFor") or "").lower()
+        if detail:
+            self.run.markers.record(key, invoice=invoice)
+        return invoice
 
     def _note_total(self, item: Prepared, invoice: dict[str, Any], rounding: str = ROUND_HALF_UP) -> Decimal:
         """What the new note credits incl. VAT: the invoice's total (full), Dinero's sum of the lines

@@ -3,6 +3,7 @@ that exceed what was invoiced, refusals repeated per record. Each test names the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +402,37 @@ def test_a_refund_paid_back_beyond_its_credit_note_is_rejected_before_any_write(
     assert result.writes == [], [(w["method"], w["path"]) for w in result.writes]
     reasons = [r["reason"] for r in rejects(config)]
     assert len(reasons) == 1 and "80" in reasons[0] and "50" in reasons[0], reasons
+
+
+def test_a_customers_earlier_credit_notes_are_read_once_not_in_every_run_with_a_partial_refund(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """Guest orders booked to one contact: the check that a refund never credits more than its invoice
+    needs each earlier note's CreditNoteFor, which never changes; it is read once, then kept."""
+    seeded = {n["Guid"] for n in sandbox.dump(ORG, "creditnotes")}
+    guest = {"Name": "Gæst", "Email": "guest@example.dk", "CountryKey": "DK"}
+    orders = [order(n, Contact=guest) for n in range(40, 46)]
+    assert run_target(sandbox, config, msgs(ORDERS, orders)).error is None
+    line = {"Description": "Te", "Quantity": 1, "BaseAmountValue": 20.0, "AccountNumber": 1000}
+
+    def refund(n: int) -> dict[str, Any]:
+        return {"id": f"rg_{n}", "InvoiceExternalReference": f"ADV-{n}", "ProductLines": [line]}
+
+    def note_reads(result: Any) -> int:
+        return sum(
+            1
+            for r in result.api_requests
+            if r["method"] == "GET" and re.fullmatch(r"/v1/\d+/sales/creditnotes/[0-9a-fA-F-]{36}", r["path"])
+        )
+
+    first = run_target(sandbox, config, msgs(REFUNDS, [refund(n) for n in range(40, 44)]))
+    assert first.error is None, first.stderr
+    second = run_target(sandbox, config, msgs(REFUNDS, [refund(44)]))
+    assert second.error is None, second.stderr
+    third = run_target(sandbox, config, msgs(REFUNDS, [refund(45)]))
+    assert third.error is None, third.stderr
+    notes = [n for n in sandbox.dump(ORG, "creditnotes") if n["Guid"] not in seeded and not n.get("DeletedAt")]
+    assert len(notes) == 6
+    # the second run reads the 4 notes of the first once; the third only the one the second made
+    assert note_reads(second) <= 4
+    assert note_reads(third) <= 1, note_reads(third)
