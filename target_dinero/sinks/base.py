@@ -247,6 +247,14 @@ class DineroSink(SdkAdapterSink):
             status = exc.status_code or 0
             if 400 <= status < 500 and status != 429:
                 field = next(iter(exc.validation_errors), None) if exc.validation_errors else None
+                dropped = self.run.reference.after_refusal(exc)
+                if dropped:
+                    self.run.logger.warning(
+                        "Dinero refused a record naming %s: reading %s from Dinero again before the next "
+                        "record (a kept list may be stale)",
+                        field or "a field",
+                        ", ".join(dropped),
+                    )
                 return f"Dinero refused it: {exc}", field
         return None
 
