@@ -138,6 +138,8 @@ class ReferenceData:
         self._read_now: set[str] = set()
         #: kinds dropped because Dinero refused a record naming them (once per run each)
         self._dropped_after_refusal: set[str] = set()
+        #: bumped whenever a refusal dropped a list: records validated before must be validated again
+        self.generation = 0
 
     # -- kept between runs ----------------------------------------------------------------------------
     def _kept_rows(self, kind: str) -> Any:
@@ -222,6 +224,8 @@ class ReferenceData:
                 self._dropped_after_refusal.add(kind)
                 self.forget(kind)
                 dropped.append(kind)
+            if dropped:
+                self.generation += 1
         return dropped
 
     # -- the lists ------------------------------------------------------------------------------------

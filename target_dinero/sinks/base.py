@@ -118,6 +118,7 @@ class DineroSink(SdkAdapterSink):
             if item.reference in prepared:
                 self.tally_duplicate_merged()
             prepared[item.reference] = item
+        self._validated_at = self.run.reference.generation
         if prepared:
             # Look-ups and writes of every load type happen under the organization's lock in the journal
             # store: an overlapping run (or another worker) waits instead of creating the same objects.
@@ -138,7 +139,16 @@ class DineroSink(SdkAdapterSink):
     def load(self, items: list[Prepared]) -> None:
         """Write the prepared records; the default loads them one by one, guarded."""
         for item in items:
-            self.guarded(item.record, lambda item=item: self.load_one(item))
+            self.guarded(item.record, lambda item=item: self.load_one(self.still_valid(item)))
+
+    def still_valid(self, item: Prepared) -> Prepared:
+        """``item``, validated again when a refusal by Dinero dropped a reference list it was checked
+        against (an account deleted since the kept chart was read): it is then rejected locally
+        (:class:`RecordRejected`) instead of costing another 400."""
+        if self.run.reference.generation == getattr(self, "_validated_at", self.run.reference.generation):
+            return item
+        again = self.prepare(plain(item.record))
+        return item if again is None else again
 
     def load_one(self, item: Prepared) -> None:
         """Write one prepared record."""
