@@ -98,6 +98,8 @@ class DineroSink(SdkAdapterSink):
     def process_batch(self, context: dict) -> None:
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
         prepared: dict[str, Prepared] = {}
+        # Taken before validating: a list dropped meanwhile (another sink's refusal) re-validates the batch.
+        self._validated_at = self.run.reference.generation
         records = context.get("records", [])
         origins = context.get("origins") or []  # "input line N" per record (TargetDinero._record)
         for index, record in enumerate(records):
@@ -118,7 +120,6 @@ class DineroSink(SdkAdapterSink):
             if item.reference in prepared:
                 self.tally_duplicate_merged()
             prepared[item.reference] = item
-        self._validated_at = self.run.reference.generation
         if prepared:
             # Look-ups and writes of every load type happen under the organization's lock in the journal
             # store: an overlapping run (or another worker) waits instead of creating the same objects.
