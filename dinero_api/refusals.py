@@ -19,9 +19,9 @@ count. Per endpoint, because a run that reads a contact (200) before each refuse
 uploads a file before each refused voucher, must still be seen refusing. When one endpoint has been
 refused ``limit`` times in a row (``max_consecutive_refusals``), the breaker trips and the client sends
 **no further request**: the next one raises :class:`DineroRefusalsExceeded` (one line naming the last
-refusal, the count and the fix) without leaving the process. The request that made the count is
-answered normally (its caller rejects its record with Dinero's reason), so exactly ``limit`` refusals
-reach Dinero.
+refusal and the count; the CLI adds the fix of exit code 7) without leaving the process. The request
+that made the count is answered normally (its caller rejects its record with Dinero's reason), so
+exactly ``limit`` refusals reach Dinero.
 
 A caller that learns a refusal was an expected answer -- the exactly-once protocol's "Guid taken",
 followed by a look-up that finds the object -- calls :meth:`RefusalBreaker.excuse`, so a journal-less
@@ -109,9 +109,7 @@ class RefusalBreaker:
             f"Dinero refused {count} requests in a row to {endpoint} with no success in between "
             f"(max_consecutive_refusals is {self.limit}); the last: {last.method} {last.path} answered "
             f"HTTP {last.status}: {code}{last.said}. Stopped before sending more (Dinero revokes "
-            "integrations that provoke many refusals). Fix what Dinero names -- in Dinero (e.g. restore "
-            "the account or VAT code) or in the records -- and run again: nothing not yet written is lost, "
-            "and what was written is not written twice",
+            "integrations that provoke many refusals)",
             method=last.method,
             path=last.path,
             code=last.code,
