@@ -90,8 +90,10 @@ EXIT_CODE_TABLE: tuple[tuple[ExitCode, str, str], ...] = (
     ),
     (
         ExitCode.REFUSED,
-        "Dinero refused a request (HTTP 400/404/409/422), or a write's outcome is unknown",
-        "read Dinero's code and message in the line",
+        "Dinero refused a request (HTTP 400/404/409/422), refused `max_consecutive_refusals` requests "
+        "in a row (the run stopped instead of sending more), or a write's outcome is unknown",
+        "read Dinero's code and message in the line, fix it (in Dinero or in the records) and run again: "
+        "what was not written is loaded then, once",
     ),
     (
         ExitCode.REJECTS,
@@ -168,8 +170,8 @@ def classify(exc: BaseException) -> tuple[ExitCode, str] | None:
             inner = getattr(item, "error", None)
             if isinstance(inner, DineroAPIError):
                 code = _classify_api_error(inner)
-                refused = code in (ExitCode.CREDENTIALS, ExitCode.NO_ACCESS)
-                return code, _one_line(str(item) if refused else str(inner))
+                # the stop's own words: why the run stopped, with Dinero's last answer in them
+                return code, _one_line(str(item))
             stopped = stopped or item
             continue
         if name == "RejectsExceeded":

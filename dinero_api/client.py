@@ -24,6 +24,7 @@ from dinero_api.errors import (
 )
 from dinero_api.logs import AnnouncedThrottle
 from dinero_api.quota import QuotaThrottle, get_throttle
+from dinero_api.refusals import RefusalBreaker
 from dinero_api.retry import RetryPolicy
 from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
 from dinero_api.settings import DineroSettings
@@ -79,7 +80,13 @@ class DineroClient:
             timeout=settings.request_timeout,
             retry=self.retry,
             max_rate_limit_wait=settings.max_rate_limit_wait_seconds,
+            refusals=RefusalBreaker(settings.max_consecutive_refusals),
         )
+
+    def excuse_refusal(self, error: BaseException) -> None:
+        """``error`` (a refusal) turned out to be an expected answer: do not count it towards
+        ``max_consecutive_refusals`` (see :mod:`dinero_api.refusals`)."""
+        self.session.refusals.excuse(getattr(error, "method", None), getattr(error, "path", None))
 
     def __repr__(self) -> str:
         return f"DineroClient(org={self.organization_id!r}, api_url={self.settings.api_url!r})"

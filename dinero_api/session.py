@@ -11,7 +11,10 @@ Then, by answer:
   backoff, full jitter, ``max_retries`` retries), for GET/HEAD/OPTIONS/PUT/DELETE and for requests marked
   retry-safe. A POST is not replayed: it raises :class:`DineroUnknownOutcome` (Dinero may have created
   the object), except when the request provably never left (connect timeout / refused).
-* everything else is returned; callers use :func:`dinero_api.errors.raise_for_response`.
+* everything else is returned; callers use :func:`dinero_api.errors.raise_for_response`. Refusals
+  (400/405/409/422 ..., see :mod:`dinero_api.refusals`) are counted per endpoint: after
+  ``max_consecutive_refusals`` in a row the next request raises
+  :class:`~dinero_api.refusals.DineroRefusalsExceeded` instead of being sent.
 
 The session is thread-safe in the way ``requests`` sessions are used by singer-sdk sinks: the
 throttle, the token provider and the stats are all locked, and ``send()`` keeps per-call state on
@@ -38,6 +41,7 @@ from dinero_api.errors import (
     error_for_response,
 )
 from dinero_api.quota import QuotaThrottle
+from dinero_api.refusals import RefusalBreaker
 from dinero_api.retry import RetryPolicy
 from dinero_api.stats import RequestStats
 
@@ -120,6 +124,7 @@ class DineroSession(requests.Session):
         retry: when to retry after 5xx/timeouts/resets on replayable requests (its ``on_retry`` hook
             counts them; default: 5 retries from 1 s, counted in ``stats``).
         max_rate_limit_wait: total seconds of 429 pauses tolerated for one request.
+        refusals: the refusal breaker (default: trips after 10 refusals of one endpoint in a row).
     """
 
     def __init__(
@@ -132,8 +137,11 @@ class DineroSession(requests.Session):
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         max_rate_limit_wait: float = 900.0,
+        refusals: RefusalBreaker | None = None,
     ) -> None:
         super().__init__()
+        #: Stops the run once Dinero refused one endpoint too often in a row (one per client: process+org).
+        self.refusals = refusals or RefusalBreaker(10)
         self.token_provider = token_provider
         self.throttle = throttle
         self.stats = stats or RequestStats()
@@ -162,6 +170,8 @@ class DineroSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         state = {"rate_limit_wait": 0.0}
+        if self._is_api_host(request.url):
+            self.refusals.check()  # tripped: not one more request to an organization that refuses us
         try:
             return self._send_with_backoff(request, kwargs, idempotent, state)
         except _Transient as failure:
@@ -285,4 +295,6 @@ class DineroSession(requests.Session):
                 continue
             if status >= 500:
                 raise _Transient(replayable=idempotent, response=response)
+            if authenticate:
+                self.refusals.record(response, method, _path(request.url))
             return response

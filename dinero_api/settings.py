@@ -43,6 +43,9 @@ DEFAULT_TOKEN_URL_REFRESH_TOKEN = "https://connect.visma.com/connect/token"
 DEFAULT_QUOTA_DIR = "~/.cache/dinero-singer"
 #: Dinero refuses pageSize above 1000 with error code 43 (REFERENCE §3.2).
 MAX_PAGE_SIZE = 1000
+#: The most refusals in a row ``max_consecutive_refusals`` may allow: more would be the hammering
+#: Dinero revokes integrations for.
+MAX_CONSECUTIVE_REFUSALS = 100
 
 AuthFlow = Literal["api_key", "refresh_token"]
 
@@ -164,6 +167,15 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
         default=900,
         description="Give up (error) when 429 answers keep a request waiting longer than this in total.",
     ),
+    th.Property(
+        "max_consecutive_refusals",
+        th.IntegerType(minimum=1, maximum=MAX_CONSECUTIVE_REFUSALS),
+        default=10,
+        description="Stop the run (exit code 7, one line naming Dinero's last answer) after Dinero refused "
+        "this many requests to one endpoint in a row (HTTP 400/405/409/422..., not 404 look-ups or 429) "
+        "with no success there in between, instead of sending more: Dinero revokes integrations that "
+        "provoke many refusals. Nothing unwritten is lost; a re-run after the fix loads it.",
+    ),
 )
 
 #: ``page_size`` is a tap setting (the target pages with fixed sizes) but a wire rule: Dinero refuses a
@@ -182,6 +194,7 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(*SHARED_SETTINGS_SCHEMA, PAG
 #: Why a bound exists, said after the setting's problem (the bound itself is read from the schema).
 _BOUND_REASONS = {
     ("page_size", "maximum"): "Dinero refuses a larger page with error code 43 'Limit Exceeded'",
+    ("max_consecutive_refusals", "maximum"): "Dinero revokes integrations that provoke many refusals",
 }
 #: Missing settings :meth:`DineroSettings.from_config` words itself (with where to find the value).
 _OWN_REQUIRED_MESSAGES = frozenset({"client_id", "client_secret"})
@@ -330,6 +343,7 @@ class DineroSettings:
     max_rate_limit_wait_seconds: float = _schema_default("max_rate_limit_wait_seconds")
     page_size: int = _schema_default("page_size")
     quota_backend_outage_seconds: float = _schema_default("quota_backend_outage_seconds")
+    max_consecutive_refusals: int = _schema_default("max_consecutive_refusals")
 
     @property
     def auth_flow(self) -> AuthFlow:
@@ -461,6 +475,7 @@ class DineroSettings:
             max_rate_limit_wait_seconds=float(value("max_rate_limit_wait_seconds")),
             page_size=int(value("page_size")),
             quota_backend_outage_seconds=float(value("quota_backend_outage_seconds")),
+            max_consecutive_refusals=int(value("max_consecutive_refusals")),
         )
 
 

@@ -369,6 +369,9 @@ class ExactlyOnce:
                     # (a "Guid taken" answer, in whatever words) -- look it up before calling it refused.
                     found = lookup()
                     if found is not None:
+                        # Dinero's answer meant "Guid taken" (the object is ours): an expected answer,
+                        # not a refusal of the run's content (dinero_api.refusals).
+                        self.run.gateway.excuse_refusal(exc)
                         return recovered(found, True)
                 if taken:
                     # May mean "Guid taken" and nothing live holds the Guid: held by something gone -- unless

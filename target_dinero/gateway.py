@@ -3,7 +3,8 @@
 Every request of the target goes through :class:`DineroGateway`, so that
 * in ``dry_run`` no write request can leave the process (a write there is a bug and raises),
 * a 401/403 (already retried once with a fresh token by the client) stops the whole run at once:
-  the switch is shared by the sinks flushing in parallel, so none sends another request,
+  the switch is shared by the sinks flushing in parallel, so none sends another request; so does the
+  client's refusal breaker (Dinero refused ``max_consecutive_refusals`` requests in a row),
 * payloads are converted from Decimal to JSON numbers in one place.
 """
 
@@ -14,15 +15,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from dinero_api.errors import DineroAuthError
+from dinero_api.refusals import DineroRefusalsExceeded
 from target_dinero.records import json_value
 
 __all__ = ["DineroGateway", "DryRunWriteError", "RunStopped"]
 
 
 class RunStopped(RuntimeError):
-    """Dinero refused our credentials (401/403): the run stops without writing anything more."""
+    """Dinero refused our credentials (401/403), or refused request after request: the run stops
+    without writing anything more (and without a STATE covering the records not written)."""
 
-    error: BaseException | None = None  # the DineroAuthError that stopped the run
+    error: BaseException | None = None  # the DineroAuthError / DineroRefusalsExceeded that stopped the run
 
 
 class DryRunWriteError(RuntimeError):
@@ -79,9 +82,12 @@ class DineroGateway:
     # -- stop switch ------------------------------------------------------------------------
     def _check(self) -> None:
         if self._stopped is not None:
-            stopped = RunStopped(
-                self._stop_reason or f"run stopped after an authorization failure: {self._stopped}"
-            )
+            if self._stop_reason is None and isinstance(self._stopped, DineroRefusalsExceeded):
+                stopped = RunStopped(f"run stopped: {self._stopped}")
+            else:
+                stopped = RunStopped(
+                    self._stop_reason or f"run stopped after an authorization failure: {self._stopped}"
+                )
             stopped.error = self._stopped
             raise stopped
 
@@ -94,10 +100,22 @@ class DineroGateway:
         stopped.error = error
         return stopped
 
+    def excuse_refusal(self, error: BaseException) -> None:
+        """``error`` was Dinero's expected answer (e.g. "Guid taken", the object found by a look-up): it
+        does not count towards ``max_consecutive_refusals``."""
+        if self._client is not None:
+            self._client.excuse_refusal(error)
+
     def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         self._check()
         try:
             return func(*args, **kwargs)
+        except DineroRefusalsExceeded as exc:
+            with self._lock:
+                self._stopped = self._stopped or exc
+            stopped = RunStopped(f"run stopped: {exc}")
+            stopped.error = exc  # dinero_api.cli quotes it (exit code 7)
+            raise stopped from exc
         except DineroAuthError as exc:
             with self._lock:
                 self._stopped = self._stopped or exc

@@ -11,7 +11,9 @@ was read by an earlier run is trusted only where a stale answer cannot cost mone
 * an account, VAT code, deposit account or date that is **not** in a kept list is never rejected (or a
   deposit account created) on its say-so: the list is read again first, once per run;
 * one that **is** in a kept list but was deleted in Dinero since is refused by Dinero (a 400, the record
-  rejected with Dinero's reason) -- nothing is written twice or with another amount;
+  rejected with Dinero's reason) -- nothing is written twice or with another amount; and the refusal
+  drops the list it names (:meth:`ReferenceData.after_refusal`), so the following records are checked
+  against a fresh read and rejected locally instead of each costing a 400;
 * what decides an amount (an account's VAT code, which sets an invoice line's VAT) is read fresh in the
   run that uses it (:meth:`ReferenceData.accounts` with ``fresh=True``). VAT rates are Dinero's system
   VAT types (25 % since 1992) and come from the kept list.
@@ -99,6 +101,8 @@ UNITS = frozenset(
         "tonne",
     ]
 )
+#: Dinero's error code for a date in no accounting year.
+_NO_ACCOUNTING_YEAR = 47
 #: The VAT code that suppresses VAT on a manual-voucher line.
 NO_VAT = "none"
 
@@ -132,6 +136,10 @@ class ReferenceData:
         self._kept: set[str] = set()
         #: kinds read from Dinero again in this run (never taken from the store any more)
         self._read_now: set[str] = set()
+        #: kinds dropped because Dinero refused a record naming them (once per run each)
+        self._dropped_after_refusal: set[str] = set()
+        #: bumped whenever a refusal dropped a list: records validated before must be validated again
+        self.generation = 0
 
     # -- kept between runs ----------------------------------------------------------------------------
     def _kept_rows(self, kind: str) -> Any:
@@ -183,6 +191,42 @@ class ReferenceData:
             self._read_now.add(kind)
             attribute = {"accounts": "_accounts", "deposit": "_deposit", "vat": "_vat", "years": "_years"}
             setattr(self, attribute[kind], None)
+
+    def after_refusal(self, error: Any) -> list[str]:
+        """Dinero refused a record (``error``, a 4xx :class:`~dinero_api.errors.DineroAPIError`): drop the
+        lists its validation errors name -- an account (``...AccountNumber``), a VAT code (``...VatCode``),
+        a deposit account, a date outside the accounting years (``...Date``, Dinero's code 47) -- so the
+        following records are validated against a fresh read instead of each costing a 400.
+
+        Each list is dropped at most once per run for a refusal: when a list read in this run is still
+        refused, the refusal is about something else and reading it again would cost a GET per record.
+        Returns the kinds dropped.
+        """
+        fields = [str(name).lower() for name in (getattr(error, "validation_errors", None) or {})]
+        kinds: set[str] = set()
+        for name in fields:
+            leaf = name.rsplit(".", 1)[-1]
+            if "depositaccount" in leaf:
+                kinds.add("deposit")
+            elif "accountnumber" in leaf:
+                kinds.update(("accounts", "deposit"))
+            if "vatcode" in leaf:
+                kinds.add("vat")
+            if leaf.endswith("date"):
+                kinds.add("years")
+        if getattr(error, "code", None) == _NO_ACCOUNTING_YEAR:
+            kinds.add("years")
+        dropped: list[str] = []
+        with self._lock:
+            for kind in sorted(kinds):
+                if kind in self._dropped_after_refusal:
+                    continue
+                self._dropped_after_refusal.add(kind)
+                self.forget(kind)
+                dropped.append(kind)
+            if dropped:
+                self.generation += 1
+        return dropped
 
     # -- the lists ------------------------------------------------------------------------------------
     def _load_accounts(self, path: str, fields: str) -> dict[int, dict[str, Any]]:

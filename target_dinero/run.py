@@ -49,12 +49,6 @@ PRODUCT_INDEX_FIELDS = (
 )
 
 
-#: Dinero refusals (4xx) of records with the same error after which the run stops: Dinero revokes
-#: integrations that cause many 400s, and a refusal that repeats is a defect of the input or the mapping,
-#: not of one record (the records refused so far are in the rejects file; a re-run after the fix resumes).
-MAX_SAME_REFUSALS = 10
-
-
 def refusal_signature(exc: Any) -> tuple[Any, ...]:
     """What makes two refusals "the same": status, Dinero's code, the fields named (indexes dropped)."""
     fields = sorted({re.sub(r"\[\d+\]", "[]", str(k)) for k in getattr(exc, "validation_errors", {}) or {}})
@@ -200,7 +194,12 @@ class RunContext:
 
     def refused(self, stream: str, exc: BaseException, records: int = 1) -> None:
         """Count a Dinero refusal (4xx) that rejected ``records`` records; stop the whole run once the same
-        refusal (:func:`refusal_signature`) has come :data:`MAX_SAME_REFUSALS` times.
+        refusal (:func:`refusal_signature`) has come ``max_consecutive_refusals`` times, consecutive or not.
+
+        Dinero revokes integrations that cause many 400s, and a refusal that repeats is a defect of the
+        input or the mapping, not of one record (the records refused so far are in the rejects file; a
+        re-run after the fix resumes). ``dinero_api``'s breaker counts refusals in a row per endpoint;
+        this one counts the same refusal across endpoints and successes in between.
 
         The stop goes through the gateway's switch, so no sink sends another request, and no STATE covers
         the records not tried. Raises :class:`~target_dinero.gateway.RunStopped`.
@@ -209,15 +208,15 @@ class RunContext:
         with self._lock:
             self._refusals[signature] = self._refusals.get(signature, 0) + max(records, 1)
             count = self._refusals[signature]
-        if count >= MAX_SAME_REFUSALS:
+        limit = int(self.setting("max_consecutive_refusals"))
+        if count >= limit:
             reason = (
-                f"Dinero refused {count} requests of this run with the same error (last on stream "
-                f"{stream}: {exc}); stopping so as not to provoke more 400 answers (Dinero revokes "
-                "integrations that do). The refused records are in the rejects file: fix the input or "
-                "mapping and re-run."
+                f"Dinero refused {count} requests of this run with the same error "
+                f"(max_consecutive_refusals is {limit}; the last on stream {stream}: {exc}); stopping so "
+                "as not to provoke more 400 answers (Dinero revokes integrations that do). The refused "
+                "records are in the rejects file: fix the input or mapping and re-run."
             )
-            self.logger.error("%s", reason)
-            raise self.gateway.stop(exc, reason)
+            raise self.gateway.stop(exc, reason)  # the CLI prints it as the run's one line
 
     def plan(self, action: str, load_type: str, stream: str, reference: str | None, payload: Any) -> None:
         """Dry run: print what would be sent (to stderr: stdout carries the Singer STATE messages)."""

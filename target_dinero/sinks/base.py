@@ -98,6 +98,8 @@ class DineroSink(SdkAdapterSink):
     def process_batch(self, context: dict) -> None:
         """Validate every record of the batch, then load the valid ones (last record per reference wins)."""
         prepared: dict[str, Prepared] = {}
+        # Taken before validating: a list dropped meanwhile (another sink's refusal) re-validates the batch.
+        self._validated_at = self.run.reference.generation
         records = context.get("records", [])
         origins = context.get("origins") or []  # "input line N" per record (TargetDinero._record)
         for index, record in enumerate(records):
@@ -138,7 +140,16 @@ class DineroSink(SdkAdapterSink):
     def load(self, items: list[Prepared]) -> None:
         """Write the prepared records; the default loads them one by one, guarded."""
         for item in items:
-            self.guarded(item.record, lambda item=item: self.load_one(item))
+            self.guarded(item.record, lambda item=item: self.load_one(self.still_valid(item)))
+
+    def still_valid(self, item: Prepared) -> Prepared:
+        """``item``, validated again when a refusal by Dinero dropped a reference list it was checked
+        against (an account deleted since the kept chart was read): it is then rejected locally
+        (:class:`RecordRejected`) instead of costing another 400."""
+        if self.run.reference.generation == getattr(self, "_validated_at", self.run.reference.generation):
+            return item
+        again = self.prepare(plain(item.record))
+        return item if again is None else again
 
     def load_one(self, item: Prepared) -> None:
         """Write one prepared record."""
@@ -247,6 +258,14 @@ class DineroSink(SdkAdapterSink):
             status = exc.status_code or 0
             if 400 <= status < 500 and status != 429:
                 field = next(iter(exc.validation_errors), None) if exc.validation_errors else None
+                dropped = self.run.reference.after_refusal(exc)
+                if dropped:
+                    self.run.logger.warning(
+                        "Dinero refused a record naming %s: reading %s from Dinero again before the next "
+                        "record (a kept list may be stale)",
+                        field or "a field",
+                        ", ".join(dropped),
+                    )
                 return f"Dinero refused it: {exc}", field
         return None
 

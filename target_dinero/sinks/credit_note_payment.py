@@ -54,7 +54,7 @@ class CreditNotePaymentSink(InvoicePaymentSink):
         if refs:
             credit_note_index(self.run).lookup(refs)
         for item in items:
-            self.guarded(item.record, lambda item=item: self.load_one(item))
+            self.guarded(item.record, lambda item=item: self.load_one(self.still_valid(item)))
 
     def load_one(self, item: Prepared) -> None:
         """Pay the credit note back unless the payment is there already."""

@@ -315,7 +315,8 @@ class InvoiceSink(DineroSink):
         existing = self.run.invoice_index.lookup([item.reference for item in items])
         for item in items:
             self.guarded(
-                item.record, lambda item=item: self._load_and_pay(item, existing.get(item.reference))
+                item.record,
+                lambda item=item: self._load_and_pay(self.still_valid(item), existing.get(item.reference)),
             )
 
     def _load_and_pay(self, item: Prepared, existing: dict[str, Any] | None) -> None:

@@ -65,7 +65,7 @@ class InvoicePaymentSink(DineroSink):
     def load(self, items: list[Prepared]) -> None:
         """Pay each payment's invoice (found as :meth:`_find_invoice` says)."""
         for item in items:
-            self.guarded(item.record, lambda item=item: self.load_one(item))
+            self.guarded(item.record, lambda item=item: self.load_one(self.still_valid(item)))
 
     def _find_invoice(self, record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """(Guid, row) of the invoice, with as few requests as possible.

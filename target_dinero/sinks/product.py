@@ -57,7 +57,10 @@ class ProductSink(DineroSink):
         """Look the references up (few requests), then create or update each product."""
         existing = self.run.product_index.lookup([item.reference for item in items])
         for item in items:
-            self.guarded(item.record, lambda item=item: self._load(item, existing.get(item.reference)))
+            self.guarded(
+                item.record,
+                lambda item=item: self._load(self.still_valid(item), existing.get(item.reference)),
+            )
 
     def _load(self, item: Prepared, row: dict[str, Any] | None) -> None:
         index = self.run.product_index

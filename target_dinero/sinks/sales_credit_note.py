@@ -149,7 +149,7 @@ class SalesCreditNoteSink(DineroSink):
             [i.reference for i in items] + [normalize_reference(r) for r in refs]
         )
         for item in items:
-            self.guarded(item.record, lambda item=item: self.load_one(item))
+            self.guarded(item.record, lambda item=item: self.load_one(self.still_valid(item)))
 
     # -- one refund ----------------------------------------------------------------------------------
     def _existing(

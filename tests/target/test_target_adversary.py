@@ -431,7 +431,9 @@ def test_a_customers_earlier_credit_notes_are_read_once_not_in_every_run_with_a_
     assert second.error is None, second.stderr
     third = run_target(sandbox, config, msgs(REFUNDS, [refund(45)]))
     assert third.error is None, third.stderr
-    notes = [n for n in sandbox.dump(ORG, "creditnotes") if n["Guid"] not in seeded and not n.get("DeletedAt")]
+    notes = [
+        n for n in sandbox.dump(ORG, "creditnotes") if n["Guid"] not in seeded and not n.get("DeletedAt")
+    ]
     assert len(notes) == 6
     # the second run reads the 4 notes of the first once; the third only the one the second made
     assert note_reads(second) <= 4
