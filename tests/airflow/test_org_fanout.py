@@ -110,3 +110,21 @@ def test_retries_are_staggered_per_organization() -> None:
     assert len({round(d, 3) for d in delays}) == 50  # no two organizations come back at the same moment
     assert max(delays) - min(delays) > 20
     assert org_fanout.retry_jitter_seconds("100000", 2) != org_fanout.retry_jitter_seconds("100000", 3)
+
+
+@pytest.mark.parametrize(
+    ("lines", "useless"),
+    [
+        (["2026-12-02 | ERROR | tap-dinero | tap-dinero failed: refused credentials [exit code 3]"], True),
+        (["... | target-dinero failed (stream s): Dinero refused 10 requests ... [exit code 7]"], True),
+        (["... | tap-dinero failed: could not reach Dinero: ConnectionError [exit code 5]"], False),
+        (["... | tap-dinero failed: quota [exit code 6]", "meltano: run failed"], False),
+        (["Traceback (most recent call last):", "RuntimeError: boom"], False),
+    ],
+)
+def test_a_failure_a_retry_cannot_fix_is_not_retried(lines: list[str], useless: bool) -> None:
+    """Dinero revokes integrations that provoke many refusals: refused credentials, no access or requests
+    Dinero refuses fail the organization's task without the 4 retries (Meltano exits 1 for any failure, so
+    the plugins' own exit code is read from their one failure line)."""
+    codes = [c for c in map(org_fanout.plugin_exit_code, lines) if c is not None]
+    assert org_fanout.retry_is_useless(codes) is useless

@@ -20,7 +20,9 @@ How many organizations run side by side is bounded by ``max_active_tis_per_dagru
 executor's ``parallelism`` must be at least as large. Failed tasks retry with exponential back-off
 (1, 2, 4, 8 minutes) plus a jitter of up to ``DINERO_RETRY_JITTER_SECONDS`` (30) spread per organization
 and try, so organizations that failed together come back at different moments. Each mapped task is
-independent: one organization failing (403, an outage) fails only its own task; the others run on.
+independent: one organization failing (403, an outage) fails only its own task; the others run on. A
+failure the plugins name as one a retry cannot fix (refused credentials, no access, Dinero refusing our
+requests, bad config or input: ``org_fanout.NO_RETRY_EXIT_CODES``) fails the task without retries.
 
 The organization list: the Airflow Variable ``dinero_organizations`` (JSON) if set, else the file
 ``orchestrate/airflow/dinero_organizations.json`` (or ``DINERO_ORGANIZATIONS_FILE``). Format::
@@ -50,6 +52,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import Param, Variable, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from meltano_project import PROJECT_ROOT, meltano_base_env
 from org_fanout import (
@@ -64,7 +67,9 @@ from org_fanout import (
     meltano_database_env,
     organization_env,
     parse_organizations,
+    plugin_exit_code,
     remove_sys_dir,
+    retry_is_useless,
     retry_jitter_seconds,
     tree_rss_mib,
 )
@@ -146,6 +151,7 @@ def dinero_multi_org() -> None:
             ) as process:
                 assert process.stdout is not None
                 peak = [0.0]
+                plugin_exits: list[int] = []
                 done = threading.Event()
 
                 def sample() -> None:
@@ -156,6 +162,9 @@ def dinero_multi_org() -> None:
                 try:
                     for line in process.stdout:
                         print(line, end="", flush=True)
+                        code = plugin_exit_code(line)
+                        if code is not None:
+                            plugin_exits.append(code)
                 except BaseException:  # timeout, task killed: never leave Meltano running behind
                     process.terminate()
                     try:
@@ -178,9 +187,11 @@ def dinero_multi_org() -> None:
         }
         print("DINERO-TASK-USAGE " + json.dumps(report), flush=True)
         if process.returncode != 0:
-            raise RuntimeError(
-                f"meltano run {job} failed for organization {org_id} (exit {process.returncode})"
-            )
+            message = f"meltano run {job} failed for organization {org_id} (exit {process.returncode})"
+            if retry_is_useless(plugin_exits):
+                # no retry: it would provoke the same refusals again (see org_fanout.NO_RETRY_EXIT_CODES)
+                raise AirflowFailException(f"{message}; plugin exit codes {plugin_exits}: not retried")
+            raise RuntimeError(message)
         return report
 
     run_organization.expand(organization=list_organizations())

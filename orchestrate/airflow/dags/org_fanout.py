@@ -118,6 +118,25 @@ def meltano_command(organization: dict[str, Any], job: str) -> list[str]:
     return [meltano_executable(), "run", "--state-id-suffix", f"org-{organization['organization_id']}", job]
 
 
+#: Exit codes of tap-dinero / target-dinero (README, "Logs and exit codes") after which a retry would
+#: only repeat the failure: bad config (2), refused credentials (3), no access (4), Dinero refused our
+#: requests (7), too many rejects (8), bad input (9). A retry of those costs Dinero refusals (Dinero
+#: revokes integrations that provoke many) and changes nothing until someone fixes the cause.
+NO_RETRY_EXIT_CODES = frozenset({2, 3, 4, 7, 8, 9})
+_PLUGIN_EXIT = re.compile(r"\b(tap-dinero|target-dinero) failed\b.*\[exit code (\d+)\]")
+
+
+def plugin_exit_code(line: str) -> int | None:
+    """The exit code a tap-dinero/target-dinero failure line names (Meltano itself exits 1 for any)."""
+    found = _PLUGIN_EXIT.search(line)
+    return int(found.group(2)) if found else None
+
+
+def retry_is_useless(exit_codes: list[int]) -> bool:
+    """Whether the plugins' failure lines say a retry would fail again the same way."""
+    return any(code in NO_RETRY_EXIT_CODES for code in exit_codes)
+
+
 def retry_jitter_seconds(
     organization_id: str, try_number: int, spread: float = RETRY_JITTER_SECONDS
 ) -> float:
