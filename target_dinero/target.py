@@ -32,7 +32,7 @@ from target_dinero.singer_input import (
     depth_defect,
 )
 from target_dinero.sinks import SINKS
-from target_dinero.sinks.base import DineroSink
+from target_dinero.sinks.base import DELETION_MARKERS, DineroSink
 
 __all__ = ["RejectsExceeded", "TargetDinero"]
 
@@ -140,14 +140,24 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
                 where,
             )
             return
+        deletion = {name: record[name] for name in DELETION_MARKERS if record.get(name)}
         for stream_map in self.mapper.stream_maps[stream]:
             try:
                 transformed = stream_map.transform(copy.copy(record))
             except Exception as exc:  # a map expression failing on this record: the record is the problem
-                self._reject_message(stream, record, f"the stream map could not transform it: {exc}", where)
-                continue
+                if not deletion:
+                    reason = f"the stream map could not transform it: {exc}"
+                    self._reject_message(stream, record, reason, where)
+                    continue
+                # A deleted row carries little (tap-dinero's deleted payment: keys only), so a map that
+                # reads its amounts fails; the deletion needs no map: the sink counts, removes or rejects it.
+                transformed = dict(record)
             if transformed is None:  # filtered out by the map
                 continue
+            if deletion:
+                # A map that keeps only named fields (``__else__: __NULL__``) drops the marker too: the row
+                # would load as a live one (a deleted sale counted again, a deleted draft created).
+                transformed = {**transformed, **deletion}
             sink = self.sdk_record_to_sink(
                 stream_map.stream_alias,
                 transformed,
