@@ -197,6 +197,23 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
         except StreamMapConfigError as exc:  # the schema does not fit the stream maps (or vice versa)
             raise BadInputLine(self._line, f"stream {stream!r}: {exc}".rstrip(".")) from None
 
+    _state_withheld_said = False
+
+    def emits_state(self) -> bool:
+        """No STATE in a dry run: Meltano would save it, and the real run's tap would start after records
+        that were never written to Dinero. Said once on stderr."""
+        if not self.run.dry_run:
+            return True
+        if not self._state_withheld_said:
+            self._state_withheld_said = True
+            # stderr like the dry run's plan lines (stdout is the orchestrator's, see RunContext.plan)
+            sys.stderr.write(
+                "target-dinero dry run: no STATE is emitted (an orchestrator would save it, and the real "
+                "run would then skip the records this run did not write)\n"
+            )
+            sys.stderr.flush()
+        return False
+
     def process_state_message(self, message_dict: dict) -> None:
         """A STATE without a value stops the run (what it should have said is unknown)."""
         if "value" not in message_dict:
