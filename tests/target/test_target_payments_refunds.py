@@ -486,4 +486,6 @@ def test_a_credit_note_booked_and_paid_back_by_another_run_meanwhile_is_not_paid
     assert result.error is None, result.stderr
     assert read_rejects(tmp_path / "rejects.jsonl") == []
     assert [n["Status"] for n in sandbox.dump(ORG, "creditnotes") if n["Guid"] == note["Guid"]] == ["Booked"]
-    assert len(live_payments(sandbox, note["Guid"])) == 1, [p["ExternalReference"] for p in live_payments(sandbox, note["Guid"])]
+    assert [p["ExternalReference"] for p in live_payments(sandbox, note["Guid"])] == [
+        "order_refunds:re_partial/refund"
+    ]
