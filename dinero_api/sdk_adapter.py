@@ -66,6 +66,8 @@ target-dinero
   run-stopping key check (``Sink._singer_validate_message``, see :class:`SdkAdapterSink`);
   ``Target._assert_sink_exists``, ``Sink._get_context``, ``Sink._add_sdc_metadata_to_record``,
   ``Sink._remove_sdc_metadata_from_record``, ``Sink._validate_and_parse``, ``Sink._after_process_record``.
+* ``Target._write_state_message``: skipped when :meth:`SdkAdapterTarget.emits_state` says no (a dry run
+  must not hand the orchestrator a STATE for records it never wrote).
 * ``Target._drain_all``: routed to the public :meth:`SdkAdapterTarget.drain_sinks` (the target drains the
   sinks that write documents before those acting on documents); ``Target._sinks_active`` read through
   :meth:`SdkAdapterTarget.active_sinks`; ``Target._handle_max_record_age`` through
@@ -362,6 +364,15 @@ class SdkAdapterTarget(Target):
     def sdk_process_schema_message(self, message_dict: dict) -> None:
         """The SDK's SCHEMA handling (stream maps, sink creation)."""
         super()._process_schema_message(message_dict)
+
+    def _write_state_message(self, state: dict) -> None:
+        if self.emits_state():
+            super()._write_state_message(state)
+
+    def emits_state(self) -> bool:
+        """Whether the target writes the STATE it has reached to stdout (default: yes). What a target
+        writes there is what an orchestrator saves for the tap's next run."""
+        return True
 
     def sdk_process_state_message(self, message_dict: dict) -> None:
         """The SDK's STATE handling (held until the sinks before it are drained)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,14 +89,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if math.isnan(seconds):  # no reading at all: the caller waits one window
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds)  # "inf" stays: the caller bounds every pause (DineroSession.send)
 
 
 def _still_current(provider: TokenProvider, token: str) -> bool:
@@ -280,9 +282,13 @@ class DineroSession(requests.Session):
                     "credentials may not grant it",
                 )
             if status == 429:
-                pause = self.throttle.report_rate_limited(
-                    parse_retry_after(response.headers.get("Retry-After")), _short_text(response)
-                )
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is not None:
+                    # The pause is shared by every process and later run on the quota key (its store):
+                    # a Retry-After of hours or years (a proxy's) would block them all long after this
+                    # request gave up. Never longer than one request may wait in total.
+                    retry_after = min(retry_after, self.max_rate_limit_wait)
+                pause = self.throttle.report_rate_limited(retry_after, _short_text(response))
                 state["rate_limit_wait"] += pause
                 if state["rate_limit_wait"] > self.max_rate_limit_wait:
                     raise error_for_response(

@@ -106,17 +106,16 @@ class DineroStream(SdkAdapterStream):
         after that answer has a later stamp. ``server_clock_last``: an upper bound of Dinero's time at
         the latest answer. None without a readable header (then the local clock is used).
         """
+        elapsed = getattr(response, "elapsed", None) or dt.timedelta(0)
         try:
             served = email.utils.parsedate_to_datetime(response.headers.get("Date") or "")
-        except (TypeError, ValueError):
+            if served.tzinfo is None:
+                served = served.replace(tzinfo=dt.timezone.utc)
+            lower = served - elapsed - dt.timedelta(seconds=1)
+            upper = served + dt.timedelta(seconds=1)
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            # unreadable, or at the very edge of what a datetime holds (a proxy's "year 9999"): no reading
             return
-        if served is None:
-            return
-        if served.tzinfo is None:
-            served = served.replace(tzinfo=dt.timezone.utc)
-        elapsed = getattr(response, "elapsed", None) or dt.timedelta(0)
-        lower = served - elapsed - dt.timedelta(seconds=1)
-        upper = served + dt.timedelta(seconds=1)
         if self.server_clock_first is None:
             self.server_clock_first, self._server_clock_first_upper = lower, upper
         if self.server_clock_last is None or upper > self.server_clock_last:

@@ -52,10 +52,20 @@ class DineroMessageWriter(_EncodingWriter):  # type: ignore[misc,valid-type]
         self._out = out
         self._block = bytearray()
         self._lock = threading.Lock()  # organizations synced side by side share one writer
+        #: the thread inside the lock (only that thread's own signal handler can find itself there)
+        self._owner: int | None = None
         _WRITERS.add(self)
 
     def write_message(self, message: t.Any) -> None:
-        """Add the message's line to the block; write the block out unless it is a RECORD's."""
+        """Add the message's line to the block; write the block out unless it is a RECORD's.
+
+        A message written from inside this writer's own write -- singer-sdk's SIGTERM/SIGINT handler,
+        which writes the tap's STATE in whatever frame the signal interrupted -- is dropped: waiting for
+        the lock would hang the tap for good, and writing would put the line inside the interrupted one.
+        Only a STATE is written that way; without it the next run reads again what it would have covered.
+        """
+        if self._owner == threading.get_ident():
+            return
         line = self.format_message(message)
         if isinstance(line, str):  # the SDK's default encoding: a str without the newline
             line = (line + "\n").encode("utf-8")
@@ -67,12 +77,18 @@ class DineroMessageWriter(_EncodingWriter):  # type: ignore[misc,valid-type]
 
     def flush(self) -> None:
         """Write the block to stdout (its binary buffer, or as text where stdout has none) and flush."""
+        if self._owner == threading.get_ident():
+            return  # called from a signal handler inside this writer's own write (see write_message)
         with self._lock:
             if not self._block:
                 return
-            data = bytes(self._block)
-            self._block.clear()
-            self._write(data)
+            self._owner = threading.get_ident()
+            try:
+                data = bytes(self._block)
+                self._block.clear()
+                self._write(data)
+            finally:
+                self._owner = None
 
     def _write(self, data: bytes) -> None:
         out = self._out if self._out is not None else sys.stdout

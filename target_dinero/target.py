@@ -32,7 +32,7 @@ from target_dinero.singer_input import (
     depth_defect,
 )
 from target_dinero.sinks import SINKS
-from target_dinero.sinks.base import DineroSink
+from target_dinero.sinks.base import DELETION_MARKERS, DineroSink
 
 __all__ = ["RejectsExceeded", "TargetDinero"]
 
@@ -140,14 +140,24 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
                 where,
             )
             return
+        deletion = {name: record[name] for name in DELETION_MARKERS if record.get(name)}
         for stream_map in self.mapper.stream_maps[stream]:
             try:
                 transformed = stream_map.transform(copy.copy(record))
             except Exception as exc:  # a map expression failing on this record: the record is the problem
-                self._reject_message(stream, record, f"the stream map could not transform it: {exc}", where)
-                continue
+                if not deletion:
+                    reason = f"the stream map could not transform it: {exc}"
+                    self._reject_message(stream, record, reason, where)
+                    continue
+                # A deleted row carries little (tap-dinero's deleted payment: keys only), so a map that
+                # reads its amounts fails; the deletion needs no map: the sink counts, removes or rejects it.
+                transformed = dict(record)
             if transformed is None:  # filtered out by the map
                 continue
+            if deletion:
+                # A map that keeps only named fields (``__else__: __NULL__``) drops the marker too: the row
+                # would load as a live one (a deleted sale counted again, a deleted draft created).
+                transformed = {**transformed, **deletion}
             sink = self.sdk_record_to_sink(
                 stream_map.stream_alias,
                 transformed,
@@ -186,6 +196,23 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
             raise UnmappedStreamLine(self._line, str(exc).rstrip(".")) from None
         except StreamMapConfigError as exc:  # the schema does not fit the stream maps (or vice versa)
             raise BadInputLine(self._line, f"stream {stream!r}: {exc}".rstrip(".")) from None
+
+    _state_withheld_said = False
+
+    def emits_state(self) -> bool:
+        """No STATE in a dry run: Meltano would save it, and the real run's tap would start after records
+        that were never written to Dinero. Said once on stderr."""
+        if not self.run.dry_run:
+            return True
+        if not self._state_withheld_said:
+            self._state_withheld_said = True
+            # stderr like the dry run's plan lines (stdout is the orchestrator's, see RunContext.plan)
+            sys.stderr.write(
+                "target-dinero dry run: no STATE is emitted (an orchestrator would save it, and the real "
+                "run would then skip the records this run did not write)\n"
+            )
+            sys.stderr.flush()
+        return False
 
     def process_state_message(self, message_dict: dict) -> None:
         """A STATE without a value stops the run (what it should have said is unknown)."""

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
     from target_dinero.run import RunContext
 
-__all__ = ["DineroSink", "Prepared"]
+__all__ = ["DELETION_MARKERS", "DineroSink", "Prepared", "is_deleted_upstream"]
 
 
 @dataclasses.dataclass
@@ -49,6 +49,16 @@ class Prepared:
     payload: dict[str, Any]
     book: bool = False
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+#: Fields that mark a row deleted upstream when set (tap-dinero's ``DeletedAt``, Singer's
+#: ``_sdc_deleted_at``). The target keeps them through any stream map (``TargetDinero._record``).
+DELETION_MARKERS = ("DeletedAt", "_sdc_deleted_at")
+
+
+def is_deleted_upstream(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is a row deleted upstream (any :data:`DELETION_MARKERS` field set)."""
+    return any(record.get(name) for name in DELETION_MARKERS)
 
 
 #: Names in the rejects file of what a sink keeps in ``Prepared.extra`` and sends (the invoice's contact).
@@ -103,7 +113,7 @@ class DineroSink(SdkAdapterSink):
         records = context.get("records", [])
         origins = context.get("origins") or []  # "input line N" per record (TargetDinero._record)
         for index, record in enumerate(records):
-            if record.get("DeletedAt") or record.get("_sdc_deleted_at"):
+            if is_deleted_upstream(record):
                 where = f" ({origins[index]})" if len(origins) == len(records) else ""
                 self.deleted_upstream(record, where)
                 continue

@@ -55,7 +55,7 @@ from target_dinero.records import (
 )
 from target_dinero.reference_data import NO_VAT
 from target_dinero.remote_index import field_ci
-from target_dinero.sinks.base import DineroSink, Prepared
+from target_dinero.sinks.base import DineroSink, Prepared, is_deleted_upstream
 from target_dinero.voucher_writer import PATH, VoucherWriter
 
 __all__ = ["DailySalesSink"]
@@ -148,7 +148,7 @@ class DailySalesSink(DineroSink):
         """Validate every sale (deletions included: they remove a sale), then load the batch by day."""
         items: dict[str, Prepared] = {}
         for record in context.get("records", []):
-            deleted = bool(record.get("DeletedAt") or record.get("_sdc_deleted_at"))
+            deleted = is_deleted_upstream(record)
             try:
                 item = self.prepare(plain(record), deleted=deleted)
             except RecordRejected as exc:

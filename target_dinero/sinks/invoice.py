@@ -531,11 +531,15 @@ class InvoiceSink(DineroSink):
                     "invoice", guid, field_ci(answer, "TimeStamp"), item.payload.get("Currency") or "DKK"
                 )
                 break
-            except (DineroTimestampConflict, DineroUnknownOutcome):
+            except (DineroValidationError, DineroUnknownOutcome) as exc:
+                # A stale Timestamp, "already booked", a lost answer: perhaps another run booked it since
+                # (then its payments are read before paying: booked_now is only for a confirmed book).
                 current = self._get(guid) or {}
                 if str(field_ci(current, "Status") or "").lower() not in ("", _DRAFT):
                     break
-                if attempt == 2:
+                if attempt == 2 or (
+                    isinstance(exc, DineroValidationError) and not isinstance(exc, DineroTimestampConflict)
+                ):
                     raise
                 timestamp = field_ci(current, "TimeStamp")
         self.run.invoice_index.remember(item.reference, {"Guid": guid, "Status": "Booked"})

@@ -358,3 +358,36 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["99999999", "inf", "Fri, 31 Dec 9999 23:59:59 GMT"], ids=["years", "inf", "year-9999"]
+)
+def test_an_absurd_retry_after_pauses_the_quota_key_no_longer_than_a_request_may_wait(
+    httpserver: HTTPServer, api_config: dict, make_client: Any, retry_after: str
+) -> None:
+    """A ``Retry-After`` of years (a proxy's, a gateway's) is honoured only up to
+    ``max_rate_limit_wait_seconds``: the pause it puts on the shared quota key -- which every process and
+    every later run on the key waits out before its first request -- never outlasts what one request
+    waits in total before giving up, and the request is answered after that wait."""
+    httpserver.expect_oneshot_request(PATH, method="GET").respond_with_data(
+        QUOTA_TEXT, status=429, headers={"Retry-After": retry_after}
+    )
+    httpserver.expect_request(PATH, method="GET").respond_with_json(OK)
+    answer_before_the_api_default(httpserver)
+    config = {**api_config, "max_rate_limit_wait_seconds": 1}
+    client = make_client(config)
+    answers: list[Any] = []
+
+    def call() -> None:
+        try:
+            answers.append(client.get_json(PATH))
+        except Exception as exc:  # asserted below
+            answers.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    wait_until(lambda: bool(answers) or client.throttle.paused_for() > 0, timeout=10)
+    assert client.throttle.paused_for() <= 1.0  # the key is not blocked for years
+    worker.join(timeout=10)
+    assert answers == [OK]

@@ -60,3 +60,46 @@ def test_changes_made_after_a_run_reach_the_next_run_whatever_the_tap_clock(
     assert [c["City"] for c in fourth.stream("contacts") if c["ContactGuid"] == contact["ContactGuid"]] == [
         "Tønder"
     ]
+
+
+@pytest.fixture(
+    params=[
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Wed, 01 Jan 2099 00:00:00 GMT",
+        "not a date",
+        "",
+    ],
+    ids=["year-9999", "epoch", "year-2099", "garbage", "empty"],
+)
+def rewritten_date(request, monkeypatch) -> str:
+    """A proxy between the tap and Dinero that rewrites every answer's ``Date`` header."""
+    import requests.adapters
+
+    send = requests.adapters.HTTPAdapter.send
+
+    def rewriting(self, *args, **kwargs):
+        response = send(self, *args, **kwargs)
+        response.headers["Date"] = request.param
+        return response
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", rewriting)
+    return request.param
+
+
+def test_a_proxy_rewriting_the_date_header_never_fails_the_run_nor_loses_a_change(
+    sandbox, tap_config, rewritten_date
+):
+    """A ``Date`` header that is garbage, empty, or any date a datetime can hold (even the last second
+    of year 9999, where adding the header's rounding second overflows) is a reading to distrust, not a
+    reason to stop: the run completes and the next run sees a change made in between."""
+    streams = ["contacts", "invoices"]
+    first = run_tap(tap_config, streams=streams)
+    assert first.error is None, first.error
+    contact = next(c for c in sandbox.dump(ORG, "contacts") if not c.get("DeletedAt"))
+    sandbox.mutate(ORG, "contacts", "update", contact["ContactGuid"], {"City": "Aabenraa"})
+
+    second = run_tap(tap_config, streams=streams, state=first.final_state)
+
+    assert second.error is None, second.error
+    assert contact["ContactGuid"] in {c["ContactGuid"] for c in second.stream("contacts")}

@@ -53,3 +53,44 @@ def test_rows_written_before_a_request_are_out_before_it_is_sent(stdout: Countin
     assert stdout.sink.getvalue() == b""
     flush_output()  # what DineroStream.request_decorator calls before every request
     assert json.loads(stdout.sink.getvalue())["record"] == {"Guid": "g1"}
+
+
+def test_a_state_written_by_a_signal_handler_inside_a_write_neither_hangs_nor_splits_a_line() -> None:
+    """SIGTERM arrives while the main thread writes a block to a slow pipe (the usual place for it: the
+    target reads slowly). singer-sdk's handler then writes the tap's STATE through the same writer, in the
+    same thread, inside the interrupted write: with the writer's lock held that hung the tap for good
+    (found with a real tap process: 10 minutes, SIGTERM ignored). The STATE is dropped instead -- a later
+    run reads again what it would have covered -- and every line written is whole."""
+    import threading
+
+    lines: list[str] = []
+    writer: DineroMessageWriter
+
+    class SlowPipe:
+        interrupted = False
+
+        def write(self, text: str) -> None:
+            if not self.interrupted:  # the signal handler runs here, inside the write
+                self.interrupted = True
+                state = {"bookmarks": {"invoices": {"replication_key_value": "2026-12-01"}}}
+                writer.write_message(StateMessage(value=state))  # what the SDK's StateWriter sends
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    writer = DineroMessageWriter(out=SlowPipe())
+    for n in range(3):
+        writer.write_message(RecordMessage(stream="invoices", record={"Guid": str(n)}))
+    done = threading.Event()
+
+    def flush() -> None:
+        writer.flush()
+        done.set()
+
+    threading.Thread(target=flush, daemon=True).start()
+    assert done.wait(timeout=10), "the writer deadlocked on its own lock"
+    text = "".join(lines)
+    assert [json.loads(line)["type"] for line in text.splitlines()] == ["RECORD", "RECORD", "RECORD"]
+    writer.write_message(StateMessage(value={"later": True}))  # the writer still works afterwards
+    assert json.loads("".join(lines).splitlines()[-1])["type"] == "STATE"

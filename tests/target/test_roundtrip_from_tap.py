@@ -285,3 +285,48 @@ def test_the_readme_recipe_is_the_tested_config() -> None:
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     recipe = json.loads(RECIPE.read_text(encoding="utf-8"))
     assert yaml.safe_load(block) == {k: recipe[k] for k in ("streams", "stream_maps")}
+
+
+def test_a_payment_deleted_in_a_after_the_copy_is_rejected_with_its_reason(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """The recipe's payment maps read ``Currency``/``Amount``, which tap-dinero's deleted-payment row does
+    not carry: the deletion still reaches the target, rejected as "delete it in Dinero by hand" (not as a
+    map failure), and nothing is written to B."""
+    from dinero_api.client import DineroClient
+    from dinero_api.settings import DineroSettings
+
+    recipe = json.loads(RECIPE.read_text(encoding="utf-8"))
+    tap_config = {
+        **sandbox_settings,
+        "api_key": DEMO_API_KEY_2,
+        "organization_id": A,
+        "quota_requests": 100_000,
+    }
+    target_config = {
+        **sandbox_settings,
+        **{k: recipe[k] for k in ("streams", "stream_maps")},
+        "organization_id": B,
+        "quota_requests": 100_000,
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+        "max_rejects": 10,
+    }
+    first = run_tap(tap_config, streams=COPY_STREAMS)
+    assert first.error is None
+    assert run_target(sandbox, target_config, first.messages).error is None
+    invoices = {str(i["Guid"]).lower(): i for i in live(sandbox.dump(A, "invoices"))}
+    payment = next(p for p in live(sandbox.dump(A, "payments")) if str(p["VoucherGuid"]).lower() in invoices)
+    invoice = invoices[str(payment["VoucherGuid"]).lower()]
+    with DineroClient(DineroSettings.from_config(tap_config)) as client:
+        path = f"/v1/{A}/invoices/{invoice['Guid']}/payments/{payment['Guid']}"
+        client.delete(path, {"Timestamp": invoice["TimeStamp"]})
+
+    second = run_tap(tap_config, streams=COPY_STREAMS, state=first.final_state)
+    assert second.error is None
+    result = run_target(sandbox, target_config, second.messages)
+
+    assert result.error is None, result.stderr
+    assert result.writes == []
+    [reject] = read_rejects(tmp_path / "rejects.jsonl")
+    assert (reject["stream"], reject["record"]["Guid"]) == ("invoice_payments", payment["Guid"])
+    assert "delete it in Dinero by hand" in reject["reason"]

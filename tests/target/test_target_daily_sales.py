@@ -336,3 +336,22 @@ def test_sale_is_not_added_to_its_new_day_while_its_old_day_cannot_be_corrected(
     assert day_vouchers(sandbox, "2026-11-03") == []  # not on two days
     [reject] = read_rejects(tmp_path / "rejects.jsonl")
     assert reject["record"]["sale_id"] == "A"
+
+
+@pytest.mark.parametrize("marker", ["_sdc_deleted_at", "DeletedAt"])
+def test_sale_deleted_upstream_leaves_its_day_through_a_map_that_keeps_only_named_fields(
+    sandbox: Any, config: dict[str, Any], marker: str
+) -> None:
+    """A stream map with ``__else__: __NULL__`` (the README's POS recipe) drops every field it does not
+    name, the deletion marker too: the deleted sale must still leave its day, not be counted again."""
+    config["streams"][STREAM]["book"] = False
+    named = ("sale_id", "sold_at", "payment_method", "amount", "vat_rate")
+    config["stream_maps"] = {STREAM: {**{f: f for f in named}, "__else__": None}}
+    rows = [sale("A", "2026-11-02", "100.00"), sale("B", "2026-11-02", "50.00")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+
+    gone = {**sale("A", "2026-11-02", "100.00"), marker: "2026-11-03T08:00:00Z"}
+    result = run_target(sandbox, config, plain_messages([gone]))
+
+    assert result.error is None, result.stderr
+    assert day_takings(sandbox, "2026-11-02") == Decimal("50.00")

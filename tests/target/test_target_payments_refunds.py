@@ -387,3 +387,107 @@ def test_payments_on_invoices_the_target_did_not_create_are_found_by_reference_o
     ]
     # one miss by the target's own Guid, then the index; the three invoices' own GETs for their Timestamp
     assert len(own_guid_reads) == 1 + 3
+
+
+def test_a_partial_credit_note_deleted_in_dinero_is_created_again_not_refused_as_guid_taken(
+    sandbox: Any, config: dict[str, Any], tmp_path: Any
+) -> None:
+    """A credit note with its own lines carries a Guid derived from its reference; a draft copy someone
+    deleted in Dinero keeps that Guid, so Dinero refuses the same Guid again. The re-run creates the note
+    once more (a server-chosen Guid) instead of rejecting it -- as it does for an invoice -- and a further
+    run writes nothing."""
+    config["streams"][REFUNDS]["book"] = False
+    config["max_rejects"] = 5
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1)])).error is None
+    partial = {
+        "id": "re_partial",
+        "InvoiceExternalReference": "PAY-1",
+        "ProductLines": [
+            {"Description": "Te (returneret)", "Quantity": 1, "BaseAmountValue": 40.0, "AccountNumber": 1000}
+        ],
+    }
+    assert run_target(sandbox, config, msgs(REFUNDS, [partial])).error is None
+    guid = invoices(sandbox)["PAY-1"]["Guid"].lower()
+
+    def notes() -> list[dict[str, Any]]:
+        return [
+            n
+            for n in sandbox.dump(ORG, "creditnotes")
+            if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
+        ]
+
+    [first] = notes()
+    sandbox.mutate(ORG, "creditnotes", "delete", first["Guid"])
+
+    again = run_target(sandbox, config, msgs(REFUNDS, [partial]))
+
+    assert again.error is None, again.stderr
+    assert read_rejects(tmp_path / "rejects.jsonl") == []
+    [second] = notes()
+    assert second["TotalExclVat"] == pytest.approx(40.0)
+    third = run_target(sandbox, config, msgs(REFUNDS, [partial]))
+    assert third.error is None and third.writes == []
+    assert len(notes()) == 1
+
+
+def test_a_credit_note_booked_and_paid_back_by_another_run_meanwhile_is_not_paid_back_twice(
+    sandbox: Any, config: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs copy the same refund (two workers, two Meltano projects): between this run's look-up of the
+    draft note and its book call the other run books the note and pays the refund. Dinero refuses this
+    run's book (stale Timestamp, or "already booked"); the note is then booked, but not by this run, so
+    its payments are read before paying: one refund, no reject."""
+    from dinero_api.client import DineroClient
+    from dinero_api.settings import DineroSettings
+    from target_dinero.gateway import DineroGateway
+
+    config["max_rejects"] = 5
+    assert run_target(sandbox, config, msgs(ORDERS, [order(1, Payments=[{"Amount": 125.0}])])).error is None
+    partial = {
+        "id": "re_partial",
+        "InvoiceExternalReference": "PAY-1",
+        "ProductLines": [
+            {"Description": "Te (returneret)", "Quantity": 1, "BaseAmountValue": 40.0, "AccountNumber": 1000}
+        ],
+    }
+    config["streams"][REFUNDS]["book"] = False
+    assert run_target(sandbox, config, msgs(REFUNDS, [partial])).error is None  # the draft note
+    config["streams"][REFUNDS]["book"] = True
+    invoice = invoices(sandbox)["PAY-1"]["Guid"].lower()
+    [note] = [n for n in sandbox.dump(ORG, "creditnotes") if str(n.get("CreditNoteFor")).lower() == invoice]
+    other = DineroClient(DineroSettings.from_config(config))
+    post = DineroGateway.post
+    done: list[str] = []
+
+    def other_run_first(self: Any, path: str, payload: Any, **kwargs: Any) -> Any:
+        if path.endswith(f"/sales/creditnotes/{note['Guid']}/book") and not done:
+            done.append(path)
+            fresh = other.get_json(f"/v1/{{org}}/sales/creditnotes/{note['Guid']}")
+            booked = other.post_json(
+                f"/v1/{{org}}/sales/creditnotes/{note['Guid']}/book", {"Timestamp": fresh["TimeStamp"]}
+            )
+            other.post_json(
+                f"/v1/{{org}}/sales/creditnotes/{note['Guid']}/payments",
+                {
+                    "Timestamp": booked["TimeStamp"],
+                    "DepositAccountNumber": 55000,
+                    "ExternalReference": "order_refunds:re_partial/refund",  # the target's own
+                    "Description": "Refusion",
+                    "Amount": 50.0,
+                    "RemainderIsFee": False,
+                },
+            )
+        return post(self, path, payload, **kwargs)
+
+    monkeypatch.setattr(DineroGateway, "post", other_run_first)
+    refund = {**partial, "Payment": {"Amount": 50.0, "PaymentDate": "2026-11-05"}}
+
+    result = run_target(sandbox, config, msgs(REFUNDS, [refund]))
+
+    assert done, "the book call was reached"
+    assert result.error is None, result.stderr
+    assert read_rejects(tmp_path / "rejects.jsonl") == []
+    assert [n["Status"] for n in sandbox.dump(ORG, "creditnotes") if n["Guid"] == note["Guid"]] == ["Booked"]
+    assert [p["ExternalReference"] for p in live_payments(sandbox, note["Guid"])] == [
+        "order_refunds:re_partial/refund"
+    ]

@@ -139,6 +139,22 @@ def test_dry_run_validates_and_resolves_but_writes_nothing(sandbox: Any, config:
     assert by_reference(sandbox.dump(ORG, "invoices"), "ORD-") == []
 
 
+
+def test_dry_run_emits_no_state_so_the_real_run_still_loads_the_records(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A STATE the target emits is what Meltano saves for the tap's next run: a dry run that emitted the
+    tap's STATE would make the real run start after records that were never written to Dinero."""
+    dry = run_target(sandbox, {**config, "dry_run": True}, messages([invoice(1), invoice(2)]))
+    assert dry.error is None, dry.stderr
+    assert dry.writes == []
+    assert dry.states == []
+    assert "STATE" in dry.stderr  # said, not silently dropped
+
+    real = run_target(sandbox, config, messages([invoice(1), invoice(2)]))
+    assert real.error is None, real.stderr
+    assert real.states and real.counts(STREAM)["created"] == 2
+
 def test_rejected_credentials_stop_the_run_at_once(sandbox: Any, config: dict[str, Any]) -> None:
     config["api_key"] = "sandbox-api-key-2"  # bound to organization 100001, not 100000
     result = run_target(sandbox, config, messages([invoice(n) for n in range(1, 6)]))
@@ -203,7 +219,7 @@ def test_dry_run_of_every_load_type_sends_no_write_and_keeps_no_journal(
     assert summary["pos"]["would_create"] == summary["pos"]["would_book"] == 3  # one voucher per day
     assert summary["customers"] == {"would_create": 1}
     assert summary["catalog"] == {"would_create": 1}
-    assert result.states == [{"all": 1}]
+    assert result.states == []  # nothing written: no STATE for the orchestrator to save
 
 
 # -- the whole record is validated before its first request: nothing is left behind ------------------
