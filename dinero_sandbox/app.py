@@ -81,6 +81,7 @@ def create_app(state: SandboxState) -> Flask:
     app.before_request(functools.partial(_before, state))
     contract.install(app)  # request bodies against Dinero's OpenAPI contract (after authentication)
     app.after_request(functools.partial(_after, state))
+    app.teardown_request(functools.partial(_teardown, state))
     app.register_error_handler(DineroError, lambda exc: exc.response())
     app.register_error_handler(NotFound, lambda exc: not_found_response())
     app.register_error_handler(HTTPException, _http_error)
@@ -132,6 +133,8 @@ def _before(state: SandboxState) -> Response | None:
     g.org = None
     if request.path.startswith("/_sandbox"):
         return None
+    state.log.begin()
+    g.in_flight = True
     fault = state.faults.take(
         BEFORE, request.method, request.environ.get("sandbox.original_path", request.path)
     )
@@ -200,7 +203,9 @@ def _after(state: SandboxState, response: Response) -> Response:
             response = _after_fault(fault.mode, fault.options, response)
     if response.status_code == 200 and request.endpoint in PAGING_COLLECTIONS:
         _maybe_change_while_paging(state, path)
+    begun = bool(g.pop("in_flight", False))
     state.log.add(
+        begun=begun,
         method=request.method,
         path=path,
         query=request.query_string.decode("latin-1"),
@@ -211,6 +216,12 @@ def _after(state: SandboxState, response: Response) -> Response:
         route=_route_name(),
     )
     return response
+
+
+def _teardown(state: SandboxState, exc: BaseException | None) -> None:
+    """A request counted in flight that was never logged (no after-request ran) is no longer in flight."""
+    if g.pop("in_flight", False):
+        state.log.abandon()
 
 
 def _maybe_change_while_paging(state: SandboxState, path: str) -> None:

@@ -20,18 +20,37 @@ LOG_LIMIT = 200_000
 
 
 class RequestLog:
-    """Every request the sandbox answered (bounded), with running counters."""
+    """Every request the sandbox answered (bounded), with running counters.
+
+    A request is logged when it is answered, so one held by a ``slow``/``slow_answer`` fault is logged
+    after its client gave up -- perhaps during the client's next run. ``in_flight`` counts API requests
+    received and not yet logged: a test waits for 0 before it reads the log of a finished run (otherwise
+    a late answer of one run is counted as a request of the next).
+    """
 
     def __init__(self) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._next_id = 1
+        self._in_flight = 0
         self._by_status: Counter[str] = Counter()
         self._by_route: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, **entry: Any) -> None:
-        """Record one request."""
+    def begin(self) -> None:
+        """An API request was received (it is logged, or :meth:`abandon` ed, when it ends)."""
         with self._lock:
+            self._in_flight += 1
+
+    def abandon(self) -> None:
+        """A received request ended without being logged (an exception past every handler)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
+    def add(self, *, begun: bool = False, **entry: Any) -> None:
+        """Record one request (``begun``: it was counted by :meth:`begin`)."""
+        with self._lock:
+            if begun:
+                self._in_flight = max(0, self._in_flight - 1)
             entry["id"] = self._next_id
             self._next_id += 1
             self._entries.append(entry)
@@ -47,6 +66,7 @@ class RequestLog:
         """Totals by status and by route."""
         with self._lock:
             return {
+                "in_flight": self._in_flight,
                 "total": sum(self._by_status.values()),
                 "by_status": dict(self._by_status),
                 "by_route": dict(self._by_route),

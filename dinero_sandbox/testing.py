@@ -115,7 +115,7 @@ class SandboxServer:
         return self._call("POST", "/reset", {"seed_size": seed_size})
 
     def stats(self) -> dict[str, Any]:
-        """``{"total", "by_status", "by_route", "quota"}``."""
+        """``{"in_flight", "total", "by_status", "by_route", "quota"}``; ``in_flight``: not yet answered."""
         return self._call("GET", "/stats")
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:

@@ -25,11 +25,12 @@ upload          not searchable (Dinero keeps an unattached file invisible, REFER
 Before a create is sent, a ``pending`` marker with ``sent_at`` is made durable in the shared journal
 (:mod:`target_dinero.journal`). A look-up that finds nothing is only believed once
 ``commit_horizon_seconds`` have passed since ``sent_at`` -- a request Dinero received may be committed
-after the client gave up -- so until then the target polls; after it, the create is sent again.
-Invoices and contacts carry a client-chosen Guid (Dinero's key of the object): for them one look-up
-decides, and the create is sent again at once with the *same* Guid -- a lost create committed later and
-the resend cannot both exist, and a refused resend (however Dinero words "Guid taken") is looked up
-again before it is called a refusal.
+after the client gave up -- so until then the target polls; after it, the create is sent again. This
+holds for every object, those with a client-chosen Guid too: invoices and contacts (Dinero's key of the
+object is the Guid we chose) are sent again with the *same* Guid, so a lost create and the resend could
+not both exist -- but a resend racing a late commit would have one of the two POSTs refused ("Guid
+taken"), and Dinero counts every refused request against the integration. A refused resend (however
+Dinero words "Guid taken") is still looked up again before it is called a refusal.
 When the client-chosen Guid can no longer name a live object, it is given up (:class:`IdentityGone`): the
 caller creates the object with a server-chosen Guid under its own journal key, found after an unknown
 outcome by its ExternalReference. Dinero's answer to "Guid taken" is undocumented (400 naming the field,
@@ -275,7 +276,8 @@ class ExactlyOnce:
 
         * a ``pending`` marker left by an earlier attempt is settled first (look-up, horizon);
         * the create is sent after ``pending`` is durable; a confirmed answer records ``done``;
-        * an unknown outcome is looked up at once, then settled; found -> ``done`` (``recovered``);
+        * an unknown outcome is looked up until found or the horizon has passed (never sent again before:
+          a resend racing a late commit costs a refusal or a twin); found -> ``done`` (``recovered``);
           not found after the horizon -> sent once more (``same_identity_on_resend`` says the object
           carries a client-chosen Guid) and, if that too is unknown and unseen, the record is rejected
           with the look-up to make, the marker stays ``pending`` for the next run;
@@ -314,7 +316,7 @@ class ExactlyOnce:
             raise OutcomeStillUnknown(reference, what, lookup_text, RuntimeError("an earlier attempt"))
         if status == "pending":
             assert lookup is not None
-            found = lookup() if same_identity_on_resend else self.settle(entry, lookup)
+            found = self.settle(entry, lookup)
             if found is not None:
                 return recovered(found, False)
         elif status == "done" and may_give_up:
@@ -336,30 +338,28 @@ class ExactlyOnce:
                 self._count(stream, "unknown_outcome")
                 if lookup is None:  # nothing can tell: never sent again blindly (the caller reports it)
                     raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
-                # With a client-chosen Guid one look-up decides: if a lost create commits later anyway, the
-                # resend and it cannot both exist (the Guid is the object's key), and a refused resend is
-                # looked up again below. Without one, the look-up is repeated until the horizon.
-                found = lookup() if same_identity_on_resend else self.settle({"sent_at": sent_at}, lookup)
+                # Looked up until found or until the send can no longer commit -- with a client-chosen Guid
+                # too: a resend racing a late commit of the same Guid would make no twin, but one of the two
+                # POSTs would be refused ("Guid taken"), and Dinero counts every refusal against us.
+                found = self.settle({"sent_at": sent_at}, lookup)
                 if found is not None:
                     return recovered(found, True)
                 if attempt == 2:
                     if may_give_up:
-                        # Two unknown outcomes and nothing live holds the Guid: perhaps Dinero answers
-                        # "Guid taken" with a 500 and a deleted object holds it (a GET of a deleted object
-                        # may say 404). Once the horizon of the last send has passed and the Guid is still
-                        # not live, no send with it can ever make it live: it is given up.
-                        found = self.settle({"sent_at": sent_at}, lookup)
-                        if found is not None:
-                            return recovered(found, True)
+                        # Two unknown outcomes and nothing live holds the Guid, though the horizon of the
+                        # last send has passed (settled above): perhaps Dinero answers "Guid taken" with a
+                        # 500 and a deleted object holds it (a GET of a deleted object may say 404). No send
+                        # with it can ever make it live: it is given up.
                         raise give_up(exc) from exc
                     raise OutcomeStillUnknown(reference, what, lookup_text, exc) from exc
                 unknown_since = sent_at
                 self.run.logger.warning(
-                    "%s of %r: outcome unknown and not found by %s; sending it again%s",
+                    "%s of %r: outcome unknown and not found by %s though the commit horizon has passed; "
+                    "sending it again%s",
                     what,
                     reference,
                     lookup_text,
-                    " with the same Guid" if same_identity_on_resend else " (commit horizon passed)",
+                    " with the same Guid" if same_identity_on_resend else "",
                 )
                 continue
             except DineroValidationError as exc:

@@ -313,6 +313,20 @@ def last_request_id(sandbox: SandboxServer) -> int:
     return entries[-1]["id"] if entries else 0
 
 
+def wait_answered(sandbox: SandboxServer, timeout: float = 120.0) -> None:
+    """Wait until the sandbox has answered every API request it received (``in_flight`` 0).
+
+    The sandbox logs a request when it answers it: one a ``slow``/``slow_answer`` fault holds past its
+    client's timeout is logged after the client gave up -- perhaps after the run ended. Read the log of a
+    run only once nothing of it is in flight, or its late answers are counted as the next run's requests.
+    """
+    deadline = time.monotonic() + timeout
+    while sandbox.stats().get("in_flight", 0):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the sandbox still holds {sandbox.stats()['in_flight']} requests")
+        time.sleep(0.02)
+
+
 def run_target(
     sandbox: SandboxServer, config: Mapping[str, t.Any], messages: Iterable[Mapping[str, t.Any]]
 ) -> TargetRun:
@@ -340,6 +354,7 @@ def run_target(
         for thread in set(threading.enumerate()) - threads_before:
             if "worker" in thread.name:
                 thread.join(timeout=120)
+    wait_answered(sandbox)
     states = [_state_value(x) for x in stdout.getvalue().splitlines() if x.strip().startswith("{")]
     return TargetRun(states, stderr.getvalue(), error, sandbox.requests(mark), summary=summary, target=target)
 
@@ -378,6 +393,7 @@ def run_target_process(
                 raise AssertionError(f"{name} did not finish within {timeout} s")
             time.sleep(0.003)
         returncode = proc.wait(timeout=30)
+    wait_answered(sandbox)
     states = [
         _state_value(x)
         for x in stdout_path.read_text(encoding="utf-8", errors="replace").splitlines()
