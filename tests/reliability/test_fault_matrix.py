@@ -108,6 +108,8 @@ def test_fault_matrix_cell(
         if 400 <= int(w["status"]) < 500 and int(w["status"]) not in (401, 429)
     ]
     if mode == "stale_timestamp":
+        # the injected refusal comes first; no other may follow it
+        assert refused and refused[0][0] == method and refused[0][2] == 400, refused
         refused = refused[1:]
     assert refused == [], refused
     if first.error is None:
