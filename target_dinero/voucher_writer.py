@@ -429,15 +429,13 @@ class VoucherWriter:
                     # or until the PUT can no longer commit: sent again before a late commit, one of the
                     # two would be refused (stale Timestamp).
                     sent = entry.get("timestamp")
-                    current = await_write(
-                        self.run,
-                        sent_at,
-                        lambda: self.get(guid),
-                        lambda row: field_ci(row, "Timestamp") != sent,
-                    )
-                    if current is not None and field_ci(current, "Timestamp") != sent and _status(
-                        current
-                    ) == "draft":
+
+                    def shows(row: dict[str, Any]) -> bool:
+                        # without a Timestamp sent, nothing can show the update: wait out the horizon
+                        return sent is not None and field_ci(row, "Timestamp") not in (None, sent)
+
+                    current = await_write(self.run, sent_at, lambda: self.get(guid), shows)
+                    if current is not None and shows(current) and _status(current) == "draft":
                         timestamp = field_ci(current, "Timestamp")
                         self.run.journal.record(self.key(reference), timestamp=timestamp, digest=digest)
                         self._count("updated")
