@@ -26,7 +26,7 @@ from dinero_api.logs import AnnouncedThrottle
 from dinero_api.quota import QuotaThrottle, get_throttle
 from dinero_api.refusals import RefusalBreaker
 from dinero_api.retry import RetryPolicy
-from dinero_api.session import RETRY_SAFE_HEADER, DineroSession
+from dinero_api.session import NOT_REPLAYABLE_HEADER, RETRY_SAFE_HEADER, DineroSession
 from dinero_api.settings import DineroSettings
 from dinero_api.stats import RequestStats
 
@@ -125,16 +125,20 @@ class DineroClient:
         data: Any = None,
         headers: Mapping[str, str] | None = None,
         retry_safe: bool = False,
+        replayable: bool = True,
         timeout: float | None = None,
     ) -> requests.Response:
         """Send one request and return the 2xx response; raise :class:`DineroAPIError` otherwise.
 
         ``retry_safe=True`` lets a POST be retried after 5xx/timeouts like a GET (only when replaying it
-        cannot create a duplicate, e.g. it carries a client-chosen Guid).
+        cannot create a duplicate, e.g. it carries a client-chosen Guid). ``replayable=False`` keeps a PUT
+        or DELETE from being replayed (one carrying a Timestamp: a replay after a late commit is refused).
         """
         all_headers = dict(headers or {})
         if retry_safe:
             all_headers[RETRY_SAFE_HEADER] = "1"
+        if not replayable:
+            all_headers[NOT_REPLAYABLE_HEADER] = "1"
         response = self.session.request(
             method.upper(),
             self.url(path),
@@ -211,9 +215,19 @@ class DineroClient:
         """POST a multipart body (an upload) and decode the answer; unreadable 2xx = outcome unknown."""
         return self.decode_write(self.request("POST", path, params=params, files=files))
 
-    def put_json(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
-        """PUT a JSON body (full replacement in Dinero) and decode the answer."""
-        return self.decode_write(self.request("PUT", path, json=json, params=params))
+    def put_json(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        replayable: bool = True,
+    ) -> Any:
+        """PUT a JSON body (full replacement in Dinero) and decode the answer.
+
+        ``replayable=False`` (a body with a Timestamp): a 5xx/timeout/reset raises DineroUnknownOutcome.
+        """
+        return self.decode_write(self.request("PUT", path, json=json, params=params, replayable=replayable))
 
     def delete(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
         """DELETE (with an optional JSON body such as ``{"Timestamp": ...}``) and decode the answer."""

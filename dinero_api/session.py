@@ -46,13 +46,18 @@ from dinero_api.refusals import RefusalBreaker
 from dinero_api.retry import RetryPolicy
 from dinero_api.stats import RequestStats
 
-__all__ = ["IDEMPOTENT_METHODS", "RETRY_SAFE_HEADER", "DineroSession"]
+__all__ = ["IDEMPOTENT_METHODS", "NOT_REPLAYABLE_HEADER", "RETRY_SAFE_HEADER", "DineroSession"]
 
 logger = logging.getLogger(__name__)
 
 #: Set this header (any value) on a request to allow retrying it like a GET even though it is a POST,
 #: e.g. a create that carries a client-chosen Guid. The session removes it before sending.
 RETRY_SAFE_HEADER = "X-Dinero-Retry-Safe"
+#: Set this header (any value) on a PUT or DELETE that must never be replayed: one carrying a Timestamp.
+#: A replay after a late commit would send a stale Timestamp, which Dinero refuses (400, code 58) -- and
+#: Dinero counts every refused request against the integration. Such a request raises
+#: :class:`DineroUnknownOutcome` after a 5xx/timeout/reset instead; the caller re-reads the object.
+NOT_REPLAYABLE_HEADER = "X-Dinero-Not-Replayable"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _TRANSPORT_ERRORS = (
     requests.exceptions.ConnectionError,  # includes resets and connect timeouts
@@ -165,10 +170,11 @@ class DineroSession(requests.Session):
         method = (request.method or "GET").upper()
         headers = CaseInsensitiveDict(request.headers)
         retry_safe = headers.pop(RETRY_SAFE_HEADER, None) is not None
-        if retry_safe:
+        not_replayable = headers.pop(NOT_REPLAYABLE_HEADER, None) is not None
+        if retry_safe or not_replayable:
             request = request.copy()
             request.headers = headers
-        idempotent = method in IDEMPOTENT_METHODS or retry_safe
+        idempotent = (method in IDEMPOTENT_METHODS and not not_replayable) or retry_safe
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         state = {"rate_limit_wait": 0.0}

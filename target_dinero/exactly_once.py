@@ -15,9 +15,11 @@ manual voucher  through its file: GET /files (Name carries a tag of the referenc
                 the voucher) then GET /vouchers/manuel/{Guid} to confirm its ExternalReference.
                 Every voucher has a file: the record's own, or a generated one-page receipt
                 (:func:`receipt_pdf`), so every voucher is findable
-booking         GET the object: its Status says whether the book happened
-update (PUT)    a full replacement with a Timestamp: re-read and re-send is safe (a stale Timestamp
-                means it happened; the comparison with the record decides)
+booking         GET the object: its Status says whether the book happened -- re-read until booked or
+                the commit horizon has passed (:func:`await_write`), only then booked again
+update (PUT)    a full replacement with a Timestamp: re-read until the content (invoice) or a new
+                Timestamp (voucher) shows it or the horizon has passed, then re-sent with the fresh
+                Timestamp. Never replayed by the client (a replay after a late commit is refused)
 upload          not searchable (Dinero keeps an unattached file invisible, REFERENCE §2.14): a
                 repeated upload leaves at most an invisible, unattached file -- never a twin voucher
 ==============  ===================================================================================
@@ -79,6 +81,7 @@ __all__ = [
     "FileIndex",
     "IdentityGone",
     "OutcomeStillUnknown",
+    "await_write",
     "confirmed",
     "file_tag",
     "receipt_pdf",
@@ -390,6 +393,32 @@ class ExactlyOnce:
             journal.record(key, **{"status": "done", **done_fields(answer)})
             return answer, True
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def await_write(
+    run: RunContext,
+    sent_at: float,
+    read: Callable[[], dict[str, Any] | None],
+    shows: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any] | None:
+    """After an unknown outcome of a book or update (PUT): the object as Dinero holds it, re-read until it
+    ``shows`` the write (booked; the update's content or a new Timestamp), until it is gone (None), or
+    until ``commit_horizon_seconds`` have passed since ``sent_at`` -- only then may the write be sent again.
+
+    Why wait: a book or update Dinero received may be committed after the client gave up. Sent again
+    before that commit, with the Timestamp read before it, one of the two is refused (400, stale Timestamp,
+    code 58) -- no twin and no wrong data, but Dinero counts every refused request against the integration.
+    The caller decides with the row returned (``shows`` it or not) and re-sends with its fresh Timestamp.
+    """
+    deadline = sent_at + run.commit_horizon
+    while True:
+        row = read()
+        if row is None or shows(row):
+            return row
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            return row
+        time.sleep(min(POLL_SECONDS, remaining))
 
 
 def get_or_none(run: RunContext, path: str) -> dict[str, Any] | None:

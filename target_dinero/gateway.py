@@ -149,9 +149,15 @@ class DineroGateway:
         return self._call(self.client.post_json, path, json_value(payload), retry_safe=retry_safe)
 
     def put(self, path: str, payload: Any) -> Any:
-        """PUT a JSON body; returns the decoded answer."""
+        """PUT a JSON body; returns the decoded answer.
+
+        A body with a Timestamp is never replayed by the client: after a late commit the replay's Timestamp
+        is stale and Dinero refuses it (a refusal counted against the integration). Its 5xx, timeout or
+        reset raises DineroUnknownOutcome; the caller re-reads the object (exactly_once.await_write).
+        """
         self._guard_write(f"PUT {path}")
-        return self._call(self.client.put_json, path, json_value(payload))
+        timestamped = isinstance(payload, dict) and any(str(k).lower() == "timestamp" for k in payload)
+        return self._call(self.client.put_json, path, json_value(payload), replayable=not timestamped)
 
     def delete(self, path: str, payload: Any = None) -> Any:
         """DELETE (with a JSON body such as ``{"Timestamp": ...}``); returns the decoded answer."""

@@ -29,6 +29,7 @@ from target_dinero.exactly_once import (
     CheckByHand,
     ExactlyOnce,
     FileIndex,
+    await_write,
     confirmed,
     receipt_pdf,
     tagged_file_name,
@@ -416,13 +417,34 @@ class VoucherWriter:
                 body["FileGuid"] = self._upload(reference, content, entry)
             elif entry.get("file_guid"):
                 body["FileGuid"] = entry["file_guid"]
+            sent_at = time.time()
             try:
                 answer = (
                     self.run.gateway.put(f"{self.path}/{guid}", {**body, "Timestamp": entry.get("timestamp")})
                     or {}
                 )
-            except DineroTimestampConflict:
-                current = self.get(guid)
+            except (DineroTimestampConflict, DineroUnknownOutcome) as exc:
+                if isinstance(exc, DineroUnknownOutcome):
+                    # Re-read until a new Timestamp shows the update (a PUT replaces the whole voucher)
+                    # or until the PUT can no longer commit: sent again before a late commit, one of the
+                    # two would be refused (stale Timestamp).
+                    sent = entry.get("timestamp")
+
+                    def shows(row: dict[str, Any]) -> bool:
+                        # without a Timestamp sent, nothing can show the update: wait out the horizon
+                        return sent is not None and field_ci(row, "Timestamp") not in (None, sent)
+
+                    current = await_write(self.run, sent_at, lambda: self.get(guid), shows)
+                    if current is not None and shows(current) and _status(current) == "draft":
+                        timestamp = field_ci(current, "Timestamp")
+                        self.run.journal.record(self.key(reference), timestamp=timestamp, digest=digest)
+                        self._count("updated")
+                        entry = {**entry, "timestamp": timestamp, "digest": digest}
+                        if book:
+                            entry = self._book(reference, entry)
+                        return entry
+                else:
+                    current = self.get(guid)
                 if current is None:
                     self.mark_deleted(reference, guid)
                     return self._create(reference, payload, digest, attachment, book, {})
@@ -461,6 +483,7 @@ class VoucherWriter:
         path = f"{self.path}/{guid}/book"
         timestamp = entry.get("timestamp")
         for attempt in range(3):
+            sent_at = time.time()
             try:
                 answer = confirmed(
                     self.run.gateway.post(path, {"Timestamp": timestamp}),
@@ -468,8 +491,18 @@ class VoucherWriter:
                     f"POST {self.path}/book",
                 )
                 break
-            except (DineroTimestampConflict, DineroUnknownOutcome):
-                current = self.get(guid) or {}
+            except (DineroTimestampConflict, DineroUnknownOutcome) as exc:
+                if isinstance(exc, DineroUnknownOutcome):
+                    # Re-read until booked or the book can no longer commit: booked again before a late
+                    # commit, one of the two would be refused (stale Timestamp).
+                    current = (
+                        await_write(
+                            self.run, sent_at, lambda: self.get(guid), lambda row: _status(row) == "booked"
+                        )
+                        or {}
+                    )
+                else:
+                    current = self.get(guid) or {}
                 answer = current
                 if _status(current) == "booked":
                     break

@@ -29,6 +29,7 @@ plus the run's shared look-ups (accounts once, the invoice index).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -43,7 +44,7 @@ from dinero_api.errors import (
 from target_dinero.amounts import InvoiceLineMoney, invoice_money, invoice_money_is_certain
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
-from target_dinero.exactly_once import ExactlyOnce, IdentityGone, confirmed, get_or_none
+from target_dinero.exactly_once import ExactlyOnce, IdentityGone, await_write, confirmed, get_or_none
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -500,11 +501,22 @@ class InvoiceSink(DineroSink):
 
     def _put(self, guid: str, payload: dict[str, Any], timestamp: Any) -> Any:
         path = f"/v1.2/{{org}}/invoices/{guid}"
+        sent_at = time.time()
         try:
             answer = self.run.gateway.put(path, {**payload, "Timestamp": timestamp}) or {}
         except DineroUnknownOutcome:
-            # A PUT is a full replacement: read what Dinero holds; equal -> done, else send it again.
-            fresh = self._get(guid) or {}
+            # A PUT is a full replacement: re-read what Dinero holds until it shows the update or the PUT
+            # can no longer commit (a resend before a late commit would be refused: stale Timestamp);
+            # equal -> done, else send it again with the fresh Timestamp.
+            fresh = (
+                await_write(
+                    self.run,
+                    sent_at,
+                    lambda: self._get(guid),
+                    lambda row: not differences(payload, row, lines_field="ProductLines"),
+                )
+                or {}
+            )
             if not differences(payload, fresh, lines_field="ProductLines"):
                 return field_ci(fresh, "TimeStamp")
             answer = self.run.gateway.put(path, {**payload, "Timestamp": field_ci(fresh, "TimeStamp")}) or {}
@@ -522,6 +534,7 @@ class InvoiceSink(DineroSink):
             return
         path = f"/v1/{{org}}/invoices/{guid}/book"
         for attempt in range(3):
+            sent_at = time.time()
             try:
                 answer = confirmed(
                     self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}"
@@ -534,7 +547,17 @@ class InvoiceSink(DineroSink):
             except (DineroValidationError, DineroUnknownOutcome) as exc:
                 # A stale Timestamp, "already booked", a lost answer: perhaps another run booked it since
                 # (then its payments are read before paying: booked_now is only for a confirmed book).
-                current = self._get(guid) or {}
+                # After a lost answer, re-read until booked or the book can no longer commit: booked
+                # again before a late commit, one of the two would be refused (stale Timestamp).
+                if isinstance(exc, DineroUnknownOutcome):
+                    current = (
+                        await_write(
+                            self.run, sent_at, lambda: self._get(guid), lambda row: not _is_draft(row)
+                        )
+                        or {}
+                    )
+                else:
+                    current = self._get(guid) or {}
                 if str(field_ci(current, "Status") or "").lower() not in ("", _DRAFT):
                     break
                 if attempt == 2 or (
@@ -547,6 +570,11 @@ class InvoiceSink(DineroSink):
 
 
 _ROUNDING_TEXT = "Øreafrunding"
+
+
+def _is_draft(invoice: dict[str, Any]) -> bool:
+    """Whether Dinero shows the invoice unbooked (a draft, or no Status at all)."""
+    return str(field_ci(invoice, "Status") or "").lower() in ("", _DRAFT)
 
 
 def _rounding_line(account: int, amount: Decimal) -> dict[str, Any]:

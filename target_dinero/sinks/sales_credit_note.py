@@ -24,6 +24,7 @@ An existing booked credit note is never changed; an existing draft is booked whe
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -32,7 +33,7 @@ from dinero_api.envelope import parse_page
 from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroValidationError
 from dinero_api.filters import lookup as filter_for
 from target_dinero.amounts import InvoiceLineMoney, invoice_money
-from target_dinero.exactly_once import ExactlyOnce, IdentityGone
+from target_dinero.exactly_once import ExactlyOnce, IdentityGone, await_write
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -493,12 +494,26 @@ class SalesCreditNoteSink(DineroSink):
                 self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}, "TimeStamp"
             )
         booked_here = True
+        sent_at = time.time()
         try:
             answer = self.run.gateway.post(path, {"Timestamp": timestamp}) or {}
         except (DineroValidationError, *UNKNOWN_OUTCOME) as exc:
             # A stale Timestamp, "already booked", a lost answer: perhaps another run (a second worker or
-            # project copying the same refunds) booked the note since this run looked it up.
-            current = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}
+            # project copying the same refunds) booked the note since this run looked it up. After a lost
+            # answer it is re-read until booked or the book can no longer commit (a second book before a
+            # late commit would be refused: stale Timestamp).
+            if isinstance(exc, DineroValidationError):
+                current = self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {}
+            else:
+                current = (
+                    await_write(
+                        self.run,
+                        sent_at,
+                        lambda: self.run.gateway.get(f"/v1/{{org}}/sales/creditnotes/{guid}") or {},
+                        lambda row: str(field_ci(row, "Status") or "").lower() != "draft",
+                    )
+                    or {}
+                )
             if str(field_ci(current, "Status") or "").lower() != "draft":
                 booked_here = False
             elif isinstance(exc, DineroValidationError) and not isinstance(exc, DineroTimestampConflict):

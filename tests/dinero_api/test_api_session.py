@@ -31,7 +31,7 @@ from dinero_api.errors import (
     DineroValidationError,
 )
 from dinero_api.quota import QuotaThrottle
-from dinero_api.session import RETRY_SAFE_HEADER
+from dinero_api.session import NOT_REPLAYABLE_HEADER, RETRY_SAFE_HEADER
 from tests.harness import wait_until
 
 PATH = "/v1/100000/contacts/abc"
@@ -287,6 +287,21 @@ def test_retry_safe_post_is_retried_and_the_marker_is_not_sent(
     calls = _api_calls(httpserver)
     assert len(calls) == 2
     assert all(RETRY_SAFE_HEADER.lower() not in {k.lower() for k, _ in c.headers.items()} for c in calls)
+
+
+def test_a_put_with_a_timestamp_is_never_replayed_after_a_5xx(
+    httpserver: HTTPServer, api_config: dict, make_client: Any
+) -> None:
+    """A replayed PUT after a late commit carries a stale Timestamp: Dinero refuses it (code 58) and
+    counts the refusal against the integration. The caller re-reads instead (target_dinero.exactly_once)."""
+    httpserver.expect_oneshot_request(PATH, method="PUT").respond_with_data("bad gateway", status=502)
+    httpserver.expect_oneshot_request(PATH, method="PUT").respond_with_json(OK)
+    client = make_client(api_config)
+    with pytest.raises(DineroUnknownOutcome):
+        client.put_json(PATH, {"Name": "x", "Timestamp": "0000A1"}, replayable=False)
+    calls = _api_calls(httpserver)
+    assert len(calls) == 1
+    assert NOT_REPLAYABLE_HEADER.lower() not in {k.lower() for k, _ in calls[0].headers.items()}
 
 
 def test_post_that_never_left_is_retried_then_reported_as_connection_error(

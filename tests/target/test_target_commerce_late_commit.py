@@ -123,6 +123,34 @@ def test_a_generate_committed_after_the_answer_was_lost_makes_one_credit_note(
     assert notes[0]["Status"] == "Booked"
 
 
+def test_a_credit_note_book_committed_after_the_answer_was_lost_is_not_sent_again(
+    sandbox: Any, config: dict[str, Any], late: LateCommit
+) -> None:
+    """A second book sent before the first commits carries a stale Timestamp: Dinero refuses it (400,
+    code 58) and counts the refusal against the integration. The note is re-read until booked instead."""
+    assert run_target(sandbox, config, msgs(ORDERS, [order(3)])).error is None
+    mark = max((int(r["id"]) for r in sandbox.requests()), default=0)
+    late.arm("/book")
+    refund = [{"id": "re_3", "InvoiceExternalReference": "LATE-3", "Book": True}]
+    result = run_target(sandbox, config, msgs(REFUNDS, refund))
+    late.join()
+    assert result.error is None, (result.stderr[-2000:], read_rejects(Path(config["rejects_file"])))
+    assert late.fired == 1
+    books = [
+        (r["path"], r["status"])
+        for r in sandbox.requests(since=mark)
+        if r["method"] == "POST" and r["path"].endswith("/book")
+    ]
+    assert books == [(books[0][0], 200)], books  # one book, the late one, accepted; none refused
+    [invoice] = by_reference(sandbox.dump(ORG, "invoices"), "LATE-3")
+    notes = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor")).lower() == str(invoice["Guid"]).lower() and not n.get("DeletedAt")
+    ]
+    assert [n["Status"] for n in notes] == ["Booked"], notes
+
+
 def test_an_email_committed_after_the_answer_was_lost_is_sent_once(
     sandbox: Any, config: dict[str, Any], late: LateCommit
 ) -> None:
