@@ -4,10 +4,12 @@
 * ``sandbox`` (function): the same server reset to the demo seed (log, quota counters and faults
   cleared, generous quota, default token lifetime) before each test.
 * ``sandbox_settings``: the shared config keys pointing at it (API-key flow, organization 100000).
+* ``_no_process_outlives_its_test`` (autouse): every process a test starts is killed when the test ends.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,32 @@ from dinero_sandbox.constants import (
 from dinero_sandbox.testing import SandboxServer
 
 GENEROUS_QUOTA = 100_000
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Kill what a test started and left running (a failed assertion before its ``wait()``).
+
+    The sandbox is shared by the session and tests count its requests: a tap or loop left running by one
+    failed test would keep sending and fail the next tests with its requests. Every ``subprocess.Popen``
+    made during the test (``subprocess.run`` too) is tracked; session- and module-scoped fixtures start
+    before this one, so their servers are not touched.
+    """
+    started: list[subprocess.Popen] = []
+    original = subprocess.Popen
+
+    class TrackedPopen(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", TrackedPopen)
+    yield
+    monkeypatch.setattr(subprocess, "Popen", original)
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -208,6 +208,17 @@ def _loop_config(sandbox_settings: dict[str, Any], tmp_path: Path, **over: Any) 
     return write_json(tmp_path / "loop.json", config)
 
 
+def _clean_cache(directory: Path, aside: Path) -> None:
+    """What a cache cleaner does to the quota directory: it is gone from its path in one step.
+
+    Renamed aside first, then deleted: ``shutil.rmtree`` on the live path races with the running
+    processes (a journal file made between its unlinks and its ``rmdir`` fails it with "Directory not
+    empty"); the processes open files by path, so nothing new lands in the renamed directory.
+    """
+    os.rename(directory, aside)
+    shutil.rmtree(aside)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_four_processes_with_a_slow_token_endpoint_never_send_over_the_quota(
     sandbox, sandbox_settings: dict[str, Any], tmp_path: Path, backend: str
@@ -255,7 +266,7 @@ def test_a_quota_store_replaced_under_running_processes_stays_one_store(
         wait_until(lambda: len(_api_requests(sandbox)) >= n, timeout=60, what=f"{n} requests")
 
     wait_for_requests(15)
-    shutil.rmtree(directory)  # the cache cleaner
+    _clean_cache(directory, tmp_path / "removed-1")
     # The fourth process starts once the running ones have moved to the re-created store. One started in
     # the instant between the removal and their next request would count alone in the new file until
     # they carry their stamps over (README, Guarantees: the limit of this promise).
@@ -271,7 +282,7 @@ def test_a_quota_store_replaced_under_running_processes_stays_one_store(
     fresh.write_bytes(b"")
     os.replace(fresh, store)  # an empty file copied over the store
     wait_for_requests(75)
-    shutil.rmtree(directory)
+    _clean_cache(directory, tmp_path / "removed-2")
     codes = [p.wait(timeout=240) for p in procs]
     logs = _logs(tmp_path)
     assert codes == [0] * 4, logs
