@@ -84,6 +84,7 @@ __all__ = [
     "await_write",
     "confirmed",
     "file_tag",
+    "may_mean_guid_taken",
     "receipt_pdf",
     "tagged_file_name",
 ]
@@ -393,6 +394,78 @@ class ExactlyOnce:
             journal.record(key, **{"status": "done", **done_fields(answer)})
             return answer, True
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def create_with_own_guid(
+        self,
+        *,
+        stream: str | None,
+        journal: VoucherJournal,
+        key: str,
+        reference: str,
+        what: str,
+        expect: str,
+        send: Callable[[], Any],
+        lookup: Callable[[], dict[str, Any] | None],
+        lookup_text: str,
+        guid_field: str,
+        send_anew: Callable[[], Any],
+        lookup_anew: Callable[[], dict[str, Any] | None],
+        lookup_anew_text: str,
+        pending_fields: dict[str, Any] | None = None,
+        done_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """:meth:`create` of an object that carries our client-chosen Guid (invoice, partial credit note,
+        contact), with the rule for when that Guid is given up.
+
+        ``send`` carries our Guid (a resend keeps it; a refusal that :func:`may_mean_guid_taken` names
+        ``guid_field`` is looked up with ``lookup``). When the Guid is given up (:class:`IdentityGone`: a
+        gone object holds it) the object is created anew with a server-chosen Guid (``send_anew``) under
+        the key ``{key}#recreated``, found after an unknown outcome with ``lookup_anew``. Refused that way
+        too, the refusal is about the record itself (nothing was created either time): ``key`` is marked
+        ``failed``, so the next try starts with our Guid again.
+        """
+        common: dict[str, Any] = {
+            "stream": stream,
+            "journal": journal,
+            "reference": reference,
+            "what": what,
+            "expect": expect,
+            "pending_fields": pending_fields,
+            "done_fields": done_fields,
+        }
+        try:
+            return self.create(
+                **common,
+                key=key,
+                send=send,
+                lookup=lookup,
+                lookup_text=lookup_text,
+                same_identity_on_resend=True,
+                identity_taken=lambda exc: may_mean_guid_taken(exc, guid_field),
+            )
+        except IdentityGone:
+            try:
+                return self.create(
+                    **common,
+                    key=f"{key}#recreated",
+                    send=send_anew,
+                    lookup=lookup_anew,
+                    lookup_text=lookup_anew_text,
+                )
+            except DineroValidationError:
+                journal.record(key, status="failed")
+                raise
+
+
+def may_mean_guid_taken(exc: DineroValidationError, guid_field: str = "Guid") -> bool:
+    """Whether a refused create may mean "this Guid exists already" (an earlier attempt got through).
+
+    How Dinero words that refusal is not documented (REFERENCE §7.5): look the Guid up when the error
+    names ``guid_field`` (``Guid``, a contact's ``ContactGuid``), only a general ``message``, or no field
+    at all; an error naming another field (``ProductLines[0].AccountNumber``, ...) is about the record.
+    """
+    fields = [str(name).lower() for name in (exc.validation_errors or {})]
+    return not fields or guid_field.lower() in fields or "message" in fields
 
 
 def await_write(
