@@ -36,6 +36,11 @@ A reset restores the instance's starting behaviours.
                            the limit (``... maximum admitted 100 per 1m.``), as the rate limiter Dinero's
                            wording comes from sends; ``bare`` neither (no Dinero source documents a header
                            or the rest of the text, REFERENCE §5.3).
+``upload_date_filter``     What ``GET /files?uploadedAfter=&uploadedBefore=`` (``yyyy/MM/dd``) keep:
+                           ``as_named`` (default) files uploaded on or after ``uploadedAfter`` and on or
+                           before ``uploadedBefore``; ``as_described`` the other way round, as the spec's
+                           parameter descriptions say ("uploadedAfter ... limits the search to the given
+                           before date").
 =========================  ==========================================================================
 
 Every value can be reached by the tests (tests/uncertain/), and the README's table of uncertain facts
@@ -63,6 +68,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "guid_taken": ("field", "message", "conflict", "server_error"),
     "deleted_detail": ("ok", "item_deleted", "code_63", "not_found"),
     "rate_limit_answer": ("retry_after", "bare"),
+    "upload_date_filter": ("as_named", "as_described"),
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 #: Record-time fields that follow ``updated_at``.
@@ -80,6 +86,7 @@ class Behaviours:
     guid_taken: str = "field"
     deleted_detail: str = "ok"
     rate_limit_answer: str = "retry_after"
+    upload_date_filter: str = "as_named"
 
     def __post_init__(self) -> None:
         self.update(**asdict(self))
@@ -236,6 +243,11 @@ def quota_refusal(limit_text: str, retry_after: int) -> Response:
     response = Response(limit_text, status=429, mimetype="text/plain")
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def upload_dates_swapped() -> bool:
+    """Whether ``uploadedAfter``/``uploadedBefore`` filter the way the spec's descriptions say (swapped)."""
+    return current().upload_date_filter == "as_described"
 
 
 def manual_sign() -> int:

@@ -57,6 +57,7 @@ never created blindly.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -189,7 +190,13 @@ class FileIndex:
     """Which vouchers Dinero's files are linked to, by reference tag and by FileGuid (GET /files).
 
     Read once per run (one request per 1 000 visible files) the first time the journal does not know a
-    voucher; :meth:`refresh` re-reads only files uploaded since a day before a pending create.
+    voucher; :meth:`candidates` with ``since`` re-reads only the files uploaded since a day before a
+    pending create -- whichever way Dinero reads ``uploadedAfter``: the parameter's name says "on or after
+    the day", the spec's description of it "limits the search to the given before date" (and of
+    ``uploadedBefore`` the reverse). A re-read that left the new file out would make the look-up after a
+    lost answer miss the voucher and the create be sent again: a twin. So the first re-read of a run
+    learns the reading from the ``UploadedAt`` of the files it gets (older than the day: swapped) and, when
+    they cannot tell, reads the other side too -- the two together are every file either way.
     """
 
     def __init__(self, run: RunContext) -> None:
@@ -197,11 +204,17 @@ class FileIndex:
         self._by_tag: dict[str, set[str]] = {}
         self._by_file: dict[str, set[str]] = {}
         self._read = False
+        #: Whether ``uploadedAfter`` keeps the files uploaded on or after its day (None: not learnt yet).
+        self._after_keeps_later: bool | None = None
 
-    def _scan(self, uploaded_after: str | None = None) -> None:
-        params: dict[str, Any] = {"fileStatus": "Used", "fields": "FileGuid,Name,Linked"}
-        if uploaded_after:
-            params["uploadedAfter"] = uploaded_after
+    def _scan(self, **filters: str) -> set[str]:
+        """Index the used files (those ``filters`` keep); the days (``YYYY-MM-DD``) they were uploaded."""
+        params: dict[str, Any] = {
+            "fileStatus": "Used",
+            "fields": "FileGuid,Name,Linked,UploadedAt",
+            **filters,
+        }
+        days: set[str] = set()
         # a bare array without a count: a full page is always followed by one more request
         for rows in iter_pages(self.run.gateway.get, "/v1/{org}/files", params, page_size=1000):
             for row in rows:
@@ -214,12 +227,28 @@ class FileIndex:
                 if name.startswith("td-") and len(name) > 23:
                     self._by_tag.setdefault(name[:23], set()).update(guids)
                 self._by_file.setdefault(str(field_ci(row, "FileGuid")), set()).update(guids)
+                uploaded = str(field_ci(row, "UploadedAt") or "")[:10]
+                if _ISO_DAY.match(uploaded):  # a row without it tells nothing about the filter
+                    days.add(uploaded)
+        return days
+
+    def _rescan_since(self, day: str) -> None:
+        """Index every used file uploaded on or after ``day`` (``yyyy/MM/dd``), perhaps some more."""
+        if self._after_keeps_later is not None:
+            self._scan(**{"uploadedAfter" if self._after_keeps_later else "uploadedBefore": day})
+            return
+        iso = day.replace("/", "-")
+        reading = _keeps_later(self._scan(uploadedAfter=day), iso)
+        if reading is not True:
+            # uploadedAfter kept older files (swapped), or nothing telling: the other side has the rest
+            other = _keeps_later(self._scan(uploadedBefore=day), iso)
+            reading = False if reading is False else (None if other is None else not other)
+        self._after_keeps_later = reading
 
     def candidates(self, reference: str, file_guid: str | None, *, since: float | None = None) -> set[str]:
         """Voucher Guids that may be ``reference``'s; ``since`` (epoch seconds) forces a fresh read."""
         if since is not None:
-            day = time.strftime("%Y/%m/%d", time.gmtime(since - 86400))
-            self._scan(day)
+            self._rescan_since(time.strftime("%Y/%m/%d", time.gmtime(since - 86400)))
         elif not self._read:
             self._scan()
             self._read = True
@@ -233,6 +262,16 @@ class FileIndex:
         self._by_tag.setdefault(file_tag(reference), set()).add(voucher_guid)
         if file_guid:
             self._by_file.setdefault(str(file_guid), set()).add(voucher_guid)
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _keeps_later(days: set[str], day: str) -> bool | None:
+    """From the upload days a filtered read returned: True when it kept files after ``day`` only, False
+    when before it only, None when that cannot tell (nothing, only ``day`` itself, or both sides)."""
+    later, earlier = any(d > day for d in days), any(d < day for d in days)
+    return None if later == earlier else later
 
 
 class ExactlyOnce:
