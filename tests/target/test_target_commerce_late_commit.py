@@ -159,7 +159,7 @@ def test_an_email_committed_after_the_answer_was_lost_is_sent_once(
     sent = [
         m
         for m in sandbox.dump(ORG, "mailouts")
-        if m.get("VoucherGuid") == str(invoice["Guid"]).lower() and m.get("Type") == "Email"
+        if m.get("VoucherGuid") == str(invoice["Guid"]).lower() and m.get("Type") == "Mailout"
     ]
     assert len(sent) == 1, sent
 

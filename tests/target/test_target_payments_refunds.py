@@ -26,6 +26,7 @@ from tests.harness import (
     shop_streams,
 )
 from tests.harness import stream_messages as msgs
+from tests.sandbox.conftest import Api, api_key_token
 
 
 def order(n: int, **over: Any) -> dict[str, Any]:
@@ -218,7 +219,7 @@ def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_re
     held = invoices(sandbox)
     for n in range(1, 4):
         sent = mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])
-        assert [m["Type"] for m in sent] == ["Email"], sent
+        assert [m["Type"] for m in sent] == ["Mailout"], sent
         assert sent[0]["Receiver"] == f"kunde{n}@example.dk"
     assert mailouts_of(sandbox, held["PAY-4"]["Guid"]) == []
     assert first.counts(ORDERS)["sent"] == 3
@@ -227,6 +228,33 @@ def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_re
     assert again.error is None, again.stderr
     assert again.writes == [] and again.counts(ORDERS)["already_sent"] == 3
     assert all(len(mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])) == 1 for n in range(1, 4))
+
+
+def test_an_invoice_texted_by_sms_in_dinero_is_still_emailed_once(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    """Dinero lists an invoice's SMS among its mailouts (``includeSms`` defaults to true), as a ``Mailout``
+    flagged ``IsSmsMessage``: that is no e-mail, so the invoice is e-mailed -- once."""
+    booked = make_target_config(sandbox_settings, tmp_path, shop_streams())
+    assert run_target(sandbox, booked, msgs(ORDERS, [order(1)])).error is None
+    invoice = invoices(sandbox)["PAY-1"]
+    api = Api(sandbox, api_key_token(sandbox))
+    timestamp = api.get(f"/v1/{{org}}/invoices/{invoice['Guid']}").json()["TimeStamp"]
+    texted = {"ReceiverPhoneNumber": "+45 20 30 40 50", "ReceiverName": "Kunde 1", "Timestamp": timestamp}
+    assert api.post(f"/v1/{{org}}/sms/{invoice['Guid']}/send-sms", {**texted, "IsReminder": False}).ok
+    config = make_target_config(
+        sandbox_settings,
+        tmp_path,
+        shop_streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}}),
+    )
+
+    first = run_target(sandbox, config, msgs(ORDERS, [order(1)]))
+    again = run_target(sandbox, config, msgs(ORDERS, [order(1)]))
+
+    assert first.error is None and again.error is None, first.stderr + again.stderr
+    sent = [(m["Type"], m["IsSmsMessage"]) for m in mailouts_of(sandbox, invoice["Guid"])]
+    assert sent == [("Mailout", True), ("Mailout", False)]
+    assert first.counts(ORDERS)["sent"] == 1 and again.counts(ORDERS)["already_sent"] == 1
 
 
 def test_sending_an_invoice_that_is_not_booked_is_refused_before_any_request(
@@ -315,7 +343,7 @@ def test_einvoice_is_sent_once_to_a_contact_with_an_ean(
         result = run_target(sandbox, config, msgs(ORDERS, [row]))
         assert result.error is None, result.stderr
     sent = mailouts_of(sandbox, invoices(sandbox)["PAY-1"]["Guid"])
-    assert [m["Type"] for m in sent] == ["EInvoice"]
+    assert [m["Type"] for m in sent] == ["Einvoice"]
 
 
 def test_payments_on_invoices_the_target_did_not_create_are_found_by_reference_once(
