@@ -1,5 +1,8 @@
-"""dinero-sandbox: an offline stand-in for the Dinero accounting API, following
-``shared/dinero-api/REFERENCE.md`` (never the plugins).
+"""dinero-sandbox: an offline stand-in for the Dinero accounting API, for tests, benchmarks and demos.
+
+It follows Dinero's documented and observed behaviour (the project's API reference, REFERENCE.md, and
+Dinero's OpenAPI spec as kept in ``dinero_api/contract/``), never the plugins' code; facts nobody has
+verified can be played each plausible way (``behaviours.py``).
 
 Run it with ``dinero-sandbox --port 8765 [--seed-size demo|medium|large|invoices=N] [--orgs N]
 [--quota N --window S]``

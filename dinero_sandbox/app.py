@@ -186,9 +186,7 @@ def _authenticate(state: SandboxState) -> Response | None:
         g.org_data = data
     retry_after = state.quota.hit((token.client_id, g.org or ""))
     if retry_after is not None:
-        response = Response(state.quota.message(), status=429, mimetype="text/plain")
-        response.headers["Retry-After"] = str(retry_after)
-        return response
+        return behaviours.quota_refusal(state.quota.message(), retry_after)
     return None
 
 

@@ -31,6 +31,16 @@ A reset restores the instance's starting behaviours.
 ``deleted_detail``         A detail ``GET`` of a deleted document/voucher/contact/product: ``ok``
                            (default) 200 with ``DeletedAt`` set; ``item_deleted`` 400 code 65 "Item is
                            deleted"; ``code_63`` 400 code 63; ``not_found`` the HTML 404 page.
+``rate_limit_answer``      What a 429 (over the quota) carries besides Dinero's documented body start ``API
+                           calls quota exceeded!``: ``retry_after`` (default) a ``Retry-After`` header and
+                           the limit (``... maximum admitted 100 per 1m.``), as the rate limiter Dinero's
+                           wording comes from sends; ``bare`` neither (no Dinero source documents a header
+                           or the rest of the text, REFERENCE §5.3).
+``upload_date_filter``     What ``GET /files?uploadedAfter=&uploadedBefore=`` (``yyyy/MM/dd``) keep:
+                           ``as_named`` (default) files uploaded on or after ``uploadedAfter`` and on or
+                           before ``uploadedBefore``; ``as_described`` the other way round, as the spec's
+                           parameter descriptions say ("uploadedAfter ... limits the search to the given
+                           before date").
 =========================  ==========================================================================
 
 Every value can be reached by the tests (tests/uncertain/), and the README's table of uncertain facts
@@ -57,6 +67,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "result_without_filter": ("after_filters", "before_filters"),
     "guid_taken": ("field", "message", "conflict", "server_error"),
     "deleted_detail": ("ok", "item_deleted", "code_63", "not_found"),
+    "rate_limit_answer": ("retry_after", "bare"),
+    "upload_date_filter": ("as_named", "as_described"),
 }
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 #: Record-time fields that follow ``updated_at``.
@@ -73,6 +85,8 @@ class Behaviours:
     result_without_filter: str = "after_filters"
     guid_taken: str = "field"
     deleted_detail: str = "ok"
+    rate_limit_answer: str = "retry_after"
+    upload_date_filter: str = "as_named"
 
     def __post_init__(self) -> None:
         self.update(**asdict(self))
@@ -215,6 +229,25 @@ def check_deleted_detail(deleted_at: Any, what: str) -> None:
         raise DineroError(400, 63, "Item is deleted", {"message": f"The {what} is deleted."})
     if mode == "not_found":
         raise NotFound()
+
+
+#: The part of the 429 body every source shows (REFERENCE §5.3: the docs elide the rest as "(...)").
+QUOTA_TEXT = "API calls quota exceeded!"
+
+
+def quota_refusal(limit_text: str, retry_after: int) -> Response:
+    """The 429 of a request over the quota, as ``rate_limit_answer`` says: with ``Retry-After`` and the
+    limit in the text, or only the documented start of the text (a client must then pace itself)."""
+    if current().rate_limit_answer == "bare":
+        return Response(QUOTA_TEXT, status=429, mimetype="text/plain")
+    response = Response(limit_text, status=429, mimetype="text/plain")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def upload_dates_swapped() -> bool:
+    """Whether ``uploadedAfter``/``uploadedBefore`` filter the way the spec's descriptions say (swapped)."""
+    return current().upload_date_filter == "as_described"
 
 
 def manual_sign() -> int:

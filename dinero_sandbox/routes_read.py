@@ -4,6 +4,7 @@ detail GETs, entries and files."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from . import chart, ledger, models
 from .api_common import find_row, org_data, state
-from .behaviours import check_deleted_detail, count_before_filters
+from .behaviours import check_deleted_detail, count_before_filters, upload_dates_swapped
 from .constants import DEFAULT_FILES_PAGE_SIZE, MAX_ENTRY_CHANGES_DAYS
 from .errors import DineroError, json_response
 from .listing import arg, envelope, parse_bool, parse_fields, parse_paging, parse_query_filter, parse_since
@@ -378,6 +379,8 @@ def files_list() -> Response:
     }
     after = _slash_date(args, "uploadedAfter")
     before = _slash_date(args, "uploadedBefore")
+    if upload_dates_swapped():
+        after, before = before, after
     table = org_data().table("files")
     out = []
     for row in table.rows():
@@ -402,13 +405,18 @@ def files_list() -> Response:
 
 
 def _slash_date(args: Any, name: str) -> str | None:
+    """A ``yyyy/MM/dd`` day (the spec's format for these two parameters only) as ``YYYY-MM-DD``; any other
+    spelling -- ``2026-11-02`` included -- is refused, so a client sending the wrong one is told."""
     raw = arg(args, name)
     if not raw:
         return None
-    day = parse_date(raw.replace("/", "-"))
+    day = parse_date(raw.replace("/", "-")) if _SLASH_DATE.match(raw) else None
     if day is None:
-        raise DineroError(400, 44, "Invalid format", {name: "use yyyy/MM/dd"})
+        raise DineroError(400, 44, "Invalid format", {name: f"{raw!r}: use yyyy/MM/dd"})
     return day.isoformat()
+
+
+_SLASH_DATE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 
 
 @bp.get("/v1/<org>/files/<guid>")

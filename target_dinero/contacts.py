@@ -18,7 +18,7 @@ from typing import Any
 from dinero_api.envelope import iter_pages
 from dinero_api.errors import DineroGone, DineroNotFound, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import lookup, searchable
-from target_dinero.exactly_once import ExactlyOnce, IdentityGone, confirmed
+from target_dinero.exactly_once import ExactlyOnce, confirmed, may_mean_guid_taken
 from target_dinero.gateway import DineroGateway
 from target_dinero.records import (
     RecordRejected,
@@ -305,47 +305,29 @@ class ContactResolver:
                         self._gateway.post("/v1/{org}/contacts", body), "ContactGuid", "POST contacts"
                     )
                 except DineroValidationError as exc:
-                    if not _may_be_guid_taken(exc):
+                    if not may_mean_guid_taken(exc, "ContactGuid"):
                         raise
                     answer = self._resolve_refused_create(guid, body, payload, guid_named=False)
             else:
-                protocol = ExactlyOnce(self.run)
-                try:
-                    answer, _ = protocol.create(
-                        stream=None,
-                        journal=self.run.markers,
-                        key=f"contact:{reference}",
-                        reference=reference,
-                        what="create of a contact",
-                        send=lambda: self._gateway.post("/v1/{org}/contacts", body),
-                        expect="ContactGuid",
-                        lookup=lookup,
-                        lookup_text=f"GET /v1/{{org}}/contacts/{guid}",
-                        same_identity_on_resend=True,
-                        identity_taken=_may_be_guid_taken,
-                    )
-                except IdentityGone:
-                    # A contact that is gone (deleted) holds our ContactGuid (the protocol's rule): create
-                    # anew with a server-chosen one, found after an unknown outcome by its reference.
-                    try:
-                        answer, _ = protocol.create(
-                            stream=None,
-                            journal=self.run.markers,
-                            key=f"contact:{reference}#recreated",
-                            reference=reference,
-                            what="create of a contact",
-                            send=lambda: self._gateway.post("/v1/{org}/contacts", payload),
-                            expect="ContactGuid",
-                            lookup=lambda: self._live_by_reference(reference),
-                            lookup_text=(
-                                f"GET /v1/{{org}}/contacts?queryFilter=ExternalReference eq '{reference}'"
-                            ),
-                        )
-                    except DineroValidationError:
-                        # Refused without our Guid too: the first refusal was about the contact itself
-                        # (nothing was created), so the next try starts with our Guid again.
-                        self.run.markers.record(f"contact:{reference}", status="failed")
-                        raise
+                # A gone (deleted) contact holding our ContactGuid gives it up: created anew with a
+                # server-chosen one, found after an unknown outcome by its reference.
+                answer, _ = ExactlyOnce(self.run).create_with_own_guid(
+                    stream=None,
+                    journal=self.run.markers,
+                    key=f"contact:{reference}",
+                    reference=reference,
+                    what="create of a contact",
+                    expect="ContactGuid",
+                    send=lambda: self._gateway.post("/v1/{org}/contacts", body),
+                    lookup=lookup,
+                    lookup_text=f"GET /v1/{{org}}/contacts/{guid}",
+                    guid_field="ContactGuid",
+                    send_anew=lambda: self._gateway.post("/v1/{org}/contacts", payload),
+                    lookup_anew=lambda: self._live_by_reference(reference),
+                    lookup_anew_text=(
+                        f"GET /v1/{{org}}/contacts?queryFilter=ExternalReference eq '{reference}'"
+                    ),
+                )
             created_guid = field_ci(answer, "ContactGuid") or guid
             row = {**payload, "ContactGuid": created_guid}
             self._remember(row)
@@ -417,14 +399,6 @@ def get_or_none_contact(gateway: DineroGateway, guid: str) -> dict[str, Any] | N
     if not isinstance(row, Mapping) or field_ci(row, "DeletedAt"):
         return None
     return {**row, "ContactGuid": field_ci(row, "ContactGuid") or guid}
-
-
-def _may_be_guid_taken(exc: DineroValidationError) -> bool:
-    """Whether a refused create may mean "this ContactGuid exists" (Dinero's wording is undocumented,
-    REFERENCE §7.5): the error names ContactGuid, only a general message, or no field. One naming another
-    field is about the contact itself (a reject as it is)."""
-    fields = [str(name).lower() for name in (exc.validation_errors or {})]
-    return not fields or "contactguid" in fields or "message" in fields
 
 
 def require_name(contact: Mapping[str, Any], field: str) -> None:

@@ -57,6 +57,7 @@ never created blindly.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,7 @@ __all__ = [
     "await_write",
     "confirmed",
     "file_tag",
+    "may_mean_guid_taken",
     "receipt_pdf",
     "tagged_file_name",
 ]
@@ -188,7 +190,13 @@ class FileIndex:
     """Which vouchers Dinero's files are linked to, by reference tag and by FileGuid (GET /files).
 
     Read once per run (one request per 1 000 visible files) the first time the journal does not know a
-    voucher; :meth:`refresh` re-reads only files uploaded since a day before a pending create.
+    voucher; :meth:`candidates` with ``since`` re-reads only the files uploaded since a day before a
+    pending create -- whichever way Dinero reads ``uploadedAfter``: the parameter's name says "on or after
+    the day", the spec's description of it "limits the search to the given before date" (and of
+    ``uploadedBefore`` the reverse). A re-read that left the new file out would make the look-up after a
+    lost answer miss the voucher and the create be sent again: a twin. So the first re-read of a run
+    learns the reading from the ``UploadedAt`` of the files it gets (older than the day: swapped) and, when
+    they cannot tell, reads the other side too -- the two together are every file either way.
     """
 
     def __init__(self, run: RunContext) -> None:
@@ -196,11 +204,17 @@ class FileIndex:
         self._by_tag: dict[str, set[str]] = {}
         self._by_file: dict[str, set[str]] = {}
         self._read = False
+        #: Whether ``uploadedAfter`` keeps the files uploaded on or after its day (None: not learnt yet).
+        self._after_keeps_later: bool | None = None
 
-    def _scan(self, uploaded_after: str | None = None) -> None:
-        params: dict[str, Any] = {"fileStatus": "Used", "fields": "FileGuid,Name,Linked"}
-        if uploaded_after:
-            params["uploadedAfter"] = uploaded_after
+    def _scan(self, **filters: str) -> set[str]:
+        """Index the used files (those ``filters`` keep); the days (``YYYY-MM-DD``) they were uploaded."""
+        params: dict[str, Any] = {
+            "fileStatus": "Used",
+            "fields": "FileGuid,Name,Linked,UploadedAt",
+            **filters,
+        }
+        days: set[str] = set()
         # a bare array without a count: a full page is always followed by one more request
         for rows in iter_pages(self.run.gateway.get, "/v1/{org}/files", params, page_size=1000):
             for row in rows:
@@ -213,12 +227,28 @@ class FileIndex:
                 if name.startswith("td-") and len(name) > 23:
                     self._by_tag.setdefault(name[:23], set()).update(guids)
                 self._by_file.setdefault(str(field_ci(row, "FileGuid")), set()).update(guids)
+                uploaded = str(field_ci(row, "UploadedAt") or "")[:10]
+                if _ISO_DAY.match(uploaded):  # a row without it tells nothing about the filter
+                    days.add(uploaded)
+        return days
+
+    def _rescan_since(self, day: str) -> None:
+        """Index every used file uploaded on or after ``day`` (``yyyy/MM/dd``), perhaps some more."""
+        if self._after_keeps_later is not None:
+            self._scan(**{"uploadedAfter" if self._after_keeps_later else "uploadedBefore": day})
+            return
+        iso = day.replace("/", "-")
+        reading = _keeps_later(self._scan(uploadedAfter=day), iso)
+        if reading is not True:
+            # uploadedAfter kept older files (swapped), or nothing telling: the other side has the rest
+            other = _keeps_later(self._scan(uploadedBefore=day), iso)
+            reading = False if reading is False else (None if other is None else not other)
+        self._after_keeps_later = reading
 
     def candidates(self, reference: str, file_guid: str | None, *, since: float | None = None) -> set[str]:
         """Voucher Guids that may be ``reference``'s; ``since`` (epoch seconds) forces a fresh read."""
         if since is not None:
-            day = time.strftime("%Y/%m/%d", time.gmtime(since - 86400))
-            self._scan(day)
+            self._rescan_since(time.strftime("%Y/%m/%d", time.gmtime(since - 86400)))
         elif not self._read:
             self._scan()
             self._read = True
@@ -232,6 +262,16 @@ class FileIndex:
         self._by_tag.setdefault(file_tag(reference), set()).add(voucher_guid)
         if file_guid:
             self._by_file.setdefault(str(file_guid), set()).add(voucher_guid)
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _keeps_later(days: set[str], day: str) -> bool | None:
+    """From the upload days a filtered read returned: True when it kept files after ``day`` only, False
+    when before it only, None when that cannot tell (nothing, only ``day`` itself, or both sides)."""
+    later, earlier = any(d > day for d in days), any(d < day for d in days)
+    return None if later == earlier else later
 
 
 class ExactlyOnce:
@@ -393,6 +433,78 @@ class ExactlyOnce:
             journal.record(key, **{"status": "done", **done_fields(answer)})
             return answer, True
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def create_with_own_guid(
+        self,
+        *,
+        stream: str | None,
+        journal: VoucherJournal,
+        key: str,
+        reference: str,
+        what: str,
+        expect: str,
+        send: Callable[[], Any],
+        lookup: Callable[[], dict[str, Any] | None],
+        lookup_text: str,
+        guid_field: str,
+        send_anew: Callable[[], Any],
+        lookup_anew: Callable[[], dict[str, Any] | None],
+        lookup_anew_text: str,
+        pending_fields: dict[str, Any] | None = None,
+        done_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """:meth:`create` of an object that carries our client-chosen Guid (invoice, partial credit note,
+        contact), with the rule for when that Guid is given up.
+
+        ``send`` carries our Guid (a resend keeps it; a refusal that :func:`may_mean_guid_taken` names
+        ``guid_field`` is looked up with ``lookup``). When the Guid is given up (:class:`IdentityGone`: a
+        gone object holds it) the object is created anew with a server-chosen Guid (``send_anew``) under
+        the key ``{key}#recreated``, found after an unknown outcome with ``lookup_anew``. Refused that way
+        too, the refusal is about the record itself (nothing was created either time): ``key`` is marked
+        ``failed``, so the next try starts with our Guid again.
+        """
+        common: dict[str, Any] = {
+            "stream": stream,
+            "journal": journal,
+            "reference": reference,
+            "what": what,
+            "expect": expect,
+            "pending_fields": pending_fields,
+            "done_fields": done_fields,
+        }
+        try:
+            return self.create(
+                **common,
+                key=key,
+                send=send,
+                lookup=lookup,
+                lookup_text=lookup_text,
+                same_identity_on_resend=True,
+                identity_taken=lambda exc: may_mean_guid_taken(exc, guid_field),
+            )
+        except IdentityGone:
+            try:
+                return self.create(
+                    **common,
+                    key=f"{key}#recreated",
+                    send=send_anew,
+                    lookup=lookup_anew,
+                    lookup_text=lookup_anew_text,
+                )
+            except DineroValidationError:
+                journal.record(key, status="failed")
+                raise
+
+
+def may_mean_guid_taken(exc: DineroValidationError, guid_field: str = "Guid") -> bool:
+    """Whether a refused create may mean "this Guid exists already" (an earlier attempt got through).
+
+    How Dinero words that refusal is not documented (REFERENCE §7.5): look the Guid up when the error
+    names ``guid_field`` (``Guid``, a contact's ``ContactGuid``), only a general ``message``, or no field
+    at all; an error naming another field (``ProductLines[0].AccountNumber``, ...) is about the record.
+    """
+    fields = [str(name).lower() for name in (exc.validation_errors or {})]
+    return not fields or guid_field.lower() in fields or "message" in fields
 
 
 def await_write(

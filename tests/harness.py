@@ -97,6 +97,15 @@ def state_message(value: Mapping[str, t.Any]) -> dict[str, t.Any]:
     return {"type": "STATE", "value": dict(value)}
 
 
+def stream_messages(stream: str, rows: Sequence[Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """One stream's input as a tap sends it: SCHEMA, a RECORD per row, then a STATE covering them."""
+    return [
+        schema_message(stream),
+        *(record_message(stream, r) for r in rows),
+        state_message({"bookmarks": {stream: len(rows)}}),
+    ]
+
+
 # ------------------------------------------------------------------------------------------------------
 # tap runs
 # ------------------------------------------------------------------------------------------------------
@@ -435,3 +444,72 @@ def read_rejects(path: Path) -> list[dict[str, t.Any]]:
         return []
     # split on "\n" only: str.splitlines() also splits on U+2028, U+0085 ..., which JSON leaves unescaped
     return [json.loads(x) for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
+
+
+def config_rejects(config: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """Lines of the rejects file a target config names."""
+    return read_rejects(Path(config["rejects_file"]))
+
+
+# ------------------------------------------------------------------------------------------------------
+# a web shop's orders, payments and refunds (the commerce load types)
+# ------------------------------------------------------------------------------------------------------
+ORDERS, PAYMENTS, REFUNDS = "orders", "order_payments", "order_refunds"
+#: a card provider's clearing account: not in the demo chart, so the target creates it on first use
+CLEARING = 55900
+
+
+def shop_order(n: int, prefix: str, mailbox: str, **over: t.Any) -> dict[str, t.Any]:
+    """Order ``n`` for the ``invoice`` load type: ExternalReference ``{prefix}-{n}``, a customer of its own
+    (``{mailbox}{n}@example.dk``), one line of 100.00 excl. VAT (125.00 incl. VAT); ``over`` replaces keys."""
+    data: dict[str, t.Any] = {
+        "id": n,
+        "ExternalReference": f"{prefix}-{n}",
+        "Date": "2026-11-02",
+        "Contact": {"Name": f"Kunde {n}", "Email": f"{mailbox}{n}@example.dk", "CountryKey": "DK"},
+        "ProductLines": [
+            {
+                "Description": "Te",
+                "Quantity": 1,
+                "BaseAmountValue": 100.0,
+                "AccountNumber": 1000,
+                "Unit": "parts",
+            }
+        ],
+    }
+    data.update(over)
+    return data
+
+
+def shop_streams(**extra: t.Any) -> dict[str, t.Any]:
+    """The stream mapping of a shop: orders booked as invoices, payments onto the clearing account (created
+    on first use), refunds as booked credit notes; ``extra`` adds or replaces streams."""
+    return {
+        ORDERS: {"load_as": "invoice", "book": True, "deposit_account": 55000},
+        PAYMENTS: {"load_as": "invoice_payment", "deposit_account": CLEARING, "create_deposit_account": True},
+        REFUNDS: {"load_as": "sales_credit_note", "book": True, "deposit_account": 55000},
+        **extra,
+    }
+
+
+def invoices_by_reference(sandbox: SandboxServer, prefix: str) -> dict[str, dict[str, t.Any]]:
+    """The live invoices the sandbox holds whose ExternalReference starts with ``prefix``, by reference."""
+    return {r["ExternalReference"]: dict(r) for r in by_reference(sandbox.dump(ORG, "invoices"), prefix)}
+
+
+def live_payments(sandbox: SandboxServer, voucher_guid: str) -> list[dict[str, t.Any]]:
+    """The payments not deleted that the sandbox holds on one invoice or credit note."""
+    return [
+        p
+        for p in sandbox.dump(ORG, "payments")
+        if p.get("VoucherGuid") == voucher_guid.lower() and not p.get("DeletedAt")
+    ]
+
+
+def credit_notes_for(sandbox: SandboxServer, invoice_guid: str) -> list[dict[str, t.Any]]:
+    """The live credit notes the sandbox holds that credit one invoice (CreditNoteFor, any case)."""
+    return [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor") or "").lower() == invoice_guid.lower() and not n.get("DeletedAt")
+    ]

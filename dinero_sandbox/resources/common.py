@@ -228,11 +228,12 @@ def mark_sent(org: OrgData, table: Table, row: int, kind: str) -> None:
 
 
 def mailouts_of(org: OrgData, voucher_guid: str) -> Response:
-    """``GET .../mailouts``: the voucher's sends (``changesSince``; SMS only with ``includeSms=true``)."""
+    """``GET .../mailouts``: the voucher's sends (``changesSince``); SMS too unless ``includeSms=false`` (the
+    spec's default is true)."""
     from ..listing import parse_bool, parse_since
 
     since = parse_since(request.args)
-    include_sms = parse_bool(request.args, "includeSms", False)
+    include_sms = parse_bool(request.args, "includeSms", True)
     table = org.table("mailouts")
     fields = [f for f in table.fields if f not in ("VoucherGuid", "CreatedAt", "UpdatedAt", "DeletedAt")]
     out = []

@@ -127,7 +127,7 @@ def invoice_email(guid: str) -> Response:
     """Send the invoice by e-mail (recorded as a mailout) -> ``{Recipients}``."""
     org = org_data()
     table, row = row_of(org, "invoices", guid)
-    return send_mail(org, table, row, "Email", "Faktura")
+    return send_mail(org, table, row, "Mailout", "Faktura")
 
 
 @bp.get("/v2/<org>/invoices/<guid>/email/template")
@@ -160,7 +160,7 @@ def invoice_einvoice(guid: str) -> Response:
     """Send an electronic invoice (NemHandel; recorded as a mailout of type EInvoice)."""
     org = org_data()
     table, row = row_of(org, "invoices", guid)
-    return send_electronic(org, table, row, "EInvoice")
+    return send_electronic(org, table, row, "Einvoice")
 
 
 @bp.get("/v1/<org>/invoices/<guid>/mailouts")

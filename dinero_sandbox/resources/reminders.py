@@ -402,7 +402,7 @@ def reminder_ean(voucher_guid: str, reminder_id: int) -> Response:
     record_mailout(
         org,
         invoices.cols["Guid"][row],
-        "EReminder",
+        "ElectronicInvoiceReminder",
         sender=org.info.get("VatNumber"),
         receiver=str(ean),
         subject=table.cols["Title"][rrow],

@@ -47,7 +47,7 @@ def creditnote_email(guid: str) -> Response:
     """Send the credit note by e-mail (a mailout) -> ``{Recipients}``."""
     org = org_data()
     table, row = row_of(org, "creditnotes", guid)
-    return send_mail(org, table, row, "Email", "Kreditnota")
+    return send_mail(org, table, row, "Mailout", "Kreditnota")
 
 
 @bp.get("/v1/<org>/sales/creditnotes/<guid>/pdf")
@@ -61,10 +61,10 @@ def creditnote_pdf(guid: str) -> Response:
 
 @bp.post("/v3/<org>/sales/creditnotes/<guid>/e-creditnote")
 def creditnote_ecreditnote(guid: str) -> Response:
-    """Send an electronic credit note (a mailout of type ECreditNote)."""
+    """Send an electronic credit note (a mailout of type Einvoice, as for an invoice)."""
     org = org_data()
     table, row = row_of(org, "creditnotes", guid)
-    return send_electronic(org, table, row, "ECreditNote")
+    return send_electronic(org, table, row, "Einvoice")
 
 
 @bp.get("/v1/<org>/sales/creditnotes/<guid>/mailouts")

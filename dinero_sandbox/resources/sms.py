@@ -42,7 +42,8 @@ def send_sms(voucher_guid: str) -> Response:
     errors.raise_if_any()
     check_given(table, row, body_timestamp(body), required=True)
     require_booked(table, row)
-    kind = "SmsReminder" if reminder else "Sms"
+    # The spec names no SMS type: an SMS is a mailout (or reminder) of the document flagged IsSmsMessage.
+    kind = "Reminder" if reminder else "Mailout"
     record_mailout(
         org,
         table.cols["Guid"][row],
@@ -53,5 +54,5 @@ def send_sms(voucher_guid: str) -> Response:
         message=message or f"Hej {name}, se dit dokument fra {org.info['Name']}: [link]",
         sms=True,
     )
-    mark_sent(org, table, row, "Sms")
+    mark_sent(org, table, row, kind)
     return ok()

@@ -44,7 +44,7 @@ from dinero_api.errors import (
 from target_dinero.amounts import InvoiceLineMoney, invoice_money, invoice_money_is_certain
 from target_dinero.compare import differences
 from target_dinero.contacts import contact_payload, require_name
-from target_dinero.exactly_once import ExactlyOnce, IdentityGone, await_write, confirmed, get_or_none
+from target_dinero.exactly_once import ExactlyOnce, await_write, confirmed, get_or_none
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -389,42 +389,23 @@ class InvoiceSink(DineroSink):
                 looked_up.append((row, detail))
             return row
 
-        try:
-            answer, _ = protocol.create(
-                stream=self.stream_name,
-                journal=self.run.markers,
-                key=f"invoice:{item.reference}",
-                reference=item.reference,
-                what="create of an invoice",
-                send=lambda: self.run.gateway.post("/v1/{org}/invoices", body),
-                expect="Guid",
-                lookup=lambda: found(self._ours(guid, item.reference)),
-                lookup_text=f"GET /v1/{{org}}/invoices/{guid}",
-                same_identity_on_resend=True,
-                identity_taken=_may_be_guid_taken,
-            )
-        except IdentityGone:
-            # Our Guid is held by an invoice that is gone (someone deleted it; the protocol's rule): create
-            # anew with a server-chosen Guid, found after an unknown outcome by its ExternalReference.
-            try:
-                answer, _ = protocol.create(
-                    stream=self.stream_name,
-                    journal=self.run.markers,
-                    key=f"invoice:{item.reference}#recreated",
-                    reference=item.reference,
-                    what="create of an invoice",
-                    send=lambda: self.run.gateway.post("/v1/{org}/invoices", payload),
-                    expect="Guid",
-                    lookup=lambda: found(self._live_by_reference(item.reference), detail=False),
-                    lookup_text=(
-                        f"GET /v1/{{org}}/invoices?queryFilter=ExternalReference eq '{item.reference}'"
-                    ),
-                )
-            except DineroValidationError:
-                # Refused without our Guid too: the first refusal was about the record (nothing was
-                # created either time), so the next try starts with our Guid again.
-                self.run.markers.record(f"invoice:{item.reference}", status="failed")
-                raise
+        # A gone invoice holding our Guid (someone deleted it) gives the Guid up: created anew with a
+        # server-chosen Guid, found after an unknown outcome by its ExternalReference.
+        answer, _ = protocol.create_with_own_guid(
+            stream=self.stream_name,
+            journal=self.run.markers,
+            key=f"invoice:{item.reference}",
+            reference=item.reference,
+            what="create of an invoice",
+            expect="Guid",
+            send=lambda: self.run.gateway.post("/v1/{org}/invoices", body),
+            lookup=lambda: found(self._ours(guid, item.reference)),
+            lookup_text=f"GET /v1/{{org}}/invoices/{guid}",
+            guid_field="Guid",
+            send_anew=lambda: self.run.gateway.post("/v1/{org}/invoices", payload),
+            lookup_anew=lambda: found(self._live_by_reference(item.reference), detail=False),
+            lookup_anew_text=f"GET /v1/{{org}}/invoices?queryFilter=ExternalReference eq '{item.reference}'",
+        )
         if looked_up and answer is looked_up[-1][0]:
             # Not our confirmed answer but an invoice that exists -- perhaps made by another attempt with
             # other content: carry on from it as from one the index found (compare, update, book).
@@ -590,14 +571,3 @@ def _rounding_line(account: int, amount: Decimal) -> dict[str, Any]:
         "BaseAmountValue": amount,
         "LineType": "Product",
     }
-
-
-def _may_be_guid_taken(exc: DineroValidationError) -> bool:
-    """Whether a refused create may mean "this Guid exists already" (an earlier attempt got through).
-
-    How Dinero words that refusal is not documented (REFERENCE §7.5): look the Guid up when the error
-    names the ``Guid`` field, only a general ``message``, or no field at all; an error naming another
-    field (``ContactGuid``, ``ProductLines[0].AccountNumber``, ...) is about the record itself.
-    """
-    fields = [str(name).lower() for name in (exc.validation_errors or {})]
-    return not fields or "guid" in fields or "message" in fields

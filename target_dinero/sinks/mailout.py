@@ -1,9 +1,12 @@
 """Sending a booked invoice by e-mail or as an e-invoice (NemHandel), never twice.
 
-Dinero records every send as a mailout of the document (``GET /v1/{org}/invoices/{guid}/mailouts``:
-``Type`` Email / EInvoice / ...). Before sending, the mailouts are read: a document that already has a
-send of that kind is not sent again (``already_sent``) -- whoever sent it, this run, an earlier one killed
-mid-way, or a person in Dinero's web app. The send follows the target's one write protocol
+Dinero records every send as a mailout of the document (``GET /v1/{org}/invoices/{guid}/mailouts``).
+Its ``Type`` takes the spec's values (``VoucherMailoutReadModel``): an e-mail is a ``Mailout`` (or a
+``ManualMailout``), an e-invoice an ``Einvoice`` -- there is no "Email" type -- and the list includes SMS
+(``includeSms`` defaults to true), flagged ``IsSmsMessage``, which are no e-mail. Before sending, the
+mailouts are read: a document that already has a send of that kind is not sent again (``already_sent``) --
+whoever sent it, this run, an earlier one killed mid-way, or a person in Dinero's web app. The send
+follows the target's one write protocol
 (:class:`target_dinero.exactly_once.ExactlyOnce`): after a lost answer (5xx, timeout, reset, unparsable
 2xx) the mailouts are read again until the send shows or ``commit_horizon_seconds`` have passed; only
 then is it tried once more.
@@ -20,19 +23,36 @@ from target_dinero.remote_index import field_ci
 
 __all__ = ["SEND_KINDS", "send_once"]
 
-#: stream/record setting -> (path, mailout Type, the body's fields Dinero requires besides the Timestamp)
-SEND_KINDS: dict[str, tuple[str, str, dict[str, Any]]] = {
+#: stream/record setting -> (path, the mailout Types that send shows as, the body's fields Dinero requires
+#: besides the Timestamp)
+SEND_KINDS: dict[str, tuple[str, frozenset[str], dict[str, Any]]] = {
     # ApiMailoutModel requires ShouldAddTrustPilotEmailAsBcc; Dinero's defaults apply to the rest.
-    "email": ("/v1/{{org}}/invoices/{g}/email", "Email", {"ShouldAddTrustPilotEmailAsBcc": False}),
+    "email": (
+        "/v1/{{org}}/invoices/{g}/email",
+        frozenset({"mailout", "manualmailout"}),
+        {"ShouldAddTrustPilotEmailAsBcc": False},
+    ),
     # EInvoiceSendModel requires PaymentMeanEnum; Domestic is what Dinero documents as its default.
-    "einvoice": ("/v3/{{org}}/invoices/{g}/e-invoice", "EInvoice", {"PaymentMeanEnum": "Domestic"}),
+    "einvoice": (
+        "/v3/{{org}}/invoices/{g}/e-invoice",
+        frozenset({"einvoice"}),
+        {"PaymentMeanEnum": "Domestic"},
+    ),
 }
 
 
-def _sent(run: Any, guid: str, mail_type: str) -> dict[str, Any] | None:
-    """The invoice's mailout of ``mail_type`` (one GET), or None when it was never sent that way."""
+def _sent(run: Any, guid: str, mail_types: frozenset[str]) -> dict[str, Any] | None:
+    """The invoice's mailout of one of ``mail_types`` (one GET; an SMS never counts), or None when it was
+    never sent that way."""
     rows = run.gateway.get(f"/v1/{{org}}/invoices/{guid}/mailouts") or []
-    return next((r for r in rows if str(field_ci(r, "Type") or "").lower() == mail_type.lower()), None)
+    return next(
+        (
+            r
+            for r in rows
+            if str(field_ci(r, "Type") or "").lower() in mail_types and not field_ci(r, "IsSmsMessage")
+        ),
+        None,
+    )
 
 
 def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timestamp: Any = None) -> str:
@@ -43,12 +63,12 @@ def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timest
     in the shared store before the POST; after a lost answer (or a marker a killed run left) the mailouts
     are read until the send shows or the commit horizon has passed, and only then is it sent again.
     """
-    template, mail_type, required = SEND_KINDS[how]
+    template, mail_types, required = SEND_KINDS[how]
     path = template.format(g=guid)
     if run.dry_run:
         run.plan("send", f"invoice_{how}", stream, reference, {"Guid": guid})
         return ""  # counted by the plan
-    if _sent(run, guid, mail_type):
+    if _sent(run, guid, mail_types):
         return "already_sent"
     body: dict[str, Any] = dict(required)
     if timestamp and timestamp != "dry-run":
@@ -70,7 +90,7 @@ def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timest
         what=f"{how} send of invoice {guid}",
         send=send,
         expect="Sent",
-        lookup=lambda: _sent(run, guid, mail_type),
+        lookup=lambda: _sent(run, guid, mail_types),
         lookup_text=f"GET /v1/{{org}}/invoices/{guid}/mailouts",
     )
     return "sent"

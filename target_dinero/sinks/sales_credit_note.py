@@ -33,7 +33,7 @@ from dinero_api.envelope import parse_page
 from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroValidationError
 from dinero_api.filters import lookup as filter_for
 from target_dinero.amounts import InvoiceLineMoney, invoice_money
-from target_dinero.exactly_once import ExactlyOnce, IdentityGone, await_write
+from target_dinero.exactly_once import ExactlyOnce, await_write
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
@@ -398,68 +398,48 @@ class SalesCreditNoteSink(DineroSink):
         credit_index = credit_note_index(self.run)
         credit_index.mark_writing()
         key = self._key(item.reference)
-        if full:
-            path = f"/v1/{{org}}/invoices/{invoice_guid}/generate-creditnote"
-
-            def send() -> Any:
-                return self.run.gateway.post(path, {})
-
-            lookup_text = (
-                f"GET /v1/{{org}}/sales/creditnotes (ExternalReference {invoice_ref or item.reference!r})"
-            )
-        else:
-            body = self._partial_body(item, invoice_guid)
-
-            def send() -> Any:
-                return self.run.gateway.post("/v1/{org}/sales/creditnotes", body)
-
-            lookup_text = f"GET /v1/{{org}}/sales/creditnotes/{item.extra['guid']}"
         # The write protocol of every create (target_dinero.exactly_once): pending in the shared store
         # first; after an unknown outcome the note is looked up (fresh, by reference -- or by its
         # client-chosen Guid for a partial note) and, with no Guid of ours, "not found" is believed only
         # once the commit horizon has passed; a refused resend of a partial note is looked up too.
         protocol = ExactlyOnce(self.run)
-        try:
+        common: dict[str, Any] = {
+            "stream": self.stream_name,
+            "journal": self.run.markers,
+            "key": key,
+            "reference": item.reference,
+            "expect": "Guid",
+            "lookup": lambda: self._existing(item, invoice_ref, fresh=True),
+            "pending_fields": {"stream": self.stream_name, "invoice": invoice_guid},
+            "done_fields": lambda found: {"guid": str(field_ci(found, "Guid"))},
+        }
+        if full:
+            path = f"/v1/{{org}}/invoices/{invoice_guid}/generate-creditnote"
             answer, created = protocol.create(
-                stream=self.stream_name,
-                journal=self.run.markers,
-                key=key,
-                reference=item.reference,
-                what="generate-creditnote" if full else "create of a sales credit note",
-                send=send,
-                expect="Guid",
-                lookup=lambda: self._existing(item, invoice_ref, fresh=True),
-                lookup_text=lookup_text,
-                pending_fields={"stream": self.stream_name, "invoice": invoice_guid},
-                done_fields=lambda found: {"guid": str(field_ci(found, "Guid"))},
-                same_identity_on_resend=not full,
-                # A partial note carries our Guid: a refusal that may mean "Guid taken" is looked up (a
-                # concurrent run made it) and, when nothing live holds the Guid (a copy deleted in Dinero
-                # keeps it), the Guid is given up -- as for an invoice.
-                identity_taken=None if full else _may_be_guid_taken,
+                **common,
+                what="generate-creditnote",
+                send=lambda: self.run.gateway.post(path, {}),
+                lookup_text=(
+                    f"GET /v1/{{org}}/sales/creditnotes (ExternalReference {invoice_ref or item.reference!r})"
+                ),
             )
-        except IdentityGone:
-            partial = self._partial_body(item, invoice_guid)
-            body_without_guid = {k: v for k, v in partial.items() if k != "Guid"}
-            try:
-                answer, created = protocol.create(
-                    stream=self.stream_name,
-                    journal=self.run.markers,
-                    key=f"{key}#recreated",
-                    reference=item.reference,
-                    what="create of a sales credit note",
-                    send=lambda: self.run.gateway.post("/v1/{org}/sales/creditnotes", body_without_guid),
-                    expect="Guid",
-                    lookup=lambda: self._existing(item, invoice_ref, fresh=True),
-                    lookup_text=f"GET /v1/{{org}}/sales/creditnotes (ExternalReference {item.reference!r})",
-                    pending_fields={"stream": self.stream_name, "invoice": invoice_guid},
-                    done_fields=lambda found: {"guid": str(field_ci(found, "Guid"))},
-                )
-            except DineroValidationError:
-                # Refused without our Guid too: the refusal is about the record; the next try starts with
-                # our Guid again.
-                self.run.markers.record(key, status="failed")
-                raise
+        else:
+            # A partial note carries our Guid: a refusal that may mean "Guid taken" is looked up (a
+            # concurrent run made it) and, when nothing live holds the Guid (a copy deleted in Dinero
+            # keeps it), the Guid is given up and the note created with a server-chosen one -- as for an
+            # invoice.
+            body = self._partial_body(item, invoice_guid)
+            body_without_guid = {k: v for k, v in body.items() if k != "Guid"}
+            answer, created = protocol.create_with_own_guid(
+                **common,
+                what="create of a sales credit note",
+                send=lambda: self.run.gateway.post("/v1/{org}/sales/creditnotes", body),
+                lookup_text=f"GET /v1/{{org}}/sales/creditnotes/{item.extra['guid']}",
+                guid_field="Guid",
+                send_anew=lambda: self.run.gateway.post("/v1/{org}/sales/creditnotes", body_without_guid),
+                lookup_anew=common["lookup"],
+                lookup_anew_text=f"GET /v1/{{org}}/sales/creditnotes (ExternalReference {item.reference!r})",
+            )
         guid = str(field_ci(answer, "Guid"))
         ref = invoice_ref if full and invoice_ref else item.reference
         credit_index.remember(ref, {"Guid": guid, "Status": field_ci(answer, "Status") or "Draft"})
@@ -526,11 +506,3 @@ class SalesCreditNoteSink(DineroSink):
             # Only a note this run booked is known to have no payments: one booked elsewhere may have been
             # paid back already, so its payments are read before a refund is registered (settlement).
             document_payments(self.run).booked_now("creditnote", guid, field_ci(answer, "TimeStamp"))
-
-
-def _may_be_guid_taken(exc: DineroValidationError) -> bool:
-    """Whether a refused create may mean "this Guid exists already" (Dinero's wording is undocumented,
-    REFERENCE §7.5): the error names ``Guid``, only a general ``message``, or no field. One naming another
-    field (``ProductLines[0].AccountNumber``, ...) is about the note itself."""
-    fields = [str(name).lower() for name in (exc.validation_errors or {})]
-    return not fields or "guid" in fields or "message" in fields

@@ -51,6 +51,18 @@ def receipt(n: int, account: int = 5000) -> dict[str, Any]:
     }
 
 
+def receipts_config(settings: dict[str, Any], tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    """Receipts as manual vouchers; the run stops after LIMIT refusals in a row, never on the reject count."""
+    return make_target_config(
+        settings,
+        tmp_path,
+        {STREAM: {"load_as": "manual_voucher"}},
+        max_consecutive_refusals=LIMIT,
+        max_rejects=1000,
+        **extra,
+    )
+
+
 def messages(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         schema_message(STREAM),
@@ -77,13 +89,7 @@ def stored(sandbox: Any) -> dict[str, int]:
 def test_fifty_refused_records_stop_the_run_after_the_limit_and_a_rerun_loads_them_once(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_target_config(
-        sandbox_settings,
-        tmp_path,
-        {STREAM: {"load_as": "manual_voucher"}},
-        max_consecutive_refusals=LIMIT,
-        max_rejects=1000,
-    )
+    config = receipts_config(sandbox_settings, tmp_path)
     config_path = write_json(tmp_path / "config.json", config)
     input_path = tmp_path / "input.jsonl"
     receipts = [receipt(n) for n in range(1, 51)]
@@ -121,14 +127,7 @@ def test_fifty_refused_records_stop_the_run_after_the_limit_and_a_rerun_loads_th
 def test_an_account_deleted_since_the_kept_chart_costs_one_refusal_then_local_rejects(
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = make_target_config(
-        sandbox_settings,
-        tmp_path,
-        {STREAM: {"load_as": "manual_voucher"}},
-        max_consecutive_refusals=LIMIT,
-        max_rejects=1000,
-        reference_cache_seconds=3600,
-    )
+    config = receipts_config(sandbox_settings, tmp_path, reference_cache_seconds=3600)
     warm = run_target(sandbox, config, messages([receipt(0)]))  # keeps the chart (account 5000 in it)
     assert warm.error is None, warm.stderr
 

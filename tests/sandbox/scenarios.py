@@ -352,10 +352,10 @@ def scenario_invoices(sandbox: SandboxServer, api: Api) -> None:
     ean_invoice = booked_invoice(api, ean_contact)
     ok(api.post(f"/v3/{{org}}/invoices/{ean_invoice['Guid']}/e-invoice", {"PaymentMeanEnum": "Domestic"}))
     assert [m["Type"] for m in ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/mailouts"))] == [
-        "Email",
+        "Mailout",
         "PreReminder",
     ]
-    assert invoice(api, ean_invoice["Guid"])["LatestMailOutType"] == "EInvoice"
+    assert invoice(api, ean_invoice["Guid"])["LatestMailOutType"] == "Einvoice"
     assert ok(api.get("/v1/{org}/invoices/templates"))[0]["IsDefault"] is True
 
 
@@ -660,7 +660,7 @@ def scenario_reminders(sandbox: SandboxServer, api: Api) -> None:
             {"ReceiverEanNumber": "5790000123456", "PaymentMeanEnum": "FIK"},
         )
     )
-    assert [m["Type"] for m in mailouts(sandbox, inv["Guid"])] == ["Reminder", "EReminder"]
+    assert [m["Type"] for m in mailouts(sandbox, inv["Guid"])] == ["Reminder", "ElectronicInvoiceReminder"]
     second = ok(api.post(base, {**options, "Timestamp": invoice(api, inv["Guid"])["TimeStamp"]}))
     assert second["Number"] == 2 and second["AccumulatedFeesAndInterestAmount"] >= 200.0
     ok(api.delete(f"{base}/{second['Id']}", {"Timestamp": second["Timestamp"]}))
@@ -756,7 +756,7 @@ def scenario_sales_credit_notes(sandbox: SandboxServer, api: Api) -> None:
         )
     )
     sent = ok(api.get(f"/v1/{{org}}/sales/creditnotes/{created['Guid']}/mailouts"))
-    assert [m["Type"] for m in sent] == ["Email", "ECreditNote"]
+    assert [m["Type"] for m in sent] == ["Mailout", "Einvoice"]
 
 
 def scenario_sms(sandbox: SandboxServer, api: Api) -> None:
@@ -770,9 +770,9 @@ def scenario_sms(sandbox: SandboxServer, api: Api) -> None:
     }
     ok(api.post(f"/v1/{{org}}/sms/{inv['Guid']}/send-sms", body))
     assert code_of(api.post(f"/v1/{{org}}/sms/{inv['Guid']}/send-sms", body)) == 58  # the invoice changed
-    assert ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/mailouts")) == []
-    sms = ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/mailouts", includeSms="true"))
-    assert [(m["Type"], m["IsSmsMessage"]) for m in sms] == [("Sms", True)]
+    assert ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/mailouts", includeSms="false")) == []
+    sms = ok(api.get(f"/v1/{{org}}/invoices/{inv['Guid']}/mailouts"))  # includeSms defaults to true
+    assert [(m["Type"], m["IsSmsMessage"]) for m in sms] == [("Mailout", True)]
 
 
 def scenario_trade_offers(sandbox: SandboxServer, api: Api) -> None:

@@ -141,6 +141,18 @@ def test_quota_message_for_a_minute_window(sandbox: SandboxServer, api: Api) -> 
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
+def test_a_bare_quota_answer_carries_only_the_documented_text(sandbox: SandboxServer, api: Api) -> None:
+    """``rate_limit_answer=bare``: the 429 as far as Dinero documents it, no header, no limit to learn."""
+    sandbox.set_behaviours(rate_limit_answer="bare")
+    sandbox.set_quota(1, 60)
+    api.get("/v1/{org}/vatTypes")
+    refused = api.get("/v1/{org}/vatTypes")
+    assert refused.status_code == 429
+    assert refused.text == "API calls quota exceeded!"
+    assert refused.headers["Content-Type"].startswith("text/plain")
+    assert "Retry-After" not in refused.headers
+
+
 def test_request_log_records_route_status_and_org(sandbox: SandboxServer, api: Api) -> None:
     sandbox.clear_requests()
     api.get("/v1/{org}/contacts", pageSize=5)

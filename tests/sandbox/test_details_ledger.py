@@ -131,3 +131,21 @@ def test_files_list_pages_and_filters(sandbox: SandboxServer, api: Api) -> None:
     assert [f["FileGuid"] for f in page] == [f["FileGuid"] for f in listed[10:20]]
     pdfs = api.get("/v1/{org}/files", extensions="pdf", fields="Extension").json()
     assert pdfs and {f["Extension"] for f in pdfs} == {".pdf"}
+
+
+def test_files_upload_dates_take_only_the_specs_yyyy_mm_dd_with_slashes(
+    sandbox: SandboxServer, api: Api
+) -> None:
+    """``uploadedAfter``/``uploadedBefore`` are documented as ``yyyy/MM/dd``: another spelling is refused,
+    not guessed, so a client sending one learns it here rather than from Dinero."""
+    for spelling in ("2026-01-01", "2026/1/1", "01/01/2026"):
+        refused = api.get("/v1/{org}/files", uploadedAfter=spelling)
+        assert refused.status_code == 400, spelling
+        assert refused.json()["code"] == 44 and "uploadedAfter" in refused.json()["validationErrors"]
+    days = sorted(f["UploadedAt"][:10] for f in api.get("/v1/{org}/files").json())
+    middle = days[len(days) // 2]
+    after = api.get("/v1/{org}/files", uploadedAfter=middle.replace("-", "/")).json()
+    assert after and all(f["UploadedAt"][:10] >= middle for f in after)
+    sandbox.set_behaviours(upload_date_filter="as_described")  # the spec's descriptions: the other way round
+    swapped = api.get("/v1/{org}/files", uploadedAfter=middle.replace("-", "/")).json()
+    assert swapped and all(f["UploadedAt"][:10] <= middle for f in swapped)

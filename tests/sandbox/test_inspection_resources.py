@@ -18,7 +18,7 @@ def test_every_new_kind_is_listed_and_dumped(sandbox: SandboxServer, api: Api) -
     assert set(extra_tables()) <= set(sizes)
     payments = sandbox.dump(100000, "payments")
     assert len(payments) == sizes["payments"] >= 3 and all(p["VoucherGuid"] for p in payments)
-    assert {m["Type"] for m in sandbox.dump(100000, "mailouts")} >= {"Email", "PreReminder", "EInvoice"}
+    assert {m["Type"] for m in sandbox.dump(100000, "mailouts")} >= {"Mailout", "PreReminder", "Einvoice"}
     assert [
         s["EventId"]
         for s in sandbox.dump(100000, "webhook_subscriptions", ["EventId", "DeletedAt"])

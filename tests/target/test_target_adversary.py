@@ -4,72 +4,44 @@ that exceed what was invoiced, refusals repeated per record. Each test names the
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
-from tests.harness import record_message as record
-from tests.harness import schema_message as schema
-from tests.harness import state_message as state
-
-ORDERS, PAYMENTS, REFUNDS = "orders", "order_payments", "order_refunds"
-CLEARING = 55900
+from tests.harness import (
+    ORDERS,
+    ORG,
+    PAYMENTS,
+    REFUNDS,
+    config_rejects,
+    credit_notes_for,
+    invoices_by_reference,
+    live,
+    live_payments,
+    make_target_config,
+    run_target,
+    shop_order,
+    shop_streams,
+    wait_until,
+)
+from tests.harness import stream_messages as msgs
 
 
 def order(n: int, **over: Any) -> dict[str, Any]:
-    data = {
-        "id": n,
-        "ExternalReference": f"ADV-{n}",
-        "Date": "2026-11-02",
-        "Contact": {"Name": f"Kunde {n}", "Email": f"adv{n}@example.dk", "CountryKey": "DK"},
-        "ProductLines": [
-            {
-                "Description": "Te",
-                "Quantity": 1,
-                "BaseAmountValue": 100.0,
-                "AccountNumber": 1000,
-                "Unit": "parts",
-            }
-        ],
-    }  # 125.00 incl. VAT
-    data.update(over)
-    return data
-
-
-def streams(**extra: Any) -> dict[str, Any]:
-    return {
-        ORDERS: {"load_as": "invoice", "book": True, "deposit_account": 55000},
-        PAYMENTS: {"load_as": "invoice_payment", "deposit_account": CLEARING, "create_deposit_account": True},
-        REFUNDS: {"load_as": "sales_credit_note", "book": True, "deposit_account": 55000},
-        **extra,
-    }
-
-
-def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
+    """Order ``n`` (ADV-n, 125.00 incl. VAT)."""
+    return shop_order(n, "ADV", "adv", **over)
 
 
 def invoices(sandbox: Any) -> dict[str, dict[str, Any]]:
-    return {r["ExternalReference"]: r for r in by_reference(sandbox.dump(ORG, "invoices"), "ADV-")}
+    return invoices_by_reference(sandbox, "ADV-")
 
 
-def live_payments(sandbox: Any, guid: str) -> list[dict[str, Any]]:
-    return [
-        p
-        for p in sandbox.dump(ORG, "payments")
-        if p.get("VoucherGuid") == guid.lower() and not p.get("DeletedAt")
-    ]
-
-
-def rejects(config: dict[str, Any]) -> list[dict[str, Any]]:
-    return read_rejects(Path(config["rejects_file"]))
+rejects = config_rejects
 
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
-    return make_target_config(sandbox_settings, tmp_path, streams(), max_rejects=100)
+    return make_target_config(sandbox_settings, tmp_path, shop_streams(), max_rejects=100)
 
 
 def test_a_payment_whose_amount_changed_upstream_is_rejected_not_counted_as_there(
@@ -144,12 +116,7 @@ def test_a_full_refund_after_a_partial_one_does_not_credit_more_than_the_invoice
     full = {"id": "re_2", "InvoiceExternalReference": "ADV-10"}
     result = run_target(sandbox, config, msgs(REFUNDS, [partial, full]))
     assert result.error is None, result.stderr
-    guid = invoices(sandbox)["ADV-10"]["Guid"].lower()
-    notes = [
-        n
-        for n in sandbox.dump(ORG, "creditnotes")
-        if (n.get("CreditNoteFor") or "").lower() == guid and not n.get("DeletedAt")
-    ]
+    notes = credit_notes_for(sandbox, invoices(sandbox)["ADV-10"]["Guid"])
     total = sum(float(n.get("TotalInclVat") or 0) for n in notes)
     assert total <= 125.0, [(n.get("ExternalReference"), n.get("TotalInclVat")) for n in notes]
 
@@ -164,14 +131,22 @@ def test_partial_refunds_that_together_exceed_the_invoice_are_not_all_made(
     ]
     result = run_target(sandbox, config, msgs(REFUNDS, refunds))
     assert result.error is None, result.stderr
-    guid = invoices(sandbox)["ADV-11"]["Guid"].lower()
-    notes = [
-        n
-        for n in sandbox.dump(ORG, "creditnotes")
-        if (n.get("CreditNoteFor") or "").lower() == guid and not n.get("DeletedAt")
-    ]
+    notes = credit_notes_for(sandbox, invoices(sandbox)["ADV-11"]["Guid"])
     total = sum(float(n.get("TotalInclVat") or 0) for n in notes)
     assert total <= 125.0, [(n.get("ExternalReference"), n.get("TotalInclVat")) for n in notes]
+
+
+def postings(count: int, base: int, unknown_file: bool = False) -> list[dict[str, Any]]:
+    """``count`` ledger-item / manual-voucher records ``id`` 0.., each posting ``base + id`` from account
+    55000 against 1000; ``unknown_file`` attaches to each a FileGuid Dinero does not hold (refused)."""
+    rows: list[dict[str, Any]] = []
+    for n in range(count):
+        row: dict[str, Any] = {"id": n, "VoucherDate": "2026-11-02"}
+        if unknown_file:
+            row["FileGuid"] = f"0f0f0f0f-0000-4000-8000-{n:012d}"
+        row["Lines"] = [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": base + n}]
+        rows.append(row)
+    return rows
 
 
 def _refused(result: Any) -> list[dict[str, Any]]:
@@ -188,15 +163,7 @@ def test_ledger_items_dinero_refuses_stop_the_run_instead_of_a_400_per_item(
     config = make_target_config(
         sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item"}}, max_rejects=1000
     )
-    items = [
-        {
-            "id": n,
-            "VoucherDate": "2026-11-02",
-            "FileGuid": f"0f0f0f0f-0000-4000-8000-{n:012d}",
-            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10 + n}],
-        }
-        for n in range(40)
-    ]
+    items = postings(40, 10, unknown_file=True)
     result = run_target(sandbox, config, msgs("z", items))
     assert len(_refused(result)) <= 11, len(_refused(result))
     assert result.error is not None and "refused" in str(result.error).lower()
@@ -209,15 +176,7 @@ def test_manual_vouchers_dinero_refuses_stop_the_run_instead_of_a_400_per_record
     config = make_target_config(
         sandbox_settings, tmp_path, {"mv": {"load_as": "manual_voucher"}}, max_rejects=1000
     )
-    vouchers = [
-        {
-            "id": n,
-            "VoucherDate": "2026-11-02",
-            "FileGuid": f"0f0f0f0f-0000-4000-8000-{n:012d}",
-            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 10 + n}],
-        }
-        for n in range(40)
-    ]
+    vouchers = postings(40, 10, unknown_file=True)
     result = run_target(sandbox, config, msgs("mv", vouchers))
     assert len(_refused(result)) <= 10, [(r["method"], r["path"]) for r in _refused(result)]
     assert result.error is not None
@@ -272,7 +231,7 @@ def test_a_deposit_account_dinero_cannot_create_is_refused_once_not_per_payment(
     config = make_target_config(
         sandbox_settings,
         tmp_path,
-        streams(
+        shop_streams(
             **{
                 PAYMENTS: {
                     "load_as": "invoice_payment",
@@ -296,32 +255,21 @@ def test_booked_kassekladde_items_after_the_journal_was_lost_are_not_created_aga
 ) -> None:
     """Dinero cannot list booked items: a re-run without the journal learns of them from the one refused
     create (their Ids are taken), counts them as there, and creates the new item in the same batch."""
-    import time
-
     config = make_target_config(
         sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item", "book": True}}, max_rejects=10
     )
-    items = [
-        {
-            "id": n,
-            "VoucherDate": "2026-11-02",
-            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 100 + n}],
-        }
-        for n in range(5)
-    ]
+    items = postings(5, 100)
     assert run_target(sandbox, config, msgs("z", items)).error is None
-    deadline = time.monotonic() + 30
-    while any(
-        r.get("Status") != "Booked" for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(
+        lambda: all(r.get("Status") == "Booked" for r in live(sandbox.dump(ORG, "ledger_items"))),
+        what="the kassekladde items booked",
+    )
     for leftover in tmp_path.glob("ledger.*"):
         leftover.unlink()  # the journal is lost
     new = {**items[0], "id": 99, "Lines": [{**items[0]["Lines"][0], "Amount": 999}]}
     again = run_target(sandbox, config, msgs("z", [*items, new]))
     assert again.error is None, again.stderr
-    held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
+    held = live(sandbox.dump(ORG, "ledger_items"))
     assert len(held) == 6, len(held)
     assert rejects(config) == []
     assert len(_refused(again)) <= 1, [(r["method"], r["path"]) for r in _refused(again)]
@@ -334,19 +282,12 @@ def test_a_lost_kassekladde_create_is_looked_up_without_a_400_per_item(
     """After a batch create whose answer was lost, the items are looked up without asking Dinero about
     each Id it does not know (every such question is a 400): created once, nothing refused."""
     config = make_target_config(sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item"}}, max_rejects=10)
-    items = [
-        {
-            "id": n,
-            "VoucherDate": "2026-11-02",
-            "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 100 + n}],
-        }
-        for n in range(30)
-    ]
+    items = postings(30, 100)
     sandbox.set_fault(mode, count=1, path_contains="/v1.2/", method="POST")  # the create, not the reads
     result = run_target(sandbox, config, msgs("z", items))
     assert result.error is None, result.stderr
     assert [f["fired"] for f in sandbox.faults()] == [1], sandbox.faults()
-    held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
+    held = live(sandbox.dump(ORG, "ledger_items"))
     assert len(held) == 30 and rejects(config) == []
     assert _refused(result) == [], len(_refused(result))
 

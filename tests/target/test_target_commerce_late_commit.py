@@ -20,9 +20,7 @@ import pytest
 from dinero_api.errors import DineroUnknownOutcome
 from target_dinero.gateway import DineroGateway
 from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
-from tests.harness import record_message as record
-from tests.harness import schema_message as schema
-from tests.harness import state_message as state
+from tests.harness import stream_messages as msgs
 
 ORDERS, REFUNDS, BILLS = "orders", "refunds", "bills"
 LATE = 1.0  # the lost write reaches Dinero this long after the client was told "outcome unknown"
@@ -70,10 +68,6 @@ def late(monkeypatch: pytest.MonkeyPatch) -> Iterator[LateCommit]:
     armed = LateCommit(monkeypatch)
     yield armed
     armed.join()
-
-
-def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
 
 
 def order(n: int, **over: Any) -> dict[str, Any]:
@@ -165,7 +159,7 @@ def test_an_email_committed_after_the_answer_was_lost_is_sent_once(
     sent = [
         m
         for m in sandbox.dump(ORG, "mailouts")
-        if m.get("VoucherGuid") == str(invoice["Guid"]).lower() and m.get("Type") == "Email"
+        if m.get("VoucherGuid") == str(invoice["Guid"]).lower() and m.get("Type") == "Mailout"
     ]
     assert len(sent) == 1, sent
 

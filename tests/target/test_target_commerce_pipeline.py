@@ -112,7 +112,7 @@ def assert_dinero_holds_everything_once(sandbox: Any) -> None:
         assert invoice["Status"] == "Booked"
         assert paid_on[invoice["Guid"].lower()] == 1, ref  # one card transaction each, never twice
     assert by_ref["SHOP-5001"]["PaymentStatus"] == "Paid"
-    mailouts = Counter(m["VoucherGuid"] for m in sandbox.dump(ORG, "mailouts") if m.get("Type") == "Email")
+    mailouts = Counter(m["VoucherGuid"] for m in sandbox.dump(ORG, "mailouts") if m.get("Type") == "Mailout")
     assert all(mailouts[i["Guid"].lower()] == 1 for i in invoices), mailouts  # e-mailed once each
 
     notes = _live(sandbox, "creditnotes")

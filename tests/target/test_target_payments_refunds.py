@@ -8,63 +8,39 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
-from tests.harness import record_message as record
-from tests.harness import schema_message as schema
-from tests.harness import state_message as state
-
-ORDERS, PAYMENTS, REFUNDS = "orders", "order_payments", "order_refunds"
-CLEARING = 55900  # a card provider's clearing account: not in the demo chart, created on first use
+from tests.harness import (
+    CLEARING,
+    ORDERS,
+    ORG,
+    PAYMENTS,
+    REFUNDS,
+    by_reference,
+    config_rejects,
+    credit_notes_for,
+    invoices_by_reference,
+    live_payments,
+    make_target_config,
+    read_rejects,
+    run_target,
+    shop_order,
+    shop_streams,
+)
+from tests.harness import stream_messages as msgs
+from tests.sandbox.conftest import Api, api_key_token
 
 
 def order(n: int, **over: Any) -> dict[str, Any]:
-    data = {
-        "id": n,
-        "ExternalReference": f"PAY-{n}",
-        "Date": "2026-11-02",
-        "Contact": {"Name": f"Kunde {n}", "Email": f"kunde{n}@example.dk", "CountryKey": "DK"},
-        "ProductLines": [
-            {
-                "Description": "Te",
-                "Quantity": 1,
-                "BaseAmountValue": 100.0,
-                "AccountNumber": 1000,
-                "Unit": "parts",
-            }
-        ],
-    }  # 125.00 incl. VAT
-    data.update(over)
-    return data
-
-
-def streams(**extra: Any) -> dict[str, Any]:
-    return {
-        ORDERS: {"load_as": "invoice", "book": True, "deposit_account": 55000},
-        PAYMENTS: {"load_as": "invoice_payment", "deposit_account": CLEARING, "create_deposit_account": True},
-        REFUNDS: {"load_as": "sales_credit_note", "book": True, "deposit_account": 55000},
-        **extra,
-    }
-
-
-def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
+    """Order ``n`` (PAY-n, customer kunde{n}@example.dk, 125.00 incl. VAT)."""
+    return shop_order(n, "PAY", "kunde", **over)
 
 
 def invoices(sandbox: Any) -> dict[str, dict[str, Any]]:
-    return {r["ExternalReference"]: r for r in by_reference(sandbox.dump(ORG, "invoices"), "PAY-")}
-
-
-def live_payments(sandbox: Any, guid: str) -> list[dict[str, Any]]:
-    return [
-        p
-        for p in sandbox.dump(ORG, "payments")
-        if p.get("VoucherGuid") == guid.lower() and not p.get("DeletedAt")
-    ]
+    return invoices_by_reference(sandbox, "PAY-")
 
 
 @pytest.fixture
 def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
-    return make_target_config(sandbox_settings, tmp_path, streams())
+    return make_target_config(sandbox_settings, tmp_path, shop_streams())
 
 
 def test_payments_on_an_invoice_record_are_registered_once_and_make_it_paid(
@@ -141,15 +117,9 @@ def test_payment_records_are_validated_before_any_request(sandbox: Any, config: 
     ]
     result = run_target(sandbox, {**config, "max_rejects": 10}, msgs(PAYMENTS, bad))
     assert result.error is None, result.stderr
-    reasons = [r["reason"] for r in read_rejects(config_path(config))]
+    reasons = [r["reason"] for r in config_rejects(config)]
     assert result.api_requests == [], reasons
     assert len(reasons) == 4 and "positive" in reasons[0] and "InvoiceExternalReference" in reasons[1]
-
-
-def config_path(config: dict[str, Any]) -> Any:
-    from pathlib import Path
-
-    return Path(config["rejects_file"])
 
 
 def test_refunds_full_and_partial_credit_notes_booked_and_paid_back_once(
@@ -216,12 +186,7 @@ def test_a_lost_generate_answer_is_looked_up_not_generated_twice(
     refund = [{"id": "re_1", "InvoiceExternalReference": "PAY-1", "Book": True}]
     result = run_target(sandbox, config, msgs(REFUNDS, refund))
     assert result.error is None, result.stderr
-    guid = invoices(sandbox)["PAY-1"]["Guid"].lower()
-    mine = [
-        n
-        for n in sandbox.dump(ORG, "creditnotes")
-        if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
-    ]
+    mine = credit_notes_for(sandbox, invoices(sandbox)["PAY-1"]["Guid"])
     assert len(mine) == 1 and mine[0]["Status"] == "Booked"
     assert invoices(sandbox)["PAY-1"]["PaymentStatus"] in ("Paid", "Booked")
 
@@ -242,7 +207,9 @@ def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_re
     sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
 ) -> None:
     config = make_target_config(
-        sandbox_settings, tmp_path, streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}})
+        sandbox_settings,
+        tmp_path,
+        shop_streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}}),
     )
     rows = [order(n, Payments=[{"Amount": 125.0, "DepositAccountNumber": 55000}]) for n in range(1, 4)]
     rows.append(order(4, Send=False))
@@ -252,7 +219,7 @@ def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_re
     held = invoices(sandbox)
     for n in range(1, 4):
         sent = mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])
-        assert [m["Type"] for m in sent] == ["Email"], sent
+        assert [m["Type"] for m in sent] == ["Mailout"], sent
         assert sent[0]["Receiver"] == f"kunde{n}@example.dk"
     assert mailouts_of(sandbox, held["PAY-4"]["Guid"]) == []
     assert first.counts(ORDERS)["sent"] == 3
@@ -263,6 +230,33 @@ def test_invoices_are_emailed_after_booking_once_even_after_a_lost_answer_and_re
     assert all(len(mailouts_of(sandbox, held[f"PAY-{n}"]["Guid"])) == 1 for n in range(1, 4))
 
 
+def test_an_invoice_texted_by_sms_in_dinero_is_still_emailed_once(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    """Dinero lists an invoice's SMS among its mailouts (``includeSms`` defaults to true), as a ``Mailout``
+    flagged ``IsSmsMessage``: that is no e-mail, so the invoice is e-mailed -- once."""
+    booked = make_target_config(sandbox_settings, tmp_path, shop_streams())
+    assert run_target(sandbox, booked, msgs(ORDERS, [order(1)])).error is None
+    invoice = invoices(sandbox)["PAY-1"]
+    api = Api(sandbox, api_key_token(sandbox))
+    timestamp = api.get(f"/v1/{{org}}/invoices/{invoice['Guid']}").json()["TimeStamp"]
+    texted = {"ReceiverPhoneNumber": "+45 20 30 40 50", "ReceiverName": "Kunde 1", "Timestamp": timestamp}
+    assert api.post(f"/v1/{{org}}/sms/{invoice['Guid']}/send-sms", {**texted, "IsReminder": False}).ok
+    config = make_target_config(
+        sandbox_settings,
+        tmp_path,
+        shop_streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}}),
+    )
+
+    first = run_target(sandbox, config, msgs(ORDERS, [order(1)]))
+    again = run_target(sandbox, config, msgs(ORDERS, [order(1)]))
+
+    assert first.error is None and again.error is None, first.stderr + again.stderr
+    sent = [(m["Type"], m["IsSmsMessage"]) for m in mailouts_of(sandbox, invoice["Guid"])]
+    assert sent == [("Mailout", True), ("Mailout", False)]
+    assert first.counts(ORDERS)["sent"] == 1 and again.counts(ORDERS)["already_sent"] == 1
+
+
 def test_sending_an_invoice_that_is_not_booked_is_refused_before_any_request(
     sandbox: Any, config: dict[str, Any]
 ) -> None:
@@ -271,7 +265,7 @@ def test_sending_an_invoice_that_is_not_booked_is_refused_before_any_request(
     )
     assert result.error is None, result.stderr
     assert result.writes == []
-    assert "booked" in read_rejects(config_path(config))[0]["reason"]
+    assert "booked" in config_rejects(config)[0]["reason"]
 
 
 def test_an_invoice_paid_in_full_by_other_payments_is_not_paid_again(
@@ -294,7 +288,7 @@ def test_an_invoice_paid_in_full_by_other_payments_is_not_paid_again(
     assert result.error is None, result.stderr
     assert [r for r in result.writes if r["path"].endswith("/payments")] == []
     assert len(live_payments(sandbox, invoices(sandbox)["PAY-1"]["Guid"])) == 1
-    assert "already fully paid" in read_rejects(config_path(config))[-1]["reason"]
+    assert "already fully paid" in config_rejects(config)[-1]["reason"]
 
 
 def test_a_generated_credit_note_without_the_invoices_reference_is_found_through_the_journal(
@@ -311,11 +305,7 @@ def test_a_generated_credit_note_without_the_invoices_reference_is_found_through
 
     again = run_target(sandbox, config, msgs(REFUNDS, [{**refund[0], "Book": True}]))
     assert again.error is None, again.stderr
-    mine = [
-        n
-        for n in sandbox.dump(ORG, "creditnotes")
-        if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
-    ]
+    mine = credit_notes_for(sandbox, guid)
     assert len(mine) == 1 and mine[0]["Status"] == "Booked"
     assert not [r for r in again.writes if r["path"].endswith("/generate-creditnote")]
 
@@ -353,7 +343,7 @@ def test_einvoice_is_sent_once_to_a_contact_with_an_ean(
         result = run_target(sandbox, config, msgs(ORDERS, [row]))
         assert result.error is None, result.stderr
     sent = mailouts_of(sandbox, invoices(sandbox)["PAY-1"]["Guid"])
-    assert [m["Type"] for m in sent] == ["EInvoice"]
+    assert [m["Type"] for m in sent] == ["Einvoice"]
 
 
 def test_payments_on_invoices_the_target_did_not_create_are_found_by_reference_once(
@@ -410,11 +400,7 @@ def test_a_partial_credit_note_deleted_in_dinero_is_created_again_not_refused_as
     guid = invoices(sandbox)["PAY-1"]["Guid"].lower()
 
     def notes() -> list[dict[str, Any]]:
-        return [
-            n
-            for n in sandbox.dump(ORG, "creditnotes")
-            if str(n.get("CreditNoteFor")).lower() == guid and not n.get("DeletedAt")
-        ]
+        return credit_notes_for(sandbox, guid)
 
     [first] = notes()
     sandbox.mutate(ORG, "creditnotes", "delete", first["Guid"])

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness import ORG, make_target_config, read_rejects, run_target
-from tests.harness import record_message as record
-from tests.harness import schema_message as schema
-from tests.harness import state_message as state
+from tests.harness import stream_messages as msgs
 
 BILLS, CASHBOOK = "bills", "cashbook"
 
@@ -54,10 +52,6 @@ def item(n: int, **over: Any) -> dict[str, Any]:
     }
     data.update(over)
     return data
-
-
-def msgs(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [schema(stream), *(record(stream, r) for r in rows), state({"bookmarks": {stream: len(rows)}})]
 
 
 @pytest.fixture

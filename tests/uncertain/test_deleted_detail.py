@@ -13,6 +13,7 @@ from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
 from tap_dinero.streams.sales import TradeOffersStream
 from tests.harness import run_tap
+from tests.sandbox.conftest import api_key_token
 
 ORG = "100000"
 EXPECTED = {"ok": (200, None), "item_deleted": (400, 65), "code_63": (400, 63), "not_found": (404, None)}
@@ -20,21 +21,11 @@ EXPECTED = {"ok": (200, None), "item_deleted": (400, 65), "code_63": (400, 63), 
 
 @pytest.mark.parametrize("answer", CHOICES["deleted_detail"])
 def test_sandbox_answers_a_deleted_documents_detail_as_chosen(
-    answer: str, play: Any, sandbox: SandboxServer, tap_config: dict[str, Any]
+    answer: str, play: Any, sandbox: SandboxServer
 ) -> None:
     play(deleted_detail=answer)
     invoice = next(i for i in sandbox.dump(ORG, "invoices") if i["DeletedAt"])
-    token = requests.post(
-        tap_config["token_url"],
-        auth=(tap_config["client_id"], tap_config["client_secret"]),
-        data={
-            "grant_type": "password",
-            "scope": "read write",
-            "username": tap_config["api_key"],
-            "password": tap_config["api_key"],
-        },
-        timeout=10,
-    ).json()["access_token"]
+    token = api_key_token(sandbox)
     response = requests.get(
         f"{sandbox.url}/v1/{ORG}/invoices/{invoice['Guid']}",
         headers={"Authorization": f"Bearer {token}"},

@@ -17,9 +17,8 @@ from dinero_sandbox.behaviours import CHOICES
 from dinero_sandbox.testing import SandboxServer
 from target_dinero.records import deterministic_guid
 from tests.harness import ORG, by_reference, make_target_config, run_target, wait_until
-from tests.harness import record_message as record
-from tests.harness import schema_message as schema
-from tests.harness import state_message as state
+from tests.harness import stream_messages as msgs
+from tests.sandbox.conftest import api_key_token
 
 COMBINATIONS = [(taken, detail) for taken in CHOICES["guid_taken"] for detail in CHOICES["deleted_detail"]]
 
@@ -42,23 +41,21 @@ def _invoice(reference: str, contact_guid: str, amount: float = 100.0) -> dict[s
     }
 
 
-def _messages(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [schema(stream), *(record(stream, r) for r in rows), state({"n": len(rows)})]
-
-
-@pytest.mark.parametrize(("guid_taken", "deleted_detail"), COMBINATIONS)
-def test_a_deleted_invoice_holding_our_guid_leads_to_a_new_invoice(
-    guid_taken: str,
-    deleted_detail: str,
-    play: Any,
-    sandbox: SandboxServer,
-    target_settings: dict[str, Any],
-    tmp_path: Path,
-) -> None:
+@pytest.fixture(params=COMBINATIONS, ids=[f"{taken}-{detail}" for taken, detail in COMBINATIONS])
+def every_refusal(request: pytest.FixtureRequest, play: Any) -> None:
+    """Play each way Dinero may refuse a taken Guid with each way it may answer the deleted holder's GET
+    (the test runs once per combination)."""
+    guid_taken, deleted_detail = request.param
     play(guid_taken=guid_taken, deleted_detail=deleted_detail)
+
+
+@pytest.mark.usefixtures("every_refusal")
+def test_a_deleted_invoice_holding_our_guid_leads_to_a_new_invoice(
+    sandbox: SandboxServer, target_settings: dict[str, Any], tmp_path: Path
+) -> None:
     contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
     config = make_target_config(target_settings, tmp_path, {"orders": {"load_as": "invoice"}})
-    messages = _messages("orders", [_invoice("GT-1", contact["ContactGuid"])])
+    messages = msgs("orders", [_invoice("GT-1", contact["ContactGuid"])])
     first = run_target(sandbox, config, messages)
     assert first.error is None, first.stderr
     (created,) = by_reference(sandbox.dump(ORG, "invoices"), "GT-")
@@ -73,18 +70,12 @@ def test_a_deleted_invoice_holding_our_guid_leads_to_a_new_invoice(
     assert second.counts("orders").get("created") == 1
 
 
-@pytest.mark.parametrize(("guid_taken", "deleted_detail"), COMBINATIONS)
+@pytest.mark.usefixtures("every_refusal")
 def test_a_deleted_contact_holding_our_guid_leads_to_a_new_contact(
-    guid_taken: str,
-    deleted_detail: str,
-    play: Any,
-    sandbox: SandboxServer,
-    target_settings: dict[str, Any],
-    tmp_path: Path,
+    sandbox: SandboxServer, target_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    play(guid_taken=guid_taken, deleted_detail=deleted_detail)
     config = make_target_config(target_settings, tmp_path, {"people": {"load_as": "contact"}})
-    messages = _messages(
+    messages = msgs(
         "people", [{"id": 1, "ExternalReference": "GTC-1", "Name": "Guid Hansen", "CountryKey": "DK"}]
     )
     assert run_target(sandbox, config, messages).error is None
@@ -96,20 +87,6 @@ def test_a_deleted_contact_holding_our_guid_leads_to_a_new_contact(
     assert second.error is None, second.stderr
     (again,) = by_reference(sandbox.dump(ORG, "contacts"), "GTC-")
     assert again["ContactGuid"] != created["ContactGuid"]
-
-
-def _token(sandbox: SandboxServer, settings: dict[str, Any]) -> str:
-    return requests.post(
-        settings["token_url"],
-        auth=(settings["client_id"], settings["client_secret"]),
-        data={
-            "grant_type": "password",
-            "scope": "read write",
-            "username": settings["api_key"],
-            "password": settings["api_key"],
-        },
-        timeout=10,
-    ).json()["access_token"]
 
 
 @pytest.mark.parametrize("guid_taken", CHOICES["guid_taken"])
@@ -125,7 +102,7 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
     sandbox.set_fault("slow", path_contains="/invoices", method="POST", seconds=1.0)
     runs: list[Any] = []
     worker = threading.Thread(
-        target=lambda: runs.append(run_target(sandbox, config, _messages("orders", [wanted])))
+        target=lambda: runs.append(run_target(sandbox, config, msgs("orders", [wanted])))
     )
     worker.start()
     # the target's POST is waiting in the sandbox once the slow fault is used up
@@ -138,7 +115,7 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
     answer = requests.post(
         f"{sandbox.url}/v1/{ORG}/invoices",
         json=earlier,
-        headers={"Authorization": f"Bearer {_token(sandbox, target_settings)}"},
+        headers={"Authorization": f"Bearer {api_key_token(sandbox)}"},
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
@@ -151,24 +128,18 @@ def test_an_invoice_another_attempt_created_meanwhile_is_carried_on_not_duplicat
     assert [line["BaseAmountValue"] for line in invoice["ProductLines"]] == [250.0]  # the record's content
 
 
-@pytest.mark.parametrize(("guid_taken", "deleted_detail"), COMBINATIONS)
+@pytest.mark.usefixtures("every_refusal")
 def test_without_the_journal_a_deleted_holder_still_leads_to_one_new_object(
-    guid_taken: str,
-    deleted_detail: str,
-    play: Any,
-    sandbox: SandboxServer,
-    target_settings: dict[str, Any],
-    tmp_path: Path,
+    sandbox: SandboxServer, target_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     """The re-run has no journal of the first (another machine, a lost store): only Dinero's answers tell.
     A refusal that may mean "Guid taken" -- or, for a 500, two unknown outcomes and the commit horizon --
     with nothing live holding the Guid gives the Guid up; a 404 for the deleted holder must not matter."""
-    play(guid_taken=guid_taken, deleted_detail=deleted_detail)
     contact = next(c for c in sandbox.dump(ORG, "contacts") if not c["DeletedAt"])
     streams = {"orders": {"load_as": "invoice"}, "people": {"load_as": "contact"}}
     messages = [
-        *_messages("orders", [_invoice("GTJ-1", contact["ContactGuid"])]),
-        *_messages("people", [{"id": 1, "ExternalReference": "GTJ-C", "Name": "Guid Jensen"}]),
+        *msgs("orders", [_invoice("GTJ-1", contact["ContactGuid"])]),
+        *msgs("people", [{"id": 1, "ExternalReference": "GTJ-C", "Name": "Guid Jensen"}]),
     ]
     first_config = make_target_config(
         target_settings, tmp_path, streams, journal_store=str(tmp_path / "a.sqlite3")

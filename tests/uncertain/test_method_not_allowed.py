@@ -3,31 +3,18 @@ client's error quotes it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import requests
 
 from dinero_api.errors import DineroAPIError, raise_for_response
 from dinero_sandbox.testing import SandboxServer
+from tests.sandbox.conftest import api_key_token
 
 ORG = "100000"
 
 
-def test_wrong_method_answers_json_and_the_client_quotes_it(
-    sandbox: SandboxServer, tap_config: dict[str, Any]
-) -> None:
-    token = requests.post(
-        tap_config["token_url"],
-        auth=(tap_config["client_id"], tap_config["client_secret"]),
-        data={
-            "grant_type": "password",
-            "scope": "read write",
-            "username": tap_config["api_key"],
-            "password": tap_config["api_key"],
-        },
-        timeout=10,
-    ).json()["access_token"]
+def test_wrong_method_answers_json_and_the_client_quotes_it(sandbox: SandboxServer) -> None:
+    token = api_key_token(sandbox)
     response = requests.patch(
         f"{sandbox.url}/v1/{ORG}/invoices", headers={"Authorization": f"Bearer {token}"}, json={}, timeout=10
     )
