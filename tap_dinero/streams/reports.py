@@ -36,7 +36,7 @@ from singer_sdk.exceptions import FatalAPIError
 from dinero_api.dates import utc_now
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, raise_for_response
-from tap_dinero.client import DineroStream
+from tap_dinero.client import COVERS_KEY, DineroStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -82,6 +82,16 @@ class ReportsStream(DineroStream):
         """Every report of the open years and of closed years not yet read as closed."""
         state = self.get_context_state(context)
         closed = {str(name) for name in state.get(CLOSED_YEARS_KEY) or []}
+        grew = self.coverage_grew(state) if closed else []
+        if grew:
+            self.logger.warning(
+                "Stream %s (organization %s) now emits what earlier runs left out (%s): reading the closed "
+                "years once more.",
+                self.name,
+                self.organization_for(context),
+                ", ".join(grew),
+            )
+            closed = set()
         years = self.fetch_json(context, "/v1/{organization_id}/accountingyears") or []
         dated = sorted(
             (str(year.get("FromDate") or "")[:10], str(year["Name"]))
@@ -103,6 +113,7 @@ class ReportsStream(DineroStream):
         self.path = type(self).path
         if closed:
             state[CLOSED_YEARS_KEY] = sorted(closed)
+        state[COVERS_KEY] = self.selection_coverage()
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         """``showZeroAccount=true`` on the reports: Dinero leaves zero-balance accounts out by default, so

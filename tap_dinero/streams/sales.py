@@ -111,6 +111,14 @@ class _SalesDocumentStream(ChangesSinceStream):
         """The list fields of the schema (detail-only fields cannot be asked of the list)."""
         return [name for name in super().api_fields if name not in (*DETAIL_FIELDS, *self.detail_extra)]
 
+    def unemitted_properties(self) -> set[str]:
+        """The deselected properties, plus the detail's fields when no detail is read (``include_lines``
+        false): turning lines on later then reads every document once more."""
+        left_out = super().unemitted_properties()
+        if not self.dinero_tap.include_lines:
+            left_out.update(DETAIL_FIELDS, self.detail_extra)
+        return left_out
+
     # ------------------------------------------------------------------------------ detail
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Nest the detail's lines and totals in a live document's record (one GET per document)."""
