@@ -321,14 +321,46 @@ class DineroStream(SdkAdapterStream):
         """Records of the envelope's ``Collection`` or of a bare array.
 
         Endpoints without ``fields`` answer their whole read model; those rows are cut to the schema's
-        properties (type conformance is off, so nothing else would stop an unannounced new field).
+        properties, naming a field the schema does not know (see :meth:`schema_fields_of`).
         """
         if self.sends_fields:
             yield from page_records(response)
             return
         known = self.schema["properties"]
         for row in page_records(response):
-            yield {key: value for key, value in row.items() if key in known}
+            yield self.schema_fields_of(row, known)
+
+    def schema_fields_of(
+        self, row: dict[str, t.Any], known: t.Container[str], where: str = ""
+    ) -> dict[str, t.Any]:
+        """``row`` cut to the properties ``known`` to the schema, saying so when that drops a field.
+
+        A read without ``fields`` (details, bare arrays) answers Dinero's whole read model, and a field
+        Dinero adds later is in no schema: it is left out of the record -- a target makes its columns from
+        the SCHEMA message, and singer-sdk drops such properties too when it conforms records -- but not
+        silently: the first time a stream meets a field it does not know, one WARNING names it (then the
+        schemas need regenerating from a newer contract, ``scripts/derive_tap_schemas.py``).
+        """
+        unknown = [key for key in row if key not in known]
+        if not unknown:
+            return row
+        self.warn_unknown_fields(unknown, where)
+        return {key: value for key, value in row.items() if key in known}
+
+    def warn_unknown_fields(self, names: t.Iterable[str], where: str = "") -> None:
+        """One WARNING per stream and field name (see :meth:`schema_fields_of`)."""
+        warned: set[str] = self.__dict__.setdefault("_unknown_fields_warned", set())
+        new = sorted({f"{where}.{name}" if where else str(name) for name in names} - warned)
+        if not new:
+            return
+        warned.update(new)
+        self.logger.warning(
+            "Dinero answered field(s) that stream %s's schema does not have: %s. They are left out of the "
+            "records (a target makes its columns from the SCHEMA message); a tap-dinero whose schemas know "
+            "them emits them.",
+            self.name,
+            ", ".join(new),
+        )
 
     # ----------------------------------------------------------------------------------- records
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -430,14 +462,13 @@ class DetailStream(DineroStream):
         """The detail object(s) of a successful response; nothing for a vanished one.
 
         A detail GET returns the whole read model (no ``fields`` parameter), so rows are cut to the
-        schema's properties here: with the SDK's type conformance off, a field Dinero adds later would
-        otherwise reach targets that do not know it.
+        schema's properties here, naming a field the schema does not know (see :meth:`schema_fields_of`).
         """
         if response.status_code >= 400:
             return
         known = self.schema["properties"]
         for row in self.parse_detail(decode_json(response.content)):
-            yield {key: value for key, value in row.items() if key in known}
+            yield self.schema_fields_of(row, known)
 
     def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         """Rows made from one detail object (default: the object itself)."""

@@ -80,8 +80,9 @@ TAP_SETTINGS = th.PropertiesList(
         th.BooleanType,
         default=True,
         description="Read one detail per changed invoice/credit note/trade offer: its ProductLines, "
-        "TotalLines and ShowLinesInclVat go into the document record and feed the line streams. False: no "
-        "detail requests, no ProductLines, no line streams.",
+        "TotalLines and ShowLinesInclVat, and every other field the list lacks (Comment, Address, payment "
+        "terms, TotalVat, CreditNoteFor ...), go into the document record; the lines feed the line streams. "
+        "False: no detail requests, none of those fields, no line streams.",
     ),
     th.Property(
         "include_payments",

@@ -202,7 +202,7 @@ class LedgerItemsStream(DineroStream):
             }
             for status in statuses:
                 row = {**content.get(str(status["Id"]).lower(), {}), **status}
-                yield {key: value for key, value in row.items() if key in known}
+                yield self.schema_fields_of(row, known)
 
     def _post_ids(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]]:
         """POST ``[{Id}]`` and return the answer's objects. Dinero refuses a whole batch (400) when one id
