@@ -98,7 +98,7 @@ TAP_SETTINGS = th.PropertiesList(
         default=DEFAULT_OPEN_YEARS,
         description="How many of the latest begun accounting years (plus any not yet begun) the reports "
         "stream re-reads on every run; older years are read once more, then kept as closed in the state "
-        "and never read again.",
+        "and read again only when an entry dated in them changed (one /entries/changes request per run).",
     ),
     th.Property(
         "ledger_item_ids",

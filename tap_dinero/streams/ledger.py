@@ -50,7 +50,7 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-__all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "month_spans"]
+__all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "change_windows", "month_spans"]
 
 SYNCED_AT = {
     "type": "string",
@@ -122,19 +122,7 @@ class EntriesStream(DineroStream):
 
     def change_windows(self, since: dt.datetime, until: dt.datetime) -> list[Window]:
         """``changesFrom``/``changesTo`` windows of at most ``entries_window_days`` covering the range."""
-        step = dt.timedelta(days=self.dinero_tap.entries_window_days)
-        windows: list[Window] = []
-        start, until = whole_second(since), whole_second(until, round_up=True)
-        while start < until:
-            end = min(start + step, until)
-            windows.append(
-                (
-                    CHANGES_PATH,
-                    {"changesFrom": format_change_filter(start), "changesTo": format_change_filter(end)},
-                )
-            )
-            start = end
-        return windows
+        return change_windows(since, until, self.dinero_tap.entries_window_days)
 
     # ------------------------------------------------------------------------------ records
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -231,6 +219,24 @@ class EntriesStream(DineroStream):
             "voucher_guid": str(guid),
             "voucher_kind": kind,
         }
+
+
+def change_windows(since: dt.datetime, until: dt.datetime, days: int) -> list[Window]:
+    """``/entries/changes`` windows of at most ``days`` covering ``[since, until]`` (whole seconds, the
+    end rounded up; adjacent windows share their boundary second, Dinero's bounds being inclusive)."""
+    step = dt.timedelta(days=days)
+    windows: list[Window] = []
+    start, until = whole_second(since), whole_second(until, round_up=True)
+    while start < until:
+        end = min(start + step, until)
+        windows.append(
+            (
+                CHANGES_PATH,
+                {"changesFrom": format_change_filter(start), "changesTo": format_change_filter(end)},
+            )
+        )
+        start = end
+    return windows
 
 
 def month_spans(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
