@@ -39,6 +39,7 @@ from dinero_api.dates import parse_api_datetime, utc_now, widen_for_danish_clock
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, raise_for_response
 from tap_dinero.client import COVERS_KEY, DineroStream
+from tap_dinero.incremental import bookmark_in_dinero_future
 from tap_dinero.streams.ledger import change_windows
 
 if t.TYPE_CHECKING:
@@ -111,6 +112,16 @@ class ReportsStream(DineroStream):
         )
         names = [name for _, name in dated]
         open_years = open_accounting_years(dated, self.dinero_tap.reports_open_years, utc_now().date())
+        if checked is not None and bookmark_in_dinero_future(self, checked):
+            # written by a clock running ahead: the corrections since that run were asked for by no run
+            self.logger.warning(
+                "Stream %s (organization %s): %s %s lies in Dinero's future; reading the closed years again.",
+                self.name,
+                self.organization_for(context),
+                CHECKED_KEY,
+                checked.isoformat(),
+            )
+            closed, checked = set(), None
         if closed - open_years and checked is not None:
             changed = self._years_with_entry_changes(context, years, checked) & closed
             if changed:

@@ -130,3 +130,37 @@ def test_a_correction_booked_into_a_closed_year_reaches_its_reports(sandbox, tap
     # one change request bought that (the second run, nothing changed, read no closed year)
     changes = [r for r in sandbox_requests(mark) if r["path"] == f"/v1/{ORG}/entries/changes"]
     assert len(changes) == 1
+
+
+def test_a_closed_year_check_from_dinero_future_reads_the_closed_years(sandbox, tap_config):
+    """``entries_checked`` written by a clock running ahead would ask for entry changes only from a moment
+    Dinero has not reached: a correction booked into a closed year since would never be seen."""
+    client = DineroClient(DineroSettings.from_config(tap_config), organization_id=ORG)
+    config = {**tap_config, "reports_open_years": 1}
+    closed_year = min(y["Name"] for y in sandbox.dump(ORG, "accountingyears"))
+    first = run_tap(config, streams=["reports"])
+    assert first.error is None, first.error
+    state = first.final_state
+    for partition in state["bookmarks"]["reports"]["partitions"]:
+        partition["entries_checked"] = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)).isoformat()
+    created = client.post_json(
+        f"/v1/{ORG}/vouchers/manuel",
+        {
+            "VoucherDate": f"{closed_year}-03-01",
+            "Lines": [
+                {
+                    "Description": "Rettelse",
+                    "Amount": 99,
+                    "AccountNumber": 6000,
+                    "BalancingAccountNumber": 55000,
+                }
+            ],
+        },
+    )
+    client.post_json(f"/v1/{ORG}/vouchers/manuel/{created['Guid']}/book", {"Timestamp": created["Timestamp"]})
+
+    second = run_tap(config, streams=["reports"], state=state)
+    assert second.error is None, second.error
+    assert closed_year in {r["AccountingYear"] for r in second.stream("reports")}
+    checked = dt.datetime.fromisoformat(second.partition_state("reports", ORG)["entries_checked"])
+    assert checked <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)
