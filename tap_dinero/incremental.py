@@ -99,6 +99,9 @@ class ChangesSinceStream(DineroStream):
         super().__init__(*args, **kwargs)
         self._changes_since: str | None = None
         self._deleted_pass = False
+        #: Keys of live rows emitted without what completes them (a document whose detail read failed) and
+        #: not shown deleted by the deletion pass: the read is not complete (see note_incomplete).
+        self._incomplete: set[str] = set()
 
     @classmethod
     def build_schema(cls) -> dict[str, t.Any]:
@@ -196,8 +199,8 @@ class ChangesSinceStream(DineroStream):
         self._changes_since = None
         if read is None:
             self.logger.error(
-                "Stream %s (organization %s) kept changing while it was paged; its bookmark is not moved, so "
-                "the next run reads the same window again.",
+                "Stream %s (organization %s) could not be read completely in this run (see above); its "
+                "bookmark is not moved, so the next run reads the same window again.",
                 self.name,
                 self.organization_for(context),
             )
@@ -231,6 +234,7 @@ class ChangesSinceStream(DineroStream):
         previous: dict[str, str] = {} if full else dict(state.get(BOUNDARY_KEY) or {})
         boundary: dict[str, str] = {}
         key_field = self.primary_key_field
+        self._incomplete = set()
 
         with ServedRows(self.dinero_tap.page_size) as served:
             for attempt in range(1, self.MAX_READS + 1):
@@ -246,6 +250,8 @@ class ChangesSinceStream(DineroStream):
                             overlap_start = started - lookback
                             recent_start = min(overlap_start, started - RECENT_MARGIN)
                         key = str(record.get(key_field))
+                        if deleted_pass:
+                            self._incomplete.discard(key)  # gone: nothing more to read of it
                         stamp = f"{record.get('UpdatedAt')}|{record.get('DeletedAt')}"
                         updated = parse_api_datetime(record.get("UpdatedAt"))
                         if updated is not None and updated >= overlap_start:
@@ -258,6 +264,16 @@ class ChangesSinceStream(DineroStream):
                         if served.serve(key, stamp, recent=recent, wanted=previous.get(key) != stamp):
                             yield record
                 if not served.finish_read():
+                    if self._incomplete:
+                        self.logger.warning(
+                            "Stream %s (organization %s): %d live row(s) could not be read in full and are "
+                            "not deleted (%s); they are read again in the next run.",
+                            self.name,
+                            self.organization_for(context),
+                            len(self._incomplete),
+                            ", ".join(sorted(self._incomplete)[:5]),
+                        )
+                        return None
                     return boundary
                 self.logger.warning(
                     "Stream %s (organization %s) changed while it was paged (read %d of %d); reading it "
@@ -268,6 +284,17 @@ class ChangesSinceStream(DineroStream):
                     self.MAX_READS,
                 )
         return None
+
+    def note_incomplete(self, key: str, *, complete: bool) -> None:
+        """Say whether the live row ``key`` just emitted carries all it should. A row emitted without what
+        completes it -- a document whose detail read answered 404 or "deleted" -- is fine when the
+        deletion pass of the same read then shows it deleted; otherwise (a detail that failed for a live
+        document) the partition's bookmark is not moved, so the next run reads the row again in full
+        instead of leaving an upserting target with a record that lost its lines and fields."""
+        if complete:
+            self._incomplete.discard(key)
+        else:
+            self._incomplete.add(key)
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Set ``_sdc_deleted_at`` from ``DeletedAt`` (null for live rows)."""

@@ -143,6 +143,7 @@ class _SalesDocumentStream(ChangesSinceStream):
             detail = self.read_detail(context, str(row["Guid"]))
             if detail is not None:
                 row.update(self.detail_fields(detail))
+            self.note_incomplete(str(row["Guid"]), complete=detail is not None)
         return row
 
     def detail_fields(self, detail: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -185,7 +186,8 @@ class _SalesDocumentStream(ChangesSinceStream):
         """``GET`` one document through the stream's session (quota, retries, request count).
 
         A document that vanished between the list and the detail call (404, or Dinero error 63/65 "item
-        is deleted") is skipped with a warning: None.
+        is deleted") is skipped with a warning: None. The caller notes the row incomplete, so unless the
+        deletion pass shows the document deleted, the bookmark stays and the next run reads it again.
         """
         path = self.detail_path.replace("{organization_id}", self.organization_for(context))
         url = self.url_base + path.replace("{guid}", quote(guid, safe=""))
