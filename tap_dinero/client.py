@@ -33,11 +33,18 @@ if t.TYPE_CHECKING:
 
     from tap_dinero.tap import TapDinero
 
-__all__ = ["DetailStream", "DineroStream", "StreamProgress"]
+__all__ = ["COVERS_KEY", "DetailStream", "DineroStream", "StreamProgress", "coverage_grew"]
+
+#: Partition-state key of what a bookmark covers: the streams the read emitted rows of, each with the
+#: properties it left out (see :meth:`DineroStream.selection_coverage`).
+COVERS_KEY = "covers"
+#: Pseudo property in a coverage: the run did not emit deleted rows (``include_deleted: false``).
+DELETED_ROWS = "(deleted rows)"
 
 #: Columns the tap adds to Dinero's read models (never sent in ``fields``).
 TAP_COLUMNS = frozenset({"organization_id", "_sdc_deleted_at", "_sdc_synced_at"})
 ORGANIZATION_ID = {"type": "string", "description": "Dinero organization id the row belongs to (tap-added)"}
+
 
 class DineroStream(SdkAdapterStream):
     """A Dinero endpoint read through the shared client.
@@ -120,6 +127,53 @@ class DineroStream(SdkAdapterStream):
             self.server_clock_first, self._server_clock_first_upper = lower, upper
         if self.server_clock_last is None or upper > self.server_clock_last:
             self.server_clock_last = upper
+
+    # ----------------------------------------------------------------------------------- selection
+    def unemitted_properties(self) -> set[str]:
+        """Top-level properties this stream's records leave out: the deselected ones (subclasses add
+        what a setting leaves out, e.g. a document's lines without ``include_lines``)."""
+        mask = self.mask
+        return {name for name in self.schema["properties"] if not mask[("properties", name)]}
+
+    def selection_coverage(self) -> dict[str, list[str]]:
+        """What one read of this stream's partition emits: every selected stream it feeds (itself, its
+        selected descendants), each with the properties left out.
+
+        Kept next to the bookmark (``covers``): a bookmark only vouches for the rows *and properties*
+        that were emitted up to it. When a later run emits more -- a stream selected that was not (a
+        parent read only for its children, a child selected later), a property selected again, deleted
+        rows asked for again -- the rows from before the bookmark never carried it, and an incremental
+        read would never bring them: see :func:`coverage_grew`.
+        """
+        covered: dict[str, list[str]] = {}
+
+        def visit(stream: t.Any) -> None:
+            if stream.selected:
+                covered[stream.name] = sorted(stream.unemitted_properties())
+            for child in stream.child_streams or []:
+                visit(child)
+
+        visit(self)
+        return covered
+
+    def coverage_grew(self, state: t.Mapping[str, t.Any]) -> list[str]:
+        """What the current selection emits that the partition's bookmark does not cover (empty when
+        the bookmark covers it all, and for a state written before coverage was kept: trusted)."""
+        previous = state.get(COVERS_KEY)
+        if not isinstance(previous, dict):
+            return []
+        return coverage_grew(previous, self.selection_coverage(), self._known_properties())
+
+    def _known_properties(self) -> dict[str, set[str]]:
+        known: dict[str, set[str]] = {}
+
+        def visit(stream: t.Any) -> None:
+            known[stream.name] = {*stream.schema["properties"], DELETED_ROWS}
+            for child in stream.child_streams or []:
+                visit(child)
+
+        visit(self)
+        return known
 
     # ----------------------------------------------------------------------------------- schema
     @classmethod
@@ -267,14 +321,46 @@ class DineroStream(SdkAdapterStream):
         """Records of the envelope's ``Collection`` or of a bare array.
 
         Endpoints without ``fields`` answer their whole read model; those rows are cut to the schema's
-        properties (type conformance is off, so nothing else would stop an unannounced new field).
+        properties, naming a field the schema does not know (see :meth:`schema_fields_of`).
         """
         if self.sends_fields:
             yield from page_records(response)
             return
         known = self.schema["properties"]
         for row in page_records(response):
-            yield {key: value for key, value in row.items() if key in known}
+            yield self.schema_fields_of(row, known)
+
+    def schema_fields_of(
+        self, row: dict[str, t.Any], known: t.Container[str], where: str = ""
+    ) -> dict[str, t.Any]:
+        """``row`` cut to the properties ``known`` to the schema, saying so when that drops a field.
+
+        A read without ``fields`` (details, bare arrays) answers Dinero's whole read model, and a field
+        Dinero adds later is in no schema: it is left out of the record -- a target makes its columns from
+        the SCHEMA message, and singer-sdk drops such properties too when it conforms records -- but not
+        silently: the first time a stream meets a field it does not know, one WARNING names it (then the
+        schemas need regenerating from a newer contract, ``scripts/derive_tap_schemas.py``).
+        """
+        unknown = [key for key in row if key not in known]
+        if not unknown:
+            return row
+        self.warn_unknown_fields(unknown, where)
+        return {key: value for key, value in row.items() if key in known}
+
+    def warn_unknown_fields(self, names: t.Iterable[str], where: str = "") -> None:
+        """One WARNING per stream and field name (see :meth:`schema_fields_of`)."""
+        warned: set[str] = self.__dict__.setdefault("_unknown_fields_warned", set())
+        new = sorted({f"{where}.{name}" if where else str(name) for name in names} - warned)
+        if not new:
+            return
+        warned.update(new)
+        self.logger.warning(
+            "Dinero answered field(s) that stream %s's schema does not have: %s. They are left out of the "
+            "records (a target makes its columns from the SCHEMA message); a tap-dinero whose schemas know "
+            "them emits them.",
+            self.name,
+            ", ".join(new),
+        )
 
     # ----------------------------------------------------------------------------------- records
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -318,6 +404,29 @@ class DineroStream(SdkAdapterStream):
             self.logger.info("Totals of stream %s: %s", self.name, self.progress.as_dict())
 
 
+def coverage_grew(
+    previous: t.Mapping[str, t.Any], current: t.Mapping[str, list[str]], known: t.Mapping[str, set[str]]
+) -> list[str]:
+    """What ``current`` emits that ``previous`` did not (``stream`` or ``stream.property``).
+
+    Both map a stream to the properties it leaves out; a stream emits more when it was not covered at
+    all, or when something it left out before (and that still exists) is emitted now.
+    """
+    grew: list[str] = []
+    for stream, left_out in current.items():
+        before = previous.get(stream)
+        if not isinstance(before, list):
+            grew.append(stream)
+            continue
+        now_out = set(left_out)
+        grew.extend(
+            f"{stream}.{name}"
+            for name in sorted({str(n) for n in before})
+            if name in known.get(stream, set()) and name not in now_out
+        )
+    return grew
+
+
 def _require_json(response: requests.Response) -> None:
     """Raise DineroMalformedResponse unless the body parses as JSON (the parse is cached on the response)."""
     try:
@@ -353,14 +462,13 @@ class DetailStream(DineroStream):
         """The detail object(s) of a successful response; nothing for a vanished one.
 
         A detail GET returns the whole read model (no ``fields`` parameter), so rows are cut to the
-        schema's properties here: with the SDK's type conformance off, a field Dinero adds later would
-        otherwise reach targets that do not know it.
+        schema's properties here, naming a field the schema does not know (see :meth:`schema_fields_of`).
         """
         if response.status_code >= 400:
             return
         known = self.schema["properties"]
         for row in self.parse_detail(decode_json(response.content)):
-            yield {key: value for key, value in row.items() if key in known}
+            yield self.schema_fields_of(row, known)
 
     def parse_detail(self, detail: dict[str, t.Any]) -> t.Iterable[dict[str, t.Any]]:
         """Rows made from one detail object (default: the object itself)."""

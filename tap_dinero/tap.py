@@ -80,8 +80,9 @@ TAP_SETTINGS = th.PropertiesList(
         th.BooleanType,
         default=True,
         description="Read one detail per changed invoice/credit note/trade offer: its ProductLines, "
-        "TotalLines and ShowLinesInclVat go into the document record and feed the line streams. False: no "
-        "detail requests, no ProductLines, no line streams.",
+        "TotalLines and ShowLinesInclVat, and every other field the list lacks (Comment, Address, payment "
+        "terms, TotalVat, CreditNoteFor ...), go into the document record; the lines feed the line streams. "
+        "False: no detail requests, none of those fields, no line streams.",
     ),
     th.Property(
         "include_payments",
@@ -97,7 +98,7 @@ TAP_SETTINGS = th.PropertiesList(
         default=DEFAULT_OPEN_YEARS,
         description="How many of the latest begun accounting years (plus any not yet begun) the reports "
         "stream re-reads on every run; older years are read once more, then kept as closed in the state "
-        "and never read again.",
+        "and read again only when an entry dated in them changed (one /entries/changes request per run).",
     ),
     th.Property(
         "ledger_item_ids",

@@ -10,7 +10,9 @@ Accounting entries (the booked ledger), incremental through Dinero's entry-chang
   (opening balances) come with the year's first window; later windows ask ``includePrimo=false``.
 * Later runs: ``GET /v1/{org}/entries/changes?changesFrom&changesTo`` in windows of at most
   ``entries_window_days`` (Dinero's limit is 31 days) from the bookmark minus ``lookback_seconds`` up to
-  the request clock at the start of the run.
+  the request clock at the start of the run. A bookmark that lies in Dinero's future (a clock running
+  ahead wrote it), or one that does not cover the vouchers streams now selected (``covers``), is read
+  past as on a first run, by accounting year.
 
 Entries have no update timestamp, so each row carries ``_sdc_synced_at`` -- the request clock of the run
 that read it -- which is also the replication key; the bookmark is that clock. Primo rows come back with
@@ -40,15 +42,15 @@ from dinero_api.dates import (
     whole_second,
     widen_for_danish_clock_change,
 )
-from tap_dinero.client import DetailStream, DineroStream
-from tap_dinero.incremental import DELETED_AT, commit_request_clock_bookmark
+from tap_dinero.client import COVERS_KEY, DetailStream, DineroStream
+from tap_dinero.incremental import DELETED_AT, bookmark_in_dinero_future, commit_request_clock_bookmark
 from tap_dinero.voucher_types import MANUAL, PURCHASE, voucher_kind
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-__all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "month_spans"]
+__all__ = ["EntriesStream", "ManualVouchersStream", "PurchaseVouchersStream", "change_windows", "month_spans"]
 
 SYNCED_AT = {
     "type": "string",
@@ -120,19 +122,7 @@ class EntriesStream(DineroStream):
 
     def change_windows(self, since: dt.datetime, until: dt.datetime) -> list[Window]:
         """``changesFrom``/``changesTo`` windows of at most ``entries_window_days`` covering the range."""
-        step = dt.timedelta(days=self.dinero_tap.entries_window_days)
-        windows: list[Window] = []
-        start, until = whole_second(since), whole_second(until, round_up=True)
-        while start < until:
-            end = min(start + step, until)
-            windows.append(
-                (
-                    CHANGES_PATH,
-                    {"changesFrom": format_change_filter(start), "changesTo": format_change_filter(end)},
-                )
-            )
-            start = end
-        return windows
+        return change_windows(since, until, self.dinero_tap.entries_window_days)
 
     # ------------------------------------------------------------------------------ records
     def get_partition_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -143,6 +133,16 @@ class EntriesStream(DineroStream):
         bookmark = None
         if state.get("replication_key") == self.replication_key:
             bookmark = parse_api_datetime(state.get("replication_key_value"))
+        grew = self.coverage_grew(state) if bookmark is not None else []
+        if grew:
+            self.logger.warning(
+                "Stream %s (organization %s) now emits what earlier runs left out (%s): reading the ledger "
+                "in full once, so that entries older than the bookmark bring it too.",
+                self.name,
+                self.organization_for(context),
+                ", ".join(grew),
+            )
+            bookmark = None
         covered = started  # change windows read up to here (extended to Dinero's clock below)
         if bookmark is None:
             windows = self.year_windows(context)
@@ -157,7 +157,8 @@ class EntriesStream(DineroStream):
         synced_at = started.isoformat()
         seen_before: dict[str, int] = {}  # fingerprints of the previous window
         self._vouchers_seen = set()
-        for _ in range(2):  # the windows, then (once) the stretch up to Dinero's clock
+        distrusted = extended = False
+        while True:
             for path, params in windows:
                 self.path = path
                 self._window_params = params
@@ -171,18 +172,37 @@ class EntriesStream(DineroStream):
                     record["_sdc_synced_at"] = synced_at
                     yield record
                 seen_before = seen
+            if bookmark is not None and not distrusted and bookmark_in_dinero_future(self, bookmark):
+                # written by a clock running ahead: the entries booked between the run that wrote it and
+                # now were asked for by no run, so the ledger is read as on a first run
+                self.logger.warning(
+                    "Stream %s (organization %s): the bookmark %s lies in Dinero's future (its clock read "
+                    "%s), so it cannot vouch for the entries booked before it; reading the ledger in full "
+                    "once.",
+                    self.name,
+                    self.organization_for(context),
+                    bookmark.isoformat(),
+                    (self.server_clock_last or started).isoformat(),
+                )
+                distrusted = True
+                windows = self.year_windows(context)
+                continue
             # Dinero's clock ahead of ours: the change windows end at our clock, before the bookmark the
             # next run starts from (Dinero's clock at the first answer), so read on up to Dinero's clock,
             # once (the first load reads by date, which has no such end).
             first = self.server_clock_first
-            if bookmark is None or first is None or covered >= first or not self.server_clock_last:
+            if bookmark is None or distrusted or extended or first is None or covered >= first:
+                break
+            if not self.server_clock_last:
                 break
             windows = self.change_windows(covered, self.server_clock_last)
             covered = self.server_clock_last
+            extended = True
         self.path = ENTRIES_PATH
         self._window_params = {}
         # Dinero's clock at its first answer, not ours (see DineroStream.note_server_clock)
         clock = self.request_clock_bookmark(started, bookmark)
+        state[COVERS_KEY] = self.selection_coverage()
         commit_request_clock_bookmark(state, self.replication_key, clock)
 
     def generate_child_contexts(
@@ -199,6 +219,24 @@ class EntriesStream(DineroStream):
             "voucher_guid": str(guid),
             "voucher_kind": kind,
         }
+
+
+def change_windows(since: dt.datetime, until: dt.datetime, days: int) -> list[Window]:
+    """``/entries/changes`` windows of at most ``days`` covering ``[since, until]`` (whole seconds, the
+    end rounded up; adjacent windows share their boundary second, Dinero's bounds being inclusive)."""
+    step = dt.timedelta(days=days)
+    windows: list[Window] = []
+    start, until = whole_second(since), whole_second(until, round_up=True)
+    while start < until:
+        end = min(start + step, until)
+        windows.append(
+            (
+                CHANGES_PATH,
+                {"changesFrom": format_change_filter(start), "changesTo": format_change_filter(end)},
+            )
+        )
+        start = end
+    return windows
 
 
 def month_spans(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:

@@ -12,10 +12,12 @@ changes while bookings can still land in it; Dinero does not say when a year is 
 ``reports_open_years`` years that have begun (default 2: the current one and the previous one, whose
 annual accounts are done months after it ends) and any year that has not begun yet are re-read on every
 run. An older year is read once more and its name is then
-kept in the partition state (``closed_years``); later runs skip it without a request. A correction booked
-into a year the state calls closed is therefore not seen: raise ``reports_open_years`` or drop
-``closed_years`` from the state to read it again. Cost per run: 1 request (the accounting years) + 4 per
-open year; a closed year costs 4 requests once.
+kept in the partition state (``closed_years``); later runs skip it -- unless an entry dated in it changed
+since the last run (a correction booked into a past year, a voucher there deleted): each run with closed
+years asks ``/entries/changes`` from the previous run's start (``entries_checked``, Dinero's clock) and
+reads the years those entries are dated in once more, so their balances in a target never stay stale.
+Cost per run: 1 request (the accounting years) + 4 per open year + 1 per 31 days since the last run when
+some year is closed; a closed year costs 4 requests once, and again after each correction in it.
 
 Ledger items: Dinero has no list of them. ``POST /v1/{org}/ledgeritems/status`` answers the status of
 given ids (Draft, PendingBooking, Booked + VoucherNumber), ``POST .../ledgeritems/ledgers`` the content of
@@ -33,10 +35,12 @@ from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError
 
-from dinero_api.dates import utc_now
+from dinero_api.dates import parse_api_datetime, utc_now, widen_for_danish_clock_change
 from dinero_api.envelope import decode_json
 from dinero_api.errors import DineroAPIError, raise_for_response
-from tap_dinero.client import DineroStream
+from tap_dinero.client import COVERS_KEY, DineroStream
+from tap_dinero.incremental import bookmark_in_dinero_future
+from tap_dinero.streams.ledger import change_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -48,6 +52,9 @@ __all__ = ["REPORTS", "LedgerItemsStream", "ReportsStream", "open_accounting_yea
 REPORTS = ("saldo", "result", "balance", "primo")
 #: Partition-state key listing the accounting years read as closed (never read again).
 CLOSED_YEARS_KEY = "closed_years"
+#: Partition-state key: Dinero's clock at the start of the last run; closed years are re-read when entries
+#: dated in them changed since (``/entries/changes``).
+CHECKED_KEY = "entries_checked"
 #: Partition-state key listing the configured ledger-item ids Dinero refused (deleted): not asked again.
 REFUSED_IDS_KEY = "refused_ids"
 #: Most ids Dinero takes in one ledger-item request ("maximum number of ledger items in a ledger").
@@ -82,6 +89,21 @@ class ReportsStream(DineroStream):
         """Every report of the open years and of closed years not yet read as closed."""
         state = self.get_context_state(context)
         closed = {str(name) for name in state.get(CLOSED_YEARS_KEY) or []}
+        grew = self.coverage_grew(state) if closed else []
+        if grew:
+            self.logger.warning(
+                "Stream %s (organization %s) now emits what earlier runs left out (%s): reading the closed "
+                "years once more.",
+                self.name,
+                self.organization_for(context),
+                ", ".join(grew),
+            )
+            closed = set()
+        started = utc_now()
+        self.reset_server_clock()
+        checked = (
+            parse_api_datetime(state.get(CHECKED_KEY)) if isinstance(state.get(CHECKED_KEY), str) else None
+        )
         years = self.fetch_json(context, "/v1/{organization_id}/accountingyears") or []
         dated = sorted(
             (str(year.get("FromDate") or "")[:10], str(year["Name"]))
@@ -90,6 +112,27 @@ class ReportsStream(DineroStream):
         )
         names = [name for _, name in dated]
         open_years = open_accounting_years(dated, self.dinero_tap.reports_open_years, utc_now().date())
+        if checked is not None and bookmark_in_dinero_future(self, checked):
+            # written by a clock running ahead: the corrections since that run were asked for by no run
+            self.logger.warning(
+                "Stream %s (organization %s): %s %s lies in Dinero's future; reading the closed years again.",
+                self.name,
+                self.organization_for(context),
+                CHECKED_KEY,
+                checked.isoformat(),
+            )
+            closed, checked = set(), None
+        if closed - open_years and checked is not None:
+            changed = self._years_with_entry_changes(context, years, checked) & closed
+            if changed:
+                self.logger.info(
+                    "Stream %s (organization %s): entries dated in closed year(s) %s changed since the last "
+                    "run; reading their reports again.",
+                    self.name,
+                    self.organization_for(context),
+                    ", ".join(sorted(changed)),
+                )
+                closed -= changed
         for name in names:
             if name in closed and name not in open_years:
                 continue
@@ -103,6 +146,29 @@ class ReportsStream(DineroStream):
         self.path = type(self).path
         if closed:
             state[CLOSED_YEARS_KEY] = sorted(closed)
+        state[COVERS_KEY] = self.selection_coverage()
+        state[CHECKED_KEY] = self.request_clock_bookmark(started, checked).isoformat()
+
+    def _years_with_entry_changes(
+        self, context: Context | None, years: list[t.Any], since: dt.datetime
+    ) -> set[str]:
+        """Names of the accounting years in which an entry dated there changed at or after ``since``
+        (minus the overlap): ``/entries/changes`` up to Dinero's clock, one request per 31 days. A
+        correction in an earlier year re-sends the later years' primo rows, dated on their first day,
+        so those years are named too (their primo report changed)."""
+        spans = [
+            (str(y.get("FromDate") or "")[:10], str(y.get("ToDate") or "")[:10], str(y["Name"]))
+            for y in years
+            if isinstance(y, dict) and y.get("Name") and y.get("FromDate") and y.get("ToDate")
+        ]
+        start = widen_for_danish_clock_change(since - dt.timedelta(seconds=self.dinero_tap.lookback_seconds))
+        until = max(self.server_clock_last or utc_now(), start + dt.timedelta(seconds=1))
+        hit: set[str] = set()
+        for path, params in change_windows(start, until, self.dinero_tap.entries_window_days):
+            for entry in self.fetch_json(context, path, params) or []:
+                day = str(entry.get("Date") or "")[:10] if isinstance(entry, dict) else ""
+                hit.update(name for first, last, name in spans if day and first <= day <= last)
+        return hit
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         """``showZeroAccount=true`` on the reports: Dinero leaves zero-balance accounts out by default, so
@@ -191,7 +257,7 @@ class LedgerItemsStream(DineroStream):
             }
             for status in statuses:
                 row = {**content.get(str(status["Id"]).lower(), {}), **status}
-                yield {key: value for key, value in row.items() if key in known}
+                yield self.schema_fields_of(row, known)
 
     def _post_ids(self, context: Context | None, path: str, ids: list[str]) -> list[dict[str, t.Any]]:
         """POST ``[{Id}]`` and return the answer's objects. Dinero refuses a whole batch (400) when one id

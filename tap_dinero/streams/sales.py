@@ -5,8 +5,11 @@ The documents are incremental (``changesSince`` + a ``deletedOnly`` pass). Lists
 changed, never for deleted ones -- the parent stream reads ``GET .../{guid}`` exactly once and:
 
 * nests the detail's ``ProductLines``, ``TotalLines`` and ``ShowLinesInclVat`` (which says whether the
-  lines' prices include VAT) in the document record, so the record is a complete
-  ``InvoiceCreateModel``-shaped document (target-dinero's ``invoice`` load type takes it as is);
+  lines' prices include VAT) in the document record, and every other detail field the list lacks (an
+  invoice's ``Comment``, ``Address``, payment terms, ``Language``, ``TotalVat``, ``PaymentStatus``; a
+  credit note's ``CreditNoteFor``; a trade offer's ``GeneratedVouchers`` and ``History``), so the record
+  is the complete document, ``InvoiceCreateModel``-shaped (target-dinero's ``invoice`` load type takes it
+  as is);
 * hands the same lines to the line stream (``invoice_lines`` ...) in the child context; the line stream
   makes no request of its own. Lines are keyed by the document's Guid and the line's position.
 
@@ -37,9 +40,10 @@ from singer_sdk.exceptions import FatalAPIError
 
 from dinero_api.dates import utc_now
 from dinero_api.errors import DineroAPIError, DineroGone, raise_for_response
-from tap_dinero.client import DetailStream, DineroStream
+from tap_dinero.client import TAP_COLUMNS, DetailStream, DineroStream
 from tap_dinero.incremental import ChangesSinceStream
 from tap_dinero.pagination import page_records
+from tap_dinero.schemas import list_fields
 
 if t.TYPE_CHECKING:
     import requests
@@ -90,8 +94,6 @@ class _SalesDocumentStream(ChangesSinceStream):
     detail_path: t.ClassVar[str]
     #: True for documents that can be paid (invoices, credit notes): they have a payment child stream.
     has_payment_stream: t.ClassVar[bool] = False
-    #: Further fields only the detail carries (a credit note's ``CreditNoteFor``), taken from the same read.
-    detail_extra: t.ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Start outside a detail read; every document of this run carries the same read time."""
@@ -109,7 +111,28 @@ class _SalesDocumentStream(ChangesSinceStream):
     @property
     def api_fields(self) -> list[str]:
         """The list fields of the schema (detail-only fields cannot be asked of the list)."""
-        return [name for name in super().api_fields if name not in (*DETAIL_FIELDS, *self.detail_extra)]
+        detail_only = set(self.detail_only_fields)
+        return [name for name in super().api_fields if name not in detail_only]
+
+    @cached_property
+    def detail_only_fields(self) -> tuple[str, ...]:
+        """The schema's properties the list cannot carry, taken from the detail read: the lines and totals
+        (:data:`DETAIL_FIELDS`) and every other field of the detail model the list model lacks -- an
+        invoice's ``Comment``, ``Address``, payment terms, ``TotalVat``, ``PaymentStatus``, a credit note's
+        ``CreditNoteFor``, a trade offer's ``GeneratedVouchers`` and ``History``. The detail is read for
+        the lines anyway; these fields were read and dropped before."""
+        listed = set(list_fields(self.schema_name) or ())
+        return tuple(
+            name for name in self.schema["properties"] if name not in listed and name not in TAP_COLUMNS
+        )
+
+    def unemitted_properties(self) -> set[str]:
+        """The deselected properties, plus the detail's fields when no detail is read (``include_lines``
+        false): turning lines on later then reads every document once more."""
+        left_out = super().unemitted_properties()
+        if not self.dinero_tap.include_lines:
+            left_out.update(self.detail_only_fields)
+        return left_out
 
     # ------------------------------------------------------------------------------ detail
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
@@ -120,16 +143,18 @@ class _SalesDocumentStream(ChangesSinceStream):
             detail = self.read_detail(context, str(row["Guid"]))
             if detail is not None:
                 row.update(self.detail_fields(detail))
+            self.note_incomplete(str(row["Guid"]), complete=detail is not None)
         return row
 
     def detail_fields(self, detail: dict[str, t.Any]) -> dict[str, t.Any]:
-        """``ShowLinesInclVat``, ``ProductLines`` and ``TotalLines`` of a detail, each line cut to the
-        schema's line properties (type conformance is off, so nothing else would stop a field Dinero
-        adds later from reaching targets)."""
+        """The detail-only fields of a detail (see :attr:`detail_only_fields`; null where the detail has
+        none), each line of ``ProductLines``/``TotalLines`` cut to the schema's line properties."""
         lowered = {str(key).lower(): value for key, value in detail.items()}
-        fields: dict[str, t.Any] = {
-            name: lowered.get(name.lower()) for name in (*DETAIL_FIELDS, *self.detail_extra)
-        }
+        fields: dict[str, t.Any] = {name: lowered.get(name.lower()) for name in self.detail_only_fields}
+        known_lower = {name.lower() for name in self.schema["properties"]}
+        unknown = [key for key in detail if str(key).lower() not in known_lower]
+        if unknown:  # a field of the detail no schema has: left out, but named once
+            self.warn_unknown_fields(unknown)
         for name in ("ProductLines", "TotalLines"):
             items = fields[name]
             if not isinstance(items, list):
@@ -137,9 +162,7 @@ class _SalesDocumentStream(ChangesSinceStream):
                 continue
             known = self.schema["properties"][name]["items"]["properties"]
             fields[name] = [
-                {key: value for key, value in item.items() if key in known}
-                for item in items
-                if isinstance(item, dict)
+                self.schema_fields_of(item, known, name) for item in items if isinstance(item, dict)
             ]
         return fields
 
@@ -163,7 +186,8 @@ class _SalesDocumentStream(ChangesSinceStream):
         """``GET`` one document through the stream's session (quota, retries, request count).
 
         A document that vanished between the list and the detail call (404, or Dinero error 63/65 "item
-        is deleted") is skipped with a warning: None.
+        is deleted") is skipped with a warning: None. The caller notes the row incomplete, so unless the
+        deletion pass shows the document deleted, the bookmark stays and the next run reads it again.
         """
         path = self.detail_path.replace("{organization_id}", self.organization_for(context))
         url = self.url_base + path.replace("{guid}", quote(guid, safe=""))
@@ -303,7 +327,6 @@ class CreditNotesStream(_SalesDocumentStream):
     detail_path = "/v1/{organization_id}/sales/creditnotes/{guid}"
     schema_name = "sales_credit_note"
     has_payment_stream = True
-    detail_extra = ("CreditNoteFor",)  # the invoice it credits (not a list field)
 
 
 class CreditNoteLinesStream(_LinesStream):

@@ -146,6 +146,7 @@ class InvoiceSink(DineroSink):
         contact_name = None
         if foreign:
             payload["ContactGuid"] = None  # a Guid of the other organization
+            payload["InvoiceTemplateId"] = None  # the other organization's template (tap-dinero emits it)
             if not record.get("Contact"):
                 contact_name = str(record.get("ContactName") or "").strip() or None
         if not payload["ContactGuid"] and record.get("Contact"):

@@ -103,3 +103,45 @@ def test_a_proxy_rewriting_the_date_header_never_fails_the_run_nor_loses_a_chang
 
     assert second.error is None, second.error
     assert contact["ContactGuid"] in {c["ContactGuid"] for c in second.stream("contacts")}
+
+
+def test_a_bookmark_in_dinero_future_is_not_trusted(sandbox, tap_config, sandbox_requests):
+    """A state whose bookmarks lie in Dinero's future -- written by an older tap on a machine whose clock
+    ran 3 h ahead (bookmarks were the machine's clock then), or edited by hand. Read from there, every
+    change made between that run and Dinero's clock reaching the bookmark was asked for by no run, and
+    the run's new bookmark (Dinero's clock, now) moved past them for good: each such stream is read in
+    full once instead, and incrementally again after that."""
+    streams = ["contacts", "invoices", "entries", "manual_vouchers"]
+    first = run_tap(tap_config, streams=streams)
+    assert first.error is None, first.error
+    state = first.final_state
+    ahead = (dates.utc_now() + dt.timedelta(hours=3)).isoformat()
+    for stream in ("contacts", "invoices", "entries"):
+        for partition in state["bookmarks"][stream]["partitions"]:
+            partition["replication_key_value"] = ahead
+
+    contact = next(c for c in sandbox.dump(ORG, "contacts") if not c.get("DeletedAt"))
+    sandbox.mutate(ORG, "contacts", "update", contact["ContactGuid"], {"City": "Aabenraa"})
+    invoice = next(i for i in sandbox.dump(ORG, "invoices") if not i.get("DeletedAt"))
+    sandbox.mutate(ORG, "invoices", "update", invoice["Guid"], {"Comment": "rettet"})
+    voucher = _book_manual_voucher(tap_config)
+
+    second = run_tap(tap_config, streams=streams, state=state)
+    assert second.error is None, second.error
+    assert [c["City"] for c in second.stream("contacts") if c["ContactGuid"] == contact["ContactGuid"]] == [
+        "Aabenraa"
+    ]
+    assert invoice["Guid"] in {i["Guid"] for i in second.stream("invoices")}
+    assert voucher in {e["VoucherGuid"] for e in second.stream("entries")}
+    assert voucher in {v["Guid"] for v in second.stream("manual_vouchers")}
+    for stream in ("contacts", "invoices", "entries"):
+        bookmark = dates.parse_api_datetime(second.partition_state(stream, ORG)["replication_key_value"])
+        assert bookmark is not None and bookmark <= dates.utc_now() + dt.timedelta(seconds=2), stream
+
+    mark = sandbox.requests()[-1]["id"]
+    third = run_tap(tap_config, streams=streams, state=second.final_state)
+    assert third.error is None, third.error
+    assert not third.stream("contacts") and not third.stream("invoices")
+    log = sandbox_requests(mark)
+    assert all("changesSince" in r["params"] for r in log if r["path"] == f"/v1/{ORG}/contacts")
+    assert not [r for r in log if r["path"] == f"/v1/{ORG}/entries"]

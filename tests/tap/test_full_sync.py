@@ -145,3 +145,30 @@ def test_records_carry_only_schema_fields(sandbox, tap_config):
         allowed = set(schemas[stream]["properties"])
         for record in records:
             assert set(record) <= allowed, stream
+
+
+def test_documents_carry_every_field_of_their_detail(sandbox, tap_config):
+    """The tap reads each changed document's detail (for its lines); every field the detail has and the
+    list lacks -- an invoice's Comment, Address, payment terms, Language, TotalVat, PaymentStatus, a
+    credit note's CreditNoteFor, a trade offer's GeneratedVouchers -- is in the record with the detail's
+    value (they were read and dropped: a copy through target-dinero lost the comment and the terms)."""
+    from tap_dinero.tap import TapDinero
+
+    streams = TapDinero(config=tap_config, setup_mapper=False).streams
+    result = run_tap(tap_config, streams=["invoices", "sales_credit_notes", "trade_offers"])
+    assert result.error is None, result.error
+    for stream, collection, must in [
+        ("invoices", "invoices", {"Comment", "Address", "PaymentConditionType", "TotalVat", "PaymentStatus"}),
+        ("sales_credit_notes", "creditnotes", {"CreditNoteFor", "Comment", "TotalVat"}),
+        ("trade_offers", "tradeoffers", {"GeneratedVouchers", "History", "ProductLines"}),
+    ]:
+        detail_only = set(streams[stream].detail_only_fields)  # type: ignore[attr-defined]
+        assert must <= detail_only, stream
+        stored = _by(sandbox.dump(ORG, collection), "Guid")
+        rows = [row for row in result.stream(stream) if not row["_sdc_deleted_at"]]
+        assert rows, stream
+        for row in rows:
+            for field in sorted(detail_only):
+                assert row[field] == stored[row["Guid"]].get(field), (stream, field)
+    invoices = [row for row in result.stream("invoices") if not row["_sdc_deleted_at"]]
+    assert any(row["Comment"] for row in invoices) and any(row["Address"] for row in invoices)

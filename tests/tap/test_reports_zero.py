@@ -76,3 +76,91 @@ def test_an_account_back_to_zero_is_emitted_with_zero(sandbox, tap_config):
     held_amounts = {r["AccountNumber"]: Decimal(str(r["Amount"])) for r in held if r["Amount"]}
     mine = {n: Decimal(str(a)) for (y, rep, n), a in target.items() if y == year and rep == "saldo" and a}
     assert mine == held_amounts
+
+
+def test_a_correction_booked_into_a_closed_year_reaches_its_reports(sandbox, tap_config, sandbox_requests):
+    """A year read as closed (older than ``reports_open_years``) was never read again: a voucher booked
+    into it afterwards -- the bookkeeper's correction to last-but-one year -- left its saldo, result and
+    balance rows (and the later years' primo rows) stale in every target for good. A run with closed
+    years asks ``/entries/changes`` since the previous run and reads again the years those entries are
+    dated in."""
+    client = DineroClient(DineroSettings.from_config(tap_config), organization_id=ORG)
+    config = {**tap_config, "reports_open_years": 1}
+    years = [y["Name"] for y in sorted(sandbox.dump(ORG, "accountingyears"), key=lambda y: y["FromDate"])]
+    closed_year = years[0]
+    first = run_tap(config, streams=["reports"])
+    assert first.error is None, first.error
+    assert closed_year in first.partition_state("reports", ORG)["closed_years"]
+    second = run_tap(config, streams=["reports"], state=first.final_state)  # nothing changed
+    assert second.error is None, second.error
+    assert closed_year not in {r["AccountingYear"] for r in second.stream("reports")}
+
+    target: dict[tuple, object] = {}
+    for result in (first, second):
+        for row in result.stream("reports"):
+            target[(row["AccountingYear"], row["Report"], row["AccountNumber"])] = row["Amount"]
+    created = client.post_json(
+        f"/v1/{ORG}/vouchers/manuel",
+        {
+            "VoucherDate": f"{closed_year}-06-15",
+            "Lines": [
+                {
+                    "Description": "Rettelse",
+                    "Amount": 1234.5,
+                    "AccountNumber": 6000,
+                    "BalancingAccountNumber": 55000,
+                }
+            ],
+        },
+    )
+    client.post_json(f"/v1/{ORG}/vouchers/manuel/{created['Guid']}/book", {"Timestamp": created["Timestamp"]})
+
+    mark = sandbox.requests()[-1]["id"]
+    third = run_tap(config, streams=["reports"], state=second.final_state)
+    assert third.error is None, third.error
+    assert closed_year in {r["AccountingYear"] for r in third.stream("reports")}
+    for row in third.stream("reports"):
+        target[(row["AccountingYear"], row["Report"], row["AccountNumber"])] = row["Amount"]
+    for year in years:  # every year's every report in the target equals Dinero's own, primo included
+        for report in ("saldo", "result", "balance", "primo"):
+            held = client.get_json(f"/v1/{ORG}/{year}/reports/{report}", params={"showZeroAccount": "true"})
+            want = {r["AccountNumber"]: Decimal(str(r["Amount"])) for r in held}
+            mine = {n: Decimal(str(a)) for (y, rep, n), a in target.items() if y == year and rep == report}
+            assert mine == want, (year, report)
+    # one change request bought that (the second run, nothing changed, read no closed year)
+    changes = [r for r in sandbox_requests(mark) if r["path"] == f"/v1/{ORG}/entries/changes"]
+    assert len(changes) == 1
+
+
+def test_a_closed_year_check_from_dinero_future_reads_the_closed_years(sandbox, tap_config):
+    """``entries_checked`` written by a clock running ahead would ask for entry changes only from a moment
+    Dinero has not reached: a correction booked into a closed year since would never be seen."""
+    client = DineroClient(DineroSettings.from_config(tap_config), organization_id=ORG)
+    config = {**tap_config, "reports_open_years": 1}
+    closed_year = min(y["Name"] for y in sandbox.dump(ORG, "accountingyears"))
+    first = run_tap(config, streams=["reports"])
+    assert first.error is None, first.error
+    state = first.final_state
+    for partition in state["bookmarks"]["reports"]["partitions"]:
+        partition["entries_checked"] = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)).isoformat()
+    created = client.post_json(
+        f"/v1/{ORG}/vouchers/manuel",
+        {
+            "VoucherDate": f"{closed_year}-03-01",
+            "Lines": [
+                {
+                    "Description": "Rettelse",
+                    "Amount": 99,
+                    "AccountNumber": 6000,
+                    "BalancingAccountNumber": 55000,
+                }
+            ],
+        },
+    )
+    client.post_json(f"/v1/{ORG}/vouchers/manuel/{created['Guid']}/book", {"Timestamp": created["Timestamp"]})
+
+    second = run_tap(config, streams=["reports"], state=state)
+    assert second.error is None, second.error
+    assert closed_year in {r["AccountingYear"] for r in second.stream("reports")}
+    checked = dt.datetime.fromisoformat(second.partition_state("reports", ORG)["entries_checked"])
+    assert checked <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)
