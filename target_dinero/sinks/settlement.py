@@ -234,6 +234,8 @@ class _Known:
     remaining: Decimal | None = None
     #: the document's currency (None: not known to this run)
     currency: str | None = None
+    #: the document's total incl. reminder fees (document currency); None when not read in this run
+    total: Decimal | None = None
 
 
 class DocumentPayments:
@@ -270,12 +272,16 @@ class DocumentPayments:
         answer = self.run.gateway.get(list_path) or {}
         rows = field_ci(answer, "Payments") if isinstance(answer, dict) else answer
         remaining = field_ci(answer, "RemainingAmount") if isinstance(answer, dict) else None
+        total = (
+            field_ci(answer, "InvoiceTotalIncludingReminderExpenses") if isinstance(answer, dict) else None
+        )
         known = _Known(
             field_ci(document, "TimeStamp") or field_ci(document, "Timestamp"),
             str(field_ci(document, "Status") or ""),
             [dict(r) for r in rows or []],
             Decimal(str(remaining)) if remaining is not None else None,
             str(field_ci(document, "Currency") or field_ci(document, "CurrencyKey") or "") or None,
+            Decimal(str(total)) if total is not None else None,
         )
         self._known[(kind, guid.lower())] = known
         return known
@@ -434,6 +440,45 @@ class DocumentPayments:
                     taken.add(out[i].reference)  # type: ignore[union-attr]
             return [s for s in out if s is not None]
 
+    def _check_fee(
+        self, kind: str, guid: str, known: _Known, spec: PaymentSpec, options: StreamOptions
+    ) -> None:
+        """Refuse a ``RemainderIsFee`` payment that would write off more than a fee.
+
+        Dinero writes off *whatever* is left after the payment (the sandbox emulates that; no document
+        bounds it): a partial payment carrying ``RemainderIsFee`` -- an instalment, a bad map -- would
+        close the invoice and book the unpaid balance as an expense, silently. The write-off may be at
+        most ``max_remainder_fee_share`` of the document's total; what is still owed is read from
+        Dinero (the document's payments list: one request when this run has not read it yet).
+        """
+        if self.run.dry_run and guid.startswith("dry-run:"):
+            return  # not written yet: nothing to read; the real run checks
+        if known.remaining is None or known.total is None:
+            answer = self.run.gateway.get(_PATHS[kind][1].format(g=guid)) or {}
+            if isinstance(answer, dict):
+                remaining = field_ci(answer, "RemainingAmount")
+                total = field_ci(answer, "InvoiceTotalIncludingReminderExpenses")
+                known.remaining = Decimal(str(remaining)) if remaining is not None else None
+                known.total = Decimal(str(total)) if total is not None else None
+        if known.remaining is None or known.total is None:
+            raise RecordRejected(
+                f"RemainderIsFee: Dinero did not say what is still owed on the {kind}, so the remainder "
+                "it would write off as a fee is unknown; not paid",
+                "RemainderIsFee",
+            )
+        write_off = known.remaining - spec.voucher_amount
+        limit = (abs(known.total) * options.max_remainder_fee_share).quantize(Decimal("0.01"))
+        if write_off > limit:
+            cent = Decimal("0.01")
+            raise RecordRejected(
+                f"RemainderIsFee would write off {write_off.quantize(cent)} of the {kind}'s total "
+                f"{known.total.quantize(cent)} as a fee (still owed {known.remaining.quantize(cent)}, paid "
+                f"now {spec.voucher_amount.quantize(cent)}): more than streams.{options.stream}."
+                f"max_remainder_fee_share ({options.max_remainder_fee_share} of the total: {limit}). A "
+                "remainder that large is an unpaid balance, not a fee; nothing was paid",
+                "RemainderIsFee",
+            )
+
     # -- the write ----------------------------------------------------------------------------------
     def pay(self, kind: str, guid: str, spec: PaymentSpec, stream: str, options: StreamOptions) -> str:
         """Register ``spec`` on the booked document ``guid`` unless it is there; returns the outcome
@@ -470,6 +515,8 @@ class DocumentPayments:
                     f"without this payment's reference {spec.reference!r}; not paid again",
                     "Amount",
                 )
+            if spec.remainder_is_fee:
+                self._check_fee(kind, guid, known, spec, options)
             if self.run.dry_run:
                 self.run.plan("pay", f"{kind}_payment", stream, spec.reference, spec.body(known.timestamp))
                 known.payments.append({"ExternalReference": spec.reference})

@@ -1,0 +1,76 @@
+"""Money exactness attacks on target-dinero: amounts Dinero would hold differently from the record, or
+money written off or moved without the record saying so, are rejected before any write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import make_target_config, read_rejects, run_target
+from tests.target.test_target_payments_refunds import (
+    ORDERS,
+    PAYMENTS,
+    invoices,
+    live_payments,
+    msgs,
+    order,
+    streams,
+)
+
+
+@pytest.fixture
+def config(sandbox_settings: dict[str, Any], tmp_path: Any) -> dict[str, Any]:
+    return make_target_config(sandbox_settings, tmp_path, streams())
+
+
+def test_remainder_is_fee_never_writes_off_an_unpaid_balance(sandbox: Any, config: dict[str, Any]) -> None:
+    """A partial payment carrying RemainderIsFee would close the invoice and book the unpaid balance as a
+    fee (Dinero writes off whatever is left). Up to max_remainder_fee_share (10 %) of the total it is a
+    fee and is paid; beyond it the record is rejected with the amounts and nothing is paid."""
+    rows = [
+        order(1, Payments=[{"Amount": 25.0, "RemainderIsFee": True}]),  # 100.00 of 125.00 left: refused
+        order(2, Payments=[{"Amount": 120.0, "RemainderIsFee": True}]),  # 5.00 card fee (4 %): paid
+        order(3),
+        order(4),
+    ]
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    held = invoices(sandbox)
+    assert live_payments(sandbox, held["PAY-1"]["Guid"]) == []
+    assert held["PAY-1"]["PaymentStatus"] == "Booked"
+    assert [p["Amount"] for p in live_payments(sandbox, held["PAY-2"]["Guid"])] == [120.0]
+    assert held["PAY-2"]["PaymentStatus"] == "Paid"
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [r["record"]["ExternalReference"] for r in rejects] == ["PAY-1"], rejects
+    assert rejects[0]["field"] == "RemainderIsFee"
+    assert "write off 100.00" in rejects[0]["reason"] and "max_remainder_fee_share" in rejects[0]["reason"]
+    assert first.error is not None  # max_rejects 0: the rejected record makes the run fail
+
+    # invoice_payment records on invoices booked by an earlier run: the same rule, read from Dinero
+    payments = [
+        {"id": "ch_3", "InvoiceExternalReference": "PAY-3", "Amount": 1.0, "RemainderIsFee": True},
+        {"id": "ch_4", "InvoiceExternalReference": "PAY-4", "Amount": 122.5, "RemainderIsFee": True},
+    ]
+    second = run_target(sandbox, config, msgs(PAYMENTS, payments))
+    held = invoices(sandbox)
+    assert live_payments(sandbox, held["PAY-3"]["Guid"]) == []
+    assert held["PAY-3"]["PaymentStatus"] == "Booked"
+    assert held["PAY-4"]["PaymentStatus"] == "Paid"  # 2.50 written off
+    reasons = [r["reason"] for r in read_rejects(Path(config["rejects_file"])) if r["stream"] == PAYMENTS]
+    assert len(reasons) == 1 and "write off 124.00" in reasons[0], reasons
+    assert second.error is not None
+
+
+def test_max_remainder_fee_share_zero_never_writes_a_remainder_off(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Any
+) -> None:
+    config = make_target_config(
+        sandbox_settings, tmp_path, streams(**{ORDERS: {**streams()[ORDERS], "max_remainder_fee_share": 0}})
+    )
+    run_target(
+        sandbox, config, msgs(ORDERS, [order(1, Payments=[{"Amount": 124.99, "RemainderIsFee": True}])])
+    )
+    held = invoices(sandbox)
+    assert live_payments(sandbox, held["PAY-1"]["Guid"]) == []
+    assert "write off 0.01" in read_rejects(Path(config["rejects_file"]))[0]["reason"]
