@@ -107,6 +107,14 @@ _STREAM_OPTIONS = th.ObjectType(
         description="name of a deposit account the target creates (default 'Clearing <number>')",
     ),
     th.Property(
+        "allow_overpayment",
+        th.BooleanType,
+        default=False,
+        description="invoice_payment / Payments / refunds: register a payment larger than what is still "
+        "owed on the document (Dinero marks it OverPaid). Without it such a payment -- usually a duplicate "
+        "under another reference, or an amount in øre -- is rejected before any write, naming both amounts",
+    ),
+    th.Property(
         "max_remainder_fee_share",
         th.NumberType(minimum=0, maximum=1),
         default=0.1,
@@ -252,6 +260,7 @@ class StreamOptions:
     deposit_account_name: str | None = None
     send: str | None = None
     max_remainder_fee_share: Decimal = Decimal("0.1")
+    allow_overpayment: bool = False
 
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
@@ -333,6 +342,7 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
             deposit_account_name=raw.get("deposit_account_name"),
             send=raw.get("send") or None,
             max_remainder_fee_share=_fee_share(stream, raw, errors),
+            allow_overpayment=bool(_option(raw, "allow_overpayment")),
         )
     return result, errors
 

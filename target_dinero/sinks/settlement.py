@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import threading
 import weakref
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +237,8 @@ class _Known:
     currency: str | None = None
     #: the document's total incl. reminder fees (document currency); None when not read in this run
     total: Decimal | None = None
+    #: computes ``total`` of a document this run booked (all of it owed), when a payment first needs it
+    owed: Callable[[], Decimal] | None = None
 
 
 class DocumentPayments:
@@ -253,11 +256,23 @@ class DocumentPayments:
         self._deposit_failed: dict[int, str] = {}
 
     # -- what is known -------------------------------------------------------------------------------
-    def booked_now(self, kind: str, guid: str, timestamp: Any, currency: str | None = None) -> None:
-        """The target just booked this document: it has no payments, its Timestamp is ``timestamp``."""
+    def booked_now(
+        self,
+        kind: str,
+        guid: str,
+        timestamp: Any,
+        currency: str | None = None,
+        *,
+        total: Callable[[], Decimal] | None = None,
+    ) -> None:
+        """The target just booked this document: it has no payments, its Timestamp is ``timestamp``;
+        ``total`` computes what Dinero holds as its total (the larger under either midpoint rule), all of
+        it owed -- called when the first payment needs it."""
         if timestamp:
             with self._lock:
-                self._known[(kind, guid.lower())] = _Known(timestamp, "Booked", [], currency=currency)
+                self._known[(kind, guid.lower())] = _Known(
+                    timestamp, "Booked", [], currency=currency, owed=total
+                )
 
     def seen_document(self, kind: str, guid: str, document: dict[str, Any]) -> None:
         """The document was just read (GET by its Guid): its Timestamp and Status serve the first payment,
@@ -505,14 +520,31 @@ class DocumentPayments:
                     )
                 return "payment_exists"
             self._check_currency(kind, known, spec)
+            if known.owed is not None and known.remaining is None:
+                known.total = known.remaining = known.owed()
+                known.owed = None
             if known.status.lower() == "draft":
                 raise RecordRejected(f"the {kind} is a draft: only booked documents can be paid", "Book")
-            if known.remaining is not None and known.remaining <= 0:
+            if known.remaining is not None and known.remaining <= 0 and not options.allow_overpayment:
                 # Paid in full by payments that do not carry this reference (by hand, another tool): a
                 # payment now would pay twice. Dinero is not touched; the reason says what to check.
                 raise RecordRejected(
                     f"the {kind} is already fully paid in Dinero (remaining {known.remaining}) by payments "
                     f"without this payment's reference {spec.reference!r}; not paid again",
+                    "Amount",
+                )
+            if (
+                known.remaining is not None
+                and spec.voucher_amount > known.remaining
+                and not options.allow_overpayment
+            ):
+                # Dinero takes it and marks the document OverPaid: a payment beyond the balance is far
+                # more often a duplicate under another reference, or an amount in øre, than a real one.
+                raise RecordRejected(
+                    f"payment {spec.reference!r} of {spec.voucher_amount.quantize(Decimal('0.01'))} is more "
+                    f"than the {known.remaining.quantize(Decimal('0.01'))} still owed on the {kind}: Dinero "
+                    f"would mark it overpaid. Set streams.{options.stream}.allow_overpayment to register "
+                    "payments beyond the balance",
                     "Amount",
                 )
             if spec.remainder_is_fee:

@@ -115,3 +115,56 @@ def test_voucher_lines_without_a_balancing_account_balance_with_the_vat_dinero_a
         for ref in ("OPEN-2", "OPEN-4"):
             posted = sum(Decimal(str(line["AmountInclVatValue"])) for line in held[ref]["Lines"])
             assert posted == 0, held[ref]["Lines"]
+
+
+def test_a_payment_beyond_the_balance_is_rejected_unless_overpayment_is_allowed(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """Dinero takes a payment larger than what is owed and marks the invoice OverPaid. A record's
+    Payments past its total (an amount in øre, a payment listed twice) are rejected before anything is
+    written; an invoice_payment beyond the balance Dinero reports (the same money under another
+    reference) is rejected without a POST; allow_overpayment registers both."""
+    config = make_target_config(sandbox_settings, tmp_path, streams(), max_rejects=10)
+    rows = [
+        order(1, Payments=[{"Amount": 100.0}, {"Amount": 100.0}]),  # 200.00 on 125.00
+        order(2, Payments=[{"Amount": 12500}]),  # øre, not kroner
+        order(3, Payments=[{"Amount": 100.0}]),
+        order(4, Payments=[{"Amount": 125.0}]),
+        order(5),
+    ]
+    # an invoice booked in this run, paid from another stream: the balance is its total (no read)
+    late = [{"id": "ch_5", "InvoiceExternalReference": "PAY-5", "Amount": 200.0}]
+    first = run_target(sandbox, config, msgs(ORDERS, rows) + msgs(PAYMENTS, late))
+    assert not [r for r in first.api_requests if r["path"].endswith("/payments") and r["method"] == "GET"]
+    held = invoices(sandbox)
+    assert live_payments(sandbox, held["PAY-5"]["Guid"]) == []
+    assert "PAY-1" not in held and "PAY-2" not in held  # rejected before any write
+    assert held["PAY-3"]["PaymentStatus"] in ("Booked", "Overdue")  # 25.00 owed
+    assert held["PAY-4"]["PaymentStatus"] == "Paid"
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [(r["record"].get("ExternalReference", r["record"]["id"]), r["field"]) for r in rejects] == [
+        ("PAY-1", "Payments"),
+        ("PAY-2", "Payments"),
+        ("ch_5", "Amount"),
+    ]
+    assert "of 200.00 is more than the 125.00 still owed" in rejects[2]["reason"]
+    assert "add up to 200.00, more than the invoice's total 125.00" in rejects[0]["reason"]
+
+    # the same 100.00 again under the charge's own reference: 25.00 is owed, nothing is paid
+    again = [{"id": "ch_3", "InvoiceExternalReference": "PAY-3", "Amount": 100.0}]
+    second = run_target(sandbox, config, msgs(PAYMENTS, again))
+    assert not [r for r in second.writes if r["path"].endswith("/payments")]
+    assert [p["Amount"] for p in live_payments(sandbox, held["PAY-3"]["Guid"])] == [100.0]
+    reason = read_rejects(Path(config["rejects_file"]))[-1]["reason"]
+    assert "of 100.00 is more than the 25.00 still owed" in reason, reason
+
+    allowed = make_target_config(
+        sandbox_settings,
+        tmp_path,
+        streams(**{PAYMENTS: {**streams()[PAYMENTS], "allow_overpayment": True}}),
+        rejects_file=str(tmp_path / "allowed.jsonl"),
+    )
+    third = run_target(sandbox, allowed, msgs(PAYMENTS, again))
+    assert third.error is None, third.stderr
+    assert sorted(p["Amount"] for p in live_payments(sandbox, held["PAY-3"]["Guid"])) == [100.0, 100.0]
+    assert invoices(sandbox)["PAY-3"]["PaymentStatus"] == "OverPaid"
