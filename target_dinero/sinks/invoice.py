@@ -334,7 +334,7 @@ class InvoiceSink(DineroSink):
         if expected is None or self.run.dry_run:
             return timestamp
         current = current or self._get(guid) or {}
-        held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+        held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False, held=True)
         timestamp = field_ci(current, "TimeStamp") or timestamp
         if held is None or held == expected:
             return timestamp
@@ -348,7 +348,7 @@ class InvoiceSink(DineroSink):
             rounding["BaseAmountValue"] = Decimal(rounding["BaseAmountValue"]) + expected - held
             timestamp = self._put(guid, {**payload, "ProductLines": lines}, timestamp)
             current = self._get(guid) or {}
-            held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+            held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False, held=True)
             if held == expected:
                 self.count("rounding_corrected")
                 return field_ci(current, "TimeStamp") or timestamp

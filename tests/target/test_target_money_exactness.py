@@ -168,3 +168,59 @@ def test_a_payment_beyond_the_balance_is_rejected_unless_overpayment_is_allowed(
     assert third.error is None, third.stderr
     assert sorted(p["Amount"] for p in live_payments(sandbox, held["PAY-3"]["Guid"])) == [100.0, 100.0]
     assert invoices(sandbox)["PAY-3"]["PaymentStatus"] == "OverPaid"
+
+
+def test_amount_text_and_digits_reach_dinero_as_the_record_says_or_are_rejected(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """ "1.250" is 1250 in Danish notation and 1.25 in English; 19.999999999999999999 arrives in Dinero as
+    20.0 (a double); "1_000" and "1.234,50" are no plain number. Each is rejected naming its field, before
+    any request about it; plain text (" 99.95 ", "2", "1e1") loads with exactly its value."""
+    invoices_stream, vouchers_stream = "shop_orders", "journal"
+    config = make_target_config(
+        sandbox_settings,
+        tmp_path,
+        {invoices_stream: {"load_as": "invoice"}, vouchers_stream: {"load_as": "manual_voucher"}},
+        max_rejects=20,
+    )
+
+    def invoice(n: int, quantity: Any, price: Any) -> dict[str, Any]:
+        line = {"Description": "Te", "Quantity": quantity, "BaseAmountValue": price, "AccountNumber": 1000}
+        return {"id": n, "ExternalReference": f"TXT-{n}", "Date": "2026-11-02", "ProductLines": [line]}
+
+    def voucher(n: int, amount: Any) -> dict[str, Any]:
+        line = {"AccountNumber": 2000, "BalancingAccountNumber": 55000, "Amount": amount, "Description": "x"}
+        return {"id": n, "ExternalReference": f"JTXT-{n}", "VoucherDate": "2026-11-03", "Lines": [line]}
+
+    bad_invoices = [
+        invoice(1, "1.000", 100),  # Danish 1000 pieces
+        invoice(2, 1, "1.250"),  # Danish 1250 kr
+        invoice(3, 1, Decimal("19.999999999999999999")),
+        invoice(4, 1, "1_000"),
+        invoice(5, 1, "1.234,50"),
+    ]
+    bad_vouchers = [voucher(1, "1.250"), voucher(2, "12.500"), voucher(3, "1,234.50")]
+    good = [invoice(9, "2", " 99.95 "), invoice(10, "1e1", 5)]
+    messages = msgs(invoices_stream, bad_invoices + good) + msgs(
+        vouchers_stream, [*bad_vouchers, voucher(9, "1.25")]
+    )
+    result = run_target(sandbox, config, messages)
+
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert sorted((r["record"]["ExternalReference"], r["field"]) for r in rejects) == [
+        ("JTXT-1", "Lines[0].Amount"),
+        ("JTXT-2", "Lines[0].Amount"),
+        ("JTXT-3", "Lines[0].Amount"),
+        ("TXT-1", "ProductLines[0].Quantity"),
+        ("TXT-2", "ProductLines[0].BaseAmountValue"),
+        ("TXT-3", "ProductLines[0].BaseAmountValue"),
+        ("TXT-4", "ProductLines[0].BaseAmountValue"),
+        ("TXT-5", "ProductLines[0].BaseAmountValue"),
+    ], rejects
+    sent = " ".join(str(r.get("body")) for r in result.writes)
+    assert not any(f"TXT-{n}'" in sent for n in range(1, 6)), sent
+    held = {i["ExternalReference"]: i for i in live(sandbox.dump(ORG, "invoices"))}
+    assert held["TXT-9"]["TotalExclVat"] == 199.9 and held["TXT-10"]["TotalExclVat"] == 50.0
+    vouchers = {v["ExternalReference"]: v for v in live(sandbox.dump(ORG, "manual_vouchers"))}
+    assert not {"JTXT-1", "JTXT-2", "JTXT-3"} & set(vouchers)
+    assert vouchers["JTXT-9"]["Lines"][0]["AmountInclVatValue"] == 1.25
