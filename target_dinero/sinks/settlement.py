@@ -219,6 +219,25 @@ def _amount_of(payment: dict[str, Any]) -> Decimal | None:
         return None
 
 
+def _rate_of(document: dict[str, Any]) -> Decimal | None:
+    """DKK per unit of a document's currency, from its totals (None when it does not say)."""
+    incl, in_dkk = field_ci(document, "TotalInclVat"), field_ci(document, "TotalInclVatInDkk")
+    try:
+        incl_d, dkk_d = Decimal(str(incl)), Decimal(str(in_dkk))
+    except ArithmeticError:
+        return None
+    if not incl_d.is_finite() or not dkk_d.is_finite() or incl_d == 0 or dkk_d == 0:
+        return None
+    return dkk_d / incl_d
+
+
+#: How far (as a factor) a payment's own rate (DKK ``Amount`` / ``AmountInForeignCurrency``) may be from
+#: its document's rate before it is taken for swapped or same-currency amounts rather than an exchange
+#: difference: 1.5 lets any real rate move through (years of EUR/DKK, USD/DKK) and catches 100/100
+#: for any currency more than 1.5 DKK or less than 0.67 DKK.
+MAX_RATE_FACTOR = Decimal("1.5")
+
+
 def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
     """Whether a payment Dinero holds is ``spec``'s amount (in the document's currency, or in DKK: the
     read model's ``Amount`` is not documented as either). A row without an amount is not contradicted."""
@@ -239,6 +258,10 @@ class _Known:
     total: Decimal | None = None
     #: computes ``total`` of a document this run booked (all of it owed), when a payment first needs it
     owed: Callable[[], Decimal] | None = None
+    #: DKK per unit of the document's currency (its ``TotalInclVatInDkk / TotalInclVat``); None: not read
+    rate: Decimal | None = None
+    #: the document's ExternalReference, when read in this run
+    reference: str | None = None
 
 
 class DocumentPayments:
@@ -297,6 +320,8 @@ class DocumentPayments:
             Decimal(str(remaining)) if remaining is not None else None,
             str(field_ci(document, "Currency") or field_ci(document, "CurrencyKey") or "") or None,
             Decimal(str(total)) if total is not None else None,
+            rate=_rate_of(document),
+            reference=str(field_ci(document, "ExternalReference") or "") or None,
         )
         self._known[(kind, guid.lower())] = known
         return known
@@ -370,6 +395,67 @@ class DocumentPayments:
                 f"{spec.amount} (Dinero would book the difference as an exchange loss/gain)",
                 "AmountInForeignCurrency",
             )
+
+    def _check_rate(self, kind: str, guid: str, known: _Known, spec: PaymentSpec) -> None:
+        """Refuse a foreign-currency payment whose DKK ``Amount`` cannot be the money received for its
+        ``AmountInForeignCurrency``: Dinero settles the document at its own rate and books the rest as an
+        exchange difference, so 100 DKK entered for 100 EUR (or the two swapped) would book about 646 DKK
+        of exchange loss without a word. The document's rate is read once when this run has not."""
+        if spec.foreign_amount is None or (known.currency or "DKK").upper() == "DKK":
+            return
+        if (
+            known.rate is None
+            and kind == "invoice"
+            and not (self.run.dry_run and guid.startswith("dry-run:"))
+        ):
+            known.rate = self._invoice_rate(guid, known)
+        if known.rate is None:
+            return  # the document states no DKK total: Dinero decides
+        paid_rate = spec.amount / spec.foreign_amount
+        if known.rate / MAX_RATE_FACTOR <= paid_rate <= known.rate * MAX_RATE_FACTOR:
+            return
+        currency = (known.currency or "").upper()
+        raise RecordRejected(
+            f"Amount {spec.amount} DKK for AmountInForeignCurrency {spec.foreign_amount} {currency} is "
+            f"{paid_rate:.4f} DKK per {currency}, the {kind}'s rate is {known.rate:.4f}: Dinero would book "
+            f"the difference, {(spec.foreign_amount * known.rate - spec.amount).quantize(Decimal('0.01'))} "
+            f"DKK, as an exchange difference. Amount is the DKK received, AmountInForeignCurrency the amount "
+            f"in {currency} (swapped, or both in {currency}?)",
+            "Amount",
+        )
+
+    def _invoice_rate(self, guid: str, known: _Known) -> Decimal | None:
+        """An invoice's DKK per unit of its currency, from its list row (only list rows carry the DKK
+        total): the run's invoice index, asked again when the row it has holds no totals (an invoice
+        this run created). None when the invoice has no reference to find it by."""
+        reference = known.reference
+        number = None
+        if reference is None:
+            document = self.run.gateway.get(_PATHS["invoice"][0].format(g=guid)) or {}
+            reference = known.reference = str(field_ci(document, "ExternalReference") or "") or None
+            number = field_ci(document, "Number")
+        if reference is None:
+            if number in (None, ""):
+                return None
+            # no reference to find its row by: Dinero's free-text search covers the invoice number
+            answer = self.run.gateway.get(
+                "/v1/{org}/invoices",
+                {
+                    "fields": "Guid,TotalInclVat,TotalInclVatInDkk",
+                    "freeTextSearch": str(number),
+                    "pageSize": 1000,
+                },
+            )
+            rows = field_ci(answer, "Collection") if isinstance(answer, dict) else answer
+            found = [r for r in rows or [] if str(field_ci(r, "Guid") or "").lower() == guid.lower()]
+            return _rate_of(found[0]) if found else None
+        index = self.run.invoice_index
+        row = index.lookup([reference]).get(normalize_reference(reference))
+        if row is None or _rate_of(row) is None:
+            row = index.recheck(reference)
+        if row is None or str(field_ci(row, "Guid") or "").lower() != guid.lower():
+            return None
+        return _rate_of(row)
 
     def pay_all(
         self, kind: str, guid: str, specs: list[PaymentSpec], stream: str, options: StreamOptions
@@ -520,6 +606,7 @@ class DocumentPayments:
                     )
                 return "payment_exists"
             self._check_currency(kind, known, spec)
+            self._check_rate(kind, guid, known, spec)
             if known.owed is not None and known.remaining is None:
                 known.total = known.remaining = known.owed()
                 known.owed = None

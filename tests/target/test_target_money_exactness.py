@@ -224,3 +224,42 @@ def test_amount_text_and_digits_reach_dinero_as_the_record_says_or_are_rejected(
     vouchers = {v["ExternalReference"]: v for v in live(sandbox.dump(ORG, "manual_vouchers"))}
     assert not {"JTXT-1", "JTXT-2", "JTXT-3"} & set(vouchers)
     assert vouchers["JTXT-9"]["Lines"][0]["AmountInclVatValue"] == 1.25
+
+
+def test_a_foreign_payment_whose_dkk_amount_is_not_its_rate_is_rejected(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """On a EUR invoice (7.46 DKK/EUR) Dinero settles AmountInForeignCurrency at the invoice's rate and
+    books the DKK difference as an exchange gain or loss. 100 DKK for 100 EUR, or the two swapped, is a
+    mapping error that would book about 646 DKK of exchange loss (or 5 500 of gain): rejected, nothing
+    paid. 760 DKK for 100 EUR (7.60: a real exchange difference) is paid."""
+    config = make_target_config(sandbox_settings, tmp_path, streams(), max_rejects=10)
+    invoice = next(
+        i
+        for i in live(sandbox.dump(ORG, "invoices"))
+        if i["Currency"] == "EUR" and i["Status"] == "Booked" and i["PaymentStatus"] in ("Booked", "Overdue")
+    )
+
+    def pay(n: int, dkk: float, eur: float) -> dict[str, Any]:
+        return {
+            "id": f"eur-{n}",
+            "InvoiceGuid": invoice["Guid"],
+            "Amount": dkk,
+            "AmountInForeignCurrency": eur,
+        }
+
+    run_target(sandbox, config, msgs(PAYMENTS, [pay(1, 100, 100), pay(2, 100, 746), pay(3, 760, 100)]))
+    paid = live_payments(sandbox, invoice["Guid"])
+    assert [(p["Amount"], p["AmountInVoucherCurrency"]) for p in paid if not p.get("_Seeded")] == [
+        (760.0, 100.0)
+    ]
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [r["record"]["id"] for r in rejects] == ["eur-1", "eur-2"]
+    assert "1.0000 DKK per EUR, the invoice's rate is 7.4600" in rejects[0]["reason"], rejects[0]["reason"]
+
+    # an invoice booked in this run with such a payment: its rate is read, nothing is paid
+    eur_order = order(7, Currency="EUR", Payments=[{"Amount": 125, "AmountInForeignCurrency": 125}])
+    run_target(sandbox, config, msgs(ORDERS, [eur_order]))
+    held = invoices(sandbox)["PAY-7"]
+    assert held["Status"] == "Booked" and live_payments(sandbox, held["Guid"]) == []
+    assert "AmountInForeignCurrency 125" in read_rejects(Path(config["rejects_file"]))[-1]["reason"]
