@@ -263,3 +263,66 @@ def test_a_foreign_payment_whose_dkk_amount_is_not_its_rate_is_rejected(
     held = invoices(sandbox)["PAY-7"]
     assert held["Status"] == "Booked" and live_payments(sandbox, held["Guid"]) == []
     assert "AmountInForeignCurrency 125" in read_rejects(Path(config["rejects_file"]))[-1]["reason"]
+
+
+def test_a_credit_note_line_credits_what_its_type_and_discount_say(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """A Text line carries no amount (Dinero's own credit notes have them; tap-dinero copies them with
+    their Quantity and price): sent as a Product line it would credit 50.00 more than the record means.
+    A Discount outside 0-100 % would credit more than the line (negative discount) or turn the line
+    into a charge: rejected before any write, as on invoices."""
+    config = make_target_config(sandbox_settings, tmp_path, streams(), max_rejects=10)
+    assert run_target(
+        sandbox, config, msgs(ORDERS, [order(n, Payments=[{"Amount": 125.0}]) for n in (1, 2, 3)])
+    )
+    product = {
+        "Description": "Te (returneret)",
+        "Quantity": 1,
+        "BaseAmountValue": 40.0,
+        "AccountNumber": 1000,
+    }
+    text = {
+        "Description": "Returneret i butik",
+        "Quantity": 1,
+        "BaseAmountValue": 50.0,
+        "AccountNumber": 1000,
+    }
+    notes = [
+        {
+            "id": "re_1",
+            "InvoiceExternalReference": "PAY-1",
+            "Book": True,
+            "ProductLines": [product, {**text, "LineType": "Text"}],
+            "Payment": {"Amount": 50.0},
+        },
+        {
+            "id": "re_2",
+            "InvoiceExternalReference": "PAY-2",
+            "Book": True,
+            "ProductLines": [{**product, "Discount": -50}],
+        },
+        {
+            "id": "re_3",
+            "InvoiceExternalReference": "PAY-3",
+            "Book": True,
+            "ProductLines": [{**product, "Discount": 150}],
+        },
+    ]
+    run_target(sandbox, config, msgs("order_refunds", notes))
+    held = invoices(sandbox)
+    credited = {
+        str(n["CreditNoteFor"]).lower(): n
+        for n in live(sandbox.dump(ORG, "creditnotes"))
+        if n.get("CreditNoteFor")
+    }
+    note = credited[held["PAY-1"]["Guid"].lower()]
+    assert note["TotalInclVat"] == 50.0  # 40.00 + 25 % VAT; the text line credits nothing
+    assert [line["LineType"] for line in note["ProductLines"]] == ["Product", "Text"]
+    assert [p["Amount"] for p in live_payments(sandbox, note["Guid"])] == [50.0]
+    assert held["PAY-2"]["Guid"].lower() not in credited and held["PAY-3"]["Guid"].lower() not in credited
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [(r["record"]["id"], r["field"]) for r in rejects] == [
+        ("re_2", "ProductLines[0].Discount"),
+        ("re_3", "ProductLines[0].Discount"),
+    ]
