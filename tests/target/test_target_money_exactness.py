@@ -326,3 +326,35 @@ def test_a_credit_note_line_credits_what_its_type_and_discount_say(
         ("re_2", "ProductLines[0].Discount"),
         ("re_3", "ProductLines[0].Discount"),
     ]
+
+
+def test_a_purchase_voucher_whose_payments_pass_its_total_is_rejected(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """A supplier's bill of 125.00 with Payments of 12 500 (øre) or 125 + 125 would be marked overpaid:
+    rejected before anything is written; 100 + 25 is paid and the bill is Paid."""
+    from tests.target.test_target_purchases_cashbook import BILLS, bill, bills_held
+
+    config = make_target_config(
+        sandbox_settings,
+        tmp_path,
+        {BILLS: {"load_as": "purchase_voucher", "book": True, "deposit_account": 55000}},
+        max_rejects=10,
+    )
+    credit = {
+        "PurchaseType": "credit",
+        "PaymentDate": "2026-11-20",
+        "Contact": {"Name": "Papirgrossisten A/S", "Email": "ap@papir.example", "CountryKey": "DK"},
+    }
+    rows = [
+        bill(1, **credit, Payments=[{"Amount": 12500}]),
+        bill(2, **credit, Payments=[{"Amount": 125.0}, {"Amount": 125.0}]),
+        bill(3, **credit, Payments=[{"Amount": 100.0}, {"Amount": 25.0}]),
+    ]
+    result = run_target(sandbox, config, msgs(BILLS, rows))
+    held = bills_held(sandbox)
+    assert set(held) == {"BILL-3"} and held["BILL-3"][0]["Status"] == "Paid"
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [(r["record"]["id"], r["field"]) for r in rejects] == [(1, "Payments"), (2, "Payments")]
+    assert "add up to 12500.00, more than the voucher's total 125.00" in rejects[0]["reason"]
+    assert not [r for r in result.writes if "BILL-1" in str(r.get("body")) or "BILL-2" in str(r.get("body"))]
