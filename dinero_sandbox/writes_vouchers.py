@@ -28,7 +28,7 @@ from .listing import arg
 from .mutations import bump
 from .orgdata import OrgData
 from .timeutil import now_str
-from .vouchers import manual_read_line, purchase_read_line, purchase_totals
+from .vouchers import manual_postings, manual_read_line, purchase_read_line, purchase_totals
 from .write_common import body_or_empty, check_timestamp, client_label, ok_empty, refuse_deleted
 from .writes_sales import ensure_year
 
@@ -277,6 +277,17 @@ def _book_voucher(name: str, guid: str) -> tuple[OrgData, int]:
                     "Validation Error",
                     {f"Lines[{k}].AccountNumber": "A line needs an account to be booked."},
                 )
+        # Double entry: what the lines post (an open line's account and its VAT) must sum to zero. The
+        # reference does not say what Dinero answers; no accounting system books a voucher that does not
+        # balance, so the sandbox refuses it here, where Dinero's UI refuses it ("bilaget balancerer ikke").
+        difference = round(sum(amount for line in lines for _acc, amount, _vat in manual_postings(line)), 2)
+        if abs(difference) > 0.005:
+            raise DineroError(
+                400,
+                42,
+                "Validation Error",
+                {"Lines": f"The voucher does not balance (difference {difference:.2f})."},
+            )
     ensure_year(org, table.cols["VoucherDate"][row], "VoucherDate")
     if number is not None:
         used = {

@@ -107,6 +107,23 @@ _STREAM_OPTIONS = th.ObjectType(
         description="name of a deposit account the target creates (default 'Clearing <number>')",
     ),
     th.Property(
+        "allow_overpayment",
+        th.BooleanType,
+        default=False,
+        description="invoice_payment / Payments / refunds: register a payment larger than what is still "
+        "owed on the document (Dinero marks it OverPaid). Without it such a payment -- usually a duplicate "
+        "under another reference, or an amount in øre -- is rejected before any write, naming both amounts",
+    ),
+    th.Property(
+        "max_remainder_fee_share",
+        th.NumberType(minimum=0, maximum=1),
+        default=0.1,
+        description="invoice_payment / Payments / refunds with RemainderIsFee: the largest remainder Dinero "
+        "may write off as a fee, as a share of the document's total (0.1 = 10 %: card fees are a few "
+        "percent; a larger remainder is an unpaid balance). A payment whose remainder is larger is "
+        "rejected before any write, naming both amounts; 0 never writes a remainder off",
+    ),
+    th.Property(
         "send",
         th.StringType,
         allowed_values=["email", "einvoice"],
@@ -242,6 +259,8 @@ class StreamOptions:
     create_deposit_account: bool = False
     deposit_account_name: str | None = None
     send: str | None = None
+    max_remainder_fee_share: Decimal = Decimal("0.1")
+    allow_overpayment: bool = False
 
 
 def _daily_sales(stream: str, raw: Mapping[str, Any], errors: list[str]) -> DailySalesOptions | None:
@@ -322,8 +341,23 @@ def parse_streams(config: Mapping[str, Any]) -> tuple[dict[str, StreamOptions], 
             create_deposit_account=bool(_option(raw, "create_deposit_account")),
             deposit_account_name=raw.get("deposit_account_name"),
             send=raw.get("send") or None,
+            max_remainder_fee_share=_fee_share(stream, raw, errors),
+            allow_overpayment=bool(_option(raw, "allow_overpayment")),
         )
     return result, errors
+
+
+def _fee_share(stream: str, raw: Mapping[str, Any], errors: list[str]) -> Decimal:
+    """``max_remainder_fee_share`` as an exact fraction 0..1 (a JSON float's shortest text)."""
+    value = _option(raw, "max_remainder_fee_share")
+    try:
+        share = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        share = Decimal(-1)
+    if isinstance(value, bool) or not share.is_finite() or not Decimal(0) <= share <= Decimal(1):
+        errors.append(f"streams.{stream}.max_remainder_fee_share must be a fraction between 0 and 1")
+        return Decimal("0.1")
+    return share
 
 
 def _rounding_account(stream: str, raw: Mapping[str, Any], errors: list[str]) -> int | None:

@@ -150,8 +150,27 @@ def validate_shape(load_type: str, record: Mapping[str, Any]) -> None:
     raise RecordRejected(f"{field or 'record'}: {error.message}", field)
 
 
-def to_decimal(value: Any, field: str, *, required: bool = True) -> Decimal | None:
-    """A finite amount as Decimal (numbers or numeric strings); NaN/Infinity/booleans are rejected."""
+#: A number written as text: digits with an optional decimal point and exponent (what JSON writes).
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+#: "1.250", "12.500", "125.000": a thousands group in Danish notation (1250) or three decimals in English
+#: (1.25). A string cannot say which; the difference is a factor of 1000.
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}", re.ASCII)
+_NOT_FINITE = ("nan", "+nan", "-nan", "snan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+
+
+def to_decimal(value: Any, field: str, *, required: bool = True, held: bool = False) -> Decimal | None:
+    """A finite amount as Decimal (numbers or numeric strings); NaN/Infinity/booleans are rejected.
+
+    What the record says must be what Dinero gets, or the record is rejected:
+
+    * text is a plain number (``"1234.50"``, ``" 12.5 "``, ``"1e3"``); ``"1.234,50"``, ``"1,234.50"``,
+      ``"1_000"``, ``"12 kr"`` are rejected, and so is ``"1.250"`` (Danish 1250, English 1.25);
+    * the number reaches Dinero as a JSON double: one with more significant digits than a double holds
+      (``19.999999999999999999`` would arrive as 20) is rejected, so the target never computes with a
+      number other than the one it sends.
+
+    ``held``: a value Dinero sent (kept as it is; Dinero's own numbers are not checked).
+    """
     if value is None or value == "":
         if required:
             raise RecordRejected(f"{field} is required", field)
@@ -160,6 +179,22 @@ def to_decimal(value: Any, field: str, *, required: bool = True) -> Decimal | No
         raise RecordRejected(f"{field} must be a number, not a boolean", field)
     if isinstance(value, float) and not math.isfinite(value):
         raise RecordRejected(f"{field} must be a finite number, got {value}", field)
+    if isinstance(value, str) and not held:
+        text = value.strip()
+        if text.lower() in _NOT_FINITE:
+            raise RecordRejected(f"{field} must be a finite number, got {value!r}", field)
+        if not _NUMBER_TEXT.fullmatch(text):
+            raise RecordRejected(
+                f"{field} must be a number written with digits and a decimal point (e.g. 1234.50), got "
+                f"{value!r}",
+                field,
+            )
+        if _GROUPED.fullmatch(text):
+            raise RecordRejected(
+                f"{field} {value!r} is ambiguous: {text.replace('.', '')} in Danish notation, {text} in "
+                "English; send it as a JSON number, or as text with two decimals",
+                field,
+            )
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation as exc:
@@ -168,6 +203,12 @@ def to_decimal(value: Any, field: str, *, required: bool = True) -> Decimal | No
         raise RecordRejected(f"{field} must be a finite number, got {value}", field)
     if abs(number) >= Decimal("1e12"):
         raise RecordRejected(f"{field} is out of range ({value})", field)
+    if not held and Decimal(repr(float(number))) != number:
+        raise RecordRejected(
+            f"{field} {value} has more significant digits than Dinero's numbers hold (it would arrive as "
+            f"{float(number)!r})",
+            field,
+        )
     return number
 
 

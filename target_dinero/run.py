@@ -35,7 +35,19 @@ from target_dinero.report import RunReport
 __all__ = ["RunContext"]
 
 #: ContactGuid: the credit notes of an invoice are found among its contact's (sales_credit_note)
-INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt", "ContactGuid")
+#: ``Currency`` and the two totals give a document's exchange rate (a foreign payment's DKK is checked
+#: against it: target_dinero.sinks.settlement); the detail read model has no DKK total.
+INVOICE_INDEX_FIELDS = (
+    "Guid",
+    "ExternalReference",
+    "Status",
+    "UpdatedAt",
+    "DeletedAt",
+    "ContactGuid",
+    "Currency",
+    "TotalInclVat",
+    "TotalInclVatInDkk",
+)
 PRODUCT_INDEX_FIELDS = (
     "ProductGuid",
     "ExternalReference",

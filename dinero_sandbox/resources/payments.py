@@ -5,6 +5,7 @@
   total, ``OverPaid`` above it (``RemainderIsFee``: the remainder is written off to 6400 Gebyrer and the
   invoice is ``Paid``), else ``Booked`` (``Overdue`` after its PaymentDate). A foreign-currency payment
   settles the debtor at the invoice's rate; a different DKK ``Amount`` is an exchange difference (9100).
+  Its ``ExchangeRate`` is the payment's own (``Amount`` / ``AmountInForeignCurrency`` x 100).
 * sales credit note (refund): debtors debited, bank credited.
 * credit purchase voucher (``/v1/{org}/purchase-vouchers/{id}/payments``): creditors (63000) debited, bank
   credited; purchase credit note: bank debited, creditors credited. Their ``Status`` moves the same way.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from .. import chart
@@ -127,6 +129,21 @@ def _ensure_seeded_payment(org: OrgData, kind: str, row: int) -> None:
     )
 
 
+def _payment_rate(org: OrgData, kind: str, row: int, amount_voucher: float, amount_dkk: float) -> float:
+    """``PaymentReadModel.ExchangeRate``: DKK per 100 units of the payment's currency, the payment's own.
+
+    Dinero's spec: "The exchange rate for the payment currency to DKK, defaults to 100 when currency is
+    DKK", and ``AmountInForeignCurrency`` "together with Amount will be used to calculate exchange rate"
+    -- the rate of the payment (``Amount`` / ``AmountInForeignCurrency``), not the invoice's: a payment
+    at another rate than the invoice's (an exchange difference) keeps the DKK amount the bank received
+    readable as ``Amount x ExchangeRate / 100``. Its precision is not documented; the sandbox keeps the
+    quotient as a double (rounding it to two decimals would lose øre on large amounts).
+    """
+    if rate_of(org, kind, row) == 1.0 or not amount_voucher:
+        return 100.0
+    return float(Decimal(repr(amount_dkk)) / Decimal(repr(amount_voucher)) * 100)
+
+
 def _store(
     org: OrgData,
     kind: str,
@@ -150,7 +167,7 @@ def _store(
         "DepositAccountNumber": deposit,
         "Currency": (table.cols["Currency"] if "Currency" in table.cols else table.cols["CurrencyKey"])[row]
         or "DKK",
-        "ExchangeRate": r2(rate_of(org, kind, row) * 100),
+        "ExchangeRate": _payment_rate(org, kind, row, amount_voucher, amount_dkk),
         "PaymentClass": "Payment",
         "RelatedVoucherId": str(uuid.uuid4()),
         "ExternalReference": external,

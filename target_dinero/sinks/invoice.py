@@ -160,6 +160,7 @@ class InvoiceSink(DineroSink):
             self.run.reference.check_bookable_date(day, "Date")
         guid = deterministic_guid(self.run.organization_id, "invoice", reference)
         payments = invoice_payments(record, reference, self.options, book)
+        total = self._payments_within_total(record, lines, payments) if payments else None
         send = invoice_send(record, self.options, book)
         return Prepared(
             record=record,
@@ -172,15 +173,24 @@ class InvoiceSink(DineroSink):
                 "contact_name": contact_name,
                 "verify_total": verify_total,
                 "payments": payments,
+                # what its payments settle (they may come from another stream too), computed when the
+                # first one is paid: most invoices get none, and it may cost a read of the VAT codes
+                # (the record's own Payments fit the total prepared here; another stream's are checked
+                # against a total read with this run's accounts)
+                "total": (lambda: total)
+                if total is not None
+                else (lambda: self._payments_within_total(record, lines, [], fresh=True)),
                 "send": send,
             },
         )
 
     # -- amounts: what Dinero will hold equals the record, to the øre ----------------------------------
-    def _line_rate(self, account: int) -> Decimal:
-        """VAT rate Dinero applies to an invoice line on ``account`` (its sales VAT code, U..., else 0)."""
-        # read in this run, never a list kept from an earlier one: the VAT code decides the amount
-        accounts = self.run.reference.accounts(fresh=True)
+    def _line_rate(self, account: int, fresh: bool = True) -> Decimal:
+        """VAT rate Dinero applies to an invoice line on ``account`` (its sales VAT code, U..., else 0).
+
+        ``fresh``: read in this run, never a list kept from an earlier one (the VAT code decides the
+        amount); False only where a kept list is checked again before anything is refused."""
+        accounts = self.run.reference.accounts(fresh=fresh)
         code = str((accounts.get(account) or {}).get("VatCode") or "").upper()
         if not code.startswith("U"):
             return Decimal(0)
@@ -269,6 +279,45 @@ class InvoiceSink(DineroSink):
         certain = invoice_money_is_certain(money_lines, show_incl)
         return rounding_line, (None if certain or expected is None else expected)
 
+    def _payments_within_total(
+        self, record: dict[str, Any], lines: list[dict[str, Any]], payments: list[Any], fresh: bool = False
+    ) -> Decimal:
+        """The invoice's total (what its payments settle); reject a record whose ``Payments`` add up to more
+        (before any write).
+
+        Dinero would take them and mark the invoice OverPaid; a list past the total is a duplicate or an
+        amount in øre far more often than a real overpayment (``allow_overpayment`` registers it). The
+        total is what Dinero computes for the lines sent (with the øre-rounding line, under either
+        midpoint rule -- the larger), in the invoice's currency, as ``AmountInForeignCurrency`` is.
+        """
+        show_incl = bool(record.get("ShowLinesInclVat"))
+        money_lines = [
+            InvoiceLineMoney(
+                price=Decimal(line["BaseAmountValue"]),
+                quantity=Decimal(line["Quantity"]),
+                discount=Decimal(line["Discount"] or 0),
+                rate=self._line_rate(line["AccountNumber"], fresh),
+                text=line["LineType"] == "Text",
+            )
+            for line in lines
+        ]
+        total = max(
+            invoice_money(money_lines, show_incl).incl,
+            invoice_money(money_lines, show_incl, ROUND_HALF_EVEN).incl,
+        )
+        paid = sum((spec.voucher_amount for spec in payments), Decimal(0))
+        if paid > total and not fresh and not self.options.allow_overpayment:
+            # computed from an account list kept from an earlier run: read it again before refusing
+            return self._payments_within_total(record, lines, payments, fresh=True)
+        if paid > total and not self.options.allow_overpayment:
+            raise RecordRejected(
+                f"Payments add up to {paid.quantize(Decimal('0.01'))}, more than the invoice's total "
+                f"{total}: Dinero would mark it overpaid. Set streams.{self.stream_name}.allow_overpayment "
+                "to register payments beyond the total",
+                "Payments",
+            )
+        return total
+
     def _settle_total(
         self,
         item: Prepared,
@@ -286,7 +335,7 @@ class InvoiceSink(DineroSink):
         if expected is None or self.run.dry_run:
             return timestamp
         current = current or self._get(guid) or {}
-        held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+        held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False, held=True)
         timestamp = field_ci(current, "TimeStamp") or timestamp
         if held is None or held == expected:
             return timestamp
@@ -300,7 +349,7 @@ class InvoiceSink(DineroSink):
             rounding["BaseAmountValue"] = Decimal(rounding["BaseAmountValue"]) + expected - held
             timestamp = self._put(guid, {**payload, "ProductLines": lines}, timestamp)
             current = self._get(guid) or {}
-            held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False)
+            held = to_decimal(field_ci(current, "TotalInclVat"), "TotalInclVat", required=False, held=True)
             if held == expected:
                 self.count("rounding_corrected")
                 return field_ci(current, "TimeStamp") or timestamp
@@ -426,6 +475,7 @@ class InvoiceSink(DineroSink):
         if status.lower() == _DRAFT:
             timestamp = self._settle_total(item, created_guid, payload, timestamp)
         if item.book and status.lower() == _DRAFT:
+            item.extra["holds_payload"] = True  # created from this payload, confirmed
             self._book(item, created_guid, timestamp)
 
     def _ours(self, guid: str, reference: str) -> dict[str, Any] | None:
@@ -479,6 +529,8 @@ class InvoiceSink(DineroSink):
             self.count("created" if just_created else "unchanged")
         timestamp = self._settle_total(item, guid, payload, timestamp, current)
         if item.book:
+            # updated to this payload, or equal to it (within differences()'s half-øre tolerance)
+            item.extra["holds_payload"] = bool(self.options.update_drafts)
             self._book(item, guid, timestamp)
 
     def _put(self, guid: str, payload: dict[str, Any], timestamp: Any) -> Any:
@@ -522,8 +574,13 @@ class InvoiceSink(DineroSink):
                     self.run.gateway.post(path, {"Timestamp": timestamp}), "TimeStamp", f"POST {path}"
                 )
                 # booked by this run: no payments yet, and its TimeStamp is known
+                # what is owed is the total of the lines sent, when the draft booked holds them
                 document_payments(self.run).booked_now(
-                    "invoice", guid, field_ci(answer, "TimeStamp"), item.payload.get("Currency") or "DKK"
+                    "invoice",
+                    guid,
+                    field_ci(answer, "TimeStamp"),
+                    item.payload.get("Currency") or "DKK",
+                    total=item.extra.get("total") if item.extra.get("holds_payload") else None,
                 )
                 break
             except (DineroValidationError, DineroUnknownOutcome) as exc:

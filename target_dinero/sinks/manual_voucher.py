@@ -4,7 +4,8 @@ Dinero cannot list or search manual vouchers, so the target keeps a journal of w
 (:mod:`target_dinero.journal` explains why and what that survives); the write protocol is in
 :mod:`target_dinero.voucher_writer`. Validation before any request: JSON schema, accounts and VAT codes of
 the organization, finite non-zero amounts, a voucher date in an accounting year, lines without a
-balancing account adding up to zero, and the file (type, size, readable).
+balancing account posting zero together (with the VAT Dinero adds to sales-VAT lines), and the file
+(type, size, readable).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from target_dinero.amounts import is_whole_ore
+from target_dinero.amounts import dinero_vat, from_ore, is_whole_ore, to_ore
 from target_dinero.files import check_attachment
 from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
 from target_dinero.sinks.base import DineroSink, Prepared
@@ -21,11 +22,42 @@ from target_dinero.voucher_writer import VoucherWriter
 __all__ = ["ManualVoucherSink", "voucher_lines"]
 
 
+def _posted(sink: DineroSink, account: int, code: Any, amount: Decimal, where: str) -> Decimal:
+    """What a line without a balancing account posts in all (its account plus its VAT): ``Amount`` is the
+    net for a sales VAT code, to which Dinero adds the VAT rounded to øre (REFERENCE §4.4), and already
+    the gross for a purchase code. The code is the line's ``AccountVatCode``, else the account's own VAT
+    code (null means the account's default; ``none`` means no VAT)."""
+    reference = sink.run.reference
+    text = str(code).strip() if code not in (None, "") else None
+    if text is None:
+        text = str((reference.accounts(fresh=True).get(account) or {}).get("VatCode") or "").strip()
+    if not text.upper().startswith("U"):
+        return amount
+    rate = reference.vat_rates().get(text.upper(), Decimal(0))
+    if not rate:
+        return amount
+    vat = dinero_vat(to_ore(amount), rate)
+    if vat is None:
+        raise RecordRejected(
+            f"{where}: Dinero adds VAT {text} of exactly half an øre to {amount}; whether the voucher "
+            "balances depends on how Dinero rounds it. Give this line a balancing account, or its VAT as a "
+            "line of its own with AccountVatCode 'none'",
+            f"{where}.Amount",
+        )
+    return amount + from_ore(vat)
+
+
 def voucher_lines(sink: DineroSink, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Validate ManuelVoucherLineCreateModel lines against the organization's chart and VAT codes."""
+    """Validate ManuelVoucherLineCreateModel lines against the organization's chart and VAT codes.
+
+    A line with a balancing account balances by itself. Lines without one must together post zero --
+    counted with the VAT Dinero adds to a sales-VAT line (``Amount`` is its net), not as the bare
+    amounts: ``-100`` on a U25 sales account and ``+100`` on the bank post -125 and +100.
+    """
     reference = sink.run.reference
     result = []
     open_total = Decimal(0)
+    open_amounts = Decimal(0)
     for index, line in enumerate(lines):
         where = f"Lines[{index}]"
         amount = to_decimal(line.get("Amount"), f"{where}.Amount")
@@ -48,11 +80,12 @@ def voucher_lines(sink: DineroSink, lines: list[dict[str, Any]]) -> list[dict[st
                     f"{where}: account and balancing account are both {account}",
                     f"{where}.BalancingAccountNumber",
                 )
-        else:
-            balancing = None
-            open_total += amount
         for code_field in ("AccountVatCode", "BalancingAccountVatCode"):
             reference.check_vat_code(line.get(code_field), f"{where}.{code_field}")
+        if balancing in (None, ""):
+            balancing = None
+            open_amounts += amount
+            open_total += _posted(sink, account, line.get("AccountVatCode"), amount, where)
         result.append(
             {
                 "Description": line.get("Description") or None,
@@ -64,9 +97,11 @@ def voucher_lines(sink: DineroSink, lines: list[dict[str, Any]]) -> list[dict[st
             }
         )
     if open_total != 0:
+        vat = open_total - open_amounts
         raise RecordRejected(
-            "the voucher does not balance: lines without BalancingAccountNumber add up to "
-            f"{open_total}, not 0",
+            "the voucher does not balance: lines without BalancingAccountNumber post "
+            f"{open_total} in all, not 0"
+            + (f" (their amounts add up to {open_amounts}, plus {vat} VAT Dinero adds)" if vat else ""),
             "Lines",
         )
     return result

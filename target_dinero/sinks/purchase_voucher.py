@@ -115,6 +115,16 @@ class PurchaseVoucherSink(DineroSink):
                     dict(raw), ref, self.options, f"Payments[{index}]", positional=own in (None, "")
                 )
             )
+        paid = sum((spec.voucher_amount for spec in payments), Decimal(0))
+        total = sum((line["Amount"] for line in lines), Decimal(0))  # Amount includes the VAT
+        if paid > total and not self.options.allow_overpayment:
+            # Dinero would take them and mark the bill overpaid: a duplicate or an amount in øre
+            raise RecordRejected(
+                f"Payments add up to {paid.quantize(Decimal('0.01'))}, more than the voucher's total "
+                f"{total.quantize(Decimal('0.01'))}: Dinero would mark it overpaid. Set "
+                f"streams.{self.stream_name}.allow_overpayment to register payments beyond the total",
+                "Payments",
+            )
         return Prepared(
             record=record,
             reference=reference,

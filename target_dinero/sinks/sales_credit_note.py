@@ -97,22 +97,31 @@ class SalesCreditNoteSink(DineroSink):
                 where = f"ProductLines[{index}]"
                 account = to_int(raw.get("AccountNumber"), f"{where}.AccountNumber")
                 self.run.reference.check_account(account, f"{where}.AccountNumber")
-                quantity = to_decimal(raw.get("Quantity"), f"{where}.Quantity")
-                price = to_decimal(raw.get("BaseAmountValue"), f"{where}.BaseAmountValue")
-                if not quantity or price is None or price < 0:
+                # A Text line carries no amount (Dinero's own notes have them, and tap-dinero copies them
+                # with whatever Quantity and price they hold): kept a Text line, never made a Product
+                # line that would credit its price.
+                line_type = str(raw.get("LineType") or "Product")
+                text = line_type.lower() == "text"
+                quantity = to_decimal(raw.get("Quantity"), f"{where}.Quantity", required=not text)
+                price = to_decimal(raw.get("BaseAmountValue"), f"{where}.BaseAmountValue", required=not text)
+                if not text and (not quantity or price is None or price < 0):
                     raise RecordRejected(
                         f"{where}: Quantity must be non-zero and the price not negative", where
+                    )
+                discount = to_decimal(raw.get("Discount"), f"{where}.Discount", required=False) or Decimal(0)
+                if not 0 <= discount <= 100:
+                    raise RecordRejected(
+                        f"{where}.Discount must be a percentage 0-100, got {discount}", f"{where}.Discount"
                     )
                 lines.append(
                     {
                         "Description": raw["Description"],
-                        "Quantity": quantity,
-                        "BaseAmountValue": price,
+                        "Quantity": quantity if quantity is not None else Decimal(0),
+                        "BaseAmountValue": price if price is not None else Decimal(0),
                         "AccountNumber": account,
                         "Unit": raw.get("Unit") or "parts",
-                        "Discount": to_decimal(raw.get("Discount"), f"{where}.Discount", required=False)
-                        or Decimal(0),
-                        "LineType": "Product",
+                        "Discount": discount,
+                        "LineType": "Text" if text else line_type,
                     }
                 )
         day = to_date(record["Date"], "Date").isoformat() if record.get("Date") else None
@@ -301,6 +310,7 @@ class SalesCreditNoteSink(DineroSink):
                     quantity=line["Quantity"],
                     discount=Decimal(line["Discount"]),
                     rate=Decimal(rate),
+                    text=line.get("LineType") == "Text",
                 )
             )
         return invoice_money(lines, bool(field_ci(invoice, "ShowLinesInclVat")), rounding).incl

@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import threading
 import weakref
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +219,25 @@ def _amount_of(payment: dict[str, Any]) -> Decimal | None:
         return None
 
 
+def _rate_of(document: dict[str, Any]) -> Decimal | None:
+    """DKK per unit of a document's currency, from its totals (None when it does not say)."""
+    incl, in_dkk = field_ci(document, "TotalInclVat"), field_ci(document, "TotalInclVatInDkk")
+    try:
+        incl_d, dkk_d = Decimal(str(incl)), Decimal(str(in_dkk))
+    except ArithmeticError:
+        return None
+    if not incl_d.is_finite() or not dkk_d.is_finite() or incl_d == 0 or dkk_d == 0:
+        return None
+    return dkk_d / incl_d
+
+
+#: How far (as a factor) a payment's own rate (DKK ``Amount`` / ``AmountInForeignCurrency``) may be from
+#: its document's rate before it is taken for swapped or same-currency amounts rather than an exchange
+#: difference: 1.5 lets any real rate move through (years of EUR/DKK, USD/DKK) and catches 100/100
+#: for any currency more than 1.5 DKK or less than 0.67 DKK.
+MAX_RATE_FACTOR = Decimal("1.5")
+
+
 def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
     """Whether a payment Dinero holds is ``spec``'s amount (in the document's currency, or in DKK: the
     read model's ``Amount`` is not documented as either). A row without an amount is not contradicted."""
@@ -234,6 +254,14 @@ class _Known:
     remaining: Decimal | None = None
     #: the document's currency (None: not known to this run)
     currency: str | None = None
+    #: the document's total incl. reminder fees (document currency); None when not read in this run
+    total: Decimal | None = None
+    #: computes ``total`` of a document this run booked (all of it owed), when a payment first needs it
+    owed: Callable[[], Decimal] | None = None
+    #: DKK per unit of the document's currency (its ``TotalInclVatInDkk / TotalInclVat``); None: not read
+    rate: Decimal | None = None
+    #: the document's ExternalReference, when read in this run
+    reference: str | None = None
 
 
 class DocumentPayments:
@@ -251,11 +279,23 @@ class DocumentPayments:
         self._deposit_failed: dict[int, str] = {}
 
     # -- what is known -------------------------------------------------------------------------------
-    def booked_now(self, kind: str, guid: str, timestamp: Any, currency: str | None = None) -> None:
-        """The target just booked this document: it has no payments, its Timestamp is ``timestamp``."""
+    def booked_now(
+        self,
+        kind: str,
+        guid: str,
+        timestamp: Any,
+        currency: str | None = None,
+        *,
+        total: Callable[[], Decimal] | None = None,
+    ) -> None:
+        """The target just booked this document: it has no payments, its Timestamp is ``timestamp``;
+        ``total`` computes what Dinero holds as its total (the larger under either midpoint rule), all of
+        it owed -- called when the first payment needs it."""
         if timestamp:
             with self._lock:
-                self._known[(kind, guid.lower())] = _Known(timestamp, "Booked", [], currency=currency)
+                self._known[(kind, guid.lower())] = _Known(
+                    timestamp, "Booked", [], currency=currency, owed=total
+                )
 
     def seen_document(self, kind: str, guid: str, document: dict[str, Any]) -> None:
         """The document was just read (GET by its Guid): its Timestamp and Status serve the first payment,
@@ -270,12 +310,18 @@ class DocumentPayments:
         answer = self.run.gateway.get(list_path) or {}
         rows = field_ci(answer, "Payments") if isinstance(answer, dict) else answer
         remaining = field_ci(answer, "RemainingAmount") if isinstance(answer, dict) else None
+        total = (
+            field_ci(answer, "InvoiceTotalIncludingReminderExpenses") if isinstance(answer, dict) else None
+        )
         known = _Known(
             field_ci(document, "TimeStamp") or field_ci(document, "Timestamp"),
             str(field_ci(document, "Status") or ""),
             [dict(r) for r in rows or []],
             Decimal(str(remaining)) if remaining is not None else None,
             str(field_ci(document, "Currency") or field_ci(document, "CurrencyKey") or "") or None,
+            Decimal(str(total)) if total is not None else None,
+            rate=_rate_of(document),
+            reference=str(field_ci(document, "ExternalReference") or "") or None,
         )
         self._known[(kind, guid.lower())] = known
         return known
@@ -349,6 +395,67 @@ class DocumentPayments:
                 f"{spec.amount} (Dinero would book the difference as an exchange loss/gain)",
                 "AmountInForeignCurrency",
             )
+
+    def _check_rate(self, kind: str, guid: str, known: _Known, spec: PaymentSpec) -> None:
+        """Refuse a foreign-currency payment whose DKK ``Amount`` cannot be the money received for its
+        ``AmountInForeignCurrency``: Dinero settles the document at its own rate and books the rest as an
+        exchange difference, so 100 DKK entered for 100 EUR (or the two swapped) would book about 646 DKK
+        of exchange loss without a word. The document's rate is read once when this run has not."""
+        if spec.foreign_amount is None or (known.currency or "DKK").upper() == "DKK":
+            return
+        if (
+            known.rate is None
+            and kind == "invoice"
+            and not (self.run.dry_run and guid.startswith("dry-run:"))
+        ):
+            known.rate = self._invoice_rate(guid, known)
+        if known.rate is None:
+            return  # the document states no DKK total: Dinero decides
+        paid_rate = spec.amount / spec.foreign_amount
+        if known.rate / MAX_RATE_FACTOR <= paid_rate <= known.rate * MAX_RATE_FACTOR:
+            return
+        currency = (known.currency or "").upper()
+        raise RecordRejected(
+            f"Amount {spec.amount} DKK for AmountInForeignCurrency {spec.foreign_amount} {currency} is "
+            f"{paid_rate:.4f} DKK per {currency}, the {kind}'s rate is {known.rate:.4f}: Dinero would book "
+            f"the difference, {(spec.foreign_amount * known.rate - spec.amount).quantize(Decimal('0.01'))} "
+            f"DKK, as an exchange difference. Amount is the DKK received, AmountInForeignCurrency the amount "
+            f"in {currency} (swapped, or both in {currency}?)",
+            "Amount",
+        )
+
+    def _invoice_rate(self, guid: str, known: _Known) -> Decimal | None:
+        """An invoice's DKK per unit of its currency, from its list row (only list rows carry the DKK
+        total): the run's invoice index, asked again when the row it has holds no totals (an invoice
+        this run created). None when the invoice has no reference to find it by."""
+        reference = known.reference
+        number = None
+        if reference is None:
+            document = self.run.gateway.get(_PATHS["invoice"][0].format(g=guid)) or {}
+            reference = known.reference = str(field_ci(document, "ExternalReference") or "") or None
+            number = field_ci(document, "Number")
+        if reference is None:
+            if number in (None, ""):
+                return None
+            # no reference to find its row by: Dinero's free-text search covers the invoice number
+            answer = self.run.gateway.get(
+                "/v1/{org}/invoices",
+                {
+                    "fields": "Guid,TotalInclVat,TotalInclVatInDkk",
+                    "freeTextSearch": str(number),
+                    "pageSize": 1000,
+                },
+            )
+            rows = field_ci(answer, "Collection") if isinstance(answer, dict) else answer
+            found = [r for r in rows or [] if str(field_ci(r, "Guid") or "").lower() == guid.lower()]
+            return _rate_of(found[0]) if found else None
+        index = self.run.invoice_index
+        row = index.lookup([reference]).get(normalize_reference(reference))
+        if row is None or _rate_of(row) is None:
+            row = index.recheck(reference)
+        if row is None or str(field_ci(row, "Guid") or "").lower() != guid.lower():
+            return None
+        return _rate_of(row)
 
     def pay_all(
         self, kind: str, guid: str, specs: list[PaymentSpec], stream: str, options: StreamOptions
@@ -434,6 +541,45 @@ class DocumentPayments:
                     taken.add(out[i].reference)  # type: ignore[union-attr]
             return [s for s in out if s is not None]
 
+    def _check_fee(
+        self, kind: str, guid: str, known: _Known, spec: PaymentSpec, options: StreamOptions
+    ) -> None:
+        """Refuse a ``RemainderIsFee`` payment that would write off more than a fee.
+
+        Dinero writes off *whatever* is left after the payment (the sandbox emulates that; no document
+        bounds it): a partial payment carrying ``RemainderIsFee`` -- an instalment, a bad map -- would
+        close the invoice and book the unpaid balance as an expense, silently. The write-off may be at
+        most ``max_remainder_fee_share`` of the document's total; what is still owed is read from
+        Dinero (the document's payments list: one request when this run has not read it yet).
+        """
+        if self.run.dry_run and guid.startswith("dry-run:"):
+            return  # not written yet: nothing to read; the real run checks
+        if known.remaining is None or known.total is None:
+            answer = self.run.gateway.get(_PATHS[kind][1].format(g=guid)) or {}
+            if isinstance(answer, dict):
+                remaining = field_ci(answer, "RemainingAmount")
+                total = field_ci(answer, "InvoiceTotalIncludingReminderExpenses")
+                known.remaining = Decimal(str(remaining)) if remaining is not None else None
+                known.total = Decimal(str(total)) if total is not None else None
+        if known.remaining is None or known.total is None:
+            raise RecordRejected(
+                f"RemainderIsFee: Dinero did not say what is still owed on the {kind}, so the remainder "
+                "it would write off as a fee is unknown; not paid",
+                "RemainderIsFee",
+            )
+        write_off = known.remaining - spec.voucher_amount
+        limit = (abs(known.total) * options.max_remainder_fee_share).quantize(Decimal("0.01"))
+        if write_off > limit:
+            cent = Decimal("0.01")
+            raise RecordRejected(
+                f"RemainderIsFee would write off {write_off.quantize(cent)} of the {kind}'s total "
+                f"{known.total.quantize(cent)} as a fee (still owed {known.remaining.quantize(cent)}, paid "
+                f"now {spec.voucher_amount.quantize(cent)}): more than streams.{options.stream}."
+                f"max_remainder_fee_share ({options.max_remainder_fee_share} of the total: {limit}). A "
+                "remainder that large is an unpaid balance, not a fee; nothing was paid",
+                "RemainderIsFee",
+            )
+
     # -- the write ----------------------------------------------------------------------------------
     def pay(self, kind: str, guid: str, spec: PaymentSpec, stream: str, options: StreamOptions) -> str:
         """Register ``spec`` on the booked document ``guid`` unless it is there; returns the outcome
@@ -460,9 +606,13 @@ class DocumentPayments:
                     )
                 return "payment_exists"
             self._check_currency(kind, known, spec)
+            self._check_rate(kind, guid, known, spec)
+            if known.owed is not None and known.remaining is None:
+                known.total = known.remaining = known.owed()
+                known.owed = None
             if known.status.lower() == "draft":
                 raise RecordRejected(f"the {kind} is a draft: only booked documents can be paid", "Book")
-            if known.remaining is not None and known.remaining <= 0:
+            if known.remaining is not None and known.remaining <= 0 and not options.allow_overpayment:
                 # Paid in full by payments that do not carry this reference (by hand, another tool): a
                 # payment now would pay twice. Dinero is not touched; the reason says what to check.
                 raise RecordRejected(
@@ -470,6 +620,22 @@ class DocumentPayments:
                     f"without this payment's reference {spec.reference!r}; not paid again",
                     "Amount",
                 )
+            if (
+                known.remaining is not None
+                and spec.voucher_amount > known.remaining
+                and not options.allow_overpayment
+            ):
+                # Dinero takes it and marks the document OverPaid: a payment beyond the balance is far
+                # more often a duplicate under another reference, or an amount in øre, than a real one.
+                raise RecordRejected(
+                    f"payment {spec.reference!r} of {spec.voucher_amount.quantize(Decimal('0.01'))} is more "
+                    f"than the {known.remaining.quantize(Decimal('0.01'))} still owed on the {kind}: Dinero "
+                    f"would mark it overpaid. Set streams.{options.stream}.allow_overpayment to register "
+                    "payments beyond the balance",
+                    "Amount",
+                )
+            if spec.remainder_is_fee:
+                self._check_fee(kind, guid, known, spec, options)
             if self.run.dry_run:
                 self.run.plan("pay", f"{kind}_payment", stream, spec.reference, spec.body(known.timestamp))
                 known.payments.append({"ExternalReference": spec.reference})

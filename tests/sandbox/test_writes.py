@@ -247,3 +247,24 @@ def test_upload_accepts_any_part_name_and_a_part_without_filename(api: Api) -> N
             api.url("/v1/{org}/files"), params={"fileName": "bilag.png"}, files=files, timeout=30
         )
         assert response.status_code == 200 and len(response.json()["FileGuid"]) == 32
+
+
+def test_a_manual_voucher_that_does_not_balance_is_not_booked(sandbox: SandboxServer, api: Api) -> None:
+    """Lines without a balancing account post their account and, for a sales VAT code, the VAT Dinero
+    adds: -100 on 1000 (U25) and +100 on the bank post -125 and +100, which no ledger can hold. The draft
+    is stored; booking it is refused (400, code 42) and writes no entry. With +125 it books, balanced."""
+    lines = [{"AccountNumber": 1000, "Amount": -100}, {"AccountNumber": 55000, "Amount": 100}]
+    voucher = api.post("/v1/{org}/vouchers/manuel", {"VoucherDate": "2026-03-02", "Lines": lines}).json()
+    book = f"/v1/{{org}}/vouchers/manuel/{voucher['Guid']}/book"
+    refused = api.post(book, {"Timestamp": voucher["Timestamp"]})
+    assert refused.status_code == 400 and refused.json()["code"] == 42, refused.text
+    assert "does not balance" in str(refused.json()["validationErrors"])
+    assert not [e for e in sandbox.dump(100000, "entries") if e["VoucherGuid"] == voucher["Guid"]]
+    path = f"/v1/{{org}}/vouchers/manuel/{voucher['Guid']}"
+    lines[1]["Amount"] = 125
+    updated = api.put(path, {"Timestamp": voucher["Timestamp"], "VoucherDate": "2026-03-02", "Lines": lines})
+    assert updated.status_code == 200, updated.text
+    booked = api.post(book, {"Timestamp": updated.json()["Timestamp"]})
+    assert booked.status_code == 200, booked.text
+    entries = [e for e in sandbox.dump(100000, "entries") if e["VoucherGuid"] == voucher["Guid"]]
+    assert sum(e["Amount"] for e in entries) == 0 and len(entries) == 3

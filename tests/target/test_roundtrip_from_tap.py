@@ -155,13 +155,55 @@ def _ref(guid: str) -> str:
     return f"dinero:{A}:{guid}"
 
 
-def _payment_sums(sandbox: Any, org: str) -> dict[str, Decimal]:
-    """Live payments per document Guid, summed in the document's currency."""
+def _payment_sums(sandbox: Any, org: str, field: str = "AmountInVoucherCurrency") -> dict[str, Decimal]:
+    """Live payments per document Guid, summed in the document's currency (``Amount``: in DKK, what the
+    bank account received)."""
     sums: dict[str, Decimal] = {}
     for payment in live(sandbox.dump(org, "payments")):
         guid = str(payment["VoucherGuid"]).lower()
-        sums[guid] = sums.get(guid, Decimal(0)) + Decimal(str(payment["AmountInVoucherCurrency"]))
+        sums[guid] = sums.get(guid, Decimal(0)) + Decimal(str(payment[field]))
     return sums
+
+
+def _pay_in_euro_at_another_rate(sandbox: Any, tap_config: dict[str, Any]) -> None:
+    """A booked EUR invoice of A (1 250.00 EUR at the invoice's 7.46), half paid at 7.5213 DKK/EUR: the bank
+    received a DKK amount that the invoice's rate does not give (an exchange gain in A)."""
+    from dinero_api.client import DineroClient
+    from dinero_api.settings import DineroSettings
+
+    contact = next(c for c in live(sandbox.dump(A, "contacts")) if c.get("Name"))
+    with DineroClient(DineroSettings.from_config(tap_config)) as client:
+        made = client.post_json(
+            f"/v1/{A}/invoices",
+            {
+                "ContactGuid": contact["ContactGuid"],
+                "Currency": "EUR",
+                "Date": live(sandbox.dump(A, "invoices"))[0]["Date"],
+                "ExternalReference": "eur-wire",
+                "ProductLines": [
+                    {
+                        "Description": "Consulting",
+                        "Quantity": 1,
+                        "BaseAmountValue": 1000.0,
+                        "AccountNumber": 1000,
+                        "Unit": "hours",
+                    }
+                ],
+            },
+        )
+        booked = client.post_json(f"/v1/{A}/invoices/{made['Guid']}/book", {"Timestamp": made["TimeStamp"]})
+        euro = Decimal("625.00")
+        body = {
+            "Timestamp": booked["TimeStamp"],
+            "Amount": float((euro * Decimal("7.5213")).quantize(Decimal("0.01"))),
+            "AmountInForeignCurrency": float(euro),
+            "DepositAccountNumber": 55000,
+            "Description": "Wire in EUR",
+            "RemainderIsFee": False,
+        }
+        client.post_json(f"/v1/{A}/invoices/{made['Guid']}/payments", body)
+    paid = [p for p in live(sandbox.dump(A, "payments")) if p["VoucherGuid"] == made["Guid"].lower()]
+    assert [p["Amount"] for p in paid] == [4700.81]
 
 
 def _unpaid(status: str) -> str:
@@ -182,6 +224,7 @@ def _one_copy_each(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def _assert_b_equals_a(sandbox: Any) -> None:
     """What B holds for every copied document equals A, computed from A's own data."""
     a_paid, b_paid = _payment_sums(sandbox, A), _payment_sums(sandbox, B)
+    a_dkk, b_dkk = _payment_sums(sandbox, A, "Amount"), _payment_sums(sandbox, B, "Amount")
     b_invoices = _one_copy_each(sandbox.dump(B, "invoices"))
     a_invoices = live(sandbox.dump(A, "invoices"))
     assert a_invoices
@@ -194,6 +237,7 @@ def _assert_b_equals_a(sandbox: Any) -> None:
         assert _unpaid(copy["PaymentStatus"]) == _unpaid(source["PaymentStatus"]), source["Guid"]
         assert copy["PaymentDate"] == source["PaymentDate"], source["Guid"]  # the due date: same terms
         assert b_paid.get(copy["Guid"].lower(), 0) == a_paid.get(source["Guid"].lower(), 0), source["Guid"]
+        assert b_dkk.get(copy["Guid"].lower(), 0) == a_dkk.get(source["Guid"].lower(), 0), source["Guid"]
     b_notes = _one_copy_each(sandbox.dump(B, "creditnotes"))
     linked = [n for n in live(sandbox.dump(A, "creditnotes")) if n.get("CreditNoteFor")]
     assert linked and any(a_paid.get(n["Guid"].lower()) for n in linked)
@@ -204,6 +248,7 @@ def _assert_b_equals_a(sandbox: Any) -> None:
         assert copy["PaymentStatus"] == source["PaymentStatus"], source["Guid"]
         assert copy["CreditNoteFor"].lower() == guid_in_b[source["CreditNoteFor"].lower()]
         assert b_paid.get(copy["Guid"].lower(), 0) == a_paid.get(source["Guid"].lower(), 0)
+        assert b_dkk.get(copy["Guid"].lower(), 0) == a_dkk.get(source["Guid"].lower(), 0)
 
 
 def test_invoices_with_payments_and_credit_notes_copy_into_another_organization_once(
@@ -237,6 +282,7 @@ def test_invoices_with_payments_and_credit_notes_copy_into_another_organization_
         "ledger_file": str(tmp_path / "ledger.jsonl"),
         "max_rejects": 2,
     }
+    _pay_in_euro_at_another_rate(sandbox, tap_config)
 
     tapped = run_tap(tap_config, streams=COPY_STREAMS)
     assert tapped.error is None

@@ -189,7 +189,7 @@ def test_manual_voucher_amount_with_a_fraction_of_an_ore_is_rejected(
         "ExternalReference": "JE-FRACTION",
         "VoucherDate": "2026-11-03",
         "Lines": [
-            {"AccountNumber": 2000, "Amount": "10.004", "AccountVatCode": "none"},
+            {"AccountNumber": 2000, "Amount": 10.004, "AccountVatCode": "none"},
             {"AccountNumber": 55000, "Amount": "-10.00", "AccountVatCode": "none"},
         ],
     }
