@@ -35,7 +35,18 @@ from target_dinero.report import RunReport
 __all__ = ["RunContext"]
 
 #: ContactGuid: the credit notes of an invoice are found among its contact's (sales_credit_note)
-INVOICE_INDEX_FIELDS = ("Guid", "ExternalReference", "Status", "UpdatedAt", "DeletedAt", "ContactGuid")
+#: TotalInclVat, Date and Currency tell whether a booked invoice still matches its record (no extra request).
+INVOICE_INDEX_FIELDS = (
+    "Guid",
+    "ExternalReference",
+    "Status",
+    "UpdatedAt",
+    "DeletedAt",
+    "ContactGuid",
+    "TotalInclVat",
+    "Date",
+    "Currency",
+)
 PRODUCT_INDEX_FIELDS = (
     "ProductGuid",
     "ExternalReference",
@@ -58,9 +69,7 @@ def refusal_signature(exc: Any) -> tuple[Any, ...]:
 class RunContext:
     """State of one target run, shared by all sinks."""
 
-    def __init__(
-        self, config: Mapping[str, Any], logger: logging.Logger, schema: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, config: Mapping[str, Any], logger: logging.Logger, schema: Mapping[str, Any]) -> None:
         """``schema``: the target's settings schema, where every default is written (and read from)."""
         self.config = config
         self.schema = schema

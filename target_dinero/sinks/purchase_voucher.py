@@ -165,6 +165,7 @@ class PurchaseVoucherSink(DineroSink):
             attachment=item.extra["attachment"],
             book=item.book,
             update_drafts=False,  # a purchase draft is left as Dinero holds it (booked when asked)
+            booked_must_match=True,
         )
         if entry is None or not item.extra["payments"] or entry.get("status") != "booked":
             return
