@@ -101,6 +101,7 @@ class RunContext:
         self.journal_lock = threading.Lock()
         self.journal_confirmed = False  # see VoucherWriter.confirm_journal
         self._refusals: dict[tuple[Any, ...], int] = {}
+        self._write_locks: dict[str, threading.Lock] = {}
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -145,6 +146,18 @@ class RunContext:
                     read_only=self.dry_run,
                 )
             return self._markers
+
+    def write_lock(self, family: str) -> threading.Lock:
+        """The lock every sink writing objects of ``family`` holds while it loads a batch.
+
+        singer-sdk drains the sinks of one phase in parallel threads, and the organization's run lock is
+        held by the whole process, so two streams of one load type (the same ``ExternalReference`` in
+        both, or refunds of one invoice) would each find the object missing and each create it -- a twin
+        manual or purchase voucher, a second full credit note. Sinks of one family load one at a time;
+        other families still drain side by side.
+        """
+        with self._lock:
+            return self._write_locks.setdefault(family, threading.Lock())
 
     def hold_run_lock(self) -> None:
         """Take the organization's lock in the journal store before the first look-up of a load.

@@ -89,6 +89,9 @@ class DineroSink(SdkAdapterSink):
     #: record acts on is written before it, and an invoice is paid before a credit note lowers what it
     #: still owes.
     drain_phase: ClassVar[int] = 0
+    #: Sinks of one family never load at the same time (:meth:`RunContext.write_lock`); default: the
+    #: load type. Load types that write the same kind of Dinero object share one.
+    write_family: ClassVar[str | None] = None
     #: Records per drain: bounds the work a crash replays and how long STATE waits.
     MAX_SIZE_DEFAULT = 500
 
@@ -134,7 +137,10 @@ class DineroSink(SdkAdapterSink):
             # Look-ups and writes of every load type happen under the organization's lock in the journal
             # store: an overlapping run (or another worker) waits instead of creating the same objects.
             self.run.hold_run_lock()
-            self.load(list(prepared.values()))
+            # Another stream of the same family, drained in a parallel thread, may hold the same reference
+            # (or act on the same document): its look-ups and writes finish before ours start.
+            with self.run.write_lock(self.write_family or self.load_type):
+                self.load(list(prepared.values()))
 
     # -- for subclasses -----------------------------------------------------------------------------
     def deleted_upstream(self, record: dict[str, Any], where: str) -> None:

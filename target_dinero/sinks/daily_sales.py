@@ -103,6 +103,7 @@ class DailySalesSink(DineroSink):
     """load_as: daily_sales."""
 
     load_type = "daily_sales"
+    write_family = "manual_voucher"  # its day vouchers are manual vouchers
     #: Sales are small and a day split over two drains costs one more request (an update): drain rarely.
     MAX_SIZE_DEFAULT = 10_000
 
@@ -159,7 +160,8 @@ class DailySalesSink(DineroSink):
                 del items[item.reference]  # the later version of a sale wins
             items[item.reference] = item
         if items:
-            self.load(list(items.values()))
+            with self.run.write_lock(self.write_family or self.load_type):  # see DineroSink.process_batch
+                self.load(list(items.values()))
 
     def _key(self, sale_id: Any) -> str | None:
         if sale_id in (None, ""):
