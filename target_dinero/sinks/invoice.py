@@ -324,8 +324,7 @@ class InvoiceSink(DineroSink):
     def _load_and_pay(self, item: Prepared, existing: dict[str, Any] | None) -> None:
         """Write the invoice, then register its ``Payments`` (see :mod:`.settlement`)."""
         self._load(item, existing)
-        if self.options.update_drafts:  # Dinero now holds this record's content (written or found equal)
-            self._remember_content(item)
+        self._remember_content(item)  # Dinero now holds this record's content (written or found equal)
         if item.extra.get("payments") or item.extra.get("send"):
             pay_invoice(self, item)
 
@@ -550,7 +549,8 @@ class InvoiceSink(DineroSink):
         current: dict[str, Any] | None = None,
         just_created: bool = False,
     ) -> None:
-        if not self.options.update_drafts and not item.book:
+        known = (self.run.markers.get(self._content_key(item)) or {}).get("digest") == digest(item.payload)
+        if not self.options.update_drafts and not item.book and known:
             self.count("created" if just_created else "unchanged")
             return
         current = current or self._get(guid)
@@ -559,9 +559,16 @@ class InvoiceSink(DineroSink):
             self._create(item, payload)
             return
         timestamp = field_ci(current, "TimeStamp")
-        changed = (
-            differences(payload, current, lines_field="ProductLines") if self.options.update_drafts else []
-        )
+        changed = differences(payload, current, lines_field="ProductLines")
+        if changed and not self.options.update_drafts:
+            # Counting it as there -- or booking what Dinero holds -- would silently keep the earlier content.
+            raise RecordRejected(
+                f"invoice {item.reference} exists in Dinero as a draft ({guid}) whose {', '.join(changed)} "
+                f"differ from this record, and streams.{self.stream_name}.update_drafts is off: it is "
+                "neither updated nor booked. Correct or delete the draft in Dinero (or turn update_drafts "
+                "on), then re-run",
+                changed[0].split("[")[0].split(".")[0],
+            )
         if changed:
             if self.run.dry_run:
                 self.run.plan("update", self.load_type, self.stream_name, item.reference, payload)

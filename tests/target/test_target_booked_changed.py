@@ -139,3 +139,24 @@ def test_a_booked_voucher_whose_amount_changed_upstream_is_rejected_not_counted_
         same = run_target(sandbox, where, msgs("s", [make(250.0)]))
         assert same.error is None and same.writes == [], same.stderr
         assert same.counts("s").get("skipped_booked") == 1 and rejects(where)[before:] == []
+
+
+def test_an_invoice_draft_that_differs_is_neither_booked_as_it_was_nor_counted_when_updates_are_off(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    streams = {"o": {"load_as": "invoice", "update_drafts": False}}
+    config = make_target_config(sandbox_settings, tmp_path, streams, max_rejects=10)
+    assert run_target(sandbox, config, msgs("o", [order()])).error is None  # a draft of 124.99
+    dearer = order(Book=True, ProductLines=[{**order()["ProductLines"][0], "BaseAmountValue": 44.44}])
+    for where in (config, fresh_journal(config, tmp_path, "other")):
+        run = run_target(sandbox, where, msgs("o", [dearer]))
+        assert run.error is None, run.stderr
+        assert run.writes == [] and run.counts("o").get("unchanged") is None, run.counts("o")
+        new = rejects(where)
+        assert len(new) == 1 and "update_drafts" in new[0]["reason"], new
+    held = [i for i in sandbox.dump(ORG, "invoices") if i.get("ExternalReference") == "BK-1"]
+    assert [(i["Status"], i["TotalInclVat"]) for i in held] == [("Draft", 124.99)]  # not booked as it was
+    same = run_target(sandbox, config, msgs("o", [order(Book=True)]))  # the record that made it: booked
+    assert same.error is None and len(rejects(config)) == 1, same.stderr
+    held = [i for i in sandbox.dump(ORG, "invoices") if i.get("ExternalReference") == "BK-1"]
+    assert [(i["Status"], i["TotalInclVat"]) for i in held] == [("Booked", 124.99)]
