@@ -102,6 +102,8 @@ class RunContext:
         self.journal_confirmed = False  # see VoucherWriter.confirm_journal
         self._refusals: dict[tuple[Any, ...], int] = {}
         self._write_locks: dict[str, threading.Lock] = {}
+        #: records whose write is in doubt (see :meth:`reject`): while > 0, no STATE is emitted
+        self.state_held = 0
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -208,11 +210,22 @@ class RunContext:
             return self._product_index
 
     # -- outcomes -------------------------------------------------------------------------------
-    def reject(self, stream: str, record: Any, reason: str, field: str | None = None) -> None:
-        """Send a record to the rejects file and count it."""
+    def reject(
+        self, stream: str, record: Any, reason: str, field: str | None = None, *, in_doubt: bool = False
+    ) -> None:
+        """Send a record to the rejects file and count it.
+
+        ``in_doubt``: the record's write may or may not have happened (an unknown outcome the run could not
+        resolve, a check by hand). No STATE is emitted after it for the rest of the run
+        (:attr:`state_held`): an orchestrator would save that STATE and the tap would never send the record
+        again, so the "re-run looks again" the reason promises would never come.
+        """
         self.rejects.write(stream, record, reason, field)
         self.report.count(stream, "rejected")
         self.logger.warning("Rejected a record of %s: %s", stream, reason)
+        if in_doubt:
+            with self._lock:
+                self.state_held += 1
 
     def refused(self, stream: str, exc: BaseException, records: int = 1) -> None:
         """Count a Dinero refusal (4xx) that rejected ``records`` records; stop the whole run once the same

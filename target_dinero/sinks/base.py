@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
 from dinero_api.filters import searchable
 from dinero_api.sdk_adapter import SdkAdapterSink
+from target_dinero.exactly_once import CheckByHand, OutcomeStillUnknown
 from target_dinero.records import (
     MAX_EXTERNAL_REFERENCE,
     RecordRejected,
@@ -37,7 +38,13 @@ if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
     from target_dinero.run import RunContext
 
-__all__ = ["DELETION_MARKERS", "DineroSink", "Prepared", "is_deleted_upstream"]
+__all__ = ["DELETION_MARKERS", "DineroSink", "Prepared", "in_doubt", "is_deleted_upstream"]
+
+
+def in_doubt(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves the record's write in doubt (it may or may not be in Dinero): an unknown
+    outcome the run could not resolve, or a check by hand. Such a reject holds back STATE."""
+    return isinstance(exc, DineroUnknownOutcome | OutcomeStillUnknown | CheckByHand)
 
 
 @dataclasses.dataclass
@@ -293,6 +300,6 @@ class DineroSink(SdkAdapterSink):
             verdict = self.rejection(exc)
             if verdict is None:
                 raise
-            self.run.reject(self.stream_name, record, *verdict)
+            self.run.reject(self.stream_name, record, *verdict, in_doubt=in_doubt(exc))
             if isinstance(exc, DineroAPIError) and not isinstance(exc, DineroUnknownOutcome):
                 self.run.refused(self.stream_name, exc)  # a refusal that repeats stops the run

@@ -55,7 +55,7 @@ from target_dinero.records import (
 )
 from target_dinero.reference_data import NO_VAT
 from target_dinero.remote_index import field_ci
-from target_dinero.sinks.base import DineroSink, Prepared, is_deleted_upstream
+from target_dinero.sinks.base import DineroSink, Prepared, in_doubt, is_deleted_upstream
 from target_dinero.voucher_writer import PATH, VoucherWriter
 
 __all__ = ["DailySalesSink"]
@@ -384,7 +384,7 @@ class DailySalesSink(DineroSink):
                     raise
                 blocked.update(k for k, v in changes.get(day, {}).items() if v is None)
                 for item in owners[day]:
-                    self.run.reject(self.stream_name, item.record, *verdict)
+                    self.run.reject(self.stream_name, item.record, *verdict, in_doubt=in_doubt(exc))
 
     def _replaces(self, day: str, carried: set[str]) -> bool:
         """whole_days: the first batch of this run that carries a day replaces the day's sales."""

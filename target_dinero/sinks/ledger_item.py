@@ -264,6 +264,7 @@ class LedgerItemSink(DineroSink):
                             item.record,
                             f"Dinero's answer was lost ({exc}) and the item is not listed; a re-run looks "
                             "again before creating it",
+                            in_doubt=True,
                         )
                     return
         for item in chunk:
