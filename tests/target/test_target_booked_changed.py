@@ -7,6 +7,7 @@ Dinero), while the same record re-sent is still recognised without a reject."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,33 @@ def test_an_invoice_draft_that_differs_is_neither_booked_as_it_was_nor_counted_w
     assert same.error is None and len(rejects(config)) == 1, same.stderr
     held = [i for i in sandbox.dump(ORG, "invoices") if i.get("ExternalReference") == "BK-1"]
     assert [(i["Status"], i["TotalInclVat"]) for i in held] == [("Booked", 124.99)]
+
+
+def test_a_booked_kassekladde_item_whose_amount_changed_upstream_is_rejected_not_counted_as_there(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    config = make_target_config(
+        sandbox_settings, tmp_path, {"z": {"load_as": "ledger_item", "book": True}}, max_rejects=10
+    )
+    item = {
+        "id": "z1",
+        "VoucherDate": "2026-11-02",
+        "Lines": [{"AccountNumber": 55000, "BalancingAccountNumber": 1000, "Amount": 1250.0}],
+    }
+    assert run_target(sandbox, config, msgs("z", [item])).error is None
+    deadline = time.monotonic() + 30
+    while any(
+        r.get("Status") != "Booked" for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)  # Dinero books kassekladde items in the background
+    changed = {**item, "Lines": [{**item["Lines"][0], "Amount": 1300.0}]}
+    again = run_target(sandbox, config, msgs("z", [changed]))
+    assert again.error is None, again.stderr
+    new = rejects(config)
+    assert len(new) == 1 and "1300" in new[0]["reason"], new
+    assert again.counts("z").get("unchanged") is None
+    same = run_target(sandbox, config, msgs("z", [item]))
+    assert same.error is None and same.counts("z").get("unchanged") == 1 and len(rejects(config)) == 1
+    held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
+    assert len(held) == 1
