@@ -48,6 +48,7 @@ from target_dinero.records import (
     derive_reference,
     digest,
     money,
+    normalize_reference,
     plain,
     to_date,
     to_decimal,
@@ -66,6 +67,18 @@ _DAY_IN_REF = re.compile(r":(\d{4}-\d{2}-\d{2})(?:#\d+)?$")
 _VAT = "vat"
 
 Totals = dict[str, Decimal]  # "<method>|<rate>" -> gross incl. VAT; "vat" -> VAT amount
+
+
+def _canonical(sales: dict[str, Any]) -> dict[str, Any]:
+    """A day's journaled sales keyed by :meth:`DailySalesSink._key`'s form: journals of earlier versions
+    kept an id as it came (``id: POS-1``, padded or decomposed), which would not meet the same sale again."""
+    out: dict[str, Any] = {}
+    for key, value in sales.items():
+        if key.startswith("id:"):
+            text = normalize_reference(key[3:])
+            key = f"id:{text}" if text else key
+        out[key] = value
+    return out
 
 
 def _rate_text(rate: Decimal | str) -> str:
@@ -164,9 +177,13 @@ class DailySalesSink(DineroSink):
                 self.load(list(items.values()))
 
     def _key(self, sale_id: Any) -> str | None:
+        """The journal key of a sale: its id in the identity form of references (NFC, trimmed; ``7`` and
+        ``"7"`` one id), so a sale re-sent with its id padded or decomposed is the same sale, not a second
+        one on its day."""
         if sale_id in (None, ""):
             return None
-        return f"id:{sale_id}"
+        text = normalize_reference(plain(sale_id))
+        return f"id:{text}" if text else None
 
     def _anonymous_key(self) -> str:
         self._sequence += 1
@@ -287,8 +304,8 @@ class DailySalesSink(DineroSink):
         parts = self._parts(base)
         in_dinero = any(entry.get("status") in _LIVE for _, entry in parts)
         if parts and "day_sales" in parts[0][1]:
-            return dict(parts[0][1]["day_sales"]), in_dinero
-        return self._legacy_sales(parts), in_dinero
+            return _canonical(parts[0][1]["day_sales"]), in_dinero
+        return _canonical(self._legacy_sales(parts)), in_dinero
 
     def _sale_index(self) -> dict[str, set[str]]:
         """Sale key -> days whose journaled sales contain it (built once per run, kept up to date)."""
@@ -311,7 +328,7 @@ class DailySalesSink(DineroSink):
                 legacy[day].update(entry.get("sales") or {})
         index: defaultdict[str, set[str]] = defaultdict(set)
         for day, sales in {**legacy, **current}.items():
-            for key in sales:
+            for key in _canonical(sales):
                 index[key].add(day)
         self._index = dict(index)
         return self._index
