@@ -238,8 +238,9 @@ class VoucherWriter:
         if entry.get("digest") == digest:
             return
         current = self.get(str(entry.get("guid"))) if entry.get("guid") else None
-        if current is None or field_ci(current, "Lines") is None:
-            return  # nothing to compare with: left as it was (the journal cannot tell either)
+        if current is None or field_ci(current, "Lines") is None or _foreign(payload):
+            # Nothing to compare with (or amounts Dinero may show converted to DKK): left as it was.
+            return
         mismatch = _booked_mismatch(current, payload)
         if mismatch is not None:
             raise RecordRejected(
@@ -578,6 +579,15 @@ def _held_lines(voucher: dict[str, Any]) -> list[tuple[str, set[str]]]:
             amounts = {value for value in values if value}
             held.append((str(field_ci(line, "AccountNumber")), amounts))
     return held
+
+
+def _foreign(payload: dict[str, Any]) -> bool:
+    """Whether the voucher or one of its lines is in another currency than DKK (whose amounts Dinero's
+    read model may show converted, so they cannot be compared with the record's)."""
+    keys = [payload.get("CurrencyKey")] + [
+        field_ci(line, "CurrencyKey") for line in payload.get("Lines") or [] if isinstance(line, dict)
+    ]
+    return any(key not in (None, "", "DKK") for key in keys)
 
 
 def _booked_mismatch(current: dict[str, Any], payload: dict[str, Any]) -> tuple[str, str] | None:
