@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import threading
 import weakref
 from decimal import Decimal
@@ -59,7 +60,14 @@ if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
     from target_dinero.run import RunContext
 
-__all__ = ["UNKNOWN_OUTCOME", "DocumentPayments", "PaymentSpec", "document_payments", "parse_payment"]
+__all__ = [
+    "UNKNOWN_OUTCOME",
+    "DocumentPayments",
+    "PaymentSpec",
+    "document_payments",
+    "parse_payment",
+    "positional_reference",
+]
 
 #: Errors after which a write may or may not have happened.
 UNKNOWN_OUTCOME = (DineroUnknownOutcome, DineroServerError, DineroConnectionError, DineroMalformedResponse)
@@ -570,6 +578,20 @@ def invoice_key(record: dict[str, Any]) -> None:
         )
 
 
+def positional_reference(document_reference: str, position: int) -> str:
+    """The reference of a document's payment that has none of its own: ``<document>/payment/<n>``.
+
+    When that is longer than Dinero's 128 characters (a long document reference), the document part is
+    the first 160 bits of its SHA-256 instead -- stable, so a re-run finds the payment -- rather than the
+    whole record being refused for a reference the target made up.
+    """
+    reference = f"{document_reference}/payment/{position}"
+    if len(reference) <= MAX_EXTERNAL_REFERENCE:
+        return reference
+    digest = hashlib.sha256(document_reference.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{digest}/payment/{position}"
+
+
 def invoice_payments(
     record: dict[str, Any], reference: str, options: StreamOptions, book: bool
 ) -> list[PaymentSpec]:
@@ -582,7 +604,7 @@ def invoice_payments(
     specs = []
     for index, raw in enumerate(raw_payments):
         own = raw.get("ExternalReference")
-        ref = str(own) if own not in (None, "") else f"{reference}/payment/{index + 1}"
+        ref = str(own) if own not in (None, "") else positional_reference(reference, index + 1)
         specs.append(
             parse_payment(dict(raw), ref, options, f"Payments[{index}]", positional=own in (None, ""))
         )
