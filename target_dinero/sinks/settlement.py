@@ -233,6 +233,26 @@ def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
     return held is None or held in (spec.amount, spec.voucher_amount)
 
 
+def _other_date_or_account(payment: dict[str, Any], spec: PaymentSpec) -> tuple[str, str, str] | None:
+    """(what Dinero holds, what the record says, the field) when a payment found under the record's own
+    reference has another date or deposit account -- counting it as there would silently keep the old
+    one. Positional payments (no reference of their own) are matched by amount only, so not checked;
+    nor are values Dinero's row or the record leaves out."""
+    if spec.positional:
+        return None
+    held_date = str(field_ci(payment, "PaymentDate") or "")[:10]
+    if spec.payment_date and held_date and held_date != spec.payment_date[:10]:
+        return f"PaymentDate {held_date}", f"{spec.payment_date[:10]}", "PaymentDate"
+    held_account = field_ci(payment, "DepositAccountNumber")
+    if held_account not in (None, "") and str(held_account) != str(spec.deposit_account):
+        return (
+            f"DepositAccountNumber {held_account}",
+            f"{spec.deposit_account}",
+            "DepositAccountNumber",
+        )
+    return None
+
+
 @dataclasses.dataclass
 class _Known:
     timestamp: Any
@@ -465,6 +485,14 @@ class DocumentPayments:
                         f"record says {spec.voucher_amount}: a registered payment is not changed or paid "
                         "again (delete it in Dinero to register the new amount)",
                         "Amount",
+                    )
+                changed = _other_date_or_account(held, spec)
+                if changed:
+                    raise RecordRejected(
+                        f"the {kind} already holds payment {spec.reference!r} with {changed[0]}, the record "
+                        f"says {changed[1]}: a registered payment is not changed or paid again (delete it "
+                        "in Dinero to register it as the record says)",
+                        changed[2],
                     )
                 return "payment_exists"
             self._check_currency(kind, known, spec)
