@@ -79,7 +79,8 @@ _STREAM_OPTIONS = th.ObjectType(
         "update_drafts",
         th.BooleanType,
         default=True,
-        description="update an existing draft when the record differs from it (booked objects never change)",
+        description="update an existing draft when the record differs from it (booked objects never change). "
+        "Off: a draft that differs from its record is rejected naming the fields, neither updated nor booked",
     ),
     th.Property(
         "rounding_account",

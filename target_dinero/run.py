@@ -37,6 +37,7 @@ __all__ = ["RunContext"]
 #: ContactGuid: the credit notes of an invoice are found among its contact's (sales_credit_note)
 #: ``Currency`` and the two totals give a document's exchange rate (a foreign payment's DKK is checked
 #: against it: target_dinero.sinks.settlement); the detail read model has no DKK total.
+#: TotalInclVat, Date and Currency tell whether a booked invoice still matches its record (no extra request).
 INVOICE_INDEX_FIELDS = (
     "Guid",
     "ExternalReference",
@@ -47,6 +48,7 @@ INVOICE_INDEX_FIELDS = (
     "Currency",
     "TotalInclVat",
     "TotalInclVatInDkk",
+    "Date",
 )
 PRODUCT_INDEX_FIELDS = (
     "ProductGuid",
@@ -70,9 +72,7 @@ def refusal_signature(exc: Any) -> tuple[Any, ...]:
 class RunContext:
     """State of one target run, shared by all sinks."""
 
-    def __init__(
-        self, config: Mapping[str, Any], logger: logging.Logger, schema: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, config: Mapping[str, Any], logger: logging.Logger, schema: Mapping[str, Any]) -> None:
         """``schema``: the target's settings schema, where every default is written (and read from)."""
         self.config = config
         self.schema = schema
@@ -104,6 +104,9 @@ class RunContext:
         self.journal_lock = threading.Lock()
         self.journal_confirmed = False  # see VoucherWriter.confirm_journal
         self._refusals: dict[tuple[Any, ...], int] = {}
+        self._write_locks: dict[str, threading.Lock] = {}
+        #: records whose write is in doubt (see :meth:`reject`): while > 0, no STATE is emitted
+        self.state_held = 0
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -148,6 +151,18 @@ class RunContext:
                     read_only=self.dry_run,
                 )
             return self._markers
+
+    def write_lock(self, family: str) -> threading.Lock:
+        """The lock every sink writing objects of ``family`` holds while it loads a batch.
+
+        singer-sdk drains the sinks of one phase in parallel threads, and the organization's run lock is
+        held by the whole process, so two streams of one load type (the same ``ExternalReference`` in
+        both, or refunds of one invoice) would each find the object missing and each create it -- a twin
+        manual or purchase voucher, a second full credit note. Sinks of one family load one at a time;
+        other families still drain side by side.
+        """
+        with self._lock:
+            return self._write_locks.setdefault(family, threading.Lock())
 
     def hold_run_lock(self) -> None:
         """Take the organization's lock in the journal store before the first look-up of a load.
@@ -198,11 +213,22 @@ class RunContext:
             return self._product_index
 
     # -- outcomes -------------------------------------------------------------------------------
-    def reject(self, stream: str, record: Any, reason: str, field: str | None = None) -> None:
-        """Send a record to the rejects file and count it."""
+    def reject(
+        self, stream: str, record: Any, reason: str, field: str | None = None, *, in_doubt: bool = False
+    ) -> None:
+        """Send a record to the rejects file and count it.
+
+        ``in_doubt``: the record's write may or may not have happened (an unknown outcome the run could not
+        resolve, a check by hand). No STATE is emitted after it for the rest of the run
+        (:attr:`state_held`): an orchestrator would save that STATE and the tap would never send the record
+        again, so the "re-run looks again" the reason promises would never come.
+        """
         self.rejects.write(stream, record, reason, field)
         self.report.count(stream, "rejected")
         self.logger.warning("Rejected a record of %s: %s", stream, reason)
+        if in_doubt:
+            with self._lock:
+                self.state_held += 1
 
     def refused(self, stream: str, exc: BaseException, records: int = 1) -> None:
         """Count a Dinero refusal (4xx) that rejected ``records`` records; stop the whole run once the same

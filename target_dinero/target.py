@@ -201,7 +201,18 @@ class TargetDinero(DineroPluginMixin, SdkAdapterTarget):
 
     def emits_state(self) -> bool:
         """No STATE in a dry run: Meltano would save it, and the real run's tap would start after records
-        that were never written to Dinero. Said once on stderr."""
+        that were never written to Dinero. Said once on stderr. Nor after a record whose write is in doubt
+        (``RunContext.reject(in_doubt=True)``), for the same reason."""
+        if self.run.state_held:
+            if not self._state_withheld_said:
+                self._state_withheld_said = True
+                self.logger.warning(
+                    "No further STATE is emitted in this run: %d record(s) could not be confirmed written "
+                    "(see the rejects file); the next run gets them again from the last STATE and looks each "
+                    "up in Dinero before writing anything",
+                    self.run.state_held,
+                )
+            return False
         if not self.run.dry_run:
             return True
         if not self._state_withheld_said:

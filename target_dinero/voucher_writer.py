@@ -18,6 +18,7 @@ Requests: upload 1 + create 1 (+1 book when booking), plus one GET /files per ru
 from __future__ import annotations
 
 import time
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from dinero_api.errors import (
@@ -170,8 +171,13 @@ class VoucherWriter:
         attachment: AttachmentSpec | None = None,
         book: bool = False,
         update_drafts: bool = True,
+        booked_must_match: bool = False,
     ) -> dict[str, Any] | None:
         """Make Dinero hold ``payload`` under ``reference``; returns the journal entry (None in dry run).
+
+        ``booked_must_match``: a booked voucher that no longer matches the record is rejected with both
+        versions (:meth:`_check_booked_matches`) instead of being counted as there. Off for daily sales,
+        which correct a booked day with a supplement voucher.
 
         ``payload`` says what the user means: a positive line ``Amount`` debits ``AccountNumber``. Where
         Dinero reads it the other way (``manual_voucher_amount_sign: credit_account``) the amounts sent
@@ -208,6 +214,8 @@ class VoucherWriter:
             entry = self._resolve_pending(reference, entry or {})
             status = (entry or {}).get("status")
         if status == "booked":
+            if booked_must_match and entry is not None:
+                self._check_booked_matches(reference, entry, payload, digest)
             self._count("skipped_booked")
             self.run.report.note(
                 f"{self.stream}: voucher {reference} is already booked in Dinero and was left unchanged."
@@ -216,6 +224,34 @@ class VoucherWriter:
         if status == "draft" and entry is not None:
             return self._update(reference, entry, payload, digest, attachment, book, update_drafts)
         return self._create(reference, payload, digest, attachment, book, entry or {})
+
+    def _check_booked_matches(
+        self, reference: str, entry: dict[str, Any], payload: dict[str, Any], digest: str
+    ) -> None:
+        """Reject the record when the booked voucher of ``reference`` holds other amounts or another date.
+
+        A booked voucher cannot be changed; counting a changed record as there would silently keep the old
+        amounts. Free when the journal's digest is this record's (it made the voucher); otherwise (another
+        record made it, or the voucher was found in Dinero without its digest) the voucher is read once and
+        its date and lines (account, amount) compared. Equal -> the digest is journaled, nothing is rejected.
+        """
+        if entry.get("digest") == digest:
+            return
+        current = self.get(str(entry.get("guid"))) if entry.get("guid") else None
+        if current is None or field_ci(current, "Lines") is None or _foreign(payload):
+            # Nothing to compare with (or amounts Dinero may show converted to DKK): left as it was.
+            return
+        mismatch = _booked_mismatch(current, payload)
+        if mismatch is not None:
+            raise RecordRejected(
+                f"{self.what} {reference!r} is booked in Dinero ({entry.get('guid')}) with {mismatch[0]}; "
+                f"this record means {mismatch[1]}. A booked "
+                "voucher cannot be changed: book a correcting voucher under a new ExternalReference, or "
+                "send the record as it was booked",
+                "Lines",
+            )
+        if not self.run.dry_run:
+            self.run.journal.record(self.key(reference), digest=digest)
 
     def confirm_journal(self, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
         """Once per run, check that the journal describes *this* Dinero by reading one voucher it lists.
@@ -523,6 +559,63 @@ class VoucherWriter:
             self.run.plan("book", self.load_type, self.stream, reference, {"Guid": entry.get("guid")})
             return
         self._book(reference, entry)
+
+
+def _cents(value: Any) -> str | None:
+    try:
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+def _held_lines(voucher: dict[str, Any]) -> list[tuple[str, set[str]]]:
+    """(AccountNumber, the amounts the line may have been sent as) of each line Dinero shows: a sent
+    ``Amount`` is the net for sales VAT codes and the gross otherwise (REFERENCE §4.4), so either value."""
+    held = []
+    for line in field_ci(voucher, "Lines") or []:
+        if isinstance(line, dict):
+            names = ("Amount", "AmountExclVatValue", "AmountInclVatValue")
+            values = (_cents(field_ci(line, n)) for n in names if field_ci(line, n) is not None)
+            amounts = {value for value in values if value}
+            held.append((str(field_ci(line, "AccountNumber")), amounts))
+    return held
+
+
+def _foreign(payload: dict[str, Any]) -> bool:
+    """Whether the voucher or one of its lines is in another currency than DKK (whose amounts Dinero's
+    read model may show converted, so they cannot be compared with the record's)."""
+    keys = [payload.get("CurrencyKey")] + [
+        field_ci(line, "CurrencyKey") for line in payload.get("Lines") or [] if isinstance(line, dict)
+    ]
+    return any(key not in (None, "", "DKK") for key in keys)
+
+
+def _booked_mismatch(current: dict[str, Any], payload: dict[str, Any]) -> tuple[str, str] | None:
+    """(what Dinero holds, what the record means) when the booked voucher's date or lines (account and
+    amount to the øre) differ from ``payload``; None when they match. Descriptions and VAT codes are not
+    compared (Dinero may word or default them)."""
+    held = _held_lines(current)
+    meant = [
+        (str(field_ci(line, "AccountNumber")), _cents(field_ci(line, "Amount")) or "")
+        for line in payload.get("Lines") or []
+        if isinstance(line, dict)
+    ]
+    unmatched = list(held)
+    same = str(field_ci(current, "VoucherDate") or "")[:10] == str(payload.get("VoucherDate") or "")[:10]
+    for account, amount in meant:
+        match = next((h for h in unmatched if h[0] == account and amount in h[1]), None)
+        if match is None:
+            same = False
+            break
+        unmatched.remove(match)
+    if same and not unmatched:
+        return None
+    held_text = ", ".join(f"{a}: {'/'.join(sorted(v)) or '?'}" for a, v in held)
+    meant_text = ", ".join(f"{a}: {v}" for a, v in meant)
+    return (
+        f"date {str(field_ci(current, 'VoucherDate') or '')[:10]} and lines [{held_text}]",
+        f"date {payload.get('VoucherDate')} and lines [{meant_text}]",
+    )
 
 
 def _status(voucher: dict[str, Any]) -> str:

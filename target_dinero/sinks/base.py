@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
 from dinero_api.filters import searchable
 from dinero_api.sdk_adapter import SdkAdapterSink
+from target_dinero.exactly_once import CheckByHand, OutcomeStillUnknown
 from target_dinero.records import (
     MAX_EXTERNAL_REFERENCE,
     RecordRejected,
@@ -37,7 +38,13 @@ if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
     from target_dinero.run import RunContext
 
-__all__ = ["DELETION_MARKERS", "DineroSink", "Prepared", "is_deleted_upstream"]
+__all__ = ["DELETION_MARKERS", "DineroSink", "Prepared", "in_doubt", "is_deleted_upstream"]
+
+
+def in_doubt(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves the record's write in doubt (it may or may not be in Dinero): an unknown
+    outcome the run could not resolve, or a check by hand. Such a reject holds back STATE."""
+    return isinstance(exc, DineroUnknownOutcome | OutcomeStillUnknown | CheckByHand)
 
 
 @dataclasses.dataclass
@@ -89,6 +96,9 @@ class DineroSink(SdkAdapterSink):
     #: record acts on is written before it, and an invoice is paid before a credit note lowers what it
     #: still owes.
     drain_phase: ClassVar[int] = 0
+    #: Sinks of one family never load at the same time (:meth:`RunContext.write_lock`); default: the
+    #: load type. Load types that write the same kind of Dinero object share one.
+    write_family: ClassVar[str | None] = None
     #: Records per drain: bounds the work a crash replays and how long STATE waits.
     MAX_SIZE_DEFAULT = 500
 
@@ -134,7 +144,10 @@ class DineroSink(SdkAdapterSink):
             # Look-ups and writes of every load type happen under the organization's lock in the journal
             # store: an overlapping run (or another worker) waits instead of creating the same objects.
             self.run.hold_run_lock()
-            self.load(list(prepared.values()))
+            # Another stream of the same family, drained in a parallel thread, may hold the same reference
+            # (or act on the same document): its look-ups and writes finish before ours start.
+            with self.run.write_lock(self.write_family or self.load_type):
+                self.load(list(prepared.values()))
 
     # -- for subclasses -----------------------------------------------------------------------------
     def deleted_upstream(self, record: dict[str, Any], where: str) -> None:
@@ -287,6 +300,6 @@ class DineroSink(SdkAdapterSink):
             verdict = self.rejection(exc)
             if verdict is None:
                 raise
-            self.run.reject(self.stream_name, record, *verdict)
+            self.run.reject(self.stream_name, record, *verdict, in_doubt=in_doubt(exc))
             if isinstance(exc, DineroAPIError) and not isinstance(exc, DineroUnknownOutcome):
                 self.run.refused(self.stream_name, exc)  # a refusal that repeats stops the run

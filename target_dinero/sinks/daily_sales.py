@@ -48,6 +48,7 @@ from target_dinero.records import (
     derive_reference,
     digest,
     money,
+    normalize_reference,
     plain,
     to_date,
     to_decimal,
@@ -55,7 +56,7 @@ from target_dinero.records import (
 )
 from target_dinero.reference_data import NO_VAT
 from target_dinero.remote_index import field_ci
-from target_dinero.sinks.base import DineroSink, Prepared, is_deleted_upstream
+from target_dinero.sinks.base import DineroSink, Prepared, in_doubt, is_deleted_upstream
 from target_dinero.voucher_writer import PATH, VoucherWriter
 
 __all__ = ["DailySalesSink"]
@@ -66,6 +67,18 @@ _DAY_IN_REF = re.compile(r":(\d{4}-\d{2}-\d{2})(?:#\d+)?$")
 _VAT = "vat"
 
 Totals = dict[str, Decimal]  # "<method>|<rate>" -> gross incl. VAT; "vat" -> VAT amount
+
+
+def _canonical(sales: dict[str, Any]) -> dict[str, Any]:
+    """A day's journaled sales keyed by :meth:`DailySalesSink._key`'s form: journals of earlier versions
+    kept an id as it came (``id: POS-1``, padded or decomposed), which would not meet the same sale again."""
+    out: dict[str, Any] = {}
+    for key, value in sales.items():
+        if key.startswith("id:"):
+            text = normalize_reference(key[3:])
+            key = f"id:{text}" if text else key
+        out[key] = value
+    return out
 
 
 def _rate_text(rate: Decimal | str) -> str:
@@ -103,6 +116,7 @@ class DailySalesSink(DineroSink):
     """load_as: daily_sales."""
 
     load_type = "daily_sales"
+    write_family = "manual_voucher"  # its day vouchers are manual vouchers
     #: Sales are small and a day split over two drains costs one more request (an update): drain rarely.
     MAX_SIZE_DEFAULT = 10_000
 
@@ -159,12 +173,17 @@ class DailySalesSink(DineroSink):
                 del items[item.reference]  # the later version of a sale wins
             items[item.reference] = item
         if items:
-            self.load(list(items.values()))
+            with self.run.write_lock(self.write_family or self.load_type):  # see DineroSink.process_batch
+                self.load(list(items.values()))
 
     def _key(self, sale_id: Any) -> str | None:
+        """The journal key of a sale: its id in the identity form of references (NFC, trimmed; ``7`` and
+        ``"7"`` one id), so a sale re-sent with its id padded or decomposed is the same sale, not a second
+        one on its day."""
         if sale_id in (None, ""):
             return None
-        return f"id:{sale_id}"
+        text = normalize_reference(plain(sale_id))
+        return f"id:{text}" if text else None
 
     def _anonymous_key(self) -> str:
         self._sequence += 1
@@ -285,8 +304,8 @@ class DailySalesSink(DineroSink):
         parts = self._parts(base)
         in_dinero = any(entry.get("status") in _LIVE for _, entry in parts)
         if parts and "day_sales" in parts[0][1]:
-            return dict(parts[0][1]["day_sales"]), in_dinero
-        return self._legacy_sales(parts), in_dinero
+            return _canonical(parts[0][1]["day_sales"]), in_dinero
+        return _canonical(self._legacy_sales(parts)), in_dinero
 
     def _sale_index(self) -> dict[str, set[str]]:
         """Sale key -> days whose journaled sales contain it (built once per run, kept up to date)."""
@@ -309,7 +328,7 @@ class DailySalesSink(DineroSink):
                 legacy[day].update(entry.get("sales") or {})
         index: defaultdict[str, set[str]] = defaultdict(set)
         for day, sales in {**legacy, **current}.items():
-            for key in sales:
+            for key in _canonical(sales):
                 index[key].add(day)
         self._index = dict(index)
         return self._index
@@ -382,7 +401,7 @@ class DailySalesSink(DineroSink):
                     raise
                 blocked.update(k for k, v in changes.get(day, {}).items() if v is None)
                 for item in owners[day]:
-                    self.run.reject(self.stream_name, item.record, *verdict)
+                    self.run.reject(self.stream_name, item.record, *verdict, in_doubt=in_doubt(exc))
 
     def _replaces(self, day: str, carried: set[str]) -> bool:
         """whole_days: the first batch of this run that carries a day replaces the day's sales."""

@@ -48,6 +48,7 @@ from target_dinero.exactly_once import ExactlyOnce, await_write, confirmed, get_
 from target_dinero.records import (
     RecordRejected,
     deterministic_guid,
+    digest,
     to_date,
     to_decimal,
     to_int,
@@ -373,6 +374,7 @@ class InvoiceSink(DineroSink):
     def _load_and_pay(self, item: Prepared, existing: dict[str, Any] | None) -> None:
         """Write the invoice, then register its ``Payments`` (see :mod:`.settlement`)."""
         self._load(item, existing)
+        self._remember_content(item)  # Dinero now holds this record's content (written or found equal)
         if item.extra.get("payments") or item.extra.get("send"):
             pay_invoice(self, item)
 
@@ -381,7 +383,9 @@ class InvoiceSink(DineroSink):
             status = str(field_ci(existing, "Status") or "").lower()
             if status != _DRAFT:
                 # Checked before the contact is resolved: a booked invoice costs no contact look-up
-                # (and never creates a contact nobody uses).
+                # (and never creates a contact nobody uses). A record that no longer matches what was
+                # booked is rejected with both values, never counted as there.
+                self._check_booked_matches(item, existing)
                 self.count("skipped_booked")
                 self.run.report.note(
                     f"{self.stream_name}: invoice {item.reference} is already {status or 'booked'} in "
@@ -393,6 +397,76 @@ class InvoiceSink(DineroSink):
             self._create(item, payload)
             return
         self._update_draft(item, str(field_ci(existing, "Guid")), payload)
+
+    # -- a booked invoice re-sent: the same one, or a change that can no longer be made ------------------
+    def _content_key(self, item: Prepared) -> str:
+        return f"invoice-content:{item.reference}"
+
+    def _remember_content(self, item: Prepared) -> None:
+        """Journal the digest of what Dinero holds for ``item`` now (it was written or found equal), so a
+        re-run of the same record needs no comparison with Dinero."""
+        if not self.run.dry_run:
+            self.run.markers.record(self._content_key(item), digest=digest(item.payload))
+
+    def _meant_totals(self, item: Prepared) -> set[Decimal]:
+        """The TotalInclVat values Dinero may hold for the record: the total it states (or verifies), and
+        what Dinero computes from its lines (the øre-rounding line included) under either midpoint rule."""
+        lines = item.payload["ProductLines"]
+        show_incl = bool(item.payload.get("ShowLinesInclVat"))
+        money = [
+            InvoiceLineMoney(
+                price=Decimal(line["BaseAmountValue"]),
+                quantity=Decimal(line["Quantity"]),
+                discount=Decimal(line["Discount"]),
+                rate=self._line_rate(line["AccountNumber"]),
+                text=line["LineType"] == "Text",
+            )
+            for line in lines
+        ]
+        totals = {invoice_money(money, show_incl).incl, invoice_money(money, show_incl, ROUND_HALF_EVEN).incl}
+        stated = to_decimal(item.record.get("TotalInclVat"), "TotalInclVat", required=False)
+        for value in (stated, item.extra.get("verify_total")):
+            if value is not None:
+                totals.add(Decimal(value))
+        return totals
+
+    def _check_booked_matches(self, item: Prepared, existing: dict[str, Any]) -> None:
+        """Reject ``item`` when the booked invoice Dinero holds under its reference has another total, date
+        or currency: a booked invoice cannot be changed, and counting it as there would silently keep the
+        old amount. Free when the journal says this very record was loaded (its content digest); else
+        compared with the index row (one detail GET when the row has no total)."""
+        known = (self.run.markers.get(self._content_key(item)) or {}).get("digest")
+        if known == digest(item.payload):
+            return
+        row = existing
+        if field_ci(row, "TotalInclVat") is None:
+            row = self._get(str(field_ci(existing, "Guid"))) or existing
+        held_total = to_decimal(field_ci(row, "TotalInclVat"), "TotalInclVat", required=False)
+        problems: list[str] = []
+        field = None
+        if held_total is not None:
+            meant = self._meant_totals(item)
+            if held_total not in meant:
+                shown = " or ".join(str(t.quantize(Decimal("0.01"))) for t in sorted(meant))
+                problems.append(f"TotalInclVat {held_total} (this record: {shown})")
+                field = "ProductLines"
+        held_date = str(field_ci(row, "Date") or "")[:10]
+        if item.payload.get("Date") and held_date and held_date != item.payload["Date"]:
+            problems.append(f"Date {held_date} (this record: {item.payload['Date']})")
+            field = field or "Date"
+        held_currency = str(field_ci(row, "Currency") or "").upper()
+        wanted_currency = str(item.payload.get("Currency") or "DKK").upper()
+        if held_currency and held_currency != wanted_currency:
+            problems.append(f"Currency {held_currency} (this record: {wanted_currency})")
+            field = field or "Currency"
+        if problems:
+            raise RecordRejected(
+                f"invoice {item.reference} is booked in Dinero with {'; '.join(problems)}: a booked invoice "
+                "cannot be changed. Credit it (sales_credit_note) and send the corrected invoice under a new "
+                "ExternalReference, or send the record as it was booked",
+                field,
+            )
+        self._remember_content(item)
 
     def _with_contact(self, item: Prepared) -> dict[str, Any]:
         """The create payload with ContactGuid resolved from the record's Contact / ContactName."""
@@ -465,6 +539,7 @@ class InvoiceSink(DineroSink):
                 current = answer if looked_up[-1][1] else None
                 self._update_draft(item, existing_guid, payload, current=current, just_created=True)
             else:
+                self._check_booked_matches(item, answer)
                 self.count("skipped_booked")
             return
         created_guid = str(field_ci(answer, "Guid") or guid)
@@ -506,7 +581,8 @@ class InvoiceSink(DineroSink):
         current: dict[str, Any] | None = None,
         just_created: bool = False,
     ) -> None:
-        if not self.options.update_drafts and not item.book:
+        known = (self.run.markers.get(self._content_key(item)) or {}).get("digest") == digest(item.payload)
+        if not self.options.update_drafts and not item.book and known:
             self.count("created" if just_created else "unchanged")
             return
         current = current or self._get(guid)
@@ -515,9 +591,16 @@ class InvoiceSink(DineroSink):
             self._create(item, payload)
             return
         timestamp = field_ci(current, "TimeStamp")
-        changed = (
-            differences(payload, current, lines_field="ProductLines") if self.options.update_drafts else []
-        )
+        changed = differences(payload, current, lines_field="ProductLines")
+        if changed and not self.options.update_drafts:
+            # Counting it as there -- or booking what Dinero holds -- would silently keep the earlier content.
+            raise RecordRejected(
+                f"invoice {item.reference} exists in Dinero as a draft ({guid}) whose {', '.join(changed)} "
+                f"differ from this record, and streams.{self.stream_name}.update_drafts is off: it is "
+                "neither updated nor booked. Correct or delete the draft in Dinero (or turn update_drafts "
+                "on), then re-run",
+                changed[0].split("[")[0].split(".")[0],
+            )
         if changed:
             if self.run.dry_run:
                 self.run.plan("update", self.load_type, self.stream_name, item.reference, payload)

@@ -18,6 +18,7 @@ Dinero cannot list booked items; the README says what the tap can read back.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,11 @@ _INDEXED = re.compile(r"^\[(\d+)\]\.?([A-Za-z]*)")
 def _vat(code: Any) -> str:
     text = str(code or "").strip().upper()
     return "" if text in ("NONE", "NULL") else text
+
+
+def _digest(item: dict[str, Any]) -> str:
+    """A digest of :func:`_content` (kept in the journal: booked items cannot be read back)."""
+    return hashlib.sha256(repr(_content(item)).encode()).hexdigest()[:32]
 
 
 def _content(item: dict[str, Any]) -> tuple[Any, ...]:
@@ -181,6 +187,20 @@ class LedgerItemSink(DineroSink):
         for item in items:
             if item.payload["Id"].lower() in existing and item not in missing:
                 held = getattr(self, "_unbooked", {}).get(item.payload["Id"].lower())
+                if held is None and self._booked_with_other_content(item):
+                    # Booked (Dinero cannot list booked items): the journal's digest of what was sent says
+                    # the record changed since -- never counted as there.
+                    differing.append(item)
+                    self.run.reject(
+                        self.stream_name,
+                        item.record,
+                        f"this kassekladde item (Id {item.payload['Id']}) was created from an earlier record "
+                        f"with other content and is {existing[item.payload['Id'].lower()]} in Dinero; the "
+                        f"record now means {_describe(item.payload)}. A booked item cannot be changed: "
+                        "book a correcting item under a new reference, or send the record as it was",
+                        "Lines",
+                    )
+                    continue
                 if held is not None and _content(held) != _content(item.payload):
                     # The same item (its Id) with other lines or date: never counted as there, never
                     # booked as it is; the bookkeeper decides (Dinero holds the earlier version).
@@ -194,6 +214,8 @@ class LedgerItemSink(DineroSink):
                         "Lines",
                     )
                     continue
+                if held is not None:  # equal: the journal learns the digest (a later change is told)
+                    self.run.journal.record(self._key(item.reference), digest=_digest(item.payload))
                 self.count("unchanged")
         items = [i for i in items if i not in differing]
         to_book = [i for i in items if i.book and existing.get(i.payload["Id"].lower()) == "Draft"]
@@ -201,11 +223,22 @@ class LedgerItemSink(DineroSink):
             chunk = to_book[start : start + MAX_ITEMS]
             self.guarded(chunk[0].record, lambda chunk=chunk: self._book(chunk))
 
+    def _booked_with_other_content(self, item: Prepared) -> bool:
+        """Whether the journal's digest of the item's content (kept since it was sent or last seen
+        unbooked) differs from the record's. Without a digest nothing can tell: Dinero cannot list booked
+        items, so the item is taken as it is."""
+        known = (self.run.journal.get(self._key(item.reference)) or {}).get("digest")
+        return known is not None and known != _digest(item.payload)
+
     def _create(self, chunk: list[Prepared], existing: dict[str, str]) -> None:
         sent_now = self.__dict__.setdefault("_sent_now", set())
         for item in chunk:
             self.run.journal.record(
-                self._key(item.reference), status="pending", stream=self.stream_name, id=item.payload["Id"]
+                self._key(item.reference),
+                status="pending",
+                stream=self.stream_name,
+                id=item.payload["Id"],
+                digest=_digest(item.payload),
             )
             sent_now.add(item.payload["Id"].lower())
         unknown = 0
@@ -264,6 +297,7 @@ class LedgerItemSink(DineroSink):
                             item.record,
                             f"Dinero's answer was lost ({exc}) and the item is not listed; a re-run looks "
                             "again before creating it",
+                            in_doubt=True,
                         )
                     return
         for item in chunk:

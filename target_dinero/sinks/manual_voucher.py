@@ -156,4 +156,5 @@ class ManualVoucherSink(DineroSink):
             attachment=item.extra["attachment"],
             book=item.book,
             update_drafts=self.options.update_drafts,
+            booked_must_match=True,
         )

@@ -30,7 +30,7 @@ from target_dinero.contacts import contact_payload, require_name
 from target_dinero.files import check_attachment
 from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.sinks.settlement import document_payments, parse_payment
+from target_dinero.sinks.settlement import document_payments, parse_payment, positional_reference
 from target_dinero.voucher_writer import VoucherWriter
 
 __all__ = ["PurchaseVoucherSink"]
@@ -109,7 +109,7 @@ class PurchaseVoucherSink(DineroSink):
                     "Payments need a booked voucher: set Book (or the stream's book)", "Payments"
                 )
             own = raw.get("ExternalReference")
-            ref = str(own) if own not in (None, "") else f"{reference}/payment/{index + 1}"
+            ref = str(own) if own not in (None, "") else positional_reference(reference, index + 1)
             payments.append(
                 parse_payment(
                     dict(raw), ref, self.options, f"Payments[{index}]", positional=own in (None, "")
@@ -175,6 +175,7 @@ class PurchaseVoucherSink(DineroSink):
             attachment=item.extra["attachment"],
             book=item.book,
             update_drafts=False,  # a purchase draft is left as Dinero holds it (booked when asked)
+            booked_must_match=True,
         )
         if entry is None or not item.extra["payments"] or entry.get("status") != "booked":
             return

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import threading
 import weakref
 from collections.abc import Callable
@@ -60,7 +61,14 @@ if TYPE_CHECKING:
     from target_dinero.config import StreamOptions
     from target_dinero.run import RunContext
 
-__all__ = ["UNKNOWN_OUTCOME", "DocumentPayments", "PaymentSpec", "document_payments", "parse_payment"]
+__all__ = [
+    "UNKNOWN_OUTCOME",
+    "DocumentPayments",
+    "PaymentSpec",
+    "document_payments",
+    "parse_payment",
+    "positional_reference",
+]
 
 #: Errors after which a write may or may not have happened.
 UNKNOWN_OUTCOME = (DineroUnknownOutcome, DineroServerError, DineroConnectionError, DineroMalformedResponse)
@@ -243,6 +251,26 @@ def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
     read model's ``Amount`` is not documented as either). A row without an amount is not contradicted."""
     held = _amount_of(payment)
     return held is None or held in (spec.amount, spec.voucher_amount)
+
+
+def _other_date_or_account(payment: dict[str, Any], spec: PaymentSpec) -> tuple[str, str, str] | None:
+    """(what Dinero holds, what the record says, the field) when a payment found under the record's own
+    reference has another date or deposit account -- counting it as there would silently keep the old
+    one. Positional payments (no reference of their own) are matched by amount only, so not checked;
+    nor are values Dinero's row or the record leaves out."""
+    if spec.positional:
+        return None
+    held_date = str(field_ci(payment, "PaymentDate") or "")[:10]
+    if spec.payment_date and held_date and held_date != spec.payment_date[:10]:
+        return f"PaymentDate {held_date}", f"{spec.payment_date[:10]}", "PaymentDate"
+    held_account = field_ci(payment, "DepositAccountNumber")
+    if held_account not in (None, "") and str(held_account) != str(spec.deposit_account):
+        return (
+            f"DepositAccountNumber {held_account}",
+            f"{spec.deposit_account}",
+            "DepositAccountNumber",
+        )
+    return None
 
 
 @dataclasses.dataclass
@@ -604,6 +632,14 @@ class DocumentPayments:
                         "again (delete it in Dinero to register the new amount)",
                         "Amount",
                     )
+                changed = _other_date_or_account(held, spec)
+                if changed:
+                    raise RecordRejected(
+                        f"the {kind} already holds payment {spec.reference!r} with {changed[0]}, the record "
+                        f"says {changed[1]}: a registered payment is not changed or paid again (delete it "
+                        "in Dinero to register it as the record says)",
+                        changed[2],
+                    )
                 return "payment_exists"
             self._check_currency(kind, known, spec)
             self._check_rate(kind, guid, known, spec)
@@ -736,6 +772,20 @@ def invoice_key(record: dict[str, Any]) -> None:
         )
 
 
+def positional_reference(document_reference: str, position: int) -> str:
+    """The reference of a document's payment that has none of its own: ``<document>/payment/<n>``.
+
+    When that is longer than Dinero's 128 characters (a long document reference), the document part is
+    the first 160 bits of its SHA-256 instead -- stable, so a re-run finds the payment -- rather than the
+    whole record being refused for a reference the target made up.
+    """
+    reference = f"{document_reference}/payment/{position}"
+    if len(reference) <= MAX_EXTERNAL_REFERENCE:
+        return reference
+    digest = hashlib.sha256(document_reference.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{digest}/payment/{position}"
+
+
 def invoice_payments(
     record: dict[str, Any], reference: str, options: StreamOptions, book: bool
 ) -> list[PaymentSpec]:
@@ -748,7 +798,7 @@ def invoice_payments(
     specs = []
     for index, raw in enumerate(raw_payments):
         own = raw.get("ExternalReference")
-        ref = str(own) if own not in (None, "") else f"{reference}/payment/{index + 1}"
+        ref = str(own) if own not in (None, "") else positional_reference(reference, index + 1)
         specs.append(
             parse_payment(dict(raw), ref, options, f"Payments[{index}]", positional=own in (None, ""))
         )

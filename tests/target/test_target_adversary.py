@@ -379,3 +379,42 @@ def test_a_customers_earlier_credit_notes_are_read_once_not_in_every_run_with_a_
     # the second run reads the 4 notes of the first once; the third only the one the second made
     assert note_reads(second) <= 4
     assert note_reads(third) <= 1, note_reads(third)
+
+
+def test_payments_of_an_invoice_with_a_long_reference_load_once(sandbox: Any, config: dict[str, Any]) -> None:
+    """``<reference>/payment/<n>`` of a 125-character invoice reference is longer than Dinero's 128: the
+    whole order used to be rejected for a reference the target made up. Now hashed, found again."""
+    long_ref = "ADV-" + "x" * 121
+    row = order(30, ExternalReference=long_ref, Payments=[{"Amount": 100.0}, {"Amount": 25.0}])
+    first = run_target(sandbox, config, msgs(ORDERS, [row]))
+    assert first.error is None and rejects(config) == [], (first.stderr[-2000:], rejects(config))
+    again = run_target(sandbox, config, msgs(ORDERS, [row]))
+    assert again.error is None and again.writes == [], again.stderr[-2000:]
+    held = live_payments(sandbox, invoices(sandbox)[long_ref]["Guid"])
+    assert sorted(p["Amount"] for p in held) == [25.0, 100.0]
+    assert all(len(p.get("ExternalReference") or "") <= 128 for p in held)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"PaymentDate": "2026-11-20"}, ("2026-11-04", "2026-11-20")),
+        ({"DepositAccountNumber": 55000}, ("55900", "55000")),
+    ],
+    ids=["date", "deposit_account"],
+)
+def test_a_payment_whose_date_or_account_changed_upstream_is_rejected_not_counted_as_there(
+    sandbox: Any, config: dict[str, Any], change: dict[str, Any], words: tuple[str, str]
+) -> None:
+    assert run_target(sandbox, config, msgs(ORDERS, [order(31)])).error is None
+    pay = {"id": "ch_31", "InvoiceExternalReference": "ADV-31", "Amount": 100.0, "PaymentDate": "2026-11-04"}
+    assert run_target(sandbox, config, msgs(PAYMENTS, [pay])).error is None
+    changed = run_target(sandbox, config, msgs(PAYMENTS, [{**pay, **change}]))
+    assert changed.error is None, changed.stderr
+    assert changed.writes == [] and changed.counts(PAYMENTS).get("unchanged") is None
+    reasons = [r["reason"] for r in rejects(config)]
+    assert len(reasons) == 1 and all(w in reasons[0] for w in words), reasons
+    same = run_target(sandbox, config, msgs(PAYMENTS, [pay]))
+    assert same.error is None and same.counts(PAYMENTS).get("unchanged") == 1 and len(rejects(config)) == 1
+    held = live_payments(sandbox, invoices(sandbox)["ADV-31"]["Guid"])
+    assert [(p["Amount"], p["PaymentDate"][:10]) for p in held] == [(100.0, "2026-11-04")]

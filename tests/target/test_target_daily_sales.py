@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -355,3 +356,26 @@ def test_sale_deleted_upstream_leaves_its_day_through_a_map_that_keeps_only_name
 
     assert result.error is None, result.stderr
     assert day_takings(sandbox, "2026-11-02") == Decimal("50.00")
+
+
+@pytest.mark.parametrize("book", [False, True], ids=["draft", "booked"])
+def test_a_sale_whose_id_comes_back_padded_or_decomposed_is_the_same_sale(
+    sandbox: Any, config: dict[str, Any], book: bool
+) -> None:
+    """Sale ids follow the identity rule of references (NFC, trimmed): a POS export that pads its ids or a
+    tool that decomposes ``é`` used to add the day's sales a second time (a supplement, a bigger draft)."""
+    config["streams"][STREAM]["book"] = book
+    rows = [sale("KØB-é-1", "2026-11-02", "100.00"), sale("KØB-2", "2026-11-02", "50.00", "cash")]
+    assert run_target(sandbox, config, plain_messages(rows)).error is None
+    assert day_takings(sandbox, "2026-11-02") == Decimal("150.00")
+
+    variants = [
+        sale(unicodedata.normalize("NFD", " KØB-é-1 "), "2026-11-02", "100.00"),
+        sale("KØB-2\t", "2026-11-02", "50.00", "cash"),
+    ]
+    again = run_target(sandbox, config, plain_messages(variants))
+
+    assert again.error is None, again.stderr
+    assert again.writes == []
+    assert day_takings(sandbox, "2026-11-02") == Decimal("150.00")  # was 300.00
+    assert len(day_vouchers(sandbox, "2026-11-02")) == 1

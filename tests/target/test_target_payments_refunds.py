@@ -458,6 +458,7 @@ def test_a_credit_note_booked_and_paid_back_by_another_run_meanwhile_is_not_paid
                     "Timestamp": booked["TimeStamp"],
                     "DepositAccountNumber": 55000,
                     "ExternalReference": "order_refunds:re_partial/refund",  # the target's own
+                    "PaymentDate": "2026-11-05",  # as the record says: the other run's copy of it
                     "Description": "Refusion",
                     "Amount": 50.0,
                     "RemainderIsFee": False,
