@@ -14,7 +14,7 @@ from quota_workers import send_requests
 from dinero_api.auth import ApiKeyTokenProvider, RefreshTokenProvider
 from dinero_api.client import DineroClient
 from dinero_api.envelope import iter_pages
-from dinero_api.errors import DineroAuthError, DineroUnknownOutcome, DineroValidationError
+from dinero_api.errors import DineroAuthError, DineroRateLimited, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import query_filter
 from dinero_api.settings import DineroSettings
 
@@ -139,3 +139,18 @@ def test_filter_value_with_quote_and_semicolon_finds_the_contact(
         {"fields": "Name,ContactGuid", "queryFilter": query_filter(endpoint="/v1/{org}/contacts", Name=name)},
     )
     assert [row["Name"] for row in body["Collection"]] == [name]
+
+
+def test_a_429_that_keeps_saying_retry_after_0_is_not_a_429_loop(
+    sandbox: Any, fast_settings: dict[str, Any]
+) -> None:
+    """A 429 whose ``Retry-After`` is 0 (or 1) and keeps coming back: each further 429 of the request
+    pauses longer (1, 2, 4 ... s, up to a window), so ``max_rate_limit_wait_seconds`` bounds the 429s sent.
+    The old session resent at once every time: the pause added 0 s to the total, so it never gave up and
+    Dinero saw a 429 loop at full speed (here: all 200 armed 429s, then an answer)."""
+    sandbox.set_fault("429", count=200, retry_after=0, path_contains="/vatTypes")
+    client = client_for(fast_settings, max_rate_limit_wait_seconds=8)
+    with pytest.raises(DineroRateLimited):
+        client.get_json("/v1/{org}/vatTypes")
+    refused = [r for r in sandbox.requests() if "/vatTypes" in r["path"] and r["status"] == 429]
+    assert 2 <= len(refused) <= 6, len(refused)  # pauses 0 + 1 + 2 + 4 <= 8 < 0 + 1 + 2 + 4 + 8
