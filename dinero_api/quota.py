@@ -59,6 +59,8 @@ __all__ = [
     "DEFAULT_OUTAGE_SECONDS",
     "LEARNED_LIMIT_TTL_SECONDS",
     "QuotaThrottle",
+    "canonical_host",
+    "canonical_organization",
     "describe_backend",
     "get_throttle",
     "parse_quota_message",
@@ -98,6 +100,41 @@ def parse_quota_message(text: str | None) -> tuple[int, float] | None:
     if period <= 0:
         return None
     return int(match.group(1)), period
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def canonical_host(netloc: str) -> str:
+    """The API host as the quota key names it: ``api.dinero.dk`` for ``API.Dinero.dk:443``,
+    ``api.dinero.dk.``, ``user@api.dinero.dk`` or ``api.dinero.dk:80``.
+
+    Two configs reaching one Dinero with different spellings of its host must count in one store: Dinero
+    counts per (client id, organization) whatever host name the request used. Only the default ports are
+    dropped (either scheme's: the same host on 80 and 443 is the same Dinero); any other port stays (a
+    sandbox on another port is another server).
+    """
+    text = netloc.strip().lower().rpartition("@")[2]
+    if text.startswith("["):  # IPv6 literal: [::1]:8080
+        host, _, rest = text.partition("]")
+        host, port = host + "]", rest.lstrip(":")
+    else:
+        host, _, port = text.partition(":")
+    host = host.rstrip(".")
+    return host if port in ("", "80", "443") else f"{host}:{port}"
+
+
+def canonical_organization(organization_id: str | None) -> str:
+    """The organization as the quota key names it: ``100000`` for ``100000``, ``0100000`` or `` 100000 ``.
+
+    Dinero's organization id is a number; a path with leading zeros names the same organization, so two
+    configs spelling it differently must share one quota. (Only the key: requests keep the id as
+    configured, and so do the ids the target derives from it.)
+    """
+    org = (organization_id or "").strip()
+    if not org:
+        return "-"
+    return str(int(org)) if _ASCII_DIGITS.fullmatch(org) else org
 
 
 def describe_backend(backend: str) -> str:
@@ -682,8 +719,9 @@ class QuotaThrottle:
             raise ValueError("requests must be >= 1")
         if window_seconds <= 0:
             raise ValueError("window_seconds must be > 0")
+        key = (key[0].strip(), canonical_organization(key[1]))
         self.key = key
-        self.api_host = api_host.lower()
+        self.api_host = canonical_host(api_host)
         self.requests = requests
         self.window_seconds = window_seconds
         self.base_margin = default_safety_margin(window_seconds) if safety_margin is None else safety_margin
@@ -851,10 +889,21 @@ def get_throttle(
 ) -> QuotaThrottle:
     """The process-wide throttle for (api_host, client_id, organization_id) (created on first use).
 
+    The key is canonical (:func:`canonical_host`, :func:`canonical_organization`): configs that spell one
+    organization or one API host differently share one quota.
+
     Keyed by process id too, so a forked child never reuses its parent's SQLite connection.
     """
-    org = organization_id or "-"
-    reg_key = (os.getpid(), api_host.lower(), client_id, org, requests, float(window_seconds), backend)
+    org = canonical_organization(organization_id)
+    reg_key = (
+        os.getpid(),
+        canonical_host(api_host),
+        client_id.strip(),
+        org,
+        requests,
+        float(window_seconds),
+        backend,
+    )
     with _REGISTRY_LOCK:
         throttle = _REGISTRY.get(reg_key)
         if throttle is None:

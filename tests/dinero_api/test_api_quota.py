@@ -168,6 +168,79 @@ def test_the_quota_key_includes_the_api_host(tmp_path: Path) -> None:
     assert dinero.path != sandbox.path
 
 
+class _WouldWait(Exception):
+    """Raised by a throttle's sleep: the request was held back (its window is full)."""
+
+
+def _refuse_to_sleep(seconds: float) -> None:
+    raise _WouldWait(seconds)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"organization_id": "100000"}, {"organization_id": "0100000"}),
+        ({"api_url": "https://api.dinero.dk"}, {"api_url": "https://API.Dinero.dk:443/"}),
+        ({"api_url": "https://api.dinero.dk"}, {"api_url": "https://api.dinero.dk./"}),
+    ],
+    ids=["leading-zero", "host-case-and-port", "host-trailing-dot"],
+)
+def test_two_configs_naming_one_organization_share_one_quota(
+    tmp_path: Path, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """A tap and a target (or two Airflow tasks) whose configs spell the same organization, API host or
+    client id differently must count in one store: Dinero counts per (client id, organization), whatever
+    the spelling. With the raw spelling in the key (the old code) each had its own full quota, so
+    together they could send twice Dinero's limit in one minute."""
+    from dinero_api.settings import DineroSettings
+
+    base = {
+        "client_id": "dinero-client",
+        "client_secret": "secret",
+        "api_key": "key",
+        "organization_id": "100000",
+        "api_url": "https://api.dinero.dk",
+        "quota_backend": str(tmp_path),
+    }
+    throttles = []
+    for overrides in (first, second):
+        settings = DineroSettings.from_config({**base, **overrides})
+        throttles.append(
+            QuotaThrottle(
+                (settings.client_id, settings.organization_id or "-"),
+                2,
+                60,
+                settings.quota_backend,
+                api_host=settings.api_host,
+                sleep=_refuse_to_sleep,
+            )
+        )
+    tap, target = throttles
+    tap.acquire()
+    tap.acquire()  # the organization's window is full
+    with pytest.raises(_WouldWait):
+        target.acquire()
+
+
+def test_one_throttle_object_per_canonical_key_in_a_process(tmp_path: Path) -> None:
+    """The process-wide registry is keyed canonically too: one organization, one throttle object."""
+    spellings = (("100000", "api.dinero.dk"), ("0100000", "API.dinero.dk:443"))
+    tap, target = (
+        get_throttle("c", org, requests=2, window_seconds=60, backend=str(tmp_path), api_host=host)
+        for org, host in spellings
+    )
+    assert tap is target
+
+
+def test_other_ports_and_organizations_keep_their_own_quota(tmp_path: Path) -> None:
+    """Canonical keys merge spellings only: another port (another server) or organization stays apart."""
+    full = QuotaThrottle(("c", "100000"), 1, 60, str(tmp_path), api_host="127.0.0.1:8765")
+    full.acquire()
+    for key, host in ((("c", "100000"), "127.0.0.1:8766"), (("c", "1000000"), "127.0.0.1:8765")):
+        other = QuotaThrottle(key, 1, 60, str(tmp_path), api_host=host, sleep=_refuse_to_sleep)
+        assert other.acquire() < 5
+
+
 @pytest.mark.parametrize("how", ["directory removed", "file replaced"])
 def test_a_replaced_store_is_reopened_and_keeps_the_window(tmp_path: Path, how: str) -> None:
     """A cache cleaner removes the quota directory (or a file is put in its place) under a running process:
