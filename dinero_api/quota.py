@@ -180,6 +180,8 @@ def _wait_for(stamps: list[float], limit: int, span: float, now: float) -> float
 
 # ------------------------------------------------------------------------------------------------ memory
 class _MemoryStore:
+    """One process's log, on the monotonic clock (a wall-clock jump cannot empty or freeze the window)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stamps: collections.deque[float] = collections.deque()
@@ -193,7 +195,7 @@ class _MemoryStore:
 
     def take(self, limit: int, span: float) -> _Decision:
         with self._lock:
-            now = time.time()
+            now = time.monotonic()
             learned = self._learned_now(now)
             if self._blocked > now:
                 return _Decision(self._blocked - now, learned)
@@ -208,12 +210,12 @@ class _MemoryStore:
 
     def count(self, span: float) -> int:
         with self._lock:
-            now = time.time()
+            now = time.monotonic()
             return sum(1 for s in self._stamps if s > now - span)
 
     def block(self, until_delay: float, learned: int | None) -> None:
         with self._lock:
-            now = time.time()
+            now = time.monotonic()
             self._blocked = max(self._blocked, now + until_delay)
             if learned is not None:
                 current = self._learned_now(now)
@@ -221,13 +223,62 @@ class _MemoryStore:
 
     def paused_for(self) -> float:
         with self._lock:
-            return max(0.0, self._blocked - time.time())
+            return max(0.0, self._blocked - time.monotonic())
 
     def close(self) -> None:
         pass
 
 
 # ------------------------------------------------------------------------------------------------ SQLite
+def _boot_id() -> str:
+    """This machine's boot id (Linux; shared by its containers), or "" where there is none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
+
+
+_BOOT_ID = _boot_id()
+
+
+def _since_boot() -> float:
+    """Seconds since boot on a clock no one can set (``CLOCK_BOOTTIME``: counts suspend too), the same
+    for every process of the machine."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock is not None:
+        with contextlib.suppress(OSError):
+            return time.clock_gettime(clock)
+    return time.monotonic()
+
+
+def _store_now(conn: sqlite3.Connection) -> float:
+    """The store's clock, advanced inside the caller's write transaction: never by the wall clock alone.
+
+    The stamps once were ``time.time()``: a wall clock set forward by a minute (an NTP step, a VM resumed,
+    an administrator) made every stamp look a window old, so every process got a whole new quota at once
+    (twice Dinero's limit in one real minute); set back by an hour, every stamp sat in the future and
+    every process waited that hour. Now the store keeps its own time: the last reading plus the time
+    elapsed since it on the machine's boot clock, which no one sets. Only when the last reading came from
+    another boot (a reboot, or a file shared with another machine) does the wall clock tell the elapsed
+    time, and never backwards. A file from an older version (no clock yet) starts at the wall clock, the
+    time its stamps are in.
+    """
+    wall, since_boot = time.time(), _since_boot()
+    row = conn.execute("SELECT now, wall, boot, since_boot FROM clock WHERE id = 0").fetchone()
+    if row is None:
+        now = wall
+    else:
+        last_now, last_wall, last_boot, last_since_boot = row
+        same_clock = bool(_BOOT_ID) and last_boot == _BOOT_ID
+        elapsed = since_boot - last_since_boot if same_clock else wall - last_wall
+        now = float(last_now) + max(0.0, elapsed)
+    conn.execute(
+        "INSERT OR REPLACE INTO clock (id, now, wall, boot, since_boot) VALUES (0, ?, ?, ?, ?)",
+        (now, wall, _BOOT_ID, since_boot),
+    )
+    return now
+
+
 class _SQLiteStore:
     """The log in one SQLite file; every check-and-insert is a ``BEGIN IMMEDIATE`` transaction.
 
@@ -269,6 +320,10 @@ class _SQLiteStore:
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL NOT NULL, "
                     "expires REAL NOT NULL)"
+                )
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 0), "
+                    "now REAL NOT NULL, wall REAL NOT NULL, boot TEXT NOT NULL, since_boot REAL NOT NULL)"
                 )
                 st = os.stat(self.path)
             except (OSError, sqlite3.Error) as exc:
@@ -319,7 +374,7 @@ class _SQLiteStore:
                     if not self._same_file():
                         conn.execute("ROLLBACK")
                         continue
-                    result = body(conn, time.time())
+                    result = body(conn, _store_now(conn))
                     conn.execute("COMMIT")
                     return result
                 except sqlite3.Error as exc:
@@ -346,12 +401,15 @@ class _SQLiteStore:
         assert old is not None
         carried: list[float] = []
         meta: list[tuple[str, float, float]] = []
-        now = time.time()
+        clock: tuple[Any, ...] | None = None
         try:
+            # The old file's own time line (read, not advanced: nothing is written to a removed file).
+            clock = old.execute("SELECT now, wall, boot, since_boot FROM clock WHERE id = 0").fetchone()
+            then = float(clock[0]) if clock is not None else time.time()
             carried = [
-                r[0] for r in old.execute("SELECT ts FROM stamps WHERE ts > ?", (now - _KEEP_SECONDS,))
+                r[0] for r in old.execute("SELECT ts FROM stamps WHERE ts > ?", (then - _KEEP_SECONDS,))
             ]
-            meta = list(old.execute("SELECT name, value, expires FROM meta WHERE expires > ?", (now,)))
+            meta = list(old.execute("SELECT name, value, expires FROM meta WHERE expires > ?", (then,)))
             readable = True
         except sqlite3.Error:
             readable = False
@@ -364,17 +422,25 @@ class _SQLiteStore:
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if clock is not None:
+                # The new file continues the old one's time line, so the stamps carried over (by every
+                # process, each with the same values) keep their ages and are not counted twice.
+                conn.execute(
+                    "INSERT OR IGNORE INTO clock (id, now, wall, boot, since_boot) VALUES (0, ?, ?, ?, ?)",
+                    tuple(clock),
+                )
+            now = _store_now(conn)
             for ts in carried:
                 conn.execute(
                     "INSERT INTO stamps (ts) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM stamps WHERE ts = ?)",
                     (ts, ts),
                 )
             for name, value, expires in meta:
-                _merge_meta(conn, name, value, expires)
+                _merge_meta(conn, name, value, expires, now)
             if not readable:
                 # Nothing could be carried over: pause one whole window, after which no forgotten request
                 # can count any more.
-                _merge_meta(conn, "blocked_until", now + self._span, now + self._span)
+                _merge_meta(conn, "blocked_until", now + self._span, now + self._span, now)
             conn.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
@@ -426,9 +492,9 @@ class _SQLiteStore:
     def block(self, until_delay: float, learned: int | None) -> None:
         def body(conn: sqlite3.Connection, now: float) -> None:
             if until_delay > 0:
-                _merge_meta(conn, "blocked_until", now + until_delay, now + until_delay)
+                _merge_meta(conn, "blocked_until", now + until_delay, now + until_delay, now)
             if learned is not None:
-                _merge_meta(conn, "learned_limit", float(learned), now + LEARNED_LIMIT_TTL_SECONDS)
+                _merge_meta(conn, "learned_limit", float(learned), now + LEARNED_LIMIT_TTL_SECONDS, now)
 
         self._transaction(body)
 
@@ -448,14 +514,14 @@ def _meta(conn: sqlite3.Connection, name: str, now: float) -> float | None:
     return float(row[0]) if row else None
 
 
-def _merge_meta(conn: sqlite3.Connection, name: str, value: float, expires: float) -> None:
-    """``blocked_until`` only grows, ``learned_limit`` only shrinks (while unexpired)."""
+def _merge_meta(conn: sqlite3.Connection, name: str, value: float, expires: float, now: float) -> None:
+    """``blocked_until`` only grows, ``learned_limit`` only shrinks (while unexpired at ``now``)."""
     pick = "max" if name == "blocked_until" else "min"
     conn.execute(
         "INSERT INTO meta (name, value, expires) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
         f"value = CASE WHEN meta.expires > ? THEN {pick}(meta.value, excluded.value) "
         "ELSE excluded.value END, expires = max(meta.expires, excluded.expires)",
-        (name, value, expires, time.time()),
+        (name, value, expires, now),
     )
 
 

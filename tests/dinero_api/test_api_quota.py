@@ -363,3 +363,50 @@ def test_a_flushed_redis_script_cache_is_reloaded() -> None:
         _slots_now(throttle, 1)
         redis.Redis.from_url(server.url).script_flush()
         _slots_now(throttle, 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_a_wall_clock_set_forward_does_not_empty_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The machine's clock is set forward by two minutes (an NTP step, a VM resumed) right after the
+    window filled. Dinero's minute has not passed, so the next request must still wait. The store used to
+    stamp slots with the wall clock: the jump made every stamp look two minutes old, and every process on
+    the key got a whole new quota at once (twice Dinero's limit in one real minute)."""
+    store = str(tmp_path) if backend == "sqlite" else "memory"
+    throttle = QuotaThrottle(("c", "100000"), 2, 60, store, sleep=_refuse_to_sleep)
+    throttle.acquire()
+    throttle.acquire()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 120)
+    with pytest.raises(_WouldWait) as held:
+        throttle.acquire()
+    assert float(held.value.args[0]) > 55  # the window's real remainder, not the jump
+    if backend == "sqlite":  # another process opening the store sees the same full window
+        other = QuotaThrottle(("c", "100000"), 2, 60, store, sleep=_refuse_to_sleep)
+        with pytest.raises(_WouldWait):
+            other.acquire()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_a_wall_clock_set_back_does_not_freeze_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The clock is set back by an hour after a request: the next slot comes when the window (0.5 s)
+    has passed. With wall-clock stamps the stamp sat an hour in the future and every process on the key
+    waited that hour before its next request."""
+    store = str(tmp_path) if backend == "sqlite" else "memory"
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if seconds > 5:
+            raise _WouldWait(seconds)
+        threading.Event().wait(seconds)
+
+    throttle = QuotaThrottle(("c", "100000"), 1, 0.5, store, sleep=sleep)
+    throttle.acquire()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    assert throttle.acquire() < 5
+    assert max(waits) <= 1.0
