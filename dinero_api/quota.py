@@ -534,22 +534,26 @@ def _reason(exc: BaseException) -> str:
 _TAKE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local keep = tonumber(ARGV[3])
 local epoch = redis.call('GET', KEYS[3])
-if not epoch then
+-- The window's own key carries a marker (member 'epoch', score 0: never counted nor trimmed): a window
+-- evicted or expired on its own (volatile-lru picks exactly the keys with a TTL) is a lost window too.
+if (not epoch) or (not redis.call('ZSCORE', KEYS[1], 'epoch')) then
   redis.call('SET', KEYS[3], ARGV[6])
+  redis.call('ZADD', KEYS[1], 0, 'epoch')
+  redis.call('EXPIRE', KEYS[1], math.ceil(keep))
   epoch = ARGV[6]
 end
 if epoch ~= ARGV[5] then return {'epoch', epoch, ''} end
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
-local keep = tonumber(ARGV[3])
 local learned = false
 local lu = tonumber(redis.call('HGET', KEYS[2], 'learned_until') or '0')
 if lu > now then learned = tonumber(redis.call('HGET', KEYS[2], 'learned')) end
 local learned_out = learned and tostring(learned) or ''
 local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
 if blocked > now then return {'wait', tostring(blocked - now), learned_out} end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', now - keep)
 local effective = limit
 if learned and learned < effective then effective = learned end
 local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES')
@@ -617,8 +621,10 @@ class _RedisStore:
     after a restart; the script is sent again) are waited out for ``outage_seconds``, reconnecting; then
     :class:`DineroQuotaStoreError` stops the run. No request is ever sent without a slot recorded in Redis.
 
-    A Redis restarted without its data (or flushed) would forget the current window. An *epoch* key tells:
-    the script answers ``epoch`` when the key is missing or differs from the one this process last saw,
+    A Redis restarted without its data (or flushed), or one that evicted the window's key under memory
+    pressure, would forget the current window. An *epoch* tells: it is kept in its own key and as a
+    marker member of the window's sorted set, and the script answers ``epoch`` when either is missing
+    (a new epoch is set then) or the epoch differs from the one this process last saw,
     and the process puts its own stamps of the window back (idempotent: each stamp has a unique member)
     before taking a slot, so together the processes rebuild the window.
     """

@@ -410,3 +410,25 @@ def test_a_wall_clock_set_back_does_not_freeze_the_window(
     monkeypatch.setattr(time, "time", lambda: real() - 3600)
     assert throttle.acquire() < 5
     assert max(waits) <= 1.0
+
+
+@needs_redis
+def test_an_evicted_redis_window_is_rebuilt_not_taken_for_an_empty_one() -> None:
+    """Redis under memory pressure evicts keys: with ``volatile-lru`` (a common cache setting) exactly the
+    window's sorted set, the one key with a TTL, while the epoch key (no TTL) stays. The throttle took the
+    epoch for proof that the window was intact, so an evicted window silently became an empty one and
+    every process got a new full quota. The epoch now lives in the window's own key: evicting the window
+    evicts the epoch, and each process puts its stamps back before taking a slot."""
+    import redis
+
+    with RedisServer() as server:
+        throttle = QuotaThrottle(("c", "1"), 3, 60, server.url, outage_seconds=5, sleep=_refuse_to_sleep)
+        _slots_now(throttle, 3)
+        client = redis.Redis.from_url(server.url)
+        window_keys = [k for k in client.keys("dinero-singer:quota:*") if client.ttl(k) > 0]
+        assert window_keys, "the window's key carries a TTL (what volatile-* eviction picks from)"
+        for key in window_keys:
+            if client.type(key) == b"zset":
+                client.delete(key)  # what eviction does to it
+        with pytest.raises(_WouldWait):
+            throttle.acquire()
