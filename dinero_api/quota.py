@@ -156,6 +156,7 @@ class _Decision:
 
     wait: float | None
     learned: int | None
+    handle: Any = None  # the slot taken (for :meth:`_Store.restamp`)
 
 
 class _Store(Protocol):
@@ -164,6 +165,11 @@ class _Store(Protocol):
     def take(self, limit: int, span: float) -> _Decision: ...
 
     def count(self, span: float) -> int: ...
+
+    def restamp(self, handle: Any) -> None:
+        """Move the slot ``handle`` to now (the request was answered late: Dinero may have counted it
+        only now); a slot no longer found is stamped anew (counted twice rather than not at all)."""
+        ...
 
     def block(self, until_delay: float, learned: int | None) -> None: ...
 
@@ -205,13 +211,19 @@ class _MemoryStore:
             inside = [s for s in self._stamps if s > now - span]
             if len(inside) < effective:
                 self._stamps.append(now)
-                return _Decision(None, learned)
+                return _Decision(None, learned, now)
             return _Decision(_wait_for(inside, effective, span, now), learned)
 
     def count(self, span: float) -> int:
         with self._lock:
             now = time.monotonic()
             return sum(1 for s in self._stamps if s > now - span)
+
+    def restamp(self, handle: Any) -> None:
+        with self._lock:
+            with contextlib.suppress(ValueError):
+                self._stamps.remove(handle)
+            self._stamps.append(time.monotonic())  # the latest stamp: the deque stays sorted
 
     def block(self, until_delay: float, learned: int | None) -> None:
         with self._lock:
@@ -472,8 +484,8 @@ class _SQLiteStore:
             since = now - span
             inside = conn.execute("SELECT count(*) FROM stamps WHERE ts > ?", (since,)).fetchone()[0]
             if inside < effective:
-                conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,))
-                return _Decision(None, learned_int)
+                row = conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,)).lastrowid
+                return _Decision(None, learned_int, (self._identity, row))
             # The (inside - effective)th oldest stamp of the window must leave it first.
             leaving = conn.execute(
                 "SELECT ts FROM stamps WHERE ts > ? ORDER BY ts LIMIT 1 OFFSET ?", (since, inside - effective)
@@ -488,6 +500,18 @@ class _SQLiteStore:
                 "SELECT count(*) FROM stamps WHERE ts > ?", (now - span,)
             ).fetchone()[0]
         )
+
+    def restamp(self, handle: Any) -> None:
+        identity, row = handle
+
+        def body(conn: sqlite3.Connection, now: float) -> None:
+            moved = 0
+            if identity == self._identity:  # same file: the row is ours (trims keep 10 minutes at least)
+                moved = conn.execute("UPDATE stamps SET ts = max(ts, ?) WHERE rowid = ?", (now, row)).rowcount
+            if not moved:
+                conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,))
+
+        self._transaction(body)
 
     def block(self, until_delay: float, learned: int | None) -> None:
         def body(conn: sqlite3.Connection, now: float) -> None:
@@ -569,6 +593,13 @@ if wait < 0.001 then wait = 0.001 end
 return {'wait', tostring(wait), learned_out}
 """
 
+_RESTAMP_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return tostring(now)
+"""
+
 _RESTORE_LUA = """
 for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], tonumber(ARGV[i]), ARGV[i + 1]) end
 return #ARGV / 2
@@ -648,6 +679,7 @@ class _RedisStore:
             ) from None
         self._take = self._client.register_script(_TAKE_LUA)
         self._restore = self._client.register_script(_RESTORE_LUA)
+        self._restamp = self._client.register_script(_RESTAMP_LUA)
         self._count = self._client.register_script(_COUNT_LUA)
         self._paused = self._client.register_script(_PAUSED_LUA)
         self._block = self._client.register_script(_BLOCK_LUA)
@@ -722,7 +754,7 @@ class _RedisStore:
                     self._own.append((now, member))
                     while self._own and self._own[0][0] <= now - keep:
                         self._own.popleft()
-                    return _Decision(None, learned_int)
+                    return _Decision(None, learned_int, member)
                 if kind == "wait":
                     return _Decision(float(value), learned_int)
                 # A new epoch: Redis lost the window (restart without data, flush), or this is our first call.
@@ -739,6 +771,13 @@ class _RedisStore:
                     )
                 self._epoch = value
         raise DineroQuotaStoreError(f"Quota backend {self.description} keeps losing its data; stopping.")
+
+    def restamp(self, handle: Any) -> None:
+        now = float(
+            _text(self._call("moving a slot", lambda: self._restamp(keys=self._keys[:1], args=[handle])))
+        )
+        with self._lock:
+            self._own.append((now, handle))  # a restore after a lost window puts the later stamp back
 
     def count(self, span: float) -> int:
         return int(self._call("counting", lambda: self._count(keys=self._keys[:1], args=[repr(span)])))
@@ -801,6 +840,7 @@ class QuotaThrottle:
         self.description = describe_backend(backend)
         self._sleep = sleep
         self._delays: collections.deque[float] = collections.deque(maxlen=_DELAY_SAMPLES)
+        self._slot = threading.local()  # the slot this thread took last (its request is on its way)
         self._delay_lock = threading.Lock()
         self._learned: int | None = None  # lowest limit this process learned or adopted
         self._learned_logged = False
@@ -851,11 +891,29 @@ class QuotaThrottle:
             return 0.0
 
     def record_send_delay(self, seconds: float) -> None:
-        """Tell the throttle how long a request took from its slot to Dinero's answer (an upper bound of
-        the delay before Dinero counted it); the window is widened to cover it."""
+        """Tell the throttle how long this thread's last request took from its slot to Dinero's answer (an
+        upper bound of the delay before Dinero counted it); the window is widened to cover it, and a
+        request later than the margin has its slot moved to now (:meth:`record_unanswered`)."""
         if seconds >= 0 and math.isfinite(seconds):
             with self._delay_lock:
                 self._delays.append(seconds)
+        self.record_unanswered(seconds)
+
+    def record_unanswered(self, seconds: float) -> None:
+        """This thread's last request ended ``seconds`` after its slot, answered or not (a timeout, a
+        reset): when that is longer than the margin, Dinero may have counted it only just now, so its
+        slot moves to now and stays in the window a whole window from now.
+
+        The slot used to stay where it was taken, covered only by the margin (capped at 5 % of the
+        window): a request that reached Dinero 3 s late (a stalled connect) was still counted there when
+        the next window's requests arrived, and drew a 429.
+        """
+        handle = getattr(self._slot, "handle", None)
+        self._slot.handle = None
+        if handle is None or not (seconds > self.base_margin):
+            return
+        with contextlib.suppress(DineroQuotaStoreError):  # a failing store stops the next acquire anyway
+            self._store.restamp(handle)
 
     def acquire(self) -> float:
         """Block until a request may be sent and take its slot; return the seconds waited.
@@ -867,6 +925,7 @@ class QuotaThrottle:
             decision = self._store.take(self.limit, self.window_seconds + self.safety_margin)
             self._adopt(decision.learned)
             if decision.wait is None:
+                self._slot.handle = decision.handle
                 return time.monotonic() - started
             self._sleep(decision.wait)
 

@@ -273,6 +273,10 @@ class DineroSession(requests.Session):
             try:
                 response = super().send(prepared, **kwargs)
             except _TRANSPORT_ERRORS as exc:
+                # Lost or cut off: Dinero may have counted the request at any moment until now.
+                unanswered = getattr(self.throttle, "record_unanswered", None)
+                if unanswered is not None:
+                    unanswered(time.monotonic() - slot_taken)
                 self.stats.record_response(method, "error")
                 raise _Transient(replayable=idempotent or _never_sent(exc), error=exc) from exc
             # From slot to answer headers (``elapsed`` starts at the send): an upper bound of the delay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -432,3 +433,22 @@ def test_an_evicted_redis_window_is_rebuilt_not_taken_for_an_empty_one() -> None
                 client.delete(key)  # what eviction does to it
         with pytest.raises(_WouldWait):
             throttle.acquire()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory", "redis"])
+def test_a_late_answer_moves_its_slot_to_the_answer(tmp_path: Path, backend: str) -> None:
+    """A request answered 1 s after its slot (longer than the 0.25 s margin) may have been counted by
+    Dinero only then: its slot now leaves the window one window after the answer, not after the slot."""
+    if backend == "redis" and not redis_available():
+        pytest.skip("redis-server is not installed")
+    with contextlib.ExitStack() as stack:
+        store = {"sqlite": str(tmp_path), "memory": "memory"}.get(backend) or stack.enter_context(
+            RedisServer()
+        ).url
+        throttle = QuotaThrottle(("c", "1"), 1, 10, store, safety_margin=0.25, sleep=_refuse_to_sleep)
+        throttle.acquire()
+        time.sleep(1.0)  # the request is on its way (not a timing margin: the assertion allows 0.5 s)
+        throttle.record_send_delay(1.0)
+        with pytest.raises(_WouldWait) as held:
+            throttle.acquire()
+        assert float(held.value.args[0]) > 9.75  # 10.25 from the answer; from the slot it was <= 9.25
