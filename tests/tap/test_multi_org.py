@@ -316,3 +316,38 @@ def test_refused_credentials_stop_a_multi_organization_run_after_one_request(
     assert not isinstance(raised.value, OrganizationsFailed)
     log = sandbox_requests()
     assert len(log) == 1 and log[0]["path"].endswith("/token")
+
+
+def test_organizations_that_all_answer_403_stop_the_run_after_the_refusal_limit(
+    sandbox, tap_config, tmp_path, sandbox_requests
+):
+    """A client whose access was withdrawn (or a partner listing organizations it cannot reach): every
+    organization answers 403. Each was one organization's failure, so a run over 5 of them sent 5 403s
+    (hundreds for a partner with hundreds). With no organization read yet, ``max_consecutive_refusals``
+    of them stop the run; their health is kept, so the next run asks the others first and, once one
+    organization was read, goes on as before (each unreachable one: its own isolated failure)."""
+    missing = [f"99990{n}" for n in range(5)]
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "organization_ids": [*missing, "100000"],
+        "max_parallel_organizations": 1,
+        "max_consecutive_refusals": 3,
+    }
+    writer = CollectingWriter()
+    tap = TapDinero(config=config, message_writer=writer)
+    for name, stream in tap.streams.items():
+        stream.selected = name == "contacts"
+    with pytest.raises(Exception, match="403") as raised:
+        tap.sync_all()
+    assert not isinstance(raised.value, OrganizationsFailed)
+    assert "none of them" in str(raised.value)
+    refused = [r for r in sandbox_requests() if r["status"] == 403]
+    assert len(refused) == 3, [r["path"] for r in refused]
+    state = TapRun(messages=writer.messages, tap=tap).final_state
+
+    assert {org for org, h in state["organization_runs"].items() if h.get("consecutive_failures")} == set(
+        missing[:3]
+    )
+    result, failed = _run_partial(config, streams=["contacts"], state=state)  # the next run
+    assert failed is not None and failed.synced == ["100000"]
+    assert _contact_keys(result, "100000") == _live_contacts(sandbox, "100000")
