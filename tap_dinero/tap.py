@@ -159,9 +159,13 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
             [self.config["organization_id"]] if self.config.get("organization_id") else []
         )
         ids: list[str] = []
+        numbers: set[str] = set()
         for value in raw:
             org = str(value).strip()
-            if org and org not in ids:
+            # 0100000 is organization 100000 to Dinero: one worker (and one quota) per organization.
+            number = str(int(org)) if org.isascii() and org.isdigit() else org
+            if org and number not in numbers:
+                numbers.add(number)
                 ids.append(org)
         if not ids:
             msg = "Set organization_id (or organization_ids, a list) to the Dinero organization(s) to sync."

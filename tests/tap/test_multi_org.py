@@ -351,3 +351,11 @@ def test_organizations_that_all_answer_403_stop_the_run_after_the_refusal_limit(
     result, failed = _run_partial(config, streams=["contacts"], state=state)  # the next run
     assert failed is not None and failed.synced == ["100000"]
     assert _contact_keys(result, "100000") == _live_contacts(sandbox, "100000")
+
+
+def test_an_organization_listed_with_and_without_a_leading_zero_is_synced_once(tap_config, tmp_path):
+    """``0100000`` is organization 100000 to Dinero: listed both ways, it was synced twice at once (two
+    workers, two partitions of the same rows)."""
+    config = {**tap_config, "organization_ids": ["100000", "0100000", " 100000 ", "100001"]}
+    config.pop("organization_id", None)
+    assert TapDinero(config=config).organization_ids == ["100000", "100001"]
