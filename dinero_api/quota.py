@@ -369,6 +369,8 @@ class _SQLiteStore:
         file that is no longer the store's moves to the new one instead of failing the run.
         """
         with self._lock:
+            if self._conn is None:  # closed after its organization was done (close()): open it again
+                self._open()
             failures = 0
             for _ in range(12):
                 if not self._same_file():
@@ -1000,7 +1002,9 @@ class QuotaThrottle:
         return pause
 
     def close(self) -> None:
-        """Release the store's connection (the shared state stays for other processes)."""
+        """Release the store's connection (the shared state stays for other processes); the next use
+        opens it again. A process syncing hundreds of organizations closes each one's when it is done,
+        so it does not hold hundreds of files open."""
         self._store.close()
 
 

@@ -389,7 +389,10 @@ class OrganizationRun:
                 state=split_state(self._base, organization_id),
                 writer=_OrganizationWriter(self, organization_id),
             )
-            worker.sync_all()
+            try:
+                worker.sync_all()
+            finally:
+                worker.release_clients()  # its quota store and connections: one org fewer held open
             snapshot = copy.deepcopy(worker.state)  # with the SDK's last finalization, in this thread
         except _RunAborted:
             return

@@ -234,6 +234,16 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
                 self._clients[organization_id] = client
             return client
 
+    def release_clients(self) -> None:
+        """Close this tap's clients and their quota stores' connections (an organization worker that is
+        done: a run over hundreds of organizations must not keep hundreds of files and sockets open).
+        A client used again reopens what it needs."""
+        with self._clients_lock:
+            clients = list(self._clients.values())
+        for client in clients:
+            client.close()
+            client.throttle.close()
+
     def check_connection(self) -> dict[str, int]:
         """One cheap request per organization (its accounting years); returns the count per org."""
         counts: dict[str, int] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -359,3 +360,35 @@ def test_an_organization_listed_with_and_without_a_leading_zero_is_synced_once(t
     config = {**tap_config, "organization_ids": ["100000", "0100000", " 100000 ", "100001"]}
     config.pop("organization_id", None)
     assert TapDinero(config=config).organization_ids == ["100000", "100001"]
+
+
+def _open_files_under(directory: Path) -> list[str]:
+    """Files under ``directory`` this process holds open (Linux /proc)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(directory)):
+            held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_an_organization_done_releases_its_quota_store(sandbox, tap_config, tmp_path):
+    """Each organization's quota store stayed open for the rest of the process: a run over hundreds of
+    organizations held hundreds of SQLite files (plus their connections) and met the open-files limit
+    (``ulimit -n`` is often 1024) half-way, failing every later organization. A finished organization's
+    store is closed (and opened again if the organization is read again)."""
+    quota_dir = tmp_path / "quota"
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "quota_cache_dir": str(quota_dir),
+        "max_parallel_organizations": 1,
+    }
+    result, failed = _run_partial(config, streams=["contacts"])
+    assert failed is None and _contact_keys(result, "100001") == _live_contacts(sandbox, "100001")
+    assert sorted(p.name for p in quota_dir.glob("quota-*.sqlite")) and not _open_files_under(quota_dir)
+    _, failed = _run_partial(config, streams=["contacts"], state=result.final_state)  # reopened
+    assert failed is None
