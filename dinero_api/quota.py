@@ -18,6 +18,13 @@ Guarantees and how they are kept:
   access token first and takes the slot right before sending; it reports the measured delay from slot to
   answer (an upper bound of the delay to Dinero counting the request), and the throttle widens its window
   by the largest recent delay (at least :func:`default_safety_margin`, at most 5 % of the window).
+* **A request late to Dinero is counted when it got there.** A request answered (or lost) later than the
+  margin has its slot moved to that moment (:meth:`QuotaThrottle.record_unanswered`).
+* **No clock anyone sets.** The SQLite store keeps its own time (:func:`_store_now`: the machine's boot
+  clock between checks), the memory store the monotonic clock: a wall clock stepped forward or back
+  neither empties nor freezes the window. (Redis stamps with the Redis server's clock.)
+* **One key per organization, whatever the spelling** (:func:`canonical_organization`,
+  :func:`canonical_host`): ``0100000`` and ``100000`` share one quota.
 * **One store per key, always.** A SQLite store whose file was removed or replaced (a cache cleaner
   deleting the directory, a file copied over it) is detected inside the transaction (the path no longer
   names the file we hold open), re-opened, and the stamps of the current window are carried over from the
