@@ -18,6 +18,13 @@ Guarantees and how they are kept:
   access token first and takes the slot right before sending; it reports the measured delay from slot to
   answer (an upper bound of the delay to Dinero counting the request), and the throttle widens its window
   by the largest recent delay (at least :func:`default_safety_margin`, at most 5 % of the window).
+* **A request late to Dinero is counted when it got there.** A request answered (or lost) later than the
+  margin has its slot moved to that moment (:meth:`QuotaThrottle.record_unanswered`).
+* **No clock anyone sets.** The SQLite store keeps its own time (:func:`_store_now`: the machine's boot
+  clock between checks), the memory store the monotonic clock: a wall clock stepped forward or back
+  neither empties nor freezes the window. (Redis stamps with the Redis server's clock.)
+* **One key per organization, whatever the spelling** (:func:`canonical_organization`,
+  :func:`canonical_host`): ``0100000`` and ``100000`` share one quota.
 * **One store per key, always.** A SQLite store whose file was removed or replaced (a cache cleaner
   deleting the directory, a file copied over it) is detected inside the transaction (the path no longer
   names the file we hold open), re-opened, and the stamps of the current window are carried over from the
@@ -59,6 +66,8 @@ __all__ = [
     "DEFAULT_OUTAGE_SECONDS",
     "LEARNED_LIMIT_TTL_SECONDS",
     "QuotaThrottle",
+    "canonical_host",
+    "canonical_organization",
     "describe_backend",
     "get_throttle",
     "parse_quota_message",
@@ -100,6 +109,41 @@ def parse_quota_message(text: str | None) -> tuple[int, float] | None:
     return int(match.group(1)), period
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def canonical_host(netloc: str) -> str:
+    """The API host as the quota key names it: ``api.dinero.dk`` for ``API.Dinero.dk:443``,
+    ``api.dinero.dk.``, ``user@api.dinero.dk`` or ``api.dinero.dk:80``.
+
+    Two configs reaching one Dinero with different spellings of its host must count in one store: Dinero
+    counts per (client id, organization) whatever host name the request used. Only the default ports are
+    dropped (either scheme's: the same host on 80 and 443 is the same Dinero); any other port stays (a
+    sandbox on another port is another server).
+    """
+    text = netloc.strip().lower().rpartition("@")[2]
+    if text.startswith("["):  # IPv6 literal: [::1]:8080
+        host, _, rest = text.partition("]")
+        host, port = host + "]", rest.lstrip(":")
+    else:
+        host, _, port = text.partition(":")
+    host = host.rstrip(".")
+    return host if port in ("", "80", "443") else f"{host}:{port}"
+
+
+def canonical_organization(organization_id: str | None) -> str:
+    """The organization as the quota key names it: ``100000`` for ``100000``, ``0100000`` or `` 100000 ``.
+
+    Dinero's organization id is a number; a path with leading zeros names the same organization, so two
+    configs spelling it differently must share one quota. (Only the key: requests keep the id as
+    configured, and so do the ids the target derives from it.)
+    """
+    org = (organization_id or "").strip()
+    if not org:
+        return "-"
+    return str(int(org)) if _ASCII_DIGITS.fullmatch(org) else org
+
+
 def describe_backend(backend: str) -> str:
     """The backend for messages: a Redis URL without its password, a directory as given."""
     if not backend.startswith(("redis://", "rediss://", "unix://")):
@@ -119,6 +163,7 @@ class _Decision:
 
     wait: float | None
     learned: int | None
+    handle: Any = None  # the slot taken (for :meth:`_Store.restamp`)
 
 
 class _Store(Protocol):
@@ -127,6 +172,11 @@ class _Store(Protocol):
     def take(self, limit: int, span: float) -> _Decision: ...
 
     def count(self, span: float) -> int: ...
+
+    def restamp(self, handle: Any) -> None:
+        """Move the slot ``handle`` to now (the request was answered late: Dinero may have counted it
+        only now); a slot no longer found is stamped anew (counted twice rather than not at all)."""
+        ...
 
     def block(self, until_delay: float, learned: int | None) -> None: ...
 
@@ -143,6 +193,8 @@ def _wait_for(stamps: list[float], limit: int, span: float, now: float) -> float
 
 # ------------------------------------------------------------------------------------------------ memory
 class _MemoryStore:
+    """One process's log, on the monotonic clock (a wall-clock jump cannot empty or freeze the window)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stamps: collections.deque[float] = collections.deque()
@@ -156,7 +208,7 @@ class _MemoryStore:
 
     def take(self, limit: int, span: float) -> _Decision:
         with self._lock:
-            now = time.time()
+            now = time.monotonic()
             learned = self._learned_now(now)
             if self._blocked > now:
                 return _Decision(self._blocked - now, learned)
@@ -166,17 +218,23 @@ class _MemoryStore:
             inside = [s for s in self._stamps if s > now - span]
             if len(inside) < effective:
                 self._stamps.append(now)
-                return _Decision(None, learned)
+                return _Decision(None, learned, now)
             return _Decision(_wait_for(inside, effective, span, now), learned)
 
     def count(self, span: float) -> int:
         with self._lock:
-            now = time.time()
+            now = time.monotonic()
             return sum(1 for s in self._stamps if s > now - span)
+
+    def restamp(self, handle: Any) -> None:
+        with self._lock:
+            with contextlib.suppress(ValueError):
+                self._stamps.remove(handle)
+            self._stamps.append(time.monotonic())  # the latest stamp: the deque stays sorted
 
     def block(self, until_delay: float, learned: int | None) -> None:
         with self._lock:
-            now = time.time()
+            now = time.monotonic()
             self._blocked = max(self._blocked, now + until_delay)
             if learned is not None:
                 current = self._learned_now(now)
@@ -184,13 +242,62 @@ class _MemoryStore:
 
     def paused_for(self) -> float:
         with self._lock:
-            return max(0.0, self._blocked - time.time())
+            return max(0.0, self._blocked - time.monotonic())
 
     def close(self) -> None:
         pass
 
 
 # ------------------------------------------------------------------------------------------------ SQLite
+def _boot_id() -> str:
+    """This machine's boot id (Linux; shared by its containers), or "" where there is none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
+
+
+_BOOT_ID = _boot_id()
+
+
+def _since_boot() -> float:
+    """Seconds since boot on a clock no one can set (``CLOCK_BOOTTIME``: counts suspend too), the same
+    for every process of the machine."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock is not None:
+        with contextlib.suppress(OSError):
+            return time.clock_gettime(clock)
+    return time.monotonic()
+
+
+def _store_now(conn: sqlite3.Connection) -> float:
+    """The store's clock, advanced inside the caller's write transaction: never by the wall clock alone.
+
+    The stamps once were ``time.time()``: a wall clock set forward by a minute (an NTP step, a VM resumed,
+    an administrator) made every stamp look a window old, so every process got a whole new quota at once
+    (twice Dinero's limit in one real minute); set back by an hour, every stamp sat in the future and
+    every process waited that hour. Now the store keeps its own time: the last reading plus the time
+    elapsed since it on the machine's boot clock, which no one sets. Only when the last reading came from
+    another boot (a reboot, or a file shared with another machine) does the wall clock tell the elapsed
+    time, and never backwards. A file from an older version (no clock yet) starts at the wall clock, the
+    time its stamps are in.
+    """
+    wall, since_boot = time.time(), _since_boot()
+    row = conn.execute("SELECT now, wall, boot, since_boot FROM clock WHERE id = 0").fetchone()
+    if row is None:
+        now = wall
+    else:
+        last_now, last_wall, last_boot, last_since_boot = row
+        same_clock = bool(_BOOT_ID) and last_boot == _BOOT_ID
+        elapsed = since_boot - last_since_boot if same_clock else wall - last_wall
+        now = float(last_now) + max(0.0, elapsed)
+    conn.execute(
+        "INSERT OR REPLACE INTO clock (id, now, wall, boot, since_boot) VALUES (0, ?, ?, ?, ?)",
+        (now, wall, _BOOT_ID, since_boot),
+    )
+    return now
+
+
 class _SQLiteStore:
     """The log in one SQLite file; every check-and-insert is a ``BEGIN IMMEDIATE`` transaction.
 
@@ -233,6 +340,10 @@ class _SQLiteStore:
                     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL NOT NULL, "
                     "expires REAL NOT NULL)"
                 )
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 0), "
+                    "now REAL NOT NULL, wall REAL NOT NULL, boot TEXT NOT NULL, since_boot REAL NOT NULL)"
+                )
                 st = os.stat(self.path)
             except (OSError, sqlite3.Error) as exc:
                 last = exc
@@ -265,6 +376,8 @@ class _SQLiteStore:
         file that is no longer the store's moves to the new one instead of failing the run.
         """
         with self._lock:
+            if self._conn is None:  # closed after its organization was done (close()): open it again
+                self._open()
             failures = 0
             for _ in range(12):
                 if not self._same_file():
@@ -282,7 +395,7 @@ class _SQLiteStore:
                     if not self._same_file():
                         conn.execute("ROLLBACK")
                         continue
-                    result = body(conn, time.time())
+                    result = body(conn, _store_now(conn))
                     conn.execute("COMMIT")
                     return result
                 except sqlite3.Error as exc:
@@ -309,12 +422,15 @@ class _SQLiteStore:
         assert old is not None
         carried: list[float] = []
         meta: list[tuple[str, float, float]] = []
-        now = time.time()
+        clock: tuple[Any, ...] | None = None
         try:
+            # The old file's own time line (read, not advanced: nothing is written to a removed file).
+            clock = old.execute("SELECT now, wall, boot, since_boot FROM clock WHERE id = 0").fetchone()
+            then = float(clock[0]) if clock is not None else time.time()
             carried = [
-                r[0] for r in old.execute("SELECT ts FROM stamps WHERE ts > ?", (now - _KEEP_SECONDS,))
+                r[0] for r in old.execute("SELECT ts FROM stamps WHERE ts > ?", (then - _KEEP_SECONDS,))
             ]
-            meta = list(old.execute("SELECT name, value, expires FROM meta WHERE expires > ?", (now,)))
+            meta = list(old.execute("SELECT name, value, expires FROM meta WHERE expires > ?", (then,)))
             readable = True
         except sqlite3.Error:
             readable = False
@@ -327,17 +443,25 @@ class _SQLiteStore:
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if clock is not None:
+                # The new file continues the old one's time line, so the stamps carried over (by every
+                # process, each with the same values) keep their ages and are not counted twice.
+                conn.execute(
+                    "INSERT OR IGNORE INTO clock (id, now, wall, boot, since_boot) VALUES (0, ?, ?, ?, ?)",
+                    tuple(clock),
+                )
+            now = _store_now(conn)
             for ts in carried:
                 conn.execute(
                     "INSERT INTO stamps (ts) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM stamps WHERE ts = ?)",
                     (ts, ts),
                 )
             for name, value, expires in meta:
-                _merge_meta(conn, name, value, expires)
+                _merge_meta(conn, name, value, expires, now)
             if not readable:
                 # Nothing could be carried over: pause one whole window, after which no forgotten request
                 # can count any more.
-                _merge_meta(conn, "blocked_until", now + self._span, now + self._span)
+                _merge_meta(conn, "blocked_until", now + self._span, now + self._span, now)
             conn.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
@@ -369,8 +493,8 @@ class _SQLiteStore:
             since = now - span
             inside = conn.execute("SELECT count(*) FROM stamps WHERE ts > ?", (since,)).fetchone()[0]
             if inside < effective:
-                conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,))
-                return _Decision(None, learned_int)
+                row = conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,)).lastrowid
+                return _Decision(None, learned_int, (self._identity, row))
             # The (inside - effective)th oldest stamp of the window must leave it first.
             leaving = conn.execute(
                 "SELECT ts FROM stamps WHERE ts > ? ORDER BY ts LIMIT 1 OFFSET ?", (since, inside - effective)
@@ -386,12 +510,24 @@ class _SQLiteStore:
             ).fetchone()[0]
         )
 
+    def restamp(self, handle: Any) -> None:
+        identity, row = handle
+
+        def body(conn: sqlite3.Connection, now: float) -> None:
+            moved = 0
+            if identity == self._identity:  # same file: the row is ours (trims keep 10 minutes at least)
+                moved = conn.execute("UPDATE stamps SET ts = max(ts, ?) WHERE rowid = ?", (now, row)).rowcount
+            if not moved:
+                conn.execute("INSERT INTO stamps (ts) VALUES (?)", (now,))
+
+        self._transaction(body)
+
     def block(self, until_delay: float, learned: int | None) -> None:
         def body(conn: sqlite3.Connection, now: float) -> None:
             if until_delay > 0:
-                _merge_meta(conn, "blocked_until", now + until_delay, now + until_delay)
+                _merge_meta(conn, "blocked_until", now + until_delay, now + until_delay, now)
             if learned is not None:
-                _merge_meta(conn, "learned_limit", float(learned), now + LEARNED_LIMIT_TTL_SECONDS)
+                _merge_meta(conn, "learned_limit", float(learned), now + LEARNED_LIMIT_TTL_SECONDS, now)
 
         self._transaction(body)
 
@@ -411,14 +547,14 @@ def _meta(conn: sqlite3.Connection, name: str, now: float) -> float | None:
     return float(row[0]) if row else None
 
 
-def _merge_meta(conn: sqlite3.Connection, name: str, value: float, expires: float) -> None:
-    """``blocked_until`` only grows, ``learned_limit`` only shrinks (while unexpired)."""
+def _merge_meta(conn: sqlite3.Connection, name: str, value: float, expires: float, now: float) -> None:
+    """``blocked_until`` only grows, ``learned_limit`` only shrinks (while unexpired at ``now``)."""
     pick = "max" if name == "blocked_until" else "min"
     conn.execute(
         "INSERT INTO meta (name, value, expires) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
         f"value = CASE WHEN meta.expires > ? THEN {pick}(meta.value, excluded.value) "
         "ELSE excluded.value END, expires = max(meta.expires, excluded.expires)",
-        (name, value, expires, time.time()),
+        (name, value, expires, now),
     )
 
 
@@ -431,22 +567,26 @@ def _reason(exc: BaseException) -> str:
 _TAKE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local keep = tonumber(ARGV[3])
 local epoch = redis.call('GET', KEYS[3])
-if not epoch then
+-- The window's own key carries a marker (member 'epoch', score 0: never counted nor trimmed): a window
+-- evicted or expired on its own (volatile-lru picks exactly the keys with a TTL) is a lost window too.
+if (not epoch) or (not redis.call('ZSCORE', KEYS[1], 'epoch')) then
   redis.call('SET', KEYS[3], ARGV[6])
+  redis.call('ZADD', KEYS[1], 0, 'epoch')
+  redis.call('EXPIRE', KEYS[1], math.ceil(keep))
   epoch = ARGV[6]
 end
 if epoch ~= ARGV[5] then return {'epoch', epoch, ''} end
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
-local keep = tonumber(ARGV[3])
 local learned = false
 local lu = tonumber(redis.call('HGET', KEYS[2], 'learned_until') or '0')
 if lu > now then learned = tonumber(redis.call('HGET', KEYS[2], 'learned')) end
 local learned_out = learned and tostring(learned) or ''
 local blocked = tonumber(redis.call('HGET', KEYS[2], 'blocked_until') or '0')
 if blocked > now then return {'wait', tostring(blocked - now), learned_out} end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', now - keep)
 local effective = limit
 if learned and learned < effective then effective = learned end
 local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES')
@@ -460,6 +600,13 @@ local oldest = tonumber(inside[2 * (n - effective) + 2])
 local wait = oldest + span - now
 if wait < 0.001 then wait = 0.001 end
 return {'wait', tostring(wait), learned_out}
+"""
+
+_RESTAMP_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return tostring(now)
 """
 
 _RESTORE_LUA = """
@@ -514,8 +661,10 @@ class _RedisStore:
     after a restart; the script is sent again) are waited out for ``outage_seconds``, reconnecting; then
     :class:`DineroQuotaStoreError` stops the run. No request is ever sent without a slot recorded in Redis.
 
-    A Redis restarted without its data (or flushed) would forget the current window. An *epoch* key tells:
-    the script answers ``epoch`` when the key is missing or differs from the one this process last saw,
+    A Redis restarted without its data (or flushed), or one that evicted the window's key under memory
+    pressure, would forget the current window. An *epoch* tells: it is kept in its own key and as a
+    marker member of the window's sorted set, and the script answers ``epoch`` when either is missing
+    (a new epoch is set then) or the epoch differs from the one this process last saw,
     and the process puts its own stamps of the window back (idempotent: each stamp has a unique member)
     before taking a slot, so together the processes rebuild the window.
     """
@@ -539,6 +688,7 @@ class _RedisStore:
             ) from None
         self._take = self._client.register_script(_TAKE_LUA)
         self._restore = self._client.register_script(_RESTORE_LUA)
+        self._restamp = self._client.register_script(_RESTAMP_LUA)
         self._count = self._client.register_script(_COUNT_LUA)
         self._paused = self._client.register_script(_PAUSED_LUA)
         self._block = self._client.register_script(_BLOCK_LUA)
@@ -613,7 +763,7 @@ class _RedisStore:
                     self._own.append((now, member))
                     while self._own and self._own[0][0] <= now - keep:
                         self._own.popleft()
-                    return _Decision(None, learned_int)
+                    return _Decision(None, learned_int, member)
                 if kind == "wait":
                     return _Decision(float(value), learned_int)
                 # A new epoch: Redis lost the window (restart without data, flush), or this is our first call.
@@ -630,6 +780,13 @@ class _RedisStore:
                     )
                 self._epoch = value
         raise DineroQuotaStoreError(f"Quota backend {self.description} keeps losing its data; stopping.")
+
+    def restamp(self, handle: Any) -> None:
+        now = float(
+            _text(self._call("moving a slot", lambda: self._restamp(keys=self._keys[:1], args=[handle])))
+        )
+        with self._lock:
+            self._own.append((now, handle))  # a restore after a lost window puts the later stamp back
 
     def count(self, span: float) -> int:
         return int(self._call("counting", lambda: self._count(keys=self._keys[:1], args=[repr(span)])))
@@ -682,8 +839,9 @@ class QuotaThrottle:
             raise ValueError("requests must be >= 1")
         if window_seconds <= 0:
             raise ValueError("window_seconds must be > 0")
+        key = (key[0].strip(), canonical_organization(key[1]))
         self.key = key
-        self.api_host = api_host.lower()
+        self.api_host = canonical_host(api_host)
         self.requests = requests
         self.window_seconds = window_seconds
         self.base_margin = default_safety_margin(window_seconds) if safety_margin is None else safety_margin
@@ -691,6 +849,7 @@ class QuotaThrottle:
         self.description = describe_backend(backend)
         self._sleep = sleep
         self._delays: collections.deque[float] = collections.deque(maxlen=_DELAY_SAMPLES)
+        self._slot = threading.local()  # the slot this thread took last (its request is on its way)
         self._delay_lock = threading.Lock()
         self._learned: int | None = None  # lowest limit this process learned or adopted
         self._learned_logged = False
@@ -741,11 +900,29 @@ class QuotaThrottle:
             return 0.0
 
     def record_send_delay(self, seconds: float) -> None:
-        """Tell the throttle how long a request took from its slot to Dinero's answer (an upper bound of
-        the delay before Dinero counted it); the window is widened to cover it."""
+        """Tell the throttle how long this thread's last request took from its slot to Dinero's answer (an
+        upper bound of the delay before Dinero counted it); the window is widened to cover it, and a
+        request later than the margin has its slot moved to now (:meth:`record_unanswered`)."""
         if seconds >= 0 and math.isfinite(seconds):
             with self._delay_lock:
                 self._delays.append(seconds)
+        self.record_unanswered(seconds)
+
+    def record_unanswered(self, seconds: float) -> None:
+        """This thread's last request ended ``seconds`` after its slot, answered or not (a timeout, a
+        reset): when that is longer than the margin, Dinero may have counted it only just now, so its
+        slot moves to now and stays in the window a whole window from now.
+
+        The slot used to stay where it was taken, covered only by the margin (capped at 5 % of the
+        window): a request that reached Dinero 3 s late (a stalled connect) was still counted there when
+        the next window's requests arrived, and drew a 429.
+        """
+        handle = getattr(self._slot, "handle", None)
+        self._slot.handle = None
+        if handle is None or not (seconds > self.base_margin):
+            return
+        with contextlib.suppress(DineroQuotaStoreError):  # a failing store stops the next acquire anyway
+            self._store.restamp(handle)
 
     def acquire(self) -> float:
         """Block until a request may be sent and take its slot; return the seconds waited.
@@ -757,6 +934,7 @@ class QuotaThrottle:
             decision = self._store.take(self.limit, self.window_seconds + self.safety_margin)
             self._adopt(decision.learned)
             if decision.wait is None:
+                self._slot.handle = decision.handle
                 return time.monotonic() - started
             self._sleep(decision.wait)
 
@@ -831,7 +1009,9 @@ class QuotaThrottle:
         return pause
 
     def close(self) -> None:
-        """Release the store's connection (the shared state stays for other processes)."""
+        """Release the store's connection (the shared state stays for other processes); the next use
+        opens it again. A process syncing hundreds of organizations closes each one's when it is done,
+        so it does not hold hundreds of files open."""
         self._store.close()
 
 
@@ -851,10 +1031,21 @@ def get_throttle(
 ) -> QuotaThrottle:
     """The process-wide throttle for (api_host, client_id, organization_id) (created on first use).
 
+    The key is canonical (:func:`canonical_host`, :func:`canonical_organization`): configs that spell one
+    organization or one API host differently share one quota.
+
     Keyed by process id too, so a forked child never reuses its parent's SQLite connection.
     """
-    org = organization_id or "-"
-    reg_key = (os.getpid(), api_host.lower(), client_id, org, requests, float(window_seconds), backend)
+    org = canonical_organization(organization_id)
+    reg_key = (
+        os.getpid(),
+        canonical_host(api_host),
+        client_id.strip(),
+        org,
+        requests,
+        float(window_seconds),
+        backend,
+    )
     with _REGISTRY_LOCK:
         throttle = _REGISTRY.get(reg_key)
         if throttle is None:

@@ -23,6 +23,14 @@ refusal and the count; the CLI adds the fix of exit code 7) without leaving the 
 that made the count is answered normally (its caller rejects its record with Dinero's reason), so
 exactly ``limit`` refusals reach Dinero.
 
+Refusals spread over *several* endpoints are counted as well: ``limit`` refusals in a row, whatever their
+endpoints, with no write (POST/PUT/DELETE) accepted in between also trip the breaker. Per endpoint only,
+a run whose every write Dinero refused -- contacts, products, invoices, vouchers, each refused for the same
+reason (an organization that lost its chart of accounts, a rule Dinero changed) -- could send ``limit``
+refusals to each of a dozen endpoints before stopping. A read's success does not reset this count (a
+target looks objects up before each write); an accepted write does (Dinero takes our writes, so the
+refusals are about records, which the per-endpoint count still watches).
+
 A caller that learns a refusal was an expected answer -- the exactly-once protocol's "Guid taken",
 followed by a look-up that finds the object -- calls :meth:`RefusalBreaker.excuse`, so a journal-less
 re-run of objects Dinero already holds never trips the breaker.
@@ -42,6 +50,10 @@ __all__ = ["DineroRefusalsExceeded", "RefusalBreaker", "endpoint_of", "is_refusa
 
 #: 4xx answers that are not refusals of the request (see the module docstring).
 NOT_REFUSALS = frozenset({401, 403, 404, 429})
+#: Methods whose success does not reset the count across endpoints (see the module docstring).
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: ``_tripped`` value when refusals spread over several endpoints tripped the breaker.
+_SPREAD = "\0spread"
 _ID_SEGMENT = re.compile(r"^(?:[0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27,}|[0-9a-fA-F]{32})$")
 
 
@@ -91,6 +103,9 @@ class RefusalBreaker:
         self._counts: dict[str, int] = {}
         self._last: dict[str, _Last] = {}
         self._tripped: str | None = None
+        #: Refusals in a row across every endpoint with no accepted write in between.
+        self._spread = 0
+        self._spread_endpoints: list[str] = []
 
     @property
     def tripped(self) -> bool:
@@ -103,10 +118,17 @@ class RefusalBreaker:
             endpoint = self._tripped
             if endpoint is None:
                 return
-            count, last = self._counts.get(endpoint, self.limit), self._last[endpoint]
+            if endpoint == _SPREAD:
+                count, last = self._spread, self._last[self._spread_endpoints[-1]]
+                where = f"{len(self._spread_endpoints)} endpoints ({', '.join(self._spread_endpoints[:4])}"
+                where += ", ...)" if len(self._spread_endpoints) > 4 else ")"
+                success = "with no write accepted in between"
+            else:
+                count, last = self._counts.get(endpoint, self.limit), self._last[endpoint]
+                where, success = endpoint, "with no success in between"
         code = f"Dinero error code {last.code}: " if last.code is not None else ""
         error = DineroRefusalsExceeded(
-            f"Dinero refused {count} requests in a row to {endpoint} with no success in between "
+            f"Dinero refused {count} requests in a row to {where} {success} "
             f"(max_consecutive_refusals is {self.limit}); the last: {last.method} {last.path} answered "
             f"HTTP {last.status}: {code}{last.said}. Stopped before sending more (Dinero revokes "
             "integrations that provoke many refusals)",
@@ -124,6 +146,9 @@ class RefusalBreaker:
         if 200 <= status < 300:
             with self._lock:
                 self._counts.pop(endpoint, None)
+                if method.upper() not in _READS:
+                    self._spread = 0
+                    self._spread_endpoints = []
             return
         if not 400 <= status < 500 or status in NOT_REFUSALS:
             return
@@ -136,8 +161,14 @@ class RefusalBreaker:
         with self._lock:
             self._counts[endpoint] = self._counts.get(endpoint, 0) + 1
             self._last[endpoint] = _Last(status, details.code, method.upper(), path, said or "no error body")
+            self._spread += 1
+            if endpoint in self._spread_endpoints:
+                self._spread_endpoints.remove(endpoint)
+            self._spread_endpoints.append(endpoint)  # the last refused endpoint last
             if self._counts[endpoint] >= self.limit and self._tripped is None:
                 self._tripped = endpoint
+            elif self._spread >= self.limit and self._tripped is None:
+                self._tripped = _SPREAD
 
     def excuse(self, method: str | None, path: str | None) -> None:
         """Un-count the last refusal of ``METHOD path``: it turned out to be an expected answer (e.g.
@@ -150,5 +181,8 @@ class RefusalBreaker:
             if count <= 0:
                 return
             self._counts[endpoint] = count - 1
+            self._spread = max(0, self._spread - 1)
             if self._tripped == endpoint and count - 1 < self.limit:
+                self._tripped = None
+            if self._tripped == _SPREAD and self._spread < self.limit:
                 self._tripped = None

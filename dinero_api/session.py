@@ -111,6 +111,20 @@ def _still_current(provider: TokenProvider, token: str) -> bool:
     return True if check is None else bool(check(token))
 
 
+def _repeat_429_floor(count: int, throttle: Any) -> float:
+    """Least pause after the ``count``-th 429 answered to one request: none after the first (Dinero's
+    ``Retry-After`` is honoured), then 1, 2, 4 ... seconds, at most one quota window (plus margin).
+
+    Without this floor a ``Retry-After: 0`` that Dinero (or a proxy) kept sending made the session resend
+    the request at once, again and again: ``max_rate_limit_wait`` never filled up, and Dinero saw a 429
+    loop as fast as the quota let it -- the hammering that gets an integration revoked.
+    """
+    if count < 2:
+        return 0.0
+    window = float(getattr(throttle, "window_seconds", 60.0)) + float(getattr(throttle, "safety_margin", 0.0))
+    return min(2.0 ** (count - 2), window)
+
+
 def _short_text(response: requests.Response) -> str | None:
     """The start of a (small) answer body, for reading Dinero's quota message; never fails."""
     try:
@@ -177,7 +191,7 @@ class DineroSession(requests.Session):
         idempotent = (method in IDEMPOTENT_METHODS and not not_replayable) or retry_safe
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        state = {"rate_limit_wait": 0.0}
+        state = {"rate_limit_wait": 0.0, "rate_limited": 0.0}
         if self._is_api_host(request.url):
             self.refusals.check()  # tripped: not one more request to an organization that refuses us
         try:
@@ -259,6 +273,10 @@ class DineroSession(requests.Session):
             try:
                 response = super().send(prepared, **kwargs)
             except _TRANSPORT_ERRORS as exc:
+                # Lost or cut off: Dinero may have counted the request at any moment until now.
+                unanswered = getattr(self.throttle, "record_unanswered", None)
+                if unanswered is not None:
+                    unanswered(time.monotonic() - slot_taken)
                 self.stats.record_response(method, "error")
                 raise _Transient(replayable=idempotent or _never_sent(exc), error=exc) from exc
             # From slot to answer headers (``elapsed`` starts at the send): an upper bound of the delay
@@ -288,8 +306,14 @@ class DineroSession(requests.Session):
                     "credentials may not grant it",
                 )
             if status == 429:
+                state["rate_limited"] += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if retry_after is not None:
+                    # A Retry-After that did not work (a second 429 for the same request) is not trusted
+                    # again: each further 429 pauses at least twice as long, up to one window, so a
+                    # "Retry-After: 0" (or 1) that keeps coming is never a 429 loop at full speed.
+                    floor = _repeat_429_floor(int(state["rate_limited"]), self.throttle)
+                    retry_after = max(retry_after, floor)
                     # The pause is shared by every process and later run on the quota key (its store):
                     # a Retry-After of hours or years (a proxy's) would block them all long after this
                     # request gave up. Never longer than one request may wait in total.

@@ -173,8 +173,10 @@ SHARED_SETTINGS_SCHEMA = th.PropertiesList(
         default=10,
         description="Stop the run (exit code 7, one line naming Dinero's last answer) after Dinero refused "
         "this many requests to one endpoint in a row (HTTP 400/405/409/422..., not 404 look-ups or 429) "
-        "with no success there in between, instead of sending more: Dinero revokes integrations that "
-        "provoke many refusals. Nothing unwritten is lost; a re-run after the fix loads it.",
+        "with no success there in between (or this many in a row across endpoints with no write "
+        "accepted), instead of sending more: Dinero revokes integrations that provoke many refusals. A "
+        "multi-organization tap run also stops once this many organizations answered 403 before any was "
+        "read. Nothing unwritten is lost; a re-run after the fix loads it.",
     ),
 )
 

@@ -24,7 +24,9 @@ if they are read at the same time. :class:`OrganizationRun` does that inside one
   the last finished stream left them (a stream that failed half-way keeps its previous bookmark, so the
   next run reads it again). The other organizations finish and their state advances. At the end the tap
   logs each failed organization by id and cause and exits with :data:`EXIT_PARTIAL` (10); when every
-  organization failed it fails as a single-organization run does (the first error, exit 1).
+  organization failed it fails as a single-organization run does (the first error, exit 1). But when
+  ``max_consecutive_refusals`` organizations answered 403 and none has been read yet, the login reaches
+  none of them: the run stops before asking the rest (one 403 each), keeping their health.
 * **No starvation.** The state keeps a small health record per organization
   (``organization_runs``: consecutive failures, last success, last failure and its cause); organizations
   that failed last time are started after the healthy ones (fewest consecutive failures first), so a
@@ -45,7 +47,7 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage, StateMessage
+from singer_sdk.singerlib import ActivateVersionMessage, RecordMessage, SchemaMessage, StateMessage
 
 from dinero_api.errors import DineroAuthError, DineroConfigError, redact
 
@@ -124,6 +126,18 @@ def is_run_fatal(exc: BaseException) -> bool:
     return False
 
 
+def _is_403(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is Dinero's 403 for an organization."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DineroAuthError) and current.status_code == 403:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def organization_of(partition: t.Mapping[str, t.Any]) -> str | None:
     """The organization id of a state partition (None for a partition without one)."""
     context = partition.get("context")
@@ -189,6 +203,12 @@ class OrganizationRun:
         self._versions: set[tuple[str, int | None]] = set()
         self._held_versions: list[ActivateVersionMessage] = []
         self._stopping = False
+        #: Whether any organization has been read in this run (a record, a STATE, or one synced).
+        self._progress = False
+        #: Organizations answered 403 so far, and how many with no progress anywhere stop the run.
+        self._refused: list[str] = []
+        self._refusal_limit = int(getattr(tap.dinero_settings, "max_consecutive_refusals", 10))
+        self._keep_health_on_fatal = False
         self.fatal: BaseException | None = None
         self.failures: list[OrganizationFailure] = []
         self.synced: list[str] = []
@@ -204,6 +224,8 @@ class OrganizationRun:
         with self.lock:
             if self._stopping:
                 raise _RunAborted
+            if isinstance(message, (RecordMessage, StateMessage)):
+                self._progress = True  # Dinero answered this organization: the credentials work
             if isinstance(message, StateMessage):
                 self._snapshots[organization_id] = snapshot
                 self._write_state()
@@ -318,6 +340,9 @@ class OrganizationRun:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         if self.fatal is not None:
+            if self._keep_health_on_fatal:
+                with self.lock:
+                    self._write_state()  # the refused organizations go last next time
             raise self.fatal
         with self.lock:
             self._write_versions()
@@ -328,6 +353,29 @@ class OrganizationRun:
             raise self.failures[0].error
         if self.failures:
             raise OrganizationsFailed(self.failures, self.synced)
+
+    def _stop_if_refused_everywhere(self, exc: BaseException) -> None:
+        """Under the lock: ``max_consecutive_refusals`` organizations answered 403 and none has been read
+        in this run -- the credentials reach none of them (access withdrawn, a client or key for other
+        organizations). Stop before asking the rest: each would cost one more 403, and Dinero revokes
+        integrations that provoke many. Their health is kept, so the next run starts with the others."""
+        if self._progress or self.fatal is not None or len(self._refused) < self._refusal_limit:
+            return
+        untried = len(self.organizations) - len(self.failures) - len(self.synced)
+        stopped = DineroAuthError(
+            f"Dinero answered 403 for {len(self._refused)} organizations ({', '.join(self._refused[:5])}"
+            f"{', ...' if len(self._refused) > 5 else ''}) and no organization has been read in this run: "
+            f"the credentials reach none of them. Stopped before asking the other {max(untried, 0)} "
+            "(max_consecutive_refusals; Dinero revokes integrations that provoke many 403s). Check that "
+            "the client still has access to these organizations; the next run starts with the others.",
+            status_code=403,
+            method=getattr(exc, "method", None),
+            path=getattr(exc, "path", None),
+            code=getattr(exc, "code", None),
+        )
+        self.fatal = stopped
+        self._keep_health_on_fatal = True
+        self._stopping = True
 
     def _sync_one(self, organization_id: str) -> None:
         """One organization's worker: a tap of its own for that organization, its errors kept here."""
@@ -341,7 +389,10 @@ class OrganizationRun:
                 state=split_state(self._base, organization_id),
                 writer=_OrganizationWriter(self, organization_id),
             )
-            worker.sync_all()
+            try:
+                worker.sync_all()
+            finally:
+                worker.release_clients()  # its quota store and connections: one org fewer held open
             snapshot = copy.deepcopy(worker.state)  # with the SDK's last finalization, in this thread
         except _RunAborted:
             return
@@ -368,8 +419,12 @@ class OrganizationRun:
                     last_failure=now,
                     last_cause=cause,
                 )
+                if _is_403(exc):
+                    self._refused.append(organization_id)
+                    self._stop_if_refused_everywhere(exc)
             return
         with self.lock:
+            self._progress = True
             self._snapshots[organization_id] = snapshot
             self.synced.append(organization_id)
             record.update(consecutive_failures=0, last_success=now, last_cause=None)

@@ -160,9 +160,13 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
             [self.config["organization_id"]] if self.config.get("organization_id") else []
         )
         ids: list[str] = []
+        numbers: set[str] = set()
         for value in raw:
             org = str(value).strip()
-            if org and org not in ids:
+            # 0100000 is organization 100000 to Dinero: one worker (and one quota) per organization.
+            number = str(int(org)) if org.isascii() and org.isdigit() else org
+            if org and number not in numbers:
+                numbers.add(number)
                 ids.append(org)
         if not ids:
             msg = "Set organization_id (or organization_ids, a list) to the Dinero organization(s) to sync."
@@ -230,6 +234,16 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
                 client = DineroClient(self.dinero_settings, organization_id=organization_id)
                 self._clients[organization_id] = client
             return client
+
+    def release_clients(self) -> None:
+        """Close this tap's clients and their quota stores' connections (an organization worker that is
+        done: a run over hundreds of organizations must not keep hundreds of files and sockets open).
+        A client used again reopens what it needs."""
+        with self._clients_lock:
+            clients = list(self._clients.values())
+        for client in clients:
+            client.close()
+            client.throttle.close()
 
     def check_connection(self) -> dict[str, int]:
         """One cheap request per organization (its accounting years); returns the count per org."""

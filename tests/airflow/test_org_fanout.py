@@ -29,6 +29,13 @@ def test_an_organization_listed_twice_is_refused() -> None:
         org_fanout.parse_organizations([{"organization_id": "100000"}, {"organization_id": 100000}])
 
 
+def test_an_organization_listed_twice_with_a_leading_zero_is_refused() -> None:
+    """``0100000`` is organization 100000 to Dinero: two tasks would sync it at once (the old check
+    compared the spelling and let both through)."""
+    with pytest.raises(ValueError, match="0100000 is listed twice"):
+        org_fanout.parse_organizations([{"organization_id": "100000"}, {"organization_id": "0100000"}])
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -168,6 +169,79 @@ def test_the_quota_key_includes_the_api_host(tmp_path: Path) -> None:
     assert dinero.path != sandbox.path
 
 
+class _WouldWait(Exception):
+    """Raised by a throttle's sleep: the request was held back (its window is full)."""
+
+
+def _refuse_to_sleep(seconds: float) -> None:
+    raise _WouldWait(seconds)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"organization_id": "100000"}, {"organization_id": "0100000"}),
+        ({"api_url": "https://api.dinero.dk"}, {"api_url": "https://API.Dinero.dk:443/"}),
+        ({"api_url": "https://api.dinero.dk"}, {"api_url": "https://api.dinero.dk./"}),
+    ],
+    ids=["leading-zero", "host-case-and-port", "host-trailing-dot"],
+)
+def test_two_configs_naming_one_organization_share_one_quota(
+    tmp_path: Path, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """A tap and a target (or two Airflow tasks) whose configs spell the same organization, API host or
+    client id differently must count in one store: Dinero counts per (client id, organization), whatever
+    the spelling. With the raw spelling in the key (the old code) each had its own full quota, so
+    together they could send twice Dinero's limit in one minute."""
+    from dinero_api.settings import DineroSettings
+
+    base = {
+        "client_id": "dinero-client",
+        "client_secret": "secret",
+        "api_key": "key",
+        "organization_id": "100000",
+        "api_url": "https://api.dinero.dk",
+        "quota_backend": str(tmp_path),
+    }
+    throttles = []
+    for overrides in (first, second):
+        settings = DineroSettings.from_config({**base, **overrides})
+        throttles.append(
+            QuotaThrottle(
+                (settings.client_id, settings.organization_id or "-"),
+                2,
+                60,
+                settings.quota_backend,
+                api_host=settings.api_host,
+                sleep=_refuse_to_sleep,
+            )
+        )
+    tap, target = throttles
+    tap.acquire()
+    tap.acquire()  # the organization's window is full
+    with pytest.raises(_WouldWait):
+        target.acquire()
+
+
+def test_one_throttle_object_per_canonical_key_in_a_process(tmp_path: Path) -> None:
+    """The process-wide registry is keyed canonically too: one organization, one throttle object."""
+    spellings = (("100000", "api.dinero.dk"), ("0100000", "API.dinero.dk:443"))
+    tap, target = (
+        get_throttle("c", org, requests=2, window_seconds=60, backend=str(tmp_path), api_host=host)
+        for org, host in spellings
+    )
+    assert tap is target
+
+
+def test_other_ports_and_organizations_keep_their_own_quota(tmp_path: Path) -> None:
+    """Canonical keys merge spellings only: another port (another server) or organization stays apart."""
+    full = QuotaThrottle(("c", "100000"), 1, 60, str(tmp_path), api_host="127.0.0.1:8765")
+    full.acquire()
+    for key, host in ((("c", "100000"), "127.0.0.1:8766"), (("c", "1000000"), "127.0.0.1:8765")):
+        other = QuotaThrottle(key, 1, 60, str(tmp_path), api_host=host, sleep=_refuse_to_sleep)
+        assert other.acquire() < 5
+
+
 @pytest.mark.parametrize("how", ["directory removed", "file replaced"])
 def test_a_replaced_store_is_reopened_and_keeps_the_window(tmp_path: Path, how: str) -> None:
     """A cache cleaner removes the quota directory (or a file is put in its place) under a running process:
@@ -290,3 +364,91 @@ def test_a_flushed_redis_script_cache_is_reloaded() -> None:
         _slots_now(throttle, 1)
         redis.Redis.from_url(server.url).script_flush()
         _slots_now(throttle, 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_a_wall_clock_set_forward_does_not_empty_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The machine's clock is set forward by two minutes (an NTP step, a VM resumed) right after the
+    window filled. Dinero's minute has not passed, so the next request must still wait. The store used to
+    stamp slots with the wall clock: the jump made every stamp look two minutes old, and every process on
+    the key got a whole new quota at once (twice Dinero's limit in one real minute)."""
+    store = str(tmp_path) if backend == "sqlite" else "memory"
+    throttle = QuotaThrottle(("c", "100000"), 2, 60, store, sleep=_refuse_to_sleep)
+    throttle.acquire()
+    throttle.acquire()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 120)
+    with pytest.raises(_WouldWait) as held:
+        throttle.acquire()
+    assert float(held.value.args[0]) > 55  # the window's real remainder, not the jump
+    if backend == "sqlite":  # another process opening the store sees the same full window
+        other = QuotaThrottle(("c", "100000"), 2, 60, store, sleep=_refuse_to_sleep)
+        with pytest.raises(_WouldWait):
+            other.acquire()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_a_wall_clock_set_back_does_not_freeze_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The clock is set back by an hour after a request: the next slot comes when the window (0.5 s)
+    has passed. With wall-clock stamps the stamp sat an hour in the future and every process on the key
+    waited that hour before its next request."""
+    store = str(tmp_path) if backend == "sqlite" else "memory"
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if seconds > 5:
+            raise _WouldWait(seconds)
+        threading.Event().wait(seconds)
+
+    throttle = QuotaThrottle(("c", "100000"), 1, 0.5, store, sleep=sleep)
+    throttle.acquire()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    assert throttle.acquire() < 5
+    assert max(waits) <= 1.0
+
+
+@needs_redis
+def test_an_evicted_redis_window_is_rebuilt_not_taken_for_an_empty_one() -> None:
+    """Redis under memory pressure evicts keys: with ``volatile-lru`` (a common cache setting) exactly the
+    window's sorted set, the one key with a TTL, while the epoch key (no TTL) stays. The throttle took the
+    epoch for proof that the window was intact, so an evicted window silently became an empty one and
+    every process got a new full quota. The epoch now lives in the window's own key: evicting the window
+    evicts the epoch, and each process puts its stamps back before taking a slot."""
+    import redis
+
+    with RedisServer() as server:
+        throttle = QuotaThrottle(("c", "1"), 3, 60, server.url, outage_seconds=5, sleep=_refuse_to_sleep)
+        _slots_now(throttle, 3)
+        client = redis.Redis.from_url(server.url)
+        window_keys = [k for k in client.keys("dinero-singer:quota:*") if client.ttl(k) > 0]
+        assert window_keys, "the window's key carries a TTL (what volatile-* eviction picks from)"
+        for key in window_keys:
+            if client.type(key) == b"zset":
+                client.delete(key)  # what eviction does to it
+        with pytest.raises(_WouldWait):
+            throttle.acquire()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory", "redis"])
+def test_a_late_answer_moves_its_slot_to_the_answer(tmp_path: Path, backend: str) -> None:
+    """A request answered 1 s after its slot (longer than the 0.25 s margin) may have been counted by
+    Dinero only then: its slot now leaves the window one window after the answer, not after the slot."""
+    if backend == "redis" and not redis_available():
+        pytest.skip("redis-server is not installed")
+    with contextlib.ExitStack() as stack:
+        store = {"sqlite": str(tmp_path), "memory": "memory"}.get(backend) or stack.enter_context(
+            RedisServer()
+        ).url
+        throttle = QuotaThrottle(("c", "1"), 1, 10, store, safety_margin=0.25, sleep=_refuse_to_sleep)
+        throttle.acquire()
+        time.sleep(1.0)  # the request is on its way (not a timing margin: the assertion allows 0.5 s)
+        throttle.record_send_delay(1.0)
+        with pytest.raises(_WouldWait) as held:
+            throttle.acquire()
+        assert float(held.value.args[0]) > 9.75  # 10.25 from the answer; from the slot it was <= 9.25

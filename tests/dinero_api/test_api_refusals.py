@@ -126,3 +126,46 @@ def test_the_limit_is_a_bounded_setting(api_config: dict) -> None:
         DineroSettings.from_config({**api_config, "max_consecutive_refusals": 0})
     with pytest.raises(DineroConfigError, match="revokes integrations"):
         DineroSettings.from_config({**api_config, "max_consecutive_refusals": 1000})
+
+
+SPREAD = ["/v1/100000/contacts", "/v1/100000/products", "/v1/100000/vouchers/manuel", "/v1/100000/invoices"]
+
+
+def test_refusals_spread_over_endpoints_stop_the_run_too(
+    httpserver: HTTPServer, api_config: dict, make_client: Any
+) -> None:
+    """Every write refused, each on another endpoint (an organization whose chart Dinero no longer has:
+    contacts, products, vouchers, invoices all refused), with successful look-ups in between: the count
+    was per endpoint only, so a run could send the limit to each of a dozen endpoints (here: never
+    tripping). ``limit`` refusals in a row with no write accepted stop it, whatever their endpoints."""
+    for path in SPREAD:
+        httpserver.expect_oneshot_request(path, method="POST").respond_with_json(REFUSED, status=400)
+    httpserver.expect_request(LOOKUP, method="GET").respond_with_json({"ContactGuid": "x"})
+    client = make_client({**api_config, "max_consecutive_refusals": 3})
+    for path in SPREAD[:3]:
+        client.get_json(LOOKUP)  # a read's success does not make the refusals less of a storm
+        with pytest.raises(DineroValidationError):
+            client.post_json(path, {"Name": "x"})
+    with pytest.raises(DineroRefusalsExceeded) as info:
+        client.post_json(SPREAD[3], {"Name": "x"})
+    assert [len(api_requests(httpserver, path)) for path in SPREAD] == [1, 1, 1, 0]
+    code, line = classify(info.value)
+    assert code == ExitCode.REFUSED and "\n" not in line
+    assert "refused 3 requests in a row to 3 endpoints" in line and "no write accepted" in line
+
+
+def test_an_accepted_write_resets_the_count_across_endpoints(
+    httpserver: HTTPServer, api_config: dict, make_client: Any
+) -> None:
+    """Refused records between accepted writes are about those records (bad data), not a storm: the run
+    goes on, and the per-endpoint count still watches each endpoint. (A guard of the rule above.)"""
+    for path in SPREAD[1:]:
+        httpserver.expect_oneshot_request(path, method="POST").respond_with_json(REFUSED, status=400)
+    client = make_client({**api_config, "max_consecutive_refusals": 3})
+    for path in (SPREAD[1], SPREAD[2], SPREAD[0], SPREAD[3], SPREAD[0]):
+        if path == SPREAD[0]:
+            client.post_json(path, {"Name": "x"})  # accepted (the token fixture's API answers 200)
+        else:
+            with pytest.raises(DineroValidationError):
+                client.post_json(path, {"Name": "x"})
+    assert [len(api_requests(httpserver, path)) for path in SPREAD] == [2, 1, 1, 1]

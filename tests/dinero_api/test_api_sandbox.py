@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from quota_workers import send_requests
 from dinero_api.auth import ApiKeyTokenProvider, RefreshTokenProvider
 from dinero_api.client import DineroClient
 from dinero_api.envelope import iter_pages
-from dinero_api.errors import DineroAuthError, DineroUnknownOutcome, DineroValidationError
+from dinero_api.errors import DineroAuthError, DineroRateLimited, DineroUnknownOutcome, DineroValidationError
 from dinero_api.filters import query_filter
 from dinero_api.settings import DineroSettings
+from tests.harness import wait_until
 
 ORG = "100000"
 
@@ -139,3 +141,41 @@ def test_filter_value_with_quote_and_semicolon_finds_the_contact(
         {"fields": "Name,ContactGuid", "queryFilter": query_filter(endpoint="/v1/{org}/contacts", Name=name)},
     )
     assert [row["Name"] for row in body["Collection"]] == [name]
+
+
+def test_a_429_that_keeps_saying_retry_after_0_is_not_a_429_loop(
+    sandbox: Any, fast_settings: dict[str, Any]
+) -> None:
+    """A 429 whose ``Retry-After`` is 0 (or 1) and keeps coming back: each further 429 of the request
+    pauses longer (1, 2, 4 ... s, up to a window), so ``max_rate_limit_wait_seconds`` bounds the 429s sent.
+    The old session resent at once every time: the pause added 0 s to the total, so it never gave up and
+    Dinero saw a 429 loop at full speed (here: all 200 armed 429s, then an answer)."""
+    sandbox.set_fault("429", count=200, retry_after=0, path_contains="/vatTypes")
+    client = client_for(fast_settings, max_rate_limit_wait_seconds=8)
+    with pytest.raises(DineroRateLimited):
+        client.get_json("/v1/{org}/vatTypes")
+    refused = [r for r in sandbox.requests() if "/vatTypes" in r["path"] and r["status"] == 429]
+    assert 2 <= len(refused) <= 6, len(refused)  # pauses 0 + 1 + 2 + 4 <= 8 < 0 + 1 + 2 + 4 + 8
+
+
+def test_a_request_that_reaches_dinero_late_is_counted_when_it_got_there(
+    sandbox: Any, fast_settings: dict[str, Any]
+) -> None:
+    """One request of a full window reaches Dinero 3 s after its slot (a stalled connect, a congested
+    link: the sandbox's ``slow`` fault counts it after the delay, as Dinero counts on arrival). The window
+    used to release its slot one window after the slot (plus a margin capped at 5 % of the window), so
+    the next window's requests met it still counted at Dinero: a 429. Its stamp now moves to its answer,
+    the latest moment Dinero can have counted it."""
+    sandbox.set_quota(4, 4.0)
+    client = client_for(fast_settings, quota_requests=4, quota_window_seconds=4.0)
+    client.session.token_provider.get_token()  # the token first: no API request
+    sandbox.set_fault("slow", count=1, seconds=3, path_contains="/vatTypes")
+    late = threading.Thread(target=client.get_json, args=("/v1/{org}/vatTypes",))
+    late.start()
+    wait_until(lambda: sandbox.stats()["in_flight"] >= 1, timeout=30)  # its slot is taken, it is on its way
+    for _ in range(3 + 4):  # the rest of this window, then a whole next one
+        client.get_json("/v1/{org}/accountingyears")
+    late.join(timeout=30)
+    statuses = [r["status"] for r in sandbox.requests() if "/v1/" in r["path"]]
+    assert statuses.count(200) == 8
+    assert 429 not in statuses, statuses

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -316,3 +317,78 @@ def test_refused_credentials_stop_a_multi_organization_run_after_one_request(
     assert not isinstance(raised.value, OrganizationsFailed)
     log = sandbox_requests()
     assert len(log) == 1 and log[0]["path"].endswith("/token")
+
+
+def test_organizations_that_all_answer_403_stop_the_run_after_the_refusal_limit(
+    sandbox, tap_config, tmp_path, sandbox_requests
+):
+    """A client whose access was withdrawn (or a partner listing organizations it cannot reach): every
+    organization answers 403. Each was one organization's failure, so a run over 5 of them sent 5 403s
+    (hundreds for a partner with hundreds). With no organization read yet, ``max_consecutive_refusals``
+    of them stop the run; their health is kept, so the next run asks the others first and, once one
+    organization was read, goes on as before (each unreachable one: its own isolated failure)."""
+    missing = [f"99990{n}" for n in range(5)]
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "organization_ids": [*missing, "100000"],
+        "max_parallel_organizations": 1,
+        "max_consecutive_refusals": 3,
+    }
+    writer = CollectingWriter()
+    tap = TapDinero(config=config, message_writer=writer)
+    for name, stream in tap.streams.items():
+        stream.selected = name == "contacts"
+    with pytest.raises(Exception, match="403") as raised:
+        tap.sync_all()
+    assert not isinstance(raised.value, OrganizationsFailed)
+    assert "none of them" in str(raised.value)
+    refused = [r for r in sandbox_requests() if r["status"] == 403]
+    assert len(refused) == 3, [r["path"] for r in refused]
+    state = TapRun(messages=writer.messages, tap=tap).final_state
+
+    assert {org for org, h in state["organization_runs"].items() if h.get("consecutive_failures")} == set(
+        missing[:3]
+    )
+    result, failed = _run_partial(config, streams=["contacts"], state=state)  # the next run
+    assert failed is not None and failed.synced == ["100000"]
+    assert _contact_keys(result, "100000") == _live_contacts(sandbox, "100000")
+
+
+def test_an_organization_listed_with_and_without_a_leading_zero_is_synced_once(tap_config, tmp_path):
+    """``0100000`` is organization 100000 to Dinero: listed both ways, it was synced twice at once (two
+    workers, two partitions of the same rows)."""
+    config = {**tap_config, "organization_ids": ["100000", "0100000", " 100000 ", "100001"]}
+    config.pop("organization_id", None)
+    assert TapDinero(config=config).organization_ids == ["100000", "100001"]
+
+
+def _open_files_under(directory: Path) -> list[str]:
+    """Files under ``directory`` this process holds open (Linux /proc)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(directory)):
+            held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_an_organization_done_releases_its_quota_store(sandbox, tap_config, tmp_path):
+    """Each organization's quota store stayed open for the rest of the process: a run over hundreds of
+    organizations held hundreds of SQLite files (plus their connections) and met the open-files limit
+    (``ulimit -n`` is often 1024) half-way, failing every later organization. A finished organization's
+    store is closed (and opened again if the organization is read again)."""
+    quota_dir = tmp_path / "quota"
+    config = {
+        **_config(sandbox, tap_config, tmp_path),
+        "quota_cache_dir": str(quota_dir),
+        "max_parallel_organizations": 1,
+    }
+    result, failed = _run_partial(config, streams=["contacts"])
+    assert failed is None and _contact_keys(result, "100001") == _live_contacts(sandbox, "100001")
+    assert sorted(p.name for p in quota_dir.glob("quota-*.sqlite")) and not _open_files_under(quota_dir)
+    _, failed = _run_partial(config, streams=["contacts"], state=result.final_state)  # reopened
+    assert failed is None

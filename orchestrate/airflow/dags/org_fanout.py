@@ -74,9 +74,12 @@ def parse_organizations(raw: Any) -> list[dict[str, Any]]:
         org_id = str(entry.get("organization_id", "")).strip()
         if not _ORG_ID.match(org_id):
             raise ValueError(f"organization #{index} has no numeric organization_id")
-        if org_id in seen:
+        # Dinero's organization id is a number: 0100000 names 100000, so a second spelling is a second
+        # task on the same organization (and its quota), at the same time.
+        number = str(int(org_id))
+        if number in seen:
             raise ValueError(f"organization {org_id} is listed twice (two tasks would share its quota)")
-        seen.add(org_id)
+        seen.add(number)
         settings = dict(entry.get("settings") or {})
         secrets = dict(entry.get("secret_variables") or {})
         for setting in [*settings, *secrets]:
