@@ -237,6 +237,13 @@ def _rate_of(document: dict[str, Any]) -> Decimal | None:
 #: for any currency more than 1.5 DKK or less than 0.67 DKK.
 MAX_RATE_FACTOR = Decimal("1.5")
 
+#: How much a payment may exceed what is owed and still be registered without ``allow_overpayment``: a
+#: rounding difference, not a duplicate or an amount in øre. A shop that rounds VAT per line (WooCommerce's
+#: default) charges a few øre more than Dinero's total, which rounds the VAT once on the sum; that payment
+#: is money received, and Dinero marks the document OverPaid by the øre. The same bound as an øre-rounding
+#: line's ("more than 1.00 is not a rounding difference").
+OVERPAYMENT_TOLERANCE = Decimal("1.00")
+
 
 def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
     """Whether a payment Dinero holds is ``spec``'s amount (in the document's currency, or in DKK: the
@@ -622,7 +629,7 @@ class DocumentPayments:
                 )
             if (
                 known.remaining is not None
-                and spec.voucher_amount > known.remaining
+                and spec.voucher_amount - known.remaining > OVERPAYMENT_TOLERANCE
                 and not options.allow_overpayment
             ):
                 # Dinero takes it and marks the document OverPaid: a payment beyond the balance is far
@@ -630,8 +637,9 @@ class DocumentPayments:
                 raise RecordRejected(
                     f"payment {spec.reference!r} of {spec.voucher_amount.quantize(Decimal('0.01'))} is more "
                     f"than the {known.remaining.quantize(Decimal('0.01'))} still owed on the {kind}: Dinero "
-                    f"would mark it overpaid. Set streams.{options.stream}.allow_overpayment to register "
-                    "payments beyond the balance",
+                    f"would mark it overpaid (over by more than {OVERPAYMENT_TOLERANCE}: no rounding "
+                    f"difference). If it is a real payment, set streams.{options.stream}.allow_overpayment; "
+                    "if it is one already registered under another reference, drop it",
                     "Amount",
                 )
             if spec.remainder_is_fee:
@@ -683,7 +691,10 @@ class DocumentPayments:
                     return "paid"
                 known.timestamp = field_ci(answer, "TimeStamp")
                 if known.remaining is not None:
-                    known.remaining -= spec.foreign_amount if spec.foreign_amount is not None else spec.amount
+                    known.remaining -= spec.voucher_amount
+                    if spec.remainder_is_fee:
+                        # Dinero wrote what was left off as a fee: nothing is owed any more
+                        known.remaining = min(known.remaining, Decimal(0))
                 known.payments.append(
                     {
                         "ExternalReference": spec.reference,
