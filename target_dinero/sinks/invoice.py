@@ -590,6 +590,7 @@ class InvoiceSink(DineroSink):
                     field_ci(answer, "TimeStamp"),
                     item.payload.get("Currency") or "DKK",
                     total=item.extra.get("total") if item.extra.get("holds_payload") else None,
+                    reference=item.reference,
                 )
                 break
             except (DineroValidationError, DineroUnknownOutcome) as exc:

@@ -294,14 +294,16 @@ class DocumentPayments:
         currency: str | None = None,
         *,
         total: Callable[[], Decimal] | None = None,
+        reference: str | None = None,
     ) -> None:
         """The target just booked this document: it has no payments, its Timestamp is ``timestamp``;
         ``total`` computes what Dinero holds as its total (the larger under either midpoint rule), all of
-        it owed -- called when the first payment needs it."""
+        it owed -- called when the first payment needs it; ``reference``: its ExternalReference (a
+        foreign-currency payment finds the document's rate in its list row without reading it first)."""
         if timestamp:
             with self._lock:
                 self._known[(kind, guid.lower())] = _Known(
-                    timestamp, "Booked", [], currency=currency, owed=total
+                    timestamp, "Booked", [], currency=currency, owed=total, reference=reference
                 )
 
     def seen_document(self, kind: str, guid: str, document: dict[str, Any]) -> None:

@@ -404,3 +404,25 @@ def test_a_remainder_written_off_as_a_fee_leaves_nothing_owed_in_the_same_run(
     assert held["PAY-1"]["PaymentStatus"] == "Paid"
     rejects = read_rejects(Path(config["rejects_file"]))
     assert [(r["record"]["id"], r["field"]) for r in rejects] == [("ch_1", "Amount")], rejects
+
+
+def test_the_rate_of_an_invoice_booked_in_the_run_costs_one_list_read_per_payment(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A foreign-currency payment's rate is checked against its invoice's, which only a list row carries:
+    for an invoice this run booked the target knows its reference, so the row is asked for directly --
+    not after reading the invoice back first to learn its reference (a request per payment more)."""
+    rows = [
+        order(n, Currency="EUR", Payments=[{"Amount": 932.5, "AmountInForeignCurrency": 125}])
+        for n in range(1, 4)
+    ]
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert first.error is None, first.stderr
+    held = invoices(sandbox)
+    assert {r["PaymentStatus"] for r in held.values()} == {"Paid"}
+    detail_reads = [
+        r
+        for r in first.api_requests
+        if r["method"] == "GET" and any(r["path"].endswith(f"/invoices/{i['Guid']}") for i in held.values())
+    ]
+    assert detail_reads == []
