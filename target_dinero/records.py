@@ -190,9 +190,11 @@ def to_decimal(value: Any, field: str, *, required: bool = True, held: bool = Fa
                 field,
             )
         if _GROUPED.fullmatch(text):
+            danish, english = text.replace(".", ""), text
             raise RecordRejected(
-                f"{field} {value!r} is ambiguous: {text.replace('.', '')} in Danish notation, {text} in "
-                "English; send it as a JSON number, or as text with two decimals",
+                f"{field} {value!r} is ambiguous: {danish} in Danish notation, {english} in English; send "
+                f'it as a JSON number, or as text that is not exactly three decimals: "{english}0" for '
+                f'{english}, "{danish}.00" for {danish}',
                 field,
             )
     try:

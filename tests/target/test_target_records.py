@@ -210,3 +210,16 @@ def test_embedded_contact_reference_is_injective_over_its_fields() -> None:
     one = resolver.embedded_reference({"Name": "a|b", "Street": "c"})
     two = resolver.embedded_reference({"Name": "a", "Street": "b|c"})
     assert one != two
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"), [("1.125", "1.1250"), ("12.500", "12.5000"), ("1.250", "1250.00")]
+)
+def test_an_ambiguous_amount_text_is_rejected_with_a_form_that_keeps_its_value(text: str, meant: str) -> None:
+    """"1.125" (a quantity in kg, a price with three decimals) cannot be told from Danish 1125: the reason
+    offers a spelling that keeps either meaning exactly -- "two decimals" would make 1.125 kg 1.12 or 1.13."""
+    with pytest.raises(RecordRejected) as caught:
+        to_decimal(text, "ProductLines[0].Quantity")
+    reason = str(caught.value)
+    assert "ProductLines[0].Quantity" in reason and f'"{meant}"' in reason, reason
+    assert "two decimals" not in reason
