@@ -585,7 +585,8 @@ class DocumentPayments:
                 f"{known.total.quantize(cent)} as a fee (still owed {known.remaining.quantize(cent)}, paid "
                 f"now {spec.voucher_amount.quantize(cent)}): more than streams.{options.stream}."
                 f"max_remainder_fee_share ({options.max_remainder_fee_share} of the total: {limit}). A "
-                "remainder that large is an unpaid balance, not a fee; nothing was paid",
+                "remainder that large is an unpaid balance, not a fee; nothing was paid. If it is a fee (a "
+                f"fixed card fee on a small {kind}), raise streams.{options.stream}.max_remainder_fee_share",
                 "RemainderIsFee",
             )
 

@@ -426,3 +426,18 @@ def test_the_rate_of_an_invoice_booked_in_the_run_costs_one_list_read_per_paymen
         if r["method"] == "GET" and any(r["path"].endswith(f"/invoices/{i['Guid']}") for i in held.values())
     ]
     assert detail_reads == []
+
+
+def test_a_card_fee_past_the_share_on_a_small_invoice_is_rejected_saying_how_to_allow_it(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A fixed card fee (1.80 + 1.5 %) on an order of 20.00 is 2.10, 10.5 % of it: past the default share,
+    so rejected -- and the reason says which setting lets such fees through, not only that it is refused."""
+    small = order(
+        1,
+        ProductLines=[{"Description": "Te", "Quantity": 1, "BaseAmountValue": 16.0, "AccountNumber": 1000}],
+        Payments=[{"Amount": 17.9, "RemainderIsFee": True}],
+    )
+    run_target(sandbox, config, msgs(ORDERS, [small]))
+    reason = read_rejects(Path(config["rejects_file"]))[0]["reason"]
+    assert "write off 2.10" in reason and "raise streams.orders.max_remainder_fee_share" in reason, reason
