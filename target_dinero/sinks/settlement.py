@@ -429,7 +429,8 @@ class DocumentPayments:
             f"{paid_rate:.4f} DKK per {currency}, the {kind}'s rate is {known.rate:.4f}: Dinero would book "
             f"the difference, {(spec.foreign_amount * known.rate - spec.amount).quantize(Decimal('0.01'))} "
             f"DKK, as an exchange difference. Amount is the DKK received, AmountInForeignCurrency the amount "
-            f"in {currency} (swapped, or both in {currency}?)",
+            f"in {currency} (swapped, or both in {currency}?). A rate that really moved further than a "
+            f"factor {MAX_RATE_FACTOR} since the {kind} cannot be loaded: register that payment in Dinero",
             "Amount",
         )
 

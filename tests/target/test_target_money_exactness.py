@@ -259,6 +259,7 @@ def test_a_foreign_payment_whose_dkk_amount_is_not_its_rate_is_rejected(
     rejects = read_rejects(Path(config["rejects_file"]))
     assert [r["record"]["id"] for r in rejects] == ["eur-1", "eur-2"]
     assert "1.0000 DKK per EUR, the invoice's rate is 7.4600" in rejects[0]["reason"], rejects[0]["reason"]
+    assert "register that payment in Dinero" in rejects[0]["reason"]  # what to do with a real rate
 
     # an invoice booked in this run with such a payment: its rate is read, nothing is paid
     eur_order = order(7, Currency="EUR", Payments=[{"Amount": 125, "AmountInForeignCurrency": 125}])
