@@ -223,3 +223,26 @@ def test_an_ambiguous_amount_text_is_rejected_with_a_form_that_keeps_its_value(t
     reason = str(caught.value)
     assert "ProductLines[0].Quantity" in reason and f'"{meant}"' in reason, reason
     assert "two decimals" not in reason
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        (Decimal("99.950000000000003"), Decimal("99.95")),  # json_encode(99.95), serialize_precision 17
+        (Decimal("0.10000000000000001"), Decimal("0.1")),
+        ("124.98999999999999", Decimal("124.99")),
+        (Decimal("1.0000000000000002"), Decimal("1.0000000000000002")),  # a double's own shortest form
+    ],
+)
+def test_a_double_written_with_17_digits_is_the_double(written: Any, meant: Decimal) -> None:
+    """A PHP shop with ``serialize_precision = 17`` (php.ini before PHP 7.1) writes 99.95 as
+    99.950000000000003: that text is the double 99.95, which is what Dinero gets. It loads as 99.95 -- it
+    was rejected as "more digits than Dinero's numbers hold", and every order of such a shop with it."""
+    assert to_decimal(written, "BaseAmountValue") == meant
+
+
+def test_a_number_no_double_holds_is_still_rejected() -> None:
+    with pytest.raises(RecordRejected):
+        to_decimal(Decimal("19.999999999999999999"), "BaseAmountValue")  # 20 digits: would arrive as 20
+    with pytest.raises(RecordRejected):
+        to_decimal(Decimal("99.950000000000001"), "BaseAmountValue")  # 17 digits, but no double's
