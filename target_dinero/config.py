@@ -112,8 +112,9 @@ _STREAM_OPTIONS = th.ObjectType(
         th.BooleanType,
         default=False,
         description="invoice_payment / Payments / refunds: register a payment larger than what is still "
-        "owed on the document (Dinero marks it OverPaid). Without it such a payment -- usually a duplicate "
-        "under another reference, or an amount in øre -- is rejected before any write, naming both amounts",
+        "owed on the document by more than 1.00 (Dinero marks it OverPaid). Without it such a payment -- "
+        "usually a duplicate under another reference, or an amount in øre -- is rejected before any write, "
+        "naming both amounts; up to 1.00 over (a shop rounding VAT per line) is registered either way",
     ),
     th.Property(
         "max_remainder_fee_share",

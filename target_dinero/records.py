@@ -167,7 +167,8 @@ def to_decimal(value: Any, field: str, *, required: bool = True, held: bool = Fa
       ``"1_000"``, ``"12 kr"`` are rejected, and so is ``"1.250"`` (Danish 1250, English 1.25);
     * the number reaches Dinero as a JSON double: one with more significant digits than a double holds
       (``19.999999999999999999`` would arrive as 20) is rejected, so the target never computes with a
-      number other than the one it sends.
+      number other than the one it sends -- except a double written out to 17 digits
+      (``99.950000000000003``, PHP's ``serialize_precision = 17``), which is that double (99.95).
 
     ``held``: a value Dinero sent (kept as it is; Dinero's own numbers are not checked).
     """
@@ -190,9 +191,11 @@ def to_decimal(value: Any, field: str, *, required: bool = True, held: bool = Fa
                 field,
             )
         if _GROUPED.fullmatch(text):
+            danish, english = text.replace(".", ""), text
             raise RecordRejected(
-                f"{field} {value!r} is ambiguous: {text.replace('.', '')} in Danish notation, {text} in "
-                "English; send it as a JSON number, or as text with two decimals",
+                f"{field} {value!r} is ambiguous: {danish} in Danish notation, {english} in English; send "
+                f'it as a JSON number, or as text that is not exactly three decimals: "{english}0" for '
+                f'{english}, "{danish}.00" for {danish}',
                 field,
             )
     try:
@@ -204,6 +207,11 @@ def to_decimal(value: Any, field: str, *, required: bool = True, held: bool = Fa
     if abs(number) >= Decimal("1e12"):
         raise RecordRejected(f"{field} is out of range ({value})", field)
     if not held and Decimal(repr(float(number))) != number:
+        double = float(number)
+        if Decimal(format(double, ".17g")) == number:
+            # the double written with 17 significant digits (PHP's json_encode under serialize_precision
+            # 17, C's %.17g): 99.950000000000003 is the double 99.95, which is what Dinero gets
+            return Decimal(repr(double))
         raise RecordRejected(
             f"{field} {value} has more significant digits than Dinero's numbers hold (it would arrive as "
             f"{float(number)!r})",

@@ -57,7 +57,13 @@ from target_dinero.records import (
 from target_dinero.reference_data import check_currency
 from target_dinero.remote_index import field_ci
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.sinks.settlement import document_payments, invoice_payments, invoice_send, pay_invoice
+from target_dinero.sinks.settlement import (
+    OVERPAYMENT_TOLERANCE,
+    document_payments,
+    invoice_payments,
+    invoice_send,
+    pay_invoice,
+)
 
 __all__ = ["InvoiceSink"]
 
@@ -307,14 +313,17 @@ class InvoiceSink(DineroSink):
             invoice_money(money_lines, show_incl, ROUND_HALF_EVEN).incl,
         )
         paid = sum((spec.voucher_amount for spec in payments), Decimal(0))
-        if paid > total and not fresh and not self.options.allow_overpayment:
+        # a few øre over is the shop's own rounding (VAT per line), money received: registered
+        over = paid - total > OVERPAYMENT_TOLERANCE and not self.options.allow_overpayment
+        if over and not fresh:
             # computed from an account list kept from an earlier run: read it again before refusing
             return self._payments_within_total(record, lines, payments, fresh=True)
-        if paid > total and not self.options.allow_overpayment:
+        if over:
             raise RecordRejected(
                 f"Payments add up to {paid.quantize(Decimal('0.01'))}, more than the invoice's total "
-                f"{total}: Dinero would mark it overpaid. Set streams.{self.stream_name}.allow_overpayment "
-                "to register payments beyond the total",
+                f"{total} (by more than {OVERPAYMENT_TOLERANCE}: no rounding difference): Dinero would mark "
+                f"it overpaid. If they are real payments, set streams.{self.stream_name}.allow_overpayment; "
+                "if one is listed twice or in øre, correct the record",
                 "Payments",
             )
         return total
@@ -664,6 +673,7 @@ class InvoiceSink(DineroSink):
                     field_ci(answer, "TimeStamp"),
                     item.payload.get("Currency") or "DKK",
                     total=item.extra.get("total") if item.extra.get("holds_payload") else None,
+                    reference=item.reference,
                 )
                 break
             except (DineroValidationError, DineroUnknownOutcome) as exc:

@@ -245,6 +245,13 @@ def _rate_of(document: dict[str, Any]) -> Decimal | None:
 #: for any currency more than 1.5 DKK or less than 0.67 DKK.
 MAX_RATE_FACTOR = Decimal("1.5")
 
+#: How much a payment may exceed what is owed and still be registered without ``allow_overpayment``: a
+#: rounding difference, not a duplicate or an amount in øre. A shop that rounds VAT per line (WooCommerce's
+#: default) charges a few øre more than Dinero's total, which rounds the VAT once on the sum; that payment
+#: is money received, and Dinero marks the document OverPaid by the øre. The same bound as an øre-rounding
+#: line's ("more than 1.00 is not a rounding difference").
+OVERPAYMENT_TOLERANCE = Decimal("1.00")
+
 
 def _same_amount(payment: dict[str, Any], spec: PaymentSpec) -> bool:
     """Whether a payment Dinero holds is ``spec``'s amount (in the document's currency, or in DKK: the
@@ -315,14 +322,16 @@ class DocumentPayments:
         currency: str | None = None,
         *,
         total: Callable[[], Decimal] | None = None,
+        reference: str | None = None,
     ) -> None:
         """The target just booked this document: it has no payments, its Timestamp is ``timestamp``;
         ``total`` computes what Dinero holds as its total (the larger under either midpoint rule), all of
-        it owed -- called when the first payment needs it."""
+        it owed -- called when the first payment needs it; ``reference``: its ExternalReference (a
+        foreign-currency payment finds the document's rate in its list row without reading it first)."""
         if timestamp:
             with self._lock:
                 self._known[(kind, guid.lower())] = _Known(
-                    timestamp, "Booked", [], currency=currency, owed=total
+                    timestamp, "Booked", [], currency=currency, owed=total, reference=reference
                 )
 
     def seen_document(self, kind: str, guid: str, document: dict[str, Any]) -> None:
@@ -448,7 +457,8 @@ class DocumentPayments:
             f"{paid_rate:.4f} DKK per {currency}, the {kind}'s rate is {known.rate:.4f}: Dinero would book "
             f"the difference, {(spec.foreign_amount * known.rate - spec.amount).quantize(Decimal('0.01'))} "
             f"DKK, as an exchange difference. Amount is the DKK received, AmountInForeignCurrency the amount "
-            f"in {currency} (swapped, or both in {currency}?)",
+            f"in {currency} (swapped, or both in {currency}?). A rate that really moved further than a "
+            f"factor {MAX_RATE_FACTOR} since the {kind} cannot be loaded: register that payment in Dinero",
             "Amount",
         )
 
@@ -604,7 +614,8 @@ class DocumentPayments:
                 f"{known.total.quantize(cent)} as a fee (still owed {known.remaining.quantize(cent)}, paid "
                 f"now {spec.voucher_amount.quantize(cent)}): more than streams.{options.stream}."
                 f"max_remainder_fee_share ({options.max_remainder_fee_share} of the total: {limit}). A "
-                "remainder that large is an unpaid balance, not a fee; nothing was paid",
+                "remainder that large is an unpaid balance, not a fee; nothing was paid. If it is a fee (a "
+                f"fixed card fee on a small {kind}), raise streams.{options.stream}.max_remainder_fee_share",
                 "RemainderIsFee",
             )
 
@@ -658,7 +669,7 @@ class DocumentPayments:
                 )
             if (
                 known.remaining is not None
-                and spec.voucher_amount > known.remaining
+                and spec.voucher_amount - known.remaining > OVERPAYMENT_TOLERANCE
                 and not options.allow_overpayment
             ):
                 # Dinero takes it and marks the document OverPaid: a payment beyond the balance is far
@@ -666,8 +677,9 @@ class DocumentPayments:
                 raise RecordRejected(
                     f"payment {spec.reference!r} of {spec.voucher_amount.quantize(Decimal('0.01'))} is more "
                     f"than the {known.remaining.quantize(Decimal('0.01'))} still owed on the {kind}: Dinero "
-                    f"would mark it overpaid. Set streams.{options.stream}.allow_overpayment to register "
-                    "payments beyond the balance",
+                    f"would mark it overpaid (over by more than {OVERPAYMENT_TOLERANCE}: no rounding "
+                    f"difference). If it is a real payment, set streams.{options.stream}.allow_overpayment; "
+                    "if it is one already registered under another reference, drop it",
                     "Amount",
                 )
             if spec.remainder_is_fee:
@@ -719,7 +731,10 @@ class DocumentPayments:
                     return "paid"
                 known.timestamp = field_ci(answer, "TimeStamp")
                 if known.remaining is not None:
-                    known.remaining -= spec.foreign_amount if spec.foreign_amount is not None else spec.amount
+                    known.remaining -= spec.voucher_amount
+                    if spec.remainder_is_fee:
+                        # Dinero wrote what was left off as a fee: nothing is owed any more
+                        known.remaining = min(known.remaining, Decimal(0))
                 known.payments.append(
                     {
                         "ExternalReference": spec.reference,

@@ -259,6 +259,7 @@ def test_a_foreign_payment_whose_dkk_amount_is_not_its_rate_is_rejected(
     rejects = read_rejects(Path(config["rejects_file"]))
     assert [r["record"]["id"] for r in rejects] == ["eur-1", "eur-2"]
     assert "1.0000 DKK per EUR, the invoice's rate is 7.4600" in rejects[0]["reason"], rejects[0]["reason"]
+    assert "register that payment in Dinero" in rejects[0]["reason"]  # what to do with a real rate
 
     # an invoice booked in this run with such a payment: its rate is read, nothing is paid
     eur_order = order(7, Currency="EUR", Payments=[{"Amount": 125, "AmountInForeignCurrency": 125}])
@@ -361,3 +362,83 @@ def test_a_purchase_voucher_whose_payments_pass_its_total_is_rejected(
     assert [(r["record"]["id"], r["field"]) for r in rejects] == [(1, "Payments"), (2, "Payments")]
     assert "add up to 12500.00, more than the voucher's total 125.00" in rejects[0]["reason"]
     assert not [r for r in result.writes if "BILL-1" in str(r.get("body")) or "BILL-2" in str(r.get("body"))]
+
+
+def _per_line_vat_order(n: int, **over: Any) -> dict[str, Any]:
+    """An order as a web shop that rounds VAT per line (WooCommerce's default) totals it: three lines of
+    7.98 excl. VAT are 3 x 9.98 = 29.94 to the customer; Dinero rounds the VAT once on the sum (23.94 ->
+    5.99 or 5.98) and holds 29.93 or 29.92."""
+    line = {"Description": "Te", "Quantity": 1, "BaseAmountValue": 7.98, "AccountNumber": 1000}
+    return order(n, ProductLines=[dict(line) for _ in range(3)], **over)
+
+
+def test_a_payment_an_ore_past_dinero_s_total_is_registered_not_rejected(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """The customer paid the shop's total, which Dinero's rounding puts 1-2 øre above the invoice's: that
+    is money received, not a duplicate or an amount in øre. It is registered (Dinero marks the invoice
+    OverPaid by the øre) -- rejecting it left the whole order, or its payment, out of Dinero."""
+    rows = [_per_line_vat_order(1, Payments=[{"Amount": 29.94}]), _per_line_vat_order(2)]
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert first.error is None, first.stderr
+    held = invoices(sandbox)
+    assert [p["Amount"] for p in live_payments(sandbox, held["PAY-1"]["Guid"])] == [29.94]
+    # the same on an invoice from an earlier run (what is owed read from Dinero), from the payments stream
+    later = [{"id": "ch_2", "InvoiceExternalReference": "PAY-2", "Amount": 29.94}]
+    second = run_target(sandbox, config, msgs(PAYMENTS, later))
+    assert second.error is None, second.stderr
+    assert [p["Amount"] for p in live_payments(sandbox, held["PAY-2"]["Guid"])] == [29.94]
+    assert read_rejects(Path(config["rejects_file"])) == []
+
+
+def test_a_remainder_written_off_as_a_fee_leaves_nothing_owed_in_the_same_run(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """RemainderIsFee closes the invoice (Dinero writes the rest off): a later payment in the same run --
+    the fee amount under another reference -- is a payment on a paid invoice, rejected, not registered
+    as an overpayment because the run still counted the written-off 5.00 as owed."""
+    rows = [order(1, Payments=[{"Amount": 120.0, "RemainderIsFee": True}])]
+    late = [{"id": "ch_1", "InvoiceExternalReference": "PAY-1", "Amount": 5.0}]
+    run_target(sandbox, config, msgs(ORDERS, rows) + msgs(PAYMENTS, late))
+    held = invoices(sandbox)
+    assert [p["Amount"] for p in live_payments(sandbox, held["PAY-1"]["Guid"])] == [120.0]
+    assert held["PAY-1"]["PaymentStatus"] == "Paid"
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [(r["record"]["id"], r["field"]) for r in rejects] == [("ch_1", "Amount")], rejects
+
+
+def test_the_rate_of_an_invoice_booked_in_the_run_costs_one_list_read_per_payment(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A foreign-currency payment's rate is checked against its invoice's, which only a list row carries:
+    for an invoice this run booked the target knows its reference, so the row is asked for directly --
+    not after reading the invoice back first to learn its reference (a request per payment more)."""
+    rows = [
+        order(n, Currency="EUR", Payments=[{"Amount": 932.5, "AmountInForeignCurrency": 125}])
+        for n in range(1, 4)
+    ]
+    first = run_target(sandbox, config, msgs(ORDERS, rows))
+    assert first.error is None, first.stderr
+    held = invoices(sandbox)
+    assert {r["PaymentStatus"] for r in held.values()} == {"Paid"}
+    detail_reads = [
+        r
+        for r in first.api_requests
+        if r["method"] == "GET" and any(r["path"].endswith(f"/invoices/{i['Guid']}") for i in held.values())
+    ]
+    assert detail_reads == []
+
+
+def test_a_card_fee_past_the_share_on_a_small_invoice_is_rejected_saying_how_to_allow_it(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A fixed card fee (1.80 + 1.5 %) on an order of 20.00 is 2.10, 10.5 % of it: past the default share,
+    so rejected -- and the reason says which setting lets such fees through, not only that it is refused."""
+    small = order(
+        1,
+        ProductLines=[{"Description": "Te", "Quantity": 1, "BaseAmountValue": 16.0, "AccountNumber": 1000}],
+        Payments=[{"Amount": 17.9, "RemainderIsFee": True}],
+    )
+    run_target(sandbox, config, msgs(ORDERS, [small]))
+    reason = read_rejects(Path(config["rejects_file"]))[0]["reason"]
+    assert "write off 2.10" in reason and "raise streams.orders.max_remainder_fee_share" in reason, reason

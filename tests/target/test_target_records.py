@@ -210,3 +210,39 @@ def test_embedded_contact_reference_is_injective_over_its_fields() -> None:
     one = resolver.embedded_reference({"Name": "a|b", "Street": "c"})
     two = resolver.embedded_reference({"Name": "a", "Street": "b|c"})
     assert one != two
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"), [("1.125", "1.1250"), ("12.500", "12.5000"), ("1.250", "1250.00")]
+)
+def test_an_ambiguous_amount_text_is_rejected_with_a_form_that_keeps_its_value(text: str, meant: str) -> None:
+    """"1.125" (a quantity in kg, a price with three decimals) cannot be told from Danish 1125: the reason
+    offers a spelling that keeps either meaning exactly -- "two decimals" would make 1.125 kg 1.12 or 1.13."""
+    with pytest.raises(RecordRejected) as caught:
+        to_decimal(text, "ProductLines[0].Quantity")
+    reason = str(caught.value)
+    assert "ProductLines[0].Quantity" in reason and f'"{meant}"' in reason, reason
+    assert "two decimals" not in reason
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        (Decimal("99.950000000000003"), Decimal("99.95")),  # json_encode(99.95), serialize_precision 17
+        (Decimal("0.10000000000000001"), Decimal("0.1")),
+        ("124.98999999999999", Decimal("124.99")),
+        (Decimal("1.0000000000000002"), Decimal("1.0000000000000002")),  # a double's own shortest form
+    ],
+)
+def test_a_double_written_with_17_digits_is_the_double(written: Any, meant: Decimal) -> None:
+    """A PHP shop with ``serialize_precision = 17`` (php.ini before PHP 7.1) writes 99.95 as
+    99.950000000000003: that text is the double 99.95, which is what Dinero gets. It loads as 99.95 -- it
+    was rejected as "more digits than Dinero's numbers hold", and every order of such a shop with it."""
+    assert to_decimal(written, "BaseAmountValue") == meant
+
+
+def test_a_number_no_double_holds_is_still_rejected() -> None:
+    with pytest.raises(RecordRejected):
+        to_decimal(Decimal("19.999999999999999999"), "BaseAmountValue")  # 20 digits: would arrive as 20
+    with pytest.raises(RecordRejected):
+        to_decimal(Decimal("99.950000000000001"), "BaseAmountValue")  # 17 digits, but no double's
