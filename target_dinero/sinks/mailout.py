@@ -5,7 +5,10 @@ Its ``Type`` takes the spec's values (``VoucherMailoutReadModel``): an e-mail is
 ``ManualMailout``), an e-invoice an ``Einvoice`` -- there is no "Email" type -- and the list includes SMS
 (``includeSms`` defaults to true), flagged ``IsSmsMessage``, which are no e-mail. Before sending, the
 mailouts are read: a document that already has a send of that kind is not sent again (``already_sent``) --
-whoever sent it, this run, an earlier one killed mid-way, or a person in Dinero's web app. The send
+whoever sent it, this run, an earlier one killed mid-way, or a person in Dinero's web app. A mailout whose
+``Type`` is none of the spec's sends (``None``, empty, or a value the spec does not list) counts as a
+send of every kind: e-mailing a customer twice cannot be taken back, so a send that cannot be told apart
+is taken as made (and logged). The send
 follows the target's one write protocol
 (:class:`target_dinero.exactly_once.ExactlyOnce`): after a lost answer (5xx, timeout, reset, unparsable
 2xx) the mailouts are read again until the send shows or ``commit_horizon_seconds`` have passed; only
@@ -21,7 +24,7 @@ from typing import Any
 from target_dinero.exactly_once import ExactlyOnce
 from target_dinero.remote_index import field_ci
 
-__all__ = ["SEND_KINDS", "send_once"]
+__all__ = ["KNOWN_MAILOUT_TYPES", "SEND_KINDS", "send_once"]
 
 #: stream/record setting -> (path, the mailout Types that send shows as, the body's fields Dinero requires
 #: besides the Timestamp)
@@ -41,18 +44,42 @@ SEND_KINDS: dict[str, tuple[str, frozenset[str], dict[str, Any]]] = {
 }
 
 
+#: ``VoucherMailoutReadModel.Type`` values of the spec that name a kind of send; "None" is not one.
+KNOWN_MAILOUT_TYPES = frozenset(
+    {
+        "einvoice",
+        "electronicinvoicereminder",
+        "tradeoffer",
+        "orderconfirmation",
+        "mailout",
+        "inkasso",
+        "prereminder",
+        "manualmailout",
+        "manualtradeoffermailout",
+        "reminder",
+    }
+)
+
+
 def _sent(run: Any, guid: str, mail_types: frozenset[str]) -> dict[str, Any] | None:
     """The invoice's mailout of one of ``mail_types`` (one GET; an SMS never counts), or None when it was
-    never sent that way."""
+    never sent that way. A mailout of a type the spec does not name counts too (module docstring)."""
     rows = run.gateway.get(f"/v1/{{org}}/invoices/{guid}/mailouts") or []
-    return next(
-        (
-            r
-            for r in rows
-            if str(field_ci(r, "Type") or "").lower() in mail_types and not field_ci(r, "IsSmsMessage")
-        ),
-        None,
-    )
+    for row in rows:
+        if field_ci(row, "IsSmsMessage"):
+            continue
+        kind = str(field_ci(row, "Type") or "").lower()
+        if kind in mail_types:
+            return row
+        if kind not in KNOWN_MAILOUT_TYPES:
+            run.logger.warning(
+                "invoice %s has a mailout of type %r, which Dinero's spec does not name: taken as sent, "
+                "not sent again (send it in Dinero by hand if it was not)",
+                guid,
+                field_ci(row, "Type"),
+            )
+            return row
+    return None
 
 
 def send_once(run: Any, guid: str, how: str, stream: str, reference: str, timestamp: Any = None) -> str:

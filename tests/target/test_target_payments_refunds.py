@@ -478,3 +478,45 @@ def test_a_credit_note_booked_and_paid_back_by_another_run_meanwhile_is_not_paid
     assert [p["ExternalReference"] for p in live_payments(sandbox, note["Guid"])] == [
         "order_refunds:re_partial/refund"
     ]
+
+
+@pytest.mark.parametrize("kind", [None, "None", "FutureSendKind"])
+def test_an_invoice_with_a_mailout_of_a_type_the_spec_does_not_name_is_not_emailed_again(
+    sandbox: Any,
+    sandbox_settings: dict[str, Any],
+    tmp_path: Any,
+    kind: str | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A mailout Dinero lists with no type, ``None`` or a type its spec does not name cannot be told from
+    an e-mail: the customer may already have it, and a second e-mail cannot be taken back, so the invoice
+    is counted ``already_sent`` (with a warning naming it), not e-mailed again. SMS and the spec's other
+    kinds (an e-invoice) still do not count as an e-mail."""
+    booked = make_target_config(sandbox_settings, tmp_path, shop_streams())
+    assert run_target(sandbox, booked, msgs(ORDERS, [order(1), order(2)])).error is None
+    held = invoices(sandbox)
+    sandbox.mutate(
+        ORG,
+        "mailouts",
+        "create",
+        fields={"VoucherGuid": held["PAY-1"]["Guid"].lower(), "Type": kind, "IsSmsMessage": False},
+    )
+    sandbox.mutate(
+        ORG,
+        "mailouts",
+        "create",
+        fields={"VoucherGuid": held["PAY-2"]["Guid"].lower(), "Type": "Einvoice", "IsSmsMessage": False},
+    )
+    config = make_target_config(
+        sandbox_settings,
+        tmp_path,
+        shop_streams(**{ORDERS: {"load_as": "invoice", "book": True, "send": "email"}}),
+    )
+
+    result = run_target(sandbox, config, msgs(ORDERS, [order(1), order(2)]))
+
+    assert result.error is None, result.stderr
+    assert result.counts(ORDERS)["already_sent"] == 1 and result.counts(ORDERS)["sent"] == 1
+    assert [m["Type"] for m in mailouts_of(sandbox, held["PAY-1"]["Guid"])] == [kind]
+    assert sorted(m["Type"] for m in mailouts_of(sandbox, held["PAY-2"]["Guid"])) == ["Einvoice", "Mailout"]
+    assert any("which Dinero's spec does not name" in r.getMessage() for r in caplog.records)
