@@ -281,20 +281,40 @@ def _store_now(conn: sqlite3.Connection) -> float:
     another boot (a reboot, or a file shared with another machine) does the wall clock tell the elapsed
     time, and never backwards. A file from an older version (no clock yet) starts at the wall clock, the
     time its stamps are in.
+
+    A boot the file has seen before continues from its own last reading (table ``boots``) on its own boot
+    clock, not from the wall-clock difference: two machines with skewed wall clocks sharing the file took
+    turns, and each switch to the machine whose clock runs ahead added the skew once more -- the store's
+    time ran ahead without bound and every stamp looked a window old. Now a skew counts once per boot.
     """
     wall, since_boot = time.time(), _since_boot()
     row = conn.execute("SELECT now, wall, boot, since_boot FROM clock WHERE id = 0").fetchone()
+    mine = (
+        conn.execute("SELECT now, since_boot FROM boots WHERE boot = ?", (_BOOT_ID,)).fetchone()
+        if _BOOT_ID
+        else None
+    )
     if row is None:
         now = wall
     else:
         last_now, last_wall, last_boot, last_since_boot = row
-        same_clock = bool(_BOOT_ID) and last_boot == _BOOT_ID
-        elapsed = since_boot - last_since_boot if same_clock else wall - last_wall
-        now = float(last_now) + max(0.0, elapsed)
+        if _BOOT_ID and last_boot == _BOOT_ID:
+            now = float(last_now) + max(0.0, since_boot - last_since_boot)
+        elif mine is not None:  # this boot's own time line: real time elapsed since its last reading
+            now = max(float(last_now), float(mine[0]) + max(0.0, since_boot - float(mine[1])))
+        else:
+            now = float(last_now) + max(0.0, wall - last_wall)
     conn.execute(
         "INSERT OR REPLACE INTO clock (id, now, wall, boot, since_boot) VALUES (0, ?, ?, ?, ?)",
         (now, wall, _BOOT_ID, since_boot),
     )
+    if _BOOT_ID:
+        conn.execute(
+            "INSERT OR REPLACE INTO boots (boot, now, since_boot) VALUES (?, ?, ?)",
+            (_BOOT_ID, now, since_boot),
+        )
+        if mine is None:  # a new boot: forget boots not seen for a day (reboots, machines gone)
+            conn.execute("DELETE FROM boots WHERE now < ?", (now - 86400,))
     return now
 
 
@@ -343,6 +363,10 @@ class _SQLiteStore:
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 0), "
                     "now REAL NOT NULL, wall REAL NOT NULL, boot TEXT NOT NULL, since_boot REAL NOT NULL)"
+                )
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS boots (boot TEXT PRIMARY KEY, now REAL NOT NULL, "
+                    "since_boot REAL NOT NULL)"
                 )
                 st = os.stat(self.path)
             except (OSError, sqlite3.Error) as exc:

@@ -82,6 +82,7 @@ __all__ = [
     "FileIndex",
     "IdentityGone",
     "OutcomeStillUnknown",
+    "RedoNextRun",
     "await_write",
     "confirmed",
     "file_tag",
@@ -108,6 +109,14 @@ class CheckByHand(RecordRejected):
             "in the journal (or delete its entry) and re-run; if present, leave it.",
             field,
         )
+
+
+class RedoNextRun(RecordRejected):
+    """The record could not be applied now, and the next run applies it -- when it gets the record again
+    (e.g. a day voucher booked by hand while the target corrected it: the next run adds a supplement).
+    Like a write in doubt, such a reject holds back STATE (:func:`target_dinero.sinks.base.in_doubt`):
+    a STATE past the record would make the tap never send it again, and the promised re-run would do
+    nothing."""
 
 
 class IdentityGone(Exception):

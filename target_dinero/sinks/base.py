@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dinero_api.errors import DineroAPIError, DineroAuthError, DineroUnknownOutcome
 from dinero_api.filters import searchable
 from dinero_api.sdk_adapter import SdkAdapterSink
-from target_dinero.exactly_once import CheckByHand, OutcomeStillUnknown
+from target_dinero.exactly_once import CheckByHand, OutcomeStillUnknown, RedoNextRun
 from target_dinero.records import (
     MAX_EXTERNAL_REFERENCE,
     RecordRejected,
@@ -43,8 +43,9 @@ __all__ = ["DELETION_MARKERS", "DineroSink", "Prepared", "in_doubt", "is_deleted
 
 def in_doubt(exc: BaseException) -> bool:
     """Whether ``exc`` leaves the record's write in doubt (it may or may not be in Dinero): an unknown
-    outcome the run could not resolve, or a check by hand. Such a reject holds back STATE."""
-    return isinstance(exc, DineroUnknownOutcome | OutcomeStillUnknown | CheckByHand)
+    outcome the run could not resolve, or a check by hand -- or one the next run redoes when it gets the
+    record again (:class:`RedoNextRun`). Such a reject holds back STATE."""
+    return isinstance(exc, DineroUnknownOutcome | OutcomeStillUnknown | CheckByHand | RedoNextRun)
 
 
 @dataclasses.dataclass

@@ -43,6 +43,7 @@ from typing import Any
 
 from dinero_api.errors import DineroGone, DineroTimestampConflict, DineroUnknownOutcome
 from target_dinero.amounts import dinero_vat, from_ore, is_whole_ore, nets_for_gross, to_ore
+from target_dinero.exactly_once import RedoNextRun
 from target_dinero.records import (
     RecordRejected,
     derive_reference,
@@ -535,7 +536,7 @@ class DailySalesSink(DineroSink):
                     break  # gone already (our delete arrived, or someone deleted it)
                 if str(field_ci(current, "Status") or "").lower() == "booked":
                     self.run.journal.record(ref, status="booked", timestamp=field_ci(current, "Timestamp"))
-                    raise RecordRejected(
+                    raise RedoNextRun(
                         f"voucher {ref} was booked in Dinero while the target corrected it; re-run to add "
                         "the correction as a supplement voucher",
                         self.opts.date_field,

@@ -413,9 +413,13 @@ class InvoiceSink(DineroSink):
 
     def _remember_content(self, item: Prepared) -> None:
         """Journal the digest of what Dinero holds for ``item`` now (it was written or found equal), so a
-        re-run of the same record needs no comparison with Dinero."""
-        if not self.run.dry_run:
-            self.run.markers.record(self._content_key(item), digest=digest(item.payload))
+        re-run of the same record needs no comparison with Dinero. Written only when it changes: a re-sent
+        booked invoice costs no journal write (a durable one each, for every invoice of every replay)."""
+        if self.run.dry_run:
+            return
+        meant = digest(item.payload)
+        if (self.run.markers.get(self._content_key(item)) or {}).get("digest") != meant:
+            self.run.markers.record(self._content_key(item), digest=meant)
 
     def _meant_totals(self, item: Prepared) -> set[Decimal]:
         """The TotalInclVat values Dinero may hold for the record: the total it states (or verifies), and

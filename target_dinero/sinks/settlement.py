@@ -110,6 +110,9 @@ class PaymentSpec:
     #: the reference was derived from the payment's position in the record (``<doc>/payment/<n>``), not
     #: given: it is matched to the document's payments by amount too (:meth:`DocumentPayments.pay_all`)
     positional: bool = False
+    #: the record names its DepositAccountNumber (False: the stream's ``deposit_account`` default, which
+    #: may change between runs without the payment changing -- never compared with a registered payment)
+    account_stated: bool = True
 
     @property
     def voucher_amount(self) -> Decimal:
@@ -188,7 +191,15 @@ def parse_payment(
         )
     fee = raw.get("RemainderIsFee")
     return PaymentSpec(
-        reference, amount, account, payment_date, bool(fee), foreign, description, positional=positional
+        reference,
+        amount,
+        account,
+        payment_date,
+        bool(fee),
+        foreign,
+        description,
+        positional=positional,
+        account_stated=account_raw not in (None, ""),
     )
 
 
@@ -264,14 +275,19 @@ def _other_date_or_account(payment: dict[str, Any], spec: PaymentSpec) -> tuple[
     """(what Dinero holds, what the record says, the field) when a payment found under the record's own
     reference has another date or deposit account -- counting it as there would silently keep the old
     one. Positional payments (no reference of their own) are matched by amount only, so not checked;
-    nor are values Dinero's row or the record leaves out."""
+    nor are values Dinero's row or the record leaves out (a deposit account taken from the stream's default
+    is not the record's: the default may move to another account while the payment stays what it was)."""
     if spec.positional:
         return None
     held_date = str(field_ci(payment, "PaymentDate") or "")[:10]
     if spec.payment_date and held_date and held_date != spec.payment_date[:10]:
         return f"PaymentDate {held_date}", f"{spec.payment_date[:10]}", "PaymentDate"
     held_account = field_ci(payment, "DepositAccountNumber")
-    if held_account not in (None, "") and str(held_account) != str(spec.deposit_account):
+    if (
+        spec.account_stated
+        and held_account not in (None, "")
+        and str(held_account) != str(spec.deposit_account)
+    ):
         return (
             f"DepositAccountNumber {held_account}",
             f"{spec.deposit_account}",

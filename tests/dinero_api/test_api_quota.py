@@ -452,3 +452,36 @@ def test_a_late_answer_moves_its_slot_to_the_answer(tmp_path: Path, backend: str
         with pytest.raises(_WouldWait) as held:
             throttle.acquire()
         assert float(held.value.args[0]) > 9.75  # 10.25 from the answer; from the slot it was <= 9.25
+
+
+def test_two_machines_with_skewed_wall_clocks_sharing_the_file_never_run_its_clock_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two machines share the quota file (a network directory), machine A's wall clock 30 s ahead of B's.
+    Their requests alternate within one real second after the window filled: Dinero's minute has not
+    passed, so every further request must wait. The store's clock used to take the wall-clock difference
+    as the time elapsed whenever the last reading came from the other machine: each switch from B to A
+    added the 30 s skew again, so four switches ran the store two minutes ahead, every stamp looked a
+    window old, and both machines got a whole new quota at once."""
+    from dinero_api import quota
+
+    real_wall, real_boot = time.time, quota._since_boot
+    machines = {"a": (30.0, 5000.0), "b": (0.0, 7.0)}  # wall-clock skew, boot clock offset
+
+    def be(name: str) -> None:
+        skew, boot = machines[name]
+        monkeypatch.setattr(quota, "_BOOT_ID", f"machine-{name}")
+        monkeypatch.setattr(time, "time", lambda: real_wall() + skew)
+        monkeypatch.setattr(quota, "_since_boot", lambda: real_boot() + boot)
+
+    be("a")
+    a = QuotaThrottle(("c", "100000"), 2, 60, str(tmp_path), sleep=_refuse_to_sleep)
+    a.acquire()
+    be("b")
+    b = QuotaThrottle(("c", "100000"), 2, 60, str(tmp_path), sleep=_refuse_to_sleep)
+    b.acquire()
+    for turn in range(8):
+        be("ab"[turn % 2])
+        with pytest.raises(_WouldWait) as held:
+            (a, b)[turn % 2].acquire()
+        assert float(held.value.args[0]) > 25, turn  # the window's real remainder (less one skew at most)

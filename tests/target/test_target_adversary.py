@@ -418,3 +418,24 @@ def test_a_payment_whose_date_or_account_changed_upstream_is_rejected_not_counte
     assert same.error is None and same.counts(PAYMENTS).get("unchanged") == 1 and len(rejects(config)) == 1
     held = live_payments(sandbox, invoices(sandbox)["ADV-31"]["Guid"])
     assert [(p["Amount"], p["PaymentDate"][:10]) for p in held] == [(100.0, "2026-11-04")]
+
+
+def test_a_payment_resent_after_the_default_deposit_account_changed_is_not_rejected(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """The shop's payments carry no DepositAccountNumber: the stream's ``deposit_account`` is the default.
+    The bookkeeper moves the default to another account; the tap sends an already registered payment
+    again (a full-table source, a replay). The record did not change -- only what new payments default
+    to -- so it is the payment Dinero holds, not a change: it was rejected for "another
+    DepositAccountNumber", every registered payment of every replay, until the run hit max_rejects."""
+    assert run_target(sandbox, config, msgs(ORDERS, [order(41)])).error is None
+    pay = {"id": "ch_41", "InvoiceExternalReference": "ADV-41", "Amount": 100.0, "PaymentDate": "2026-11-04"}
+    assert run_target(sandbox, config, msgs(PAYMENTS, [pay])).error is None
+    moved = {**config, "streams": {**config["streams"], PAYMENTS: {**config["streams"][PAYMENTS]}}}
+    moved["streams"][PAYMENTS]["deposit_account"] = 55000
+    again = run_target(sandbox, moved, msgs(PAYMENTS, [pay]))
+    assert again.error is None, again.stderr
+    assert rejects(config) == [] and again.writes == [], rejects(config)
+    assert again.counts(PAYMENTS).get("unchanged") == 1, again.counts(PAYMENTS)
+    held = live_payments(sandbox, invoices(sandbox)["ADV-41"]["Guid"])
+    assert [(p["Amount"], p["PaymentDate"][:10]) for p in held] == [(100.0, "2026-11-04")]

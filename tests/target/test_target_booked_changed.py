@@ -7,6 +7,7 @@ Dinero), while the same record re-sent is still recognised without a reject."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,29 @@ def test_a_booked_kassekladde_item_whose_amount_changed_upstream_is_rejected_not
     assert same.error is None and same.counts("z").get("unchanged") == 1 and len(rejects(config)) == 1
     held = [r for r in sandbox.dump(ORG, "ledger_items") if not r.get("DeletedAt")]
     assert len(held) == 1
+
+
+def test_a_rerun_of_unchanged_booked_invoices_rewrites_nothing_in_the_journal(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """A shop re-sends its booked orders (a full-table source, a replay). The journal's content digest of
+    each is already what the record says, so nothing needs writing: the target used to rewrite every
+    invoice's entry on every run -- one durable (fsync'ed) journal write per re-sent invoice, a Redis round
+    trip with a Redis journal -- for nothing."""
+    import sqlite3
+
+    config = make_target_config(sandbox_settings, tmp_path, {"o": {"load_as": "invoice", "book": True}})
+    rows = [order(id=n, ExternalReference=f"RW-{n}") for n in range(3)]
+    assert run_target(sandbox, config, msgs("o", rows)).error is None
+    journal = Path(config["ledger_file"]).with_suffix(".sqlite3")
+
+    def entries() -> dict[str, float]:
+        with contextlib.closing(sqlite3.connect(journal)) as conn:
+            return dict(conn.execute("SELECT ref, updated FROM journal WHERE ref LIKE 'invoice-content:%'"))
+
+    before = entries()
+    assert len(before) == 3, before
+    again = run_target(sandbox, config, msgs("o", rows))
+    assert again.error is None and again.writes == [], again.stderr
+    assert again.counts("o").get("skipped_booked") == 3
+    assert entries() == before

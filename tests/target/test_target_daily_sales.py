@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ORG, by_reference, make_target_config, read_rejects, run_target
+from tests.harness import ORG, by_reference, live, make_target_config, read_rejects, run_target
 from tests.harness import record_message as record
 from tests.harness import schema_message as schema
 from tests.harness import state_message as state
@@ -379,3 +379,44 @@ def test_a_sale_whose_id_comes_back_padded_or_decomposed_is_the_same_sale(
     assert again.writes == []
     assert day_takings(sandbox, "2026-11-02") == Decimal("150.00")  # was 300.00
     assert len(day_vouchers(sandbox, "2026-11-02")) == 1
+
+
+def test_a_moved_sale_whose_old_day_was_booked_meanwhile_holds_back_state(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A sale moves to another day while its old day's draft voucher is booked by hand in Dinero: the draft
+    cannot be deleted, so the sale is rejected and "re-run to add the correction". That promise needs the
+    sale again, but the run used to emit its STATE: the tap never sent the sale again, it stayed on its old
+    day for good and never reached its new one. Now no STATE follows such a reject, as after a write in
+    doubt."""
+    config["streams"][STREAM]["book"] = False
+    config["max_rejects"] = 10  # a shop's run goes on past a reject
+    sale = {
+        "sale_id": "MOVE-1",
+        "sold_at": "2026-11-03T10:00:00",
+        "payment_method": "Cash",
+        "amount": "40.00",
+        "vat_rate": "0.25",
+        "description": "Kaffe",
+    }
+    first = run_target(sandbox, config, messages([sale]))
+    assert first.error is None, first.stderr
+    [draft] = by_reference(sandbox.dump(ORG, "manual_vouchers"), f"{STREAM}:2026-11-03")
+    sandbox.mutate(ORG, "manual_vouchers", "update", draft["Guid"], {"Status": "Booked", "Timestamp": "bk"})
+    moved = run_target(sandbox, config, messages([{**sale, "sold_at": "2026-11-04T10:00:00"}]))
+    assert moved.error is None, moved.stderr
+    new = read_rejects(Path(config["rejects_file"]))
+    assert len(new) == 1 and "booked" in new[0]["reason"], new
+    assert moved.states == [], moved.states
+    # the next run gets the sale again (from the last STATE) and does what the reject promised
+    again = run_target(sandbox, config, messages([{**sale, "sold_at": "2026-11-04T10:00:00"}]))
+    assert again.error is None and again.states, again.stderr
+    held = {
+        v["ExternalReference"]: sum(
+            ln["AmountInclVatValue"] for ln in v["Lines"] if ln["BalancingAccountNumber"] == 1000
+        )
+        for v in live(sandbox.dump(ORG, "manual_vouchers"))
+        if str(v.get("ExternalReference")).startswith(f"{STREAM}:2026-11-0")
+    }
+    assert sum(v for k, v in held.items() if "2026-11-03" in k) == 0, held  # booked day + its supplement
+    assert sum(v for k, v in held.items() if "2026-11-04" in k) == 40, held
