@@ -17,7 +17,11 @@ if they are read at the same time. :class:`OrganizationRun` does that inside one
 * **One consistent STATE.** A worker's STATE message is its own state, a dict only its own thread
   changes; it is copied in that thread and the STATE written is the tap's input state with each running
   organization's partitions replaced by that organization's latest copy. Partitions of organizations
-  not in this run are kept as they were.
+  not in this run are kept as they were. That merged STATE is written at most every
+  ``STATE_MESSAGE_INTERVAL_SECONDS`` (5 s) while workers run, and always at the end: each STATE holds
+  every organization's state, so writing one per worker STATE made the output grow with the square of
+  the organizations (300 organizations: ~6 000 STATE lines, ~10 GB). A STATE held back only comes later,
+  after the records it covers, never before them.
 * **Isolation.** An organization that fails -- 403 (no Pro subscription, a key for another organization, a
   deleted organization), an outage that outlasts the retries, anything else raised while reading it --
   stops only that organization: its other streams are skipped in this run and its bookmarks stay where
@@ -43,6 +47,7 @@ import copy
 import datetime as dt
 import json
 import threading
+import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +55,7 @@ from dataclasses import dataclass
 from singer_sdk.singerlib import ActivateVersionMessage, RecordMessage, SchemaMessage, StateMessage
 
 from dinero_api.errors import DineroAuthError, DineroConfigError, redact
+from dinero_api.sdk_adapter import STATE_MESSAGE_INTERVAL_SECONDS
 
 if t.TYPE_CHECKING:
     from tap_dinero.tap import TapDinero
@@ -209,6 +215,8 @@ class OrganizationRun:
         self._refused: list[str] = []
         self._refusal_limit = int(getattr(tap.dinero_settings, "max_consecutive_refusals", 10))
         self._keep_health_on_fatal = False
+        #: When the merged STATE was last written (monotonic), see the module docstring.
+        self._state_written_at: float | None = None
         self.fatal: BaseException | None = None
         self.failures: list[OrganizationFailure] = []
         self.synced: list[str] = []
@@ -228,7 +236,9 @@ class OrganizationRun:
                 self._progress = True  # Dinero answered this organization: the credentials work
             if isinstance(message, StateMessage):
                 self._snapshots[organization_id] = snapshot
-                self._write_state()
+                written = self._state_written_at
+                if written is None or time.monotonic() - written >= STATE_MESSAGE_INTERVAL_SECONDS:
+                    self._write_state()
                 return
             if isinstance(message, SchemaMessage):
                 text = json.dumps(message.to_dict(), sort_keys=True, default=str)
@@ -298,6 +308,7 @@ class OrganizationRun:
         return merged
 
     def _write_state(self) -> None:
+        self._state_written_at = time.monotonic()
         merged = self.merged_state()
         self.tap.replace_state(merged)  # what a termination signal writes, too
         try:

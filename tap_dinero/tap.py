@@ -328,6 +328,7 @@ class TapDinero(DineroPluginMixin, SdkAdapterTap):
             return
         run.stop()
         with run.lock:
+            self.replace_state(run.merged_state())  # a STATE the 5 s spacing held back is written too
             self.sdk_handle_termination(signum, frame)
 
     @classmethod

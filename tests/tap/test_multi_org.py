@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -392,3 +393,26 @@ def test_an_organization_done_releases_its_quota_store(sandbox, tap_config, tmp_
     assert sorted(p.name for p in quota_dir.glob("quota-*.sqlite")) and not _open_files_under(quota_dir)
     _, failed = _run_partial(config, streams=["contacts"], state=result.final_state)  # reopened
     assert failed is None
+
+
+def test_a_multi_organization_run_writes_its_merged_state_at_most_every_few_seconds(
+    sandbox, tap_config, tmp_path
+):
+    """Every STATE of a multi-organization run holds every organization's state; one per worker STATE
+    made the output grow with the square of the organizations (2 organizations: 40 STATE lines; 300:
+    ~6 000 lines, ~10 GB). The merged STATE is written at most every 5 s and at the end, the last one
+    holds every organization's bookmarks, and a second run from it reads nothing again."""
+    config = _config(sandbox, tap_config, tmp_path)
+    streams = ["contacts", "products", "invoices", "sales_credit_notes", "entry_accounts", "vat_types"]
+    started = time.monotonic()
+    first = run_tap(config, streams=streams)
+    seconds = time.monotonic() - started
+    assert first.error is None, first.error
+    assert len(first.states) <= 2 + seconds / 5, (len(first.states), seconds)
+    for stream in ("contacts", "invoices"):
+        partitions = first.final_state["bookmarks"][stream]["partitions"]
+        assert sorted(p["context"]["organization_id"] for p in partitions) == ORGS
+        assert all(p["replication_key_value"] for p in partitions)
+    again = run_tap(config, streams=streams, state=first.final_state)
+    assert again.error is None
+    assert not again.stream("contacts") and not again.stream("invoices")
