@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import fnmatch
+import hashlib
+import json
 import logging
 import typing as t
 from functools import cached_property
@@ -40,6 +43,9 @@ __all__ = ["COVERS_KEY", "DetailStream", "DineroStream", "StreamProgress", "cove
 COVERS_KEY = "covers"
 #: Pseudo property in a coverage: the run did not emit deleted rows (``include_deleted: false``).
 DELETED_ROWS = "(deleted rows)"
+#: Pseudo property in a coverage: the tap's own ``stream_maps`` shaped the rows (followed by a digest of the
+#: map): a map taken away or changed may emit what it held back (see DineroStream.stream_map_marker).
+STREAM_MAP = "(stream map"
 
 #: Columns the tap adds to Dinero's read models (never sent in ``fields``).
 TAP_COLUMNS = frozenset({"organization_id", "_sdc_deleted_at", "_sdc_synced_at"})
@@ -149,12 +155,37 @@ class DineroStream(SdkAdapterStream):
 
         def visit(stream: t.Any) -> None:
             if stream.selected:
-                covered[stream.name] = sorted(stream.unemitted_properties())
+                left_out = stream.unemitted_properties()
+                marker = stream.stream_map_marker()
+                if marker:
+                    left_out.add(marker)
+                covered[stream.name] = sorted(left_out)
             for child in stream.child_streams or []:
                 visit(child)
 
         visit(self)
         return covered
+
+    def stream_map_marker(self) -> str | None:
+        """``(stream map <digest>)`` when the tap's own ``stream_maps`` apply to this stream, else None.
+
+        A map leaves properties (``"Email": null``) or rows (``__filter__``) out of what is emitted, as a
+        deselection does; the digest covers the stream's map entries (``__else__`` when none names it) and
+        ``stream_map_config``, so the same map from run to run is the same marker (key order does not
+        matter), and a map taken away or changed reads the partition in full once (see coverage_grew)."""
+        maps = self.config.get("stream_maps") or {}
+        if not isinstance(maps, dict) or not maps:
+            return None
+        entries = {
+            key: value for key, value in maps.items() if key != "__else__" and fnmatch.fnmatch(self.name, key)
+        }
+        if not entries and "__else__" in maps:
+            entries = {"__else__": maps["__else__"]}
+        if not entries:
+            return None
+        shape = {"maps": entries, "config": self.config.get("stream_map_config") or {}}
+        digest = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return f"{STREAM_MAP} {digest})"
 
     def coverage_grew(self, state: t.Mapping[str, t.Any]) -> list[str]:
         """What the current selection emits that the partition's bookmark does not cover (empty when
@@ -422,7 +453,7 @@ def coverage_grew(
         grew.extend(
             f"{stream}.{name}"
             for name in sorted({str(n) for n in before})
-            if name in known.get(stream, set()) and name not in now_out
+            if (name in known.get(stream, set()) or name.startswith(STREAM_MAP)) and name not in now_out
         )
     return grew
 

@@ -77,10 +77,16 @@ def bookmark_in_dinero_future(stream: DineroStream, bookmark: dt.datetime | None
     Bookmarks are Dinero's clock at the start of a run (see DineroStream.request_clock_bookmark), so a
     later one was written by a clock running ahead -- an older tap's, or one without ``Date`` headers --
     and the rows changed between that run and now were never asked for.
+
+    Tolerance: ``lookback_seconds``. Dinero's servers differ by seconds and a ``Date`` header has whole
+    seconds, so a bookmark one server's clock gave can lie seconds past the clock of the server answering
+    the next run; a bookmark up to the overlap ahead lost nothing (the read starts ``lookback_seconds``
+    before it), and judging it untrusted cost a full read of the stream each time.
     """
     if bookmark is None:
         return False
-    return bookmark > (stream.server_clock_last or utc_now())
+    tolerance = dt.timedelta(seconds=stream.dinero_tap.lookback_seconds)
+    return bookmark - tolerance > (stream.server_clock_last or utc_now())
 
 
 class ChangesSinceStream(DineroStream):

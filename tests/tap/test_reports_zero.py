@@ -164,3 +164,41 @@ def test_a_closed_year_check_from_dinero_future_reads_the_closed_years(sandbox, 
     assert closed_year in {r["AccountingYear"] for r in second.stream("reports")}
     checked = dt.datetime.fromisoformat(second.partition_state("reports", ORG)["entries_checked"])
     assert checked <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)
+
+
+def test_closed_years_of_a_state_without_entries_checked_are_read_again_once(sandbox, tap_config):
+    """A state written before closed years were checked (``closed_years`` without ``entries_checked``)
+    says nothing about the corrections booked into those years since it was written. Taking the run's
+    start as the first check left every such correction stale in the targets for good; the closed years
+    are read once more instead (4 requests per closed year, once)."""
+    client = DineroClient(DineroSettings.from_config(tap_config), organization_id=ORG)
+    config = {**tap_config, "reports_open_years": 1}
+    closed_year = min(y["Name"] for y in sandbox.dump(ORG, "accountingyears"))
+    first = run_tap(config, streams=["reports"])
+    assert first.error is None, first.error
+    state = first.final_state
+    partition = next(
+        p for p in state["bookmarks"]["reports"]["partitions"] if p["context"]["organization_id"] == ORG
+    )
+    assert closed_year in partition["closed_years"]
+    del partition["entries_checked"], partition["covers"]  # as an older tap wrote it
+    created = client.post_json(
+        f"/v1/{ORG}/vouchers/manuel",
+        {
+            "VoucherDate": f"{closed_year}-06-15",
+            "Lines": [
+                {
+                    "Description": "Rettelse",
+                    "Amount": 99.5,
+                    "AccountNumber": 6000,
+                    "BalancingAccountNumber": 55000,
+                }
+            ],
+        },
+    )
+    client.post_json(f"/v1/{ORG}/vouchers/manuel/{created['Guid']}/book", {"Timestamp": created["Timestamp"]})
+
+    second = run_tap(config, streams=["reports"], state=state)
+    assert second.error is None, second.error
+    assert closed_year in {r["AccountingYear"] for r in second.stream("reports")}
+    assert second.partition_state("reports", ORG).get("entries_checked")  # checked from here on

@@ -158,3 +158,29 @@ def test_a_state_written_before_coverage_was_kept_stays_incremental(sandbox, tap
     assert not second.stream("contacts") and not second.stream("invoices")
     paths = {r["path"] for r in sandbox_requests(mark)}
     assert f"/v1/{ORG}/entries" not in paths and f"/v1/{ORG}/entries/changes" in paths
+
+
+@pytest.mark.parametrize(
+    ("stream", "stream_map", "key"),
+    [
+        ("contacts", {"Email": None}, "ContactGuid"),
+        ("invoices", {"__filter__": "Currency == 'XXX'"}, "Guid"),
+    ],
+    ids=["property-mapped-out", "rows-filtered-out"],
+)
+def test_a_stream_map_taken_away_reaches_the_rows_it_held_back(sandbox, tap_config, stream, stream_map, key):
+    """The tap's own ``stream_maps`` leave properties or rows out of what it emits, as a deselection does:
+    once the map is taken away (or changed), the rows before the bookmark never carried what it held
+    back, and an incremental run would never bring them. A changed map reads the stream in full once."""
+    mapped = {**tap_config, "stream_maps": {stream: stream_map}}
+    first = run_tap(mapped, streams=[stream])
+    assert first.error is None, first.error
+    again = run_tap(mapped, streams=[stream], state=first.final_state)  # the same map: incremental
+    assert again.error is None and not again.stream(stream)
+
+    second = run_tap(tap_config, streams=[stream], state=again.final_state)
+    assert second.error is None, second.error
+    live = _guids((r for r in sandbox.dump(ORG, stream) if not r.get("DeletedAt")), key)
+    assert live and live <= _guids(second.stream(stream), key)
+    if "Email" in stream_map:
+        assert any(r.get("Email") for r in second.stream(stream))
