@@ -36,9 +36,14 @@ STREAM_MAPS: dict[str, Any] = {
         "Date": "created_at[:10]",
         "Description": "note",
         "Book": "True",
+        # never None: without lines the target generates the FULL credit note; a refund of the shipping
+        # only (order_adjustments) or of an amount (only its transaction) credits what it refunded
         "ProductLines": "[{'Description': r['title'], 'Quantity': r['quantity'], "
         "'BaseAmountValue': float(r['subtotal']) / r['quantity'] / 1.25, 'AccountNumber': 1000} "
-        "for r in refund_line_items] if refund_line_items else None",
+        "for r in refund_line_items] + [{'Description': a['kind'], 'Quantity': 1, "
+        "'BaseAmountValue': -float(a['amount']) / 1.25, 'AccountNumber': 1000} "
+        "for a in record.get('order_adjustments') or []] or [{'Description': note or 'Refusion', "
+        "'Quantity': 1, 'BaseAmountValue': float(transactions[0]['amount']) / 1.25, 'AccountNumber': 1000}]",
         "Payment": "{'Amount': float(transactions[0]['amount']), 'PaymentDate': created_at[:10]}",
     },
     "stripe_invoices": {
@@ -119,3 +124,72 @@ def test_recipes_load_orders_refunds_invoices_and_charges(sandbox: Any, config: 
     again = run_target(sandbox, config, sample_messages())
     assert again.error is None, again.stderr
     assert again.writes == []
+
+
+def test_refund_without_line_items_credits_what_was_refunded_not_the_whole_order(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A Shopify refund of the shipping only (or a goodwill amount) has no refund_line_items: its money is in
+    order_adjustments, or only in its transaction. The recipe generated the full credit note for it -- the
+    whole 300.00 order credited for a 50.00 refund. Now it credits the 50.00, and the later refund of the
+    goods (with their line items) the other 250.00: the order ends credited once, in full."""
+    order = json.loads((SAMPLES / "shop_orders.jsonl").read_text().splitlines()[0])  # SHOP-5001, 300.00
+    shipping = {
+        "id": 8201,
+        "order_id": order["id"],
+        "created_at": "2026-11-04T09:00:00+01:00",
+        "note": "Fragt refunderet",
+        "refund_line_items": [],
+        "order_adjustments": [{"kind": "shipping_refund", "amount": "-50.00"}],
+        "transactions": [{"id": 70041, "kind": "refund", "status": "success", "amount": "50.00"}],
+    }
+    goodwill = {
+        "id": 8202,
+        "order_id": order["id"],
+        "created_at": "2026-11-05T09:00:00+01:00",
+        "note": "Kompensation",
+        "refund_line_items": [],
+        "order_adjustments": [],
+        "transactions": [{"id": 70042, "kind": "refund", "status": "success", "amount": "25.00"}],
+    }
+    goods = {
+        "id": 8203,
+        "order_id": order["id"],
+        "created_at": "2026-11-06T09:00:00+01:00",
+        "note": "Returneret",
+        "refund_line_items": [
+            {"line_item_id": 1, "title": "Kaffebønner 1 kg", "quantity": 1, "subtotal": "125.00"}
+        ],
+        "order_adjustments": [],
+        "transactions": [{"id": 70043, "kind": "refund", "status": "success", "amount": "125.00"}],
+    }
+    refunds = [shipping, goodwill, goods]
+    msgs = [
+        schema("shop_orders", ("id",), {k: {} for k in order}),
+        record("shop_orders", order),
+        schema("shop_refunds", ("id",), {k: {} for k in shipping}),
+        *(record("shop_refunds", r) for r in refunds),
+        state({"bookmarks": {"done": True}}),
+    ]
+    for _ in range(2):
+        run = run_target(sandbox, config, msgs)
+        assert run.error is None, run.stderr
+        assert read_rejects(Path(config["rejects_file"])) == []
+    invoice = next(
+        r
+        for r in sandbox.dump(ORG, "invoices")
+        if r.get("ExternalReference") == "SHOP-5001" and not r.get("DeletedAt")
+    )
+    notes = [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor") or "").lower() == invoice["Guid"].lower() and not n.get("DeletedAt")
+    ]
+    assert sorted(n["TotalInclVat"] for n in notes) == [
+        pytest.approx(25.0),
+        pytest.approx(50.0),
+        pytest.approx(125.0),
+    ]
+    assert all(
+        n["PaymentStatus"] == "Paid" for n in notes
+    )  # each refund paid back once, as much as it credits
