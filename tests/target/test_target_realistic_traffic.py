@@ -200,3 +200,27 @@ def test_stripe_minor_units_split_lines_and_card_fee(
     assert held["TotalInclVat"] == pytest.approx(125.0)
     assert held["PaymentStatus"] == "Paid"
     assert [p["Amount"] for p in live_payments(sandbox, held["Guid"])] == [pytest.approx(122.82)]
+
+
+def test_free_order_marked_paid_books_its_invoice_and_registers_no_payment(
+    sandbox: Any, woo_config: dict[str, Any]
+) -> None:
+    """A 100 % coupon makes an order cost nothing; the shop marks it paid and its export lists a payment of
+    0.00. The whole order was rejected ("Amount must be positive") and its invoice never booked: a free
+    order is normal traffic. A 0.00 payment moves no money: the invoice is booked, no payment registered,
+    re-runs write nothing; a paid order beside it loads as before."""
+    free = woo_order(
+        8,
+        line_items=[{"name": "Gave", "quantity": 1, "price": "40.0000", "discount": 100}],
+        shipping_lines=[],
+        total="0.00",
+    )
+    for _ in range(2):
+        run = run_target(sandbox, woo_config, messages([free, woo_order(9)]))
+        assert run.error is None, run.stderr
+        assert read_rejects(Path(woo_config["rejects_file"])) == []
+    invoices = invoices_by_reference(sandbox, "WOO-")
+    assert invoices["WOO-8"]["Status"] == "Booked"
+    assert invoices["WOO-8"]["TotalInclVat"] == pytest.approx(0.0)
+    assert live_payments(sandbox, invoices["WOO-8"]["Guid"]) == []
+    assert [p["Amount"] for p in live_payments(sandbox, invoices["WOO-9"]["Guid"])] == [pytest.approx(78.97)]
