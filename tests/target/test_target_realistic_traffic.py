@@ -224,3 +224,25 @@ def test_free_order_marked_paid_books_its_invoice_and_registers_no_payment(
     assert invoices["WOO-8"]["TotalInclVat"] == pytest.approx(0.0)
     assert live_payments(sandbox, invoices["WOO-8"]["Guid"]) == []
     assert [p["Amount"] for p in live_payments(sandbox, invoices["WOO-9"]["Guid"])] == [pytest.approx(78.97)]
+
+
+@pytest.mark.parametrize(("price", "shop_total"), [("7.9700", "29.88"), ("7.9900", "29.97")])
+def test_shop_rounding_vat_per_line_with_rounding_account_ends_paid_to_the_ore(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path, price: str, shop_total: str
+) -> None:
+    """A shop rounding VAT per line charges øre less (3 x 7.97 net: 29.88, Dinero 29.89) or more (3 x 7.99:
+    29.97, Dinero 29.96) than Dinero's total. Without a stated total the first invoice stays open by 0.01
+    for good (reminders for an øre). Mapping the order's total to TotalInclVat with a rounding_account
+    (as the README's shop recipe says) books the customer's total and the payment settles it exactly."""
+    maps = {"woo_orders": {**WOO_MAPS["woo_orders"], "TotalInclVat": "float(total)"}}
+    streams = {"woo_orders": {"load_as": "invoice", "deposit_account": 55000, "rounding_account": 1010}}
+    config = make_target_config(sandbox_settings, tmp_path, streams, stream_maps=maps)
+    order = woo_order(10, line_items=[{"name": "K", "quantity": "3", "price": price}], shipping_lines=[])
+    order["total"] = shop_total
+    for _ in range(2):
+        run = run_target(sandbox, config, messages([order]))
+        assert run.error is None, run.stderr
+    held = invoices_by_reference(sandbox, "WOO-10")["WOO-10"]
+    assert held["TotalInclVat"] == pytest.approx(float(shop_total))
+    assert held["PaymentStatus"] == "Paid"
+    assert len(live_payments(sandbox, held["Guid"])) == 1
