@@ -25,8 +25,14 @@ STREAM_MAPS: dict[str, Any] = {
         "Book": "True",
         "Contact": "{'Name': customer['first_name'] + ' ' + customer['last_name'], "
         "'Email': customer['email'], 'CountryKey': 'DK'}",
+        # what was charged: the items, the shipping (shipping_lines) and a discount code (total_discounts)
         "ProductLines": "[{'Description': li['title'], 'Quantity': li['quantity'], "
-        "'BaseAmountValue': float(li['price']) / 1.25, 'AccountNumber': 1000} for li in line_items]",
+        "'BaseAmountValue': float(li['price']) / 1.25, 'AccountNumber': 1000} for li in line_items] + "
+        "[{'Description': s['title'], 'Quantity': 1, 'BaseAmountValue': float(s['price']) / 1.25, "
+        "'AccountNumber': 1000} for s in record.get('shipping_lines') or []] + "
+        "([{'Description': 'Rabat', 'Quantity': 1, "
+        "'BaseAmountValue': -float(record.get('total_discounts')) / 1.25, 'AccountNumber': 1000}] "
+        "if float(record.get('total_discounts') or 0) else [])",
         "Payments": "[{'ExternalReference': 'shop-tx-' + str(t['id']), 'Amount': float(t['amount']), "
         "'PaymentDate': t['processed_at'][:10]} for t in transactions "
         "if t['kind'] == 'sale' and t['status'] == 'success']",
@@ -193,3 +199,44 @@ def test_refund_without_line_items_credits_what_was_refunded_not_the_whole_order
     assert all(
         n["PaymentStatus"] == "Paid" for n in notes
     )  # each refund paid back once, as much as it credits
+
+
+def test_order_with_shipping_lines_and_a_discount_code_is_invoiced_as_paid(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A real Shopify order keeps its shipping in shipping_lines and a discount code in total_discounts, not
+    in line_items. The recipe invoiced the line items only: 2 x 125.00 = 250.00 for a transaction of 274.00
+    (+ 49.00 shipping, - 25.00 discount), and the order was rejected as overpaid (without the shipping an
+    order with only a discount would have been left open by the discount). The recipe now invoices what was
+    charged: items, shipping, discount."""
+    order = {
+        "id": 5101,
+        "created_at": "2026-11-07T10:00:00+01:00",
+        "currency": "DKK",
+        "total_discounts": "25.00",
+        "customer": {"id": 910, "first_name": "Ida", "last_name": "Dam", "email": "ida.dam@example.dk"},
+        "line_items": [{"id": 11, "title": "Kaffebønner 1 kg", "quantity": 2, "price": "125.00"}],
+        "shipping_lines": [{"id": 21, "title": "PostNord", "price": "49.00"}],
+        "transactions": [
+            {
+                "id": 70101,
+                "kind": "sale",
+                "status": "success",
+                "amount": "274.00",
+                "processed_at": "2026-11-07T10:00:04+01:00",
+            }
+        ],
+    }
+    msgs = [
+        schema("shop_orders", ("id",), {k: {} for k in order}),
+        record("shop_orders", order),
+        state({"bookmarks": {"done": True}}),
+    ]
+    for _ in range(2):
+        run = run_target(sandbox, config, msgs)
+        assert run.error is None, run.stderr
+        assert read_rejects(Path(config["rejects_file"])) == []
+    held = [r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "SHOP-5101"]
+    assert len(held) == 1
+    assert held[0]["TotalInclVat"] == pytest.approx(274.0)
+    assert held[0]["PaymentStatus"] == "Paid"
