@@ -30,6 +30,7 @@ WOO_MAPS: dict[str, Any] = {
         "Book": "True",
         "Currency": "currency",
         "Comment": "customer_note",
+        "Address": "billing.get('address_1')",
         "Contact": "{'Name': billing['first_name'] + ' ' + billing['last_name'], 'Email': billing['email'], "
         "'CountryKey': billing['country']}",
         "ProductLines": "[{'Description': li['name'], 'Quantity': li['quantity'], "
@@ -102,17 +103,28 @@ def test_woocommerce_orders_load_paid_and_rerun_three_times(sandbox: Any, woo_co
 def test_booked_order_resent_with_only_its_note_or_address_changed_is_not_rejected(
     sandbox: Any, woo_config: dict[str, Any]
 ) -> None:
+    """Shops re-send an order when anything on it changes: a customer note, the address. A booked invoice
+    cannot change, but what it books did not: the re-sent record is counted skipped_booked (summary note),
+    not rejected against max_rejects and not written. Only money (TotalInclVat), Date and Currency make a
+    booked invoice 'changed content' (test_target_booked_changed.py)."""
     first = run_target(sandbox, woo_config, messages([woo_order(3)]))
     assert first.error is None, first.stderr
     changed = woo_order(
         3,
         customer_note="Kunden ringede: lad pakken stå",
-        billing={"first_name": "Anne", "last_name": "Kunde3", "email": "woo3@example.dk", "country": "DK"},
+        billing={
+            "first_name": "Anne",
+            "last_name": "Kunde3",
+            "email": "woo3@example.dk",
+            "country": "DK",
+            "address_1": "Nygade 4",
+        },
     )
     again = run_target(sandbox, woo_config, messages([changed]))
     assert again.error is None, again.stderr
     assert read_rejects(Path(woo_config["rejects_file"])) == []
     assert again.writes == []
+    assert again.counts("woo_orders").get("skipped_booked") == 1
 
 
 def test_eur_order_paid_at_the_days_rate_is_registered(sandbox: Any, woo_config: dict[str, Any]) -> None:
