@@ -61,6 +61,8 @@ STREAM_MAPS: dict[str, Any] = {
         "'BaseAmountValue': ln['amount'] / 100 / ln['quantity'], 'AccountNumber': 1000} for ln in lines]",
     },
     "stripe_charges": {
+        # a declined charge moved no money: without the filter it was registered as a payment
+        "__filter__": "record.get('status', 'succeeded') == 'succeeded'",
         "InvoiceExternalReference": "invoice",
         "Amount": "(amount - fee) / 100",
         "RemainderIsFee": "fee > 0",
@@ -240,3 +242,55 @@ def test_order_with_shipping_lines_and_a_discount_code_is_invoiced_as_paid(
     assert len(held) == 1
     assert held[0]["TotalInclVat"] == pytest.approx(274.0)
     assert held[0]["PaymentStatus"] == "Paid"
+
+
+def test_a_failed_charge_then_its_successful_retry_registers_one_payment(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A card is declined and the retry succeeds: Stripe lists both charges, the first with status
+    'failed'. The charge recipe mapped every charge, so the declined 500.00 was registered as money received
+    and the real charge (net of its fee) was then rejected: the invoice was already paid. The recipe filters
+    on status (``__filter__``): one payment, the real one, its fee written off."""
+    invoice = {
+        "id": "in_9",
+        "number": "ABO-0099",
+        "created": "2026-11-01",
+        "customer_name": "Kiosk Øst",
+        "customer_email": "kiosk@example.dk",
+        "lines": [{"description": "Abonnement", "amount": 40000, "quantity": 1}],
+    }
+    declined = {
+        "id": "ch_decl",
+        "invoice": "ABO-0099",
+        "amount": 50000,
+        "fee": 0,
+        "created": "2026-11-03T08:00:00Z",
+    }
+    declined["status"] = "failed"
+    retried = {
+        **declined,
+        "id": "ch_ok",
+        "fee": 930,
+        "created": "2026-11-03T08:05:00Z",
+        "status": "succeeded",
+    }
+    msgs = [
+        schema("stripe_invoices", ("id",), {k: {} for k in invoice}),
+        record("stripe_invoices", invoice),
+        schema("stripe_charges", ("id",), {k: {} for k in declined}),
+        record("stripe_charges", declined),
+        record("stripe_charges", retried),
+        state({"bookmarks": {"done": True}}),
+    ]
+    for _ in range(2):
+        run = run_target(sandbox, config, msgs)
+        assert run.error is None, run.stderr
+        assert read_rejects(Path(config["rejects_file"])) == []
+    held = next(r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "ABO-0099")
+    assert held["PaymentStatus"] == "Paid"
+    payments = [
+        p
+        for p in sandbox.dump(ORG, "payments")
+        if p["VoucherGuid"] == held["Guid"].lower() and not p.get("DeletedAt")
+    ]
+    assert [p["Amount"] for p in payments] == [pytest.approx(490.70)]
