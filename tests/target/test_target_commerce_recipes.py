@@ -38,6 +38,8 @@ STREAM_MAPS: dict[str, Any] = {
         "if t['kind'] == 'sale' and t['status'] == 'success']",
     },
     "shop_refunds": {
+        # a refund without a successful refund transaction moved no money (a restock, a failed refund)
+        "__filter__": "bool([t for t in transactions if t['kind'] == 'refund' and t['status'] == 'success'])",
         "InvoiceExternalReference": "'SHOP-' + str(order_id)",
         "Date": "created_at[:10]",
         "Description": "note",
@@ -49,8 +51,12 @@ STREAM_MAPS: dict[str, Any] = {
         "for r in refund_line_items] + [{'Description': a['kind'], 'Quantity': 1, "
         "'BaseAmountValue': -float(a['amount']) / 1.25, 'AccountNumber': 1000} "
         "for a in record.get('order_adjustments') or []] or [{'Description': note or 'Refusion', "
-        "'Quantity': 1, 'BaseAmountValue': float(transactions[0]['amount']) / 1.25, 'AccountNumber': 1000}]",
-        "Payment": "{'Amount': float(transactions[0]['amount']), 'PaymentDate': created_at[:10]}",
+        "'Quantity': 1, 'BaseAmountValue': float([t for t in transactions "
+        "if t['kind'] == 'refund' and t['status'] == 'success'][0]['amount']) / 1.25, "
+        "'AccountNumber': 1000}]",
+        "Payment": "{'Amount': float([t for t in transactions "
+        "if t['kind'] == 'refund' and t['status'] == 'success'][0]['amount']), "
+        "'PaymentDate': created_at[:10]}",
     },
     "stripe_invoices": {
         "ExternalReference": "number",
@@ -294,3 +300,52 @@ def test_a_failed_charge_then_its_successful_retry_registers_one_payment(
         if p["VoucherGuid"] == held["Guid"].lower() and not p.get("DeletedAt")
     ]
     assert [p["Amount"] for p in payments] == [pytest.approx(490.70)]
+
+
+def test_a_refund_that_moved_no_money_is_left_out(sandbox: Any, config: dict[str, Any]) -> None:
+    """A Shopify refund can move no money: a restock of an exchanged item has no transactions, a refund
+    whose transaction failed has status 'failure'. The recipe read transactions[0] (no transactions: the
+    map failed and the refund was rejected) and registered a failed refund as paid back. The recipe filters
+    refunds without a successful transaction (``__filter__``): nothing credited, nothing rejected."""
+    order = json.loads((SAMPLES / "shop_orders.jsonl").read_text().splitlines()[0])  # SHOP-5001
+    base = {
+        "order_id": order["id"],
+        "created_at": "2026-11-04T09:00:00+01:00",
+        "note": "Bytte",
+        "order_adjustments": [],
+    }
+    restock = {
+        **base,
+        "id": 8301,
+        "refund_line_items": [
+            {"line_item_id": 1, "title": "Kaffebønner 1 kg", "quantity": 1, "subtotal": "125.00"}
+        ],
+        "transactions": [],
+    }
+    failed = {
+        **base,
+        "id": 8302,
+        "refund_line_items": [],
+        "transactions": [{"id": 70051, "kind": "refund", "status": "failure", "amount": "50.00"}],
+    }
+    msgs = [
+        schema("shop_orders", ("id",), {k: {} for k in order}),
+        record("shop_orders", order),
+        schema("shop_refunds", ("id",), {k: {} for k in restock}),
+        record("shop_refunds", restock),
+        record("shop_refunds", failed),
+        state({"bookmarks": {"done": True}}),
+    ]
+    run = run_target(sandbox, config, msgs)
+    assert run.error is None, run.stderr
+    assert read_rejects(Path(config["rejects_file"])) == []
+    invoice = next(
+        r
+        for r in sandbox.dump(ORG, "invoices")
+        if r.get("ExternalReference") == "SHOP-5001" and not r.get("DeletedAt")
+    )
+    assert [
+        n
+        for n in sandbox.dump(ORG, "creditnotes")
+        if str(n.get("CreditNoteFor") or "").lower() == invoice["Guid"].lower() and not n.get("DeletedAt")
+    ] == []
