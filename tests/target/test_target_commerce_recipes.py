@@ -35,7 +35,7 @@ STREAM_MAPS: dict[str, Any] = {
         "if float(record.get('total_discounts') or 0) else [])",
         "Payments": "[{'ExternalReference': 'shop-tx-' + str(t['id']), 'Amount': float(t['amount']), "
         "'PaymentDate': t['processed_at'][:10]} for t in transactions "
-        "if t['kind'] == 'sale' and t['status'] == 'success']",
+        "if t['kind'] in ('sale', 'capture') and t['status'] == 'success']",
     },
     "shop_refunds": {
         # a refund without a successful refund transaction moved no money (a restock, a failed refund)
@@ -349,3 +349,31 @@ def test_a_refund_that_moved_no_money_is_left_out(sandbox: Any, config: dict[str
         for n in sandbox.dump(ORG, "creditnotes")
         if str(n.get("CreditNoteFor") or "").lower() == invoice["Guid"].lower() and not n.get("DeletedAt")
     ] == []
+
+
+def test_an_authorized_then_captured_order_is_paid_once(sandbox: Any, config: dict[str, Any]) -> None:
+    """Shops that capture on fulfilment record the money as an 'authorization' then a 'capture' transaction
+    (no 'sale'). The recipe took only 'sale' transactions: the captured money was never registered and the
+    invoice stayed unpaid, silently. It now takes 'capture' too (an authorization moves no money)."""
+    order = json.loads((SAMPLES / "shop_orders.jsonl").read_text().splitlines()[0])  # 300.00
+    order = {**order, "id": 5201}
+    auth = {"id": 70201, "kind": "authorization", "status": "success", "amount": "300.00"}
+    auth["processed_at"] = "2026-11-02T10:15:05+01:00"
+    capture = {**auth, "id": 70202, "kind": "capture", "processed_at": "2026-11-04T08:00:00+01:00"}
+    order["transactions"] = [auth, capture]
+    msgs = [
+        schema("shop_orders", ("id",), {k: {} for k in order}),
+        record("shop_orders", order),
+        state({"bookmarks": {"done": True}}),
+    ]
+    for _ in range(2):
+        run = run_target(sandbox, config, msgs)
+        assert run.error is None, run.stderr
+    held = next(r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "SHOP-5201")
+    assert held["PaymentStatus"] == "Paid"
+    payments = [
+        p
+        for p in sandbox.dump(ORG, "payments")
+        if p["VoucherGuid"] == held["Guid"].lower() and not p.get("DeletedAt")
+    ]
+    assert [(p["Amount"], p["PaymentDate"][:10]) for p in payments] == [(300.0, "2026-11-04")]
