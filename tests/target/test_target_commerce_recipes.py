@@ -64,7 +64,11 @@ STREAM_MAPS: dict[str, Any] = {
         "Book": "True",
         "Contact": "{'Name': customer_name, 'Email': customer_email, 'CountryKey': 'DK'}",
         "ProductLines": "[{'Description': ln['description'], 'Quantity': ln['quantity'], "
-        "'BaseAmountValue': ln['amount'] / 100 / ln['quantity'], 'AccountNumber': 1000} for ln in lines]",
+        "'BaseAmountValue': ln['amount'] / 100 / ln['quantity'], 'AccountNumber': 1000} for ln in lines] + "
+        # a coupon: the lines are before it (subtotal), the charge after it (total_excluding_tax + VAT)
+        "([{'Description': 'Rabat', 'Quantity': 1, "
+        "'BaseAmountValue': -(subtotal - total_excluding_tax) / 100, 'AccountNumber': 1000}] "
+        "if record.get('total_excluding_tax') is not None and subtotal != total_excluding_tax else [])",
     },
     "stripe_charges": {
         # a declined charge moved no money: without the filter it was registered as a payment
@@ -377,3 +381,44 @@ def test_an_authorized_then_captured_order_is_paid_once(sandbox: Any, config: di
         if p["VoucherGuid"] == held["Guid"].lower() and not p.get("DeletedAt")
     ]
     assert [(p["Amount"], p["PaymentDate"][:10]) for p in payments] == [(300.0, "2026-11-04")]
+
+
+def test_a_stripe_invoice_with_a_coupon_is_invoiced_at_its_discounted_total(
+    sandbox: Any, config: dict[str, Any]
+) -> None:
+    """A Stripe coupon lowers the invoice below its lines (subtotal 400.00, total_excluding_tax 320.00): the
+    customer is charged 400.00 incl. VAT. The recipe invoiced the lines (500.00 incl. VAT), so the charge's
+    RemainderIsFee wrote the discount off as a card fee -- or, a 20 % coupon being past the 10 % fee bound,
+    the charge was rejected. The recipe now invoices the discount as a line: invoice 400.00, paid, the
+    fee alone written off."""
+    invoice = {
+        "id": "in_c",
+        "number": "ABO-0100",
+        "created": "2026-11-01",
+        "customer_name": "Studio Vest",
+        "customer_email": "studio@example.dk",
+        "subtotal": 40000,
+        "total_excluding_tax": 32000,
+        "lines": [{"description": "Abonnement", "amount": 40000, "quantity": 1}],
+    }
+    charge = {
+        "id": "ch_c",
+        "invoice": "ABO-0100",
+        "amount": 40000,
+        "fee": 780,
+        "created": "2026-11-03T08:00:00Z",
+    }
+    msgs = [
+        schema("stripe_invoices", ("id",), {k: {} for k in invoice}),
+        record("stripe_invoices", invoice),
+        schema("stripe_charges", ("id",), {k: {} for k in charge}),
+        record("stripe_charges", charge),
+        state({"bookmarks": {"done": True}}),
+    ]
+    for _ in range(2):
+        run = run_target(sandbox, config, msgs)
+        assert run.error is None, run.stderr
+        assert read_rejects(Path(config["rejects_file"])) == []
+    held = next(r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "ABO-0100")
+    assert held["TotalInclVat"] == pytest.approx(400.0)
+    assert held["PaymentStatus"] == "Paid"
