@@ -61,6 +61,7 @@ STREAM_MAPS: dict[str, Any] = {
     "stripe_invoices": {
         "ExternalReference": "number",
         "Date": "created",
+        "Currency": "(record.get('currency') or 'dkk').upper()",
         "Book": "True",
         "Contact": "{'Name': customer_name, 'Email': customer_email, 'CountryKey': 'DK'}",
         "ProductLines": "[{'Description': ln['description'], 'Quantity': ln['quantity'], "
@@ -422,3 +423,28 @@ def test_a_stripe_invoice_with_a_coupon_is_invoiced_at_its_discounted_total(
     held = next(r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "ABO-0100")
     assert held["TotalInclVat"] == pytest.approx(400.0)
     assert held["PaymentStatus"] == "Paid"
+
+
+def test_a_stripe_invoice_in_euro_is_a_euro_invoice(sandbox: Any, config: dict[str, Any]) -> None:
+    """A Stripe account bills in several currencies; the invoice says which (``currency``, lower case). The
+    recipe ignored it: a 400.00 EUR invoice became a 400.00 DKK one (a seventh of the money). It now keeps
+    the currency, so Dinero holds a EUR invoice (and a charge without its DKK amount is rejected, not
+    booked as DKK)."""
+    invoice = {
+        "id": "in_e",
+        "number": "ABO-0200",
+        "created": "2026-11-01",
+        "currency": "eur",
+        "customer_name": "Firma GmbH",
+        "customer_email": "buchhaltung@firma.example",
+        "lines": [{"description": "Abonnement", "amount": 40000, "quantity": 1}],
+    }
+    msgs = [
+        schema("stripe_invoices", ("id",), {k: {} for k in invoice}),
+        record("stripe_invoices", invoice),
+        state({"bookmarks": {"done": True}}),
+    ]
+    run = run_target(sandbox, config, msgs)
+    assert run.error is None, run.stderr
+    held = next(r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "ABO-0200")
+    assert (held["Currency"], held["TotalInclVat"]) == ("EUR", pytest.approx(500.0))
