@@ -22,6 +22,7 @@ STREAM_MAPS: dict[str, Any] = {
     "shop_orders": {
         "ExternalReference": "'SHOP-' + str(id)",
         "Date": "created_at[:10]",
+        "Currency": "record.get('currency') or 'DKK'",
         "Book": "True",
         "Contact": "{'Name': customer['first_name'] + ' ' + customer['last_name'], "
         "'Email': customer['email'], 'CountryKey': 'DK'}",
@@ -448,3 +449,22 @@ def test_a_stripe_invoice_in_euro_is_a_euro_invoice(sandbox: Any, config: dict[s
     assert run.error is None, run.stderr
     held = next(r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "ABO-0200")
     assert (held["Currency"], held["TotalInclVat"]) == ("EUR", pytest.approx(500.0))
+
+
+def test_a_shop_order_in_euro_is_never_booked_as_kroner(sandbox: Any, config: dict[str, Any]) -> None:
+    """A shop whose currency is EUR: the order recipe ignored ``currency`` and booked 300.00 EUR as 300.00
+    DKK. It now keeps the currency; its transactions carry no DKK amount, so the order is rejected naming
+    AmountInForeignCurrency (map the bank's DKK amount to Amount and the EUR one there), never booked as
+    kroner."""
+    order = json.loads((SAMPLES / "shop_orders.jsonl").read_text().splitlines()[0])
+    order = {**order, "id": 5301, "currency": "EUR"}
+    msgs = [
+        schema("shop_orders", ("id",), {k: {} for k in order}),
+        record("shop_orders", order),
+        state({"bookmarks": {"done": True}}),
+    ]
+    run_target(sandbox, {**config, "max_rejects": 1}, msgs)
+    held = [r for r in sandbox.dump(ORG, "invoices") if r.get("ExternalReference") == "SHOP-5301"]
+    assert all(r["Currency"] == "EUR" for r in held), held
+    rejects = read_rejects(Path(config["rejects_file"]))
+    assert [r["field"] for r in rejects] == ["AmountInForeignCurrency"], rejects
