@@ -258,3 +258,37 @@ def test_shop_rounding_vat_per_line_with_rounding_account_ends_paid_to_the_ore(
     assert held["TotalInclVat"] == pytest.approx(float(shop_total))
     assert held["PaymentStatus"] == "Paid"
     assert len(live_payments(sandbox, held["Guid"])) == 1
+
+
+def test_expense_listing_a_zero_payment_books_and_registers_only_real_money(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """An expense tool lists a supplier bill's payments, one of them 0.00 (a voided bank transfer left in
+    the list). The bill was rejected whole ('Amount must be positive'); now the 0.00 entry is left out and
+    the real payment is registered once, also on re-runs."""
+    import json
+
+    from tests.target.test_target_commerce_pipeline import PIPELINE_MAPS, SAMPLES
+
+    streams = {"expenses": {"load_as": "purchase_voucher", "deposit_account": 55000}}
+    config = make_target_config(
+        sandbox_settings, tmp_path, streams, stream_maps={"expenses": PIPELINE_MAPS["expenses"]}
+    )
+    rows = [json.loads(line) for line in (SAMPLES / "expenses.jsonl").read_text().splitlines() if line]
+    bill = next(r for r in rows if r.get("paid"))
+    bill = {**bill, "paid": [{"id": "bt-void", "amount": "0.00", "date": "2026-11-06"}, *bill["paid"]]}
+    msgs = [
+        schema("expenses", ("id",), {k: {} for k in bill}),
+        record("expenses", bill),
+        state({"bookmarks": {}}),
+    ]
+    for _ in range(2):
+        run = run_target(sandbox, config, msgs)
+        assert run.error is None, run.stderr
+        assert read_rejects(Path(config["rejects_file"])) == []
+    payments = [
+        p for p in sandbox.dump("100000", "payments") if "EXP-PAY-" in str(p.get("ExternalReference"))
+    ]
+    assert [(p["ExternalReference"], p["Amount"]) for p in payments if not p.get("DeletedAt")] == [
+        ("EXP-PAY-" + bill["paid"][1]["id"], float(bill["paid"][1]["amount"]))
+    ]
