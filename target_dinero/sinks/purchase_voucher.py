@@ -30,7 +30,12 @@ from target_dinero.contacts import contact_payload, require_name
 from target_dinero.files import check_attachment
 from target_dinero.records import RecordRejected, digest, to_date, to_decimal, to_int, validate_shape
 from target_dinero.sinks.base import DineroSink, Prepared
-from target_dinero.sinks.settlement import document_payments, parse_payment, positional_reference
+from target_dinero.sinks.settlement import (
+    document_payments,
+    moves_no_money,
+    parse_payment,
+    positional_reference,
+)
 from target_dinero.voucher_writer import VoucherWriter
 
 __all__ = ["PurchaseVoucherSink"]
@@ -104,6 +109,8 @@ class PurchaseVoucherSink(DineroSink):
         attachment = check_attachment(record["File"]) if record.get("File") else None
         payments = []
         for index, raw in enumerate(record.get("Payments") or []):
+            if moves_no_money(raw):
+                continue  # a payment of 0.00: nothing to register (settlement.moves_no_money)
             if not book:
                 raise RecordRejected(
                     "Payments need a booked voucher: set Book (or the stream's book)", "Payments"

@@ -49,6 +49,7 @@ from target_dinero.sinks.settlement import (
     UNKNOWN_OUTCOME,
     document_payments,
     invoice_key,
+    moves_no_money,
     parse_payment,
     resolve_invoice,
 )
@@ -127,7 +128,7 @@ class SalesCreditNoteSink(DineroSink):
         day = to_date(record["Date"], "Date").isoformat() if record.get("Date") else None
         book = self.book_wanted(record)
         payment = None
-        if record.get("Payment"):
+        if record.get("Payment") and not moves_no_money(record["Payment"]):
             if not book:
                 raise RecordRejected("a credit note is paid back only when booked (set Book)", "Payment")
             raw = dict(record["Payment"])

@@ -142,6 +142,23 @@ class PaymentSpec:
         return body
 
 
+def moves_no_money(raw: Any) -> bool:
+    """Whether a payment in a document's list carries no money: ``Amount`` 0 (and no foreign amount but 0,
+    no ``RemainderIsFee``). A shop marks an order that cost nothing (a 100 % coupon, a free sample) as paid
+    and its export lists that payment of 0.00; Dinero has nothing to register for it. Such an entry is
+    left out -- its position still numbers the others -- instead of rejecting the whole document (the
+    free order was never booked). A negative amount, or 0 with ``RemainderIsFee`` (the whole invoice
+    written off), still goes through :func:`parse_payment` and is rejected there."""
+    if not isinstance(raw, dict) or raw.get("RemainderIsFee"):
+        return False
+    try:
+        amount = to_decimal(raw.get("Amount"), "Amount", required=False)
+        foreign = to_decimal(raw.get("AmountInForeignCurrency"), "AmountInForeignCurrency", required=False)
+    except RecordRejected:
+        return False  # parse_payment names the field
+    return amount is not None and amount == 0 and (foreign is None or foreign == 0)
+
+
 def parse_payment(
     raw: dict[str, Any], reference: str, options: StreamOptions, where: str = "", *, positional: bool = False
 ) -> PaymentSpec:
@@ -824,10 +841,12 @@ def invoice_payments(
     ExternalReference of their own). Paying needs a booked invoice: payments on a record that is not
     booked are refused before any request."""
     raw_payments = record.get("Payments") or []
-    if raw_payments and not book:
+    if any(not moves_no_money(raw) for raw in raw_payments) and not book:
         raise RecordRejected("Payments need a booked invoice: set Book (or the stream's book)", "Payments")
     specs = []
     for index, raw in enumerate(raw_payments):
+        if moves_no_money(raw):
+            continue
         own = raw.get("ExternalReference")
         ref = str(own) if own not in (None, "") else positional_reference(reference, index + 1)
         specs.append(

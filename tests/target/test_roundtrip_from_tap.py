@@ -376,3 +376,85 @@ def test_a_payment_deleted_in_a_after_the_copy_is_rejected_with_its_reason(
     [reject] = read_rejects(tmp_path / "rejects.jsonl")
     assert (reject["stream"], reject["record"]["Guid"]) == ("invoice_payments", payment["Guid"])
     assert "delete it in Dinero by hand" in reject["reason"]
+
+
+def test_copy_of_overpaid_and_fee_written_off_invoices_loads_without_rejects(
+    sandbox: Any, sandbox_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """Normal bookkeeping in A: an invoice paid in full and then paid again (OverPaid: the customer paid
+    twice), and one paid 30 % short with the rest written off as a fee (RemainderIsFee, Paid in A). The copy
+    recipe loads both without a reject: the second payment registers (allow_overpayment) and the short
+    payment registers as the money received (Dinero does not report the fee, so B's invoice stays open by
+    it, as the README says). A re-run writes nothing."""
+    from dinero_api.client import DineroClient
+    from dinero_api.settings import DineroSettings
+
+    recipe = json.loads(RECIPE.read_text(encoding="utf-8"))
+    tap_config = {
+        **sandbox_settings,
+        "api_key": DEMO_API_KEY_2,
+        "organization_id": A,
+        "quota_requests": 100_000,
+    }
+    contact = next(c for c in live(sandbox.dump(A, "contacts")) if c.get("Name"))
+    made: dict[str, str] = {}
+    with DineroClient(DineroSettings.from_config(tap_config)) as client:
+        for name, payments in (("twice", [(125.0, False), (125.0, False)]), ("fee", [(87.5, True)])):
+            draft = client.post_json(
+                f"/v1/{A}/invoices",
+                {
+                    "ContactGuid": contact["ContactGuid"],
+                    "Date": "2026-11-02",
+                    "ExternalReference": f"normal-{name}",
+                    "ProductLines": [
+                        {
+                            "Description": "Te",
+                            "Quantity": 1,
+                            "BaseAmountValue": 100.0,
+                            "AccountNumber": 1000,
+                            "Unit": "parts",
+                        }
+                    ],
+                },
+            )
+            booked = client.post_json(
+                f"/v1/{A}/invoices/{draft['Guid']}/book", {"Timestamp": draft["TimeStamp"]}
+            )
+            stamp = booked["TimeStamp"]
+            for amount, fee in payments:
+                body = {
+                    "Timestamp": stamp,
+                    "Amount": amount,
+                    "DepositAccountNumber": 55000,
+                    "Description": "Bank",
+                    "RemainderIsFee": fee,
+                }
+                stamp = client.post_json(f"/v1/{A}/invoices/{draft['Guid']}/payments", body)["TimeStamp"]
+            made[name] = draft["Guid"]
+    status = {i["Guid"]: i["PaymentStatus"] for i in sandbox.dump(A, "invoices")}
+    assert (status[made["twice"]], status[made["fee"]]) == ("OverPaid", "Paid")
+    target_config = {
+        **sandbox_settings,
+        **{k: recipe[k] for k in ("streams", "stream_maps")},
+        "organization_id": B,
+        "quota_requests": 100_000,
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+        "ledger_file": str(tmp_path / "ledger.jsonl"),
+        "max_rejects": 10,
+    }
+    for _ in range(2):
+        tapped = run_tap(tap_config, streams=COPY_STREAMS)
+        assert tapped.error is None
+        run = run_target(sandbox, target_config, tapped.messages)
+        assert run.error is None, run.stderr
+    mine = [
+        r
+        for r in read_rejects(tmp_path / "rejects.jsonl")
+        if r["record"].get("InvoiceGuid") in made.values() or r["record"].get("Guid") in made.values()
+    ]
+    assert mine == []
+    b = {str(i.get("ExternalReference")): i for i in live(sandbox.dump(B, "invoices"))}
+    twice, fee = b[f"dinero:{A}:{made['twice']}"], b[f"dinero:{A}:{made['fee']}"]
+    assert twice["PaymentStatus"] == "OverPaid"
+    paid = _payment_sums(sandbox, B)
+    assert paid[twice["Guid"].lower()] == Decimal("250.00") and paid[fee["Guid"].lower()] == Decimal("87.50")
